@@ -1,0 +1,131 @@
+/**
+ * Backend choice for hemnet: one place that decides which TensorFlow.js
+ * backend runs the math, installs hemnet's extra kernels on it, and reports
+ * what is active.
+ *
+ * Order of preference for `'auto'`:
+ * - Node: `tensorflow` (only if the user has `@tensorflow/tfjs-node`
+ *   installed; never a dependency of ours) → `wasm` → `cpu`.
+ * - Browser: `webgpu` / `webgl` if registered → `wasm` → `cpu`.
+ *
+ * The environment variable `HEMNET_BACKEND` (Node) overrides `'auto'`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+
+/** Backends hemnet knows how to select. */
+export const BACKEND_NAMES = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface BackendOptions {
+  /** Browser only: URL prefix (or per-file map) of the tfjs wasm binaries. */
+  wasmPaths?: string;
+}
+
+export interface BackendInfo {
+  /** Name of the active tfjs backend. */
+  name: string;
+  /** What was asked for. */
+  requested: BackendName;
+  /** True when running under Node.js. */
+  isNode: boolean;
+  /** tfjs-core version in use. */
+  tfjsVersion: string;
+}
+
+type SetupHook = (backendName: string) => void;
+const setupHooks: SetupHook[] = [];
+
+/**
+ * Registers a function that runs every time `setBackend` activates a backend
+ * (used by `kernels/` to register the fast gradient kernels on wasm).
+ * It also runs at once if a backend is already active.
+ */
+export function onBackendSetup(hook: SetupHook): void {
+  setupHooks.push(hook);
+}
+
+const isNode: boolean =
+  typeof globalThis.process !== 'undefined' && typeof globalThis.process.versions?.node === 'string';
+
+let lastRequested: BackendName = 'auto';
+
+function environmentBackend(): string | undefined {
+  if (!isNode) return undefined;
+  const value = globalThis.process.env['HEMNET_BACKEND'];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Validates a backend name, with the message style of the whole library. */
+export function parseBackendName(value: string, source = 'backend'): BackendName {
+  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
+  throw new Error(
+    `setBackend: '${source}' must be one of ${BACKEND_NAMES.join(', ')}, received '${value}'`,
+  );
+}
+
+async function tryTensorflowNode(): Promise<boolean> {
+  if (!isNode) return false;
+  // The module name is held in a variable so bundlers and tsc do not try to
+  // resolve a package we never depend on.
+  const moduleName = '@tensorflow/tfjs-node';
+  try {
+    await import(/* @vite-ignore */ moduleName);
+  } catch {
+    return false;
+  }
+  return tf.engine().registryFactory['tensorflow'] !== undefined;
+}
+
+async function activate(name: string, options: BackendOptions): Promise<boolean> {
+  if (name === 'tensorflow' && !(await tryTensorflowNode())) return false;
+  if (name === 'wasm' && options.wasmPaths !== undefined) setWasmPaths(options.wasmPaths);
+  if (tf.engine().registryFactory[name] === undefined) return false;
+  try {
+    const ok = await tf.setBackend(name);
+    if (!ok) return false;
+    await tf.ready();
+  } catch {
+    return false;
+  }
+  for (const hook of setupHooks) hook(name);
+  return true;
+}
+
+/**
+ * Selects and initialises a backend. `'auto'` (default) honours
+ * `HEMNET_BACKEND`, then picks the fastest available one. Asking for a
+ * specific backend that cannot start is an error, never a silent fallback.
+ */
+export async function setBackend(
+  requested: BackendName | string = 'auto',
+  options: BackendOptions = {},
+): Promise<BackendInfo> {
+  let name = parseBackendName(requested);
+  if (name === 'auto') {
+    const fromEnv = environmentBackend();
+    if (fromEnv !== undefined) name = parseBackendName(fromEnv, 'HEMNET_BACKEND');
+  }
+  lastRequested = name;
+  if (name !== 'auto') {
+    if (!(await activate(name, options))) {
+      const hint =
+        name === 'tensorflow'
+          ? ' (install @tensorflow/tfjs-node yourself; hemnet does not depend on it)'
+          : '';
+      throw new Error(`setBackend: backend '${name}' could not be initialised${hint}`);
+    }
+    return backendInfo();
+  }
+  const order = isNode ? ['tensorflow', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
+  for (const candidate of order) {
+    if (await activate(candidate, options)) return backendInfo();
+  }
+  throw new Error('setBackend: no TensorFlow.js backend could be initialised');
+}
+
+/** Reports the active backend. */
+export function backendInfo(): BackendInfo {
+  return { name: tf.getBackend(), requested: lastRequested, isNode, tfjsVersion: tf.version_core };
+}
