@@ -6,3 +6,4 @@ export { setBackend, backendInfo, onBackendSetup, parseBackendName, BACKEND_NAME
 export type { BackendName, BackendInfo, BackendOptions } from './backend.js';
 export { batchMatMul } from './ops/batchMatMul.js';
 export type { BatchMatMulOptions } from './ops/batchMatMul.js';
+export type { SegmentationSample, SegmentationDataset } from './data/types.js';
