@@ -7,3 +7,26 @@ export type { BackendName, BackendInfo, BackendOptions } from './backend.js';
 export { batchMatMul } from './ops/batchMatMul.js';
 export type { BatchMatMulOptions } from './ops/batchMatMul.js';
 export type { SegmentationSample, SegmentationDataset } from './data/types.js';
+export {
+  estep,
+  nstep,
+  rstep,
+  elbo,
+  unrollHem,
+  gradientFlow,
+  disposeHemResult,
+  defaultTemperature,
+  KERNELS,
+  NK_EPSILON,
+  NORM_EPSILON,
+} from './em/index.js';
+export type {
+  EStepOptions,
+  NStepOptions,
+  HemOptions,
+  HemResult,
+  HemTraceStep,
+  GradientFlowReport,
+  Kernel,
+} from './em/index.js';
+export { stopGradient } from './ops/stopGradient.js';
