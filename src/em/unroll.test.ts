@@ -311,7 +311,7 @@ describe('gradientFlow', () => {
     tf.tidy(() => {
       const x = randn([1, 30, 5], 41) as tf.Tensor3D;
       const mu0 = randn([3, 5], 42) as tf.Tensor2D;
-      const loss = (r: HemResult) => tf.sum(tf.square(r.reconstruction));
+      const loss = (r: HemResult): tf.Scalar => tf.sum(tf.square(r.reconstruction));
       const report = gradientFlow(x, mu0, loss, { stepSize: 0.5, iterations: 3 });
       const direct = tf.grad((xIn: tf.Tensor) => loss(unrollHem(xIn as tf.Tensor3D, mu0, { stepSize: 0.5, iterations: 3 })))(x);
       assertClose([report.total], [tf.mean(tf.abs(direct)).dataSync()[0]!], 1e-6, 1e-5, 'total');
