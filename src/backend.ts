@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { installKernels } from './kernels/index.js';
 
 /** Backends hemnet knows how to select. */
 export const BACKEND_NAMES = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
@@ -89,6 +90,7 @@ async function activate(name: string, options: BackendOptions): Promise<boolean>
   } catch {
     return false;
   }
+  installKernels(name);
   for (const hook of setupHooks) hook(name);
   return true;
 }

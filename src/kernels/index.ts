@@ -1,0 +1,79 @@
+/**
+ * hemnet's extra kernels and gradients, installed by `setBackend` so that
+ * plain tfjs code (`tf.conv2d`, `tf.layers.conv2d({dilationRate: 2})`,
+ * `optimizer.minimize`) trains convolutional nets on the `wasm` backend.
+ *
+ * On every backend (global, once):
+ * - a `Conv2D` gradient that supports dilation > 1 (`conv2dGrad.ts`);
+ * - dilated 2-D conv layers routed through that gradient (`layersDilatedConv.ts`).
+ * On `wasm`:
+ * - `Conv2DBackpropFilter` (missing in tfjs 4.22) via im2col + fast rank-2 matMul;
+ * - `Conv2DBackpropInput` replaced by a forward XNNPACK convolution.
+ * Both accept a `dilations` attr.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { conv2dBackpropFilterWasm } from './conv2dBackpropFilter.js';
+import { conv2dBackpropInputWasm } from './conv2dBackpropInput.js';
+import { conv2dGradConfig, markDilationAware } from './conv2dGrad.js';
+import { installDilatedConvLayers } from './layersDilatedConv.js';
+
+export { conv2dInputGradByConv, conv2dFilterGradByConv } from './conv2dGrad.js';
+
+/** Kernels hemnet registers on wasm. */
+export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
+
+let globalInstalled = false;
+/** Stock wasm kernel configs we replaced, to restore them in `uninstallKernels`. */
+const replacedStock = new Map<string, tf.KernelConfig>();
+const installedBackends = new Set<string>();
+
+function installGlobal(): void {
+  if (globalInstalled) return;
+  if (tf.getGradient('Conv2D') !== undefined) tf.unregisterGradient('Conv2D');
+  tf.registerGradient(conv2dGradConfig);
+  installDilatedConvLayers();
+  globalInstalled = true;
+}
+
+function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number]): tf.KernelFunc {
+  return kernelName === 'Conv2DBackpropFilter' ? conv2dBackpropFilterWasm : conv2dBackpropInputWasm;
+}
+
+/**
+ * Installs hemnet's gradients (every backend) and kernels (`wasm`).
+ * Idempotent; `setBackend` calls it each time it activates a backend.
+ */
+export function installKernels(backendName: string): void {
+  installGlobal();
+  if (backendName !== 'wasm' || installedBackends.has(backendName)) return;
+  for (const kernelName of WASM_KERNEL_NAMES) {
+    const stock = tf.getKernel(kernelName, backendName);
+    if (stock !== undefined) {
+      replacedStock.set(kernelName, stock);
+      tf.unregisterKernel(kernelName, backendName);
+    }
+    tf.registerKernel({ kernelName, backendName, kernelFunc: ours(kernelName) });
+  }
+  markDilationAware(backendName, true);
+  installedBackends.add(backendName);
+}
+
+/**
+ * Puts the stock wasm kernels back (for benchmarks and comparisons); the
+ * global `Conv2D` gradient stays. `installKernels` re-installs.
+ */
+export function uninstallKernels(backendName: string): void {
+  if (!installedBackends.has(backendName)) return;
+  for (const kernelName of WASM_KERNEL_NAMES) {
+    tf.unregisterKernel(kernelName, backendName);
+    const stock = replacedStock.get(kernelName);
+    if (stock !== undefined) tf.registerKernel(stock);
+  }
+  markDilationAware(backendName, false);
+  installedBackends.delete(backendName);
+}
+
+/** True when hemnet's wasm kernels are registered for `backendName`. */
+export function kernelsInstalled(backendName: string): boolean {
+  return installedBackends.has(backendName);
+}

@@ -1,0 +1,87 @@
+/**
+ * Low-level access to the tfjs `wasm` backend for hemnet's own kernels.
+ *
+ * A kernel function receives `TensorInfo`s (data ids on the wasm heap), not
+ * tensors. Calling `tf.*` ops from inside a kernel would nest engine scopes
+ * and tensor bookkeeping inside a running kernel, so our kernels never do.
+ * Instead they (1) move memory with `copyWithin` / `fill` on a Float32 view
+ * of the heap, and (2) call the wasm backend's own kernel functions (matMul,
+ * transpose, conv2d) directly on `TensorInfo`s — the same pattern the wasm
+ * backend's composite kernels use — disposing every intermediate with
+ * `backend.disposeData`.
+ *
+ * Heap views go stale whenever the wasm memory grows (any allocation may
+ * grow it), so `heapF32` must be called again after every allocation.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` that our kernels use. */
+export interface WasmBackendLike {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number | null } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+/** Narrows the untyped `backend` argument of a kernel function. */
+export function asWasmBackend(backend: unknown, kernelName: string): WasmBackendLike {
+  const candidate = backend as Partial<WasmBackendLike> | null;
+  if (
+    candidate === null ||
+    typeof candidate !== 'object' ||
+    typeof candidate.makeOutput !== 'function' ||
+    typeof candidate.disposeData !== 'function' ||
+    candidate.dataIdMap === undefined ||
+    candidate.wasm?.HEAPU8 === undefined
+  ) {
+    throw new Error(`${kernelName}: hemnet kernel expects the 'wasm' backend, received another backend object`);
+  }
+  return candidate as WasmBackendLike;
+}
+
+/** A Float32 view of the whole wasm heap (re-fetch after any allocation). */
+export function heapF32(backend: WasmBackendLike): Float32Array {
+  const bytes = backend.wasm.HEAPU8;
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+}
+
+/** Index (in floats) of the first element of a tensor in `heapF32`. */
+export function offsetF32(backend: WasmBackendLike, info: tf.TensorInfo): number {
+  const entry = backend.dataIdMap.get(info.dataId);
+  if (entry === undefined || entry.memoryOffset === null) {
+    throw new Error('hemnet wasm kernel: tensor data is not on the wasm heap');
+  }
+  return entry.memoryOffset >>> 2;
+}
+
+/** Runs a kernel of the wasm backend itself (not one of ours) on `TensorInfo`s. */
+export function runWasmKernel(
+  backend: WasmBackendLike,
+  kernelName: string,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo {
+  const config = tf.getKernel(kernelName, 'wasm');
+  if (config === undefined) throw new Error(`hemnet wasm kernel: the wasm backend has no '${kernelName}' kernel`);
+  const result = config.kernelFunc({ inputs, backend, attrs });
+  if (Array.isArray(result)) {
+    throw new Error(`hemnet wasm kernel: '${kernelName}' returned several outputs, expected one`);
+  }
+  return result;
+}
+
+/** A `[m, k]·[k, n]` product on the fast rank-2 path of the wasm matMul. */
+export function matMul2d(backend: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+  const out = runWasmKernel(backend, 'BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+  return out;
+}
+
+/** Explicit `[m, n] → [n, m]` transpose (wasm's own kernel). */
+export function transpose2d(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo {
+  return runWasmKernel(backend, 'Transpose', { x }, { perm: [1, 0] });
+}
+
+/** Frees intermediates created inside a kernel. */
+export function disposeAll(backend: WasmBackendLike, infos: tf.TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
