@@ -155,7 +155,7 @@ describe('portable dilated formulation (conv2dInputGradByConv / conv2dFilterGrad
     tf.tidy(() => {
       const x = tf.tensor4d(xv, [2, 7, 8, 3]);
       const w = tf.tensor4d(wv, [3, 3, 3, 2]);
-      const g = tf.tensor(gv, expected.outShape) as tf.Tensor4D;
+      const g = tf.tensor4d(gv, expected.outShape as [number, number, number, number]);
       const attrs = { strides: [1, 1], pad: 'same', dilations: [3, 3], dataFormat: 'NHWC' };
       assertClose(conv2dInputGradByConv(x.shape, g, w, attrs), expected.dx, 1e-6, 1e-4, 'dx');
       assertClose(conv2dFilterGradByConv(x, g, w.shape, attrs), expected.dw, 1e-6, 1e-4, 'dw');
