@@ -4,7 +4,7 @@
  */
 export { setBackend, backendInfo, onBackendSetup, parseBackendName, BACKEND_NAMES } from './backend.js';
 export type { BackendName, BackendInfo, BackendOptions } from './backend.js';
-export { batchMatMul } from './ops/batchMatMul.js';
+export { batchMatMul, setDefaultBatchMatMulPath } from './ops/batchMatMul.js';
 export type { BatchMatMulOptions } from './ops/batchMatMul.js';
 export type { SegmentationSample, SegmentationDataset } from './data/types.js';
 export {

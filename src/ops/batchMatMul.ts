@@ -75,6 +75,21 @@ function splitGradients(
   return [splitProduct(b, dy, true, true), splitProduct(dy, a, true, true)];
 }
 
+let defaultPath: 'auto' | 'split' | 'stock' = 'auto';
+
+/**
+ * Sets the path used when a call does not choose one (benchmarks use this to
+ * compare HEM on stock `tf.matMul` with the split path). Returns the old one.
+ */
+export function setDefaultBatchMatMulPath(path: 'auto' | 'split' | 'stock'): 'auto' | 'split' | 'stock' {
+  if (path !== 'auto' && path !== 'split' && path !== 'stock') {
+    throw new Error(`setDefaultBatchMatMulPath: 'path' must be 'auto', 'split' or 'stock', received '${String(path)}'`);
+  }
+  const previous = defaultPath;
+  defaultPath = path;
+  return previous;
+}
+
 const splitWithGradient = new Map<string, (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D>();
 
 function splitOp(transposeA: boolean, transposeB: boolean): (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D {
@@ -96,6 +111,11 @@ function splitOp(transposeA: boolean, transposeB: boolean): (a: tf.Tensor3D, b: 
     splitWithGradient.set(key, op);
   }
   return op;
+}
+
+/** True when products run as split rank-2 products (wasm by default). */
+export function usesSplitPath(path: 'auto' | 'split' | 'stock' = defaultPath): boolean {
+  return path === 'split' || (path === 'auto' && tf.getBackend() === 'wasm');
 }
 
 /**
@@ -120,8 +140,6 @@ export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D, options: BatchMatMul
         `with transposeA=${transposeA}, transposeB=${transposeB}`,
     );
   }
-  const path = options.path ?? 'auto';
-  const useSplit = path === 'split' || (path === 'auto' && tf.getBackend() === 'wasm');
-  if (!useSplit) return tf.matMul(a, b, transposeA, transposeB);
+  if (!usesSplitPath(options.path)) return tf.matMul(a, b, transposeA, transposeB);
   return splitOp(transposeA, transposeB)(a, b);
 }
