@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadMnistScenes } from './mnistScenes.js';
+import { loadMnist } from './mnist.js';
+import { SCENE_CLASS_NAMES, SceneDataset, sceneDigitRange, type DigitPool } from './scenes.js';
+
+/** A tiny synthetic pool: digit i is a filled square of class i % 10, so labels are predictable. */
+function squarePool(count: number): DigitPool {
+  const images = new Float32Array(count * 784);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    labels[i] = i % 10;
+    for (let y = 4; y < 24; y++) for (let x = 4; x < 24; x++) images[i * 784 + y * 28 + x] = 1;
+  }
+  return { images, labels, count };
+}
+
+test('scenes: same seed gives identical arrays, another seed differs', () => {
+  const a = loadMnistScenes({ split: 'train', size: 4, seed: 7 });
+  const b = loadMnistScenes({ split: 'train', size: 4, seed: 7 });
+  const c = loadMnistScenes({ split: 'train', size: 4, seed: 8 });
+  for (let i = 0; i < 4; i++) {
+    assert.deepEqual(a.get(i).image, b.get(i).image);
+    assert.deepEqual(a.get(i).label, b.get(i).label);
+  }
+  assert.notDeepEqual(a.get(0).image, c.get(0).image);
+  assert.notDeepEqual(a.get(0).image, a.get(1).image);
+  // Order of access does not matter: index 3 alone equals index 3 after the others.
+  const fresh = loadMnistScenes({ split: 'train', size: 4, seed: 7 });
+  assert.deepEqual(fresh.get(3).label, a.get(3).label);
+});
+
+test('scenes: shapes, contract fields and label values', () => {
+  const data = loadMnistScenes({ split: 'val', size: 6, canvasSize: 96, digitsPerScene: [2, 4], scaleRange: [1, 2], seed: 1 });
+  assert.equal(data.numClasses, 11);
+  assert.equal(data.ignoreLabel, 255);
+  assert.deepEqual(data.classNames, SCENE_CLASS_NAMES);
+  assert.equal(data.classNames.length, 11);
+  const seen = new Set<number>();
+  for (let i = 0; i < data.size; i++) {
+    const s = data.get(i);
+    assert.equal(s.height, 96);
+    assert.equal(s.width, 96);
+    assert.equal(s.channels, 3);
+    assert.equal(s.image.length, 96 * 96 * 3);
+    assert.equal(s.label.length, 96 * 96);
+    assert.equal(s.id, `val-${i}`);
+    assert.ok(s.image.every(Number.isFinite));
+    for (const v of s.label) {
+      assert.ok(v <= 10 || v === 255, `label ${v}`);
+      seen.add(v);
+    }
+    // Every digit placed contributes its class (the ones fully hidden are rare; check the union instead).
+    const layout = data.layout(i);
+    assert.ok(layout.digits.length >= 2 && layout.digits.length <= 4);
+    const present = new Set(s.label);
+    assert.ok(layout.digits.some((d) => present.has(d.digitClass + 1)));
+    for (const v of present) if (v !== 0 && v !== 255) assert.ok(layout.digits.some((d) => d.digitClass + 1 === v));
+  }
+  assert.ok(seen.has(0) && seen.has(255), 'background and ignore edges appear');
+});
+
+test('scenes: labels follow the digit mask exactly on a synthetic pool', () => {
+  const data = new SceneDataset(squarePool(30), {
+    split: 'train', size: 3, validationDigits: 10, digitsPerScene: [1, 1], scaleRange: [1, 1], clutter: false, seed: 3,
+  });
+  const s = data.get(0);
+  const d = data.layout(0).digits[0]!;
+  // A 28-pixel square digit pasted at scale 1: a 20×20 block at offset 4 carries class + 1, the rest is background.
+  for (let y = 0; y < 64; y++) {
+    for (let x = 0; x < 64; x++) {
+      const inside = y >= d.top + 4 && y < d.top + 24 && x >= d.left + 4 && x < d.left + 24;
+      assert.equal(s.label[y * 64 + x], inside ? d.digitClass + 1 : 0, `pixel ${y},${x}`);
+    }
+  }
+  // Without noise, background pixels all equal the normalised background colour.
+  const bg = data.layout(0).background;
+  assert.ok(Math.abs((s.image[0] as number) - (bg[0] - 0.5) / 0.29) < 1e-5);
+});
+
+test('scenes: val and test never use train digit indices', () => {
+  const pool = loadMnist('train');
+  assert.deepEqual(sceneDigitRange('train', 60000), { start: 0, end: 55000 });
+  assert.deepEqual(sceneDigitRange('val', 60000), { start: 55000, end: 60000 });
+  const train = new SceneDataset(pool, { split: 'train', size: 40, seed: 5 });
+  const val = new SceneDataset(pool, { split: 'val', size: 40, seed: 5 });
+  for (let i = 0; i < 40; i++) {
+    for (const p of [...train.layout(i).digits, ...train.layout(i).fragments]) assert.ok(p.digitIndex < 55000);
+    for (const p of [...val.layout(i).digits, ...val.layout(i).fragments]) assert.ok(p.digitIndex >= 55000 && p.digitIndex < 60000);
+  }
+  const test = loadMnistScenes({ split: 'test', size: 3 });
+  assert.deepEqual(test.digitRange, { start: 0, end: 10000 });
+});
+
+test('scenes: clutter fragments are background, noise changes pixels', () => {
+  const pool = squarePool(30);
+  const base = { split: 'train' as const, size: 2, validationDigits: 10, digitsPerScene: [1, 1] as [number, number], seed: 9 };
+  const clean = new SceneDataset(pool, { ...base, clutter: false });
+  const noisy = new SceneDataset(pool, { ...base, clutter: { fragments: [3, 3], noiseStd: 0.1 } });
+  assert.equal(noisy.layout(0).fragments.length, 3);
+  const labels = new Set(noisy.get(0).label);
+  for (const v of labels) assert.ok(v === 0 || v === 255 || v === noisy.layout(0).digits[0]!.digitClass + 1);
+  assert.notDeepEqual(clean.get(0).image, noisy.get(0).image);
+});
+
+test('scenes: cache returns the same object', () => {
+  const data = new SceneDataset(squarePool(20), { split: 'train', size: 2, validationDigits: 5, cache: true });
+  assert.equal(data.get(1), data.get(1));
+});
+
+test('scenes: option validation names the argument and value', () => {
+  const pool = squarePool(20);
+  assert.throws(() => new SceneDataset(pool, { split: 'dev' as 'train', size: 2 }), /SceneDataset: 'split' must be 'train', 'val' or 'test', received 'dev'/);
+  assert.throws(() => new SceneDataset(pool, { split: 'test', size: 0 }), /SceneDataset: 'size' must be a positive integer, received 0/);
+  assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, canvasSize: 20 }), /'canvasSize' must be an integer ≥ 28, received 20/);
+  assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, digitsPerScene: [3, 1] }), /'digitsPerScene' must be \[min, max\].*received \[3,1\]/);
+  assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, scaleRange: [1, 3] }), /'scaleRange' must be .*≤ 2\.28.*received \[1,3\]/);
+  assert.throws(() => new SceneDataset(pool, { split: 'train', size: 2 }), /SceneDataset: 'validationDigits' must be an integer in \[1, 19\] .*received 5000/);
+  assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, colour: 1 } as never), /unknown option 'colour'/);
+  assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, clutter: { noiseStd: -1 } }), /'clutter.noiseStd' must be a finite number ≥ 0, received -1/);
+  const data = new SceneDataset(pool, { split: 'test', size: 2 });
+  assert.throws(() => data.get(2), /SceneDataset.get: 'index' must be an integer in \[0, 1\], received 2/);
+  assert.throws(() => loadMnistScenes({ split: 'x' as 'train', size: 1 }), /loadMnistScenes: 'split' must be/);
+});
