@@ -5,13 +5,15 @@
  *
  * On every backend (global, once):
  * - a `Conv2D` gradient that supports dilation > 1 (`conv2dGrad.ts`);
- * - dilated 2-D conv layers routed through that gradient (`layersDilatedConv.ts`).
+ * - dilated 2-D conv layers routed through that gradient (`layersDilatedConv.ts`);
+ * - a `FusedBatchNorm` gradient with per-channel sums as rank-2 products (`batchNormGrad.ts`).
  * On `wasm`:
  * - `Conv2DBackpropFilter` (missing in tfjs 4.22) via im2col + fast rank-2 matMul;
  * - `Conv2DBackpropInput` replaced by a forward XNNPACK convolution.
  * Both accept a `dilations` attr.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormGradConfig } from './batchNormGrad.js';
 import { conv2dBackpropFilterWasm } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputWasm } from './conv2dBackpropInput.js';
 import { conv2dGradConfig, markDilationAware } from './conv2dGrad.js';
@@ -31,6 +33,9 @@ function installGlobal(): void {
   if (globalInstalled) return;
   if (tf.getGradient('Conv2D') !== undefined) tf.unregisterGradient('Conv2D');
   tf.registerGradient(conv2dGradConfig);
+  const stockBatchNorm = tf.getGradient('FusedBatchNorm');
+  if (stockBatchNorm !== undefined) tf.unregisterGradient('FusedBatchNorm');
+  tf.registerGradient(batchNormGradConfig(stockBatchNorm));
   installDilatedConvLayers();
   globalInstalled = true;
 }
