@@ -85,3 +85,29 @@ installKernels('wasm');
 row('d=1 stock wasm', 'input gradient', stockInputMs);
 console.log('| d=1 stock wasm | filter gradient | (kernel not registered) | | |');
 tf.dispose([x, filter, dy]);
+
+// Other ops a segmentation net trains through, same activation size (ms, fwd + grad).
+console.log('');
+console.log(`other training ops on [${B}, ${H}, ${W}, ${C}] (forward + gradient, ms)`);
+const input = tf.randomNormal([B, H, W, C], 0, 1, 'float32', 4) as tf.Tensor4D;
+const upstream = tf.randomNormal([B, H, W, C], 0, 1, 'float32', 5);
+const batchNorm = tf.layers.batchNormalization();
+batchNorm.apply(input);
+const timeGrad = (label: string, loss: (t: tf.Tensor) => tf.Tensor): void => {
+  const ms = medianMs(() => tf.grad(loss)(input));
+  console.log(`| ${label} | ${f1(ms)} |`);
+};
+console.log('| op | ms |');
+console.log('|---|---:|');
+console.log(`| elementwise mul (memory-bound reference, forward only) | ${f1(medianMs(() => tf.mul(input, upstream)))} |`);
+timeGrad('tf.layers.batchNormalization, training', (t) => tf.sum(tf.mul(batchNorm.apply(t, { training: true }) as tf.Tensor, upstream)));
+timeGrad('tf.batchNorm with fixed statistics', (t) => tf.sum(tf.mul(tf.batchNorm(t, tf.zeros([C]), tf.ones([C]), tf.zeros([C]), tf.ones([C]), 1e-3), upstream)));
+timeGrad('tf.moments over [0, 1, 2]', (t) => { const m = tf.moments(t, [0, 1, 2]); return tf.add(tf.sum(m.mean), tf.sum(m.variance)); });
+timeGrad(`resizeBilinear ${H}->${2 * H}`, (t) => tf.sum(tf.image.resizeBilinear(t as tf.Tensor4D, [2 * H, 2 * W])));
+timeGrad('maxPool 2x2 stride 2', (t) => tf.sum(tf.maxPool(t as tf.Tensor4D, 2, 2, 'same')));
+timeGrad('avgPool 2x2 stride 2', (t) => tf.sum(tf.avgPool(t as tf.Tensor4D, 2, 2, 'same')));
+const logits = tf.randomNormal([B * H * W, 21], 0, 1, 'float32', 6);
+const onehot = tf.oneHot(tf.randomUniform([B * H * W], 0, 21, 'int32', 7), 21);
+console.log(`| softmaxCrossEntropy [${B * H * W}, 21] | ${f1(medianMs(() => tf.grad((t: tf.Tensor) => tf.losses.softmaxCrossEntropy(onehot, t))(logits)))} |`);
+batchNorm.dispose();
+tf.dispose([input, upstream, logits, onehot]);
