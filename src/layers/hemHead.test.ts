@@ -14,9 +14,9 @@ function headModel(options: ConstructorParameters<typeof HemHead>[0]): { model: 
 }
 
 function basesOf(head: HemHead): Float32Array {
-  const weight = head.getWeights().find((w) => w.name.includes('bases'));
+  const weight = head.weights.find((w) => w.name.includes('bases'));
   if (!weight) throw new Error('no bases weight');
-  return weight.dataSync() as Float32Array;
+  return weight.read().dataSync() as Float32Array;
 }
 
 describe('HemHead layer', () => {
@@ -51,7 +51,7 @@ describe('HemHead layer', () => {
     await useBackend('wasm');
     const { model, head } = headModel({ evalIterations: 4 });
     // Move μ⁽⁰⁾ and the BN statistics away from their initial values first.
-    tf.tidy(() => model.apply(randn([2, 6, 5, 8], 1), { training: true }));
+    tf.tidy(() => model.apply(randn([2, 6, 5, 8], 1), { training: true }) as tf.Tensor);
     const loaded = await saveAndLoad(model);
     const x = randn([2, 6, 5, 8], 2);
     assertClose(loaded.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, 1e-6);
@@ -73,14 +73,14 @@ describe('HemHead layer', () => {
     }
     const x = randn([2, 6, 5, 8], 5);
     tf.dispose(model.predict(x));
-    tf.dispose(model.apply(x, { training: false }));
+    tf.dispose(model.apply(x, { training: false }) as tf.Tensor);
     assertClose(Array.from(basesOf(head)), initial, 0, 0, 'inference changed μ⁽⁰⁾');
     // Training: μ⁽⁰⁾ ← 0.9 μ⁽⁰⁾ + 0.1 mean_b μ⁽ᵀ⁾ with the μ⁽ᵀ⁾ of that same forward pass.
     const expected = tf.tidy(() => {
       const result = head.attend(x, 3);
       return tf.add(tf.mul(tf.tensor2d(initial, [4, 8]), 0.9), tf.mul(tf.mean(result.mu, 0), 0.1));
     });
-    tf.dispose(model.apply(x, { training: true }));
+    tf.dispose(model.apply(x, { training: true }) as tf.Tensor);
     assertClose(Array.from(basesOf(head)), expected, 1e-5);
     tf.dispose([x, expected]);
   });
