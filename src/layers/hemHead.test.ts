@@ -77,7 +77,7 @@ describe('HemHead layer', () => {
     assertClose(Array.from(basesOf(head)), initial, 0, 0, 'inference changed μ⁽⁰⁾');
     // Training: μ⁽⁰⁾ ← 0.9 μ⁽⁰⁾ + 0.1 mean_b μ⁽ᵀ⁾ with the μ⁽ᵀ⁾ of that same forward pass.
     const expected = tf.tidy(() => {
-      const result = head.attend(x, 3);
+      const result = head.attend(x as tf.Tensor4D, 3);
       return tf.add(tf.mul(tf.tensor2d(initial, [4, 8]), 0.9), tf.mul(tf.mean(result.mu, 0), 0.1));
     });
     tf.dispose(model.apply(x, { training: true }) as tf.Tensor);
@@ -107,7 +107,7 @@ describe('HemHead layer', () => {
     await useBackend('wasm');
     const { model, head } = headModel({ trainIterations: 1, evalIterations: 5 });
     const x = randn([1, 6, 5, 8], 9);
-    const trace = head.attend(x);
+    const trace = head.attend(x as tf.Tensor4D);
     assert.equal(trace.trace!.length, 5);
     disposeHemResult(trace);
     const out5 = model.predict(x) as tf.Tensor;
