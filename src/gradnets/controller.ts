@@ -1,0 +1,198 @@
+/**
+ * Drives the gates of every GradNet layer in a model from one schedule
+ * g(t) (GradNets paper, "Method Description": g = min(t/τ, 1), t the epoch).
+ *
+ * - `controller.callback()` → a `tf.CustomCallback` for `model.fit` that sets
+ *   g(epoch) at the start of each epoch (unit 'epoch') or g(step) before each
+ *   batch (unit 'step').
+ * - `controller.hook(step, epoch)` → the same for a hand-written training
+ *   loop: call it before each optimiser step.
+ * - `controller.state()` / `restore(state)` → plain JSON for checkpoints. The
+ *   gate values themselves are layer weights, so `model.save` stores them too.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { GradNetLayer } from './base.js';
+import { GradSchedule, toGradSchedule } from './schedule.js';
+import type { GradScheduleConfig } from './schedule.js';
+
+/** What a controller can be pointed at. */
+export type GradNetTarget = tf.LayersModel | tf.layers.Layer | ReadonlyArray<tf.layers.Layer>;
+
+export interface GradNetControllerOptions {
+  /** Control only the GradNet layers for which this returns true (default: all). */
+  filter?: (layer: GradNetLayer) => boolean;
+}
+
+/** Plain-JSON controller state for checkpoints. */
+export interface GradNetControllerState {
+  schedule: Required<GradScheduleConfig>;
+  /** Optimiser steps taken so far (batches seen by the callback or passed to the hook). */
+  step: number;
+  /** Current epoch (0-based). */
+  epoch: number;
+}
+
+const STATE_KEYS = ['schedule', 'step', 'epoch'] as const;
+
+function childLayers(layer: tf.layers.Layer): tf.layers.Layer[] {
+  if (layer instanceof GradNetLayer) return [...layer.sublayers];
+  if (layer instanceof tf.LayersModel) return layer.layers;
+  // tfjs wrappers (TimeDistributed, Bidirectional) hold their layer in `.layer`.
+  const wrapped = (layer as unknown as { layer?: unknown }).layer;
+  return wrapped instanceof tf.layers.Layer ? [wrapped] : [];
+}
+
+/**
+ * Every GradNet layer reachable from `target`: layers of (nested) models,
+ * layers inside wrappers, and GradNet layers nested inside other GradNet
+ * layers (e.g. a `GradualReLU` used as a branch of a `GradualInterpolation`).
+ * Each layer appears once, in depth-first order.
+ */
+export function findGradNetLayers(target: GradNetTarget): GradNetLayer[] {
+  const found: GradNetLayer[] = [];
+  const seen = new Set<tf.layers.Layer>();
+  const visit = (layer: tf.layers.Layer): void => {
+    if (seen.has(layer)) return;
+    seen.add(layer);
+    if (layer instanceof GradNetLayer) found.push(layer);
+    for (const child of childLayers(layer)) visit(child);
+  };
+  const roots: ReadonlyArray<tf.layers.Layer> = Array.isArray(target) ? target : [target as tf.layers.Layer];
+  for (const root of roots) {
+    if (!(root instanceof tf.layers.Layer)) {
+      throw new Error(`findGradNetLayers: 'target' must be a tf.LayersModel, a tf.layers.Layer or an array of layers, received ${typeof root}`);
+    }
+    visit(root);
+  }
+  return found;
+}
+
+function checkCount(fn: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new Error(`${fn}: '${name}' must be an integer ≥ 0, received ${String(value)}`);
+  }
+  return value;
+}
+
+/** Sets g on a group of GradNet layers from a schedule. */
+export class GradNetController {
+  /** The layers this controller drives. */
+  readonly layers: readonly GradNetLayer[];
+  /** Bound hook for custom loops: call `hook(step, epoch)` before each optimiser step. */
+  readonly hook: (step: number, epoch: number) => void;
+  private currentSchedule: GradSchedule;
+  private currentStep = 0;
+  private currentEpoch = 0;
+  private lastApplied: number | null = null;
+
+  constructor(target: GradNetTarget, schedule: GradSchedule | GradScheduleConfig, options: GradNetControllerOptions = {}) {
+    const fn = 'GradNetController';
+    this.currentSchedule = toGradSchedule(schedule);
+    if (options.filter !== undefined && typeof options.filter !== 'function') {
+      throw new Error(`${fn}: 'filter' must be a function, received ${typeof options.filter}`);
+    }
+    const all = findGradNetLayers(target);
+    const layers = options.filter === undefined ? all : all.filter(options.filter);
+    if (layers.length === 0) {
+      throw new Error(
+        `${fn}: found no GradNet layers to control in 'target' (${all.length} GradNet layers before 'filter'); ` +
+          `add GradualReLU, GradualInterpolation, … layers to the model first`,
+      );
+    }
+    this.layers = layers;
+    this.hook = (step: number, epoch: number): void => {
+      this.currentStep = checkCount(`${fn}.hook`, 'step', step);
+      this.currentEpoch = checkCount(`${fn}.hook`, 'epoch', epoch);
+      this.apply();
+    };
+  }
+
+  get schedule(): GradSchedule {
+    return this.currentSchedule;
+  }
+
+  get step(): number {
+    return this.currentStep;
+  }
+
+  get epoch(): number {
+    return this.currentEpoch;
+  }
+
+  /** t in the schedule's unit (epoch or step). */
+  get time(): number {
+    return this.currentSchedule.unit === 'epoch' ? this.currentEpoch : this.currentStep;
+  }
+
+  /** g the schedule gives at the current time. */
+  get gate(): number {
+    return this.currentSchedule.value(this.time);
+  }
+
+  /** Sets every controlled layer's g to the schedule's value at the current time; returns g. */
+  apply(): number {
+    const g = this.gate;
+    if (g !== this.lastApplied) {
+      for (const layer of this.layers) layer.setGate(g);
+      this.lastApplied = g;
+    }
+    return g;
+  }
+
+  /** Moves to `epoch` (and optionally `step`) and applies g; returns g. */
+  setTime(epoch: number, step: number = this.currentStep): number {
+    this.currentEpoch = checkCount('GradNetController.setTime', 'epoch', epoch);
+    this.currentStep = checkCount('GradNetController.setTime', 'step', step);
+    return this.apply();
+  }
+
+  /**
+   * A `model.fit` callback: unit 'epoch' → g(epoch) at each epoch start;
+   * unit 'step' → g(step) before each batch. Steps are counted across epochs
+   * and calls to `fit` (restore the state to resume a run).
+   */
+  callback(): tf.CustomCallback {
+    return new tf.CustomCallback({
+      onTrainBegin: () => {
+        this.apply();
+      },
+      onEpochBegin: (epoch: number) => {
+        this.currentEpoch = epoch;
+        this.apply();
+      },
+      onBatchBegin: () => {
+        if (this.currentSchedule.unit === 'step') this.apply();
+      },
+      onBatchEnd: () => {
+        this.currentStep += 1;
+      },
+    });
+  }
+
+  /** Plain JSON for a checkpoint. */
+  state(): GradNetControllerState {
+    return { schedule: this.currentSchedule.toJSON(), step: this.currentStep, epoch: this.currentEpoch };
+  }
+
+  /** Restores `state()` output (validated) and re-applies g. */
+  restore(state: unknown): void {
+    const fn = 'GradNetController.restore';
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+      throw new Error(`${fn}: 'state' must be an object {schedule, step, epoch}, received ${String(state)}`);
+    }
+    const record = state as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!(STATE_KEYS as readonly string[]).includes(key)) {
+        throw new Error(`${fn}: unknown key '${key}' in state; allowed keys are ${STATE_KEYS.join(', ')}`);
+      }
+    }
+    const schedule = GradSchedule.fromJSON(record['schedule']);
+    const step = checkCount(fn, 'step', record['step']);
+    const epoch = checkCount(fn, 'epoch', record['epoch']);
+    this.currentSchedule = schedule;
+    this.currentStep = step;
+    this.currentEpoch = epoch;
+    this.lastApplied = null;
+    this.apply();
+  }
+}

@@ -1,0 +1,22 @@
+/** GradNets (Almeida & Sauder 2015): annealed interpolation between architectures. */
+export { GradSchedule, toGradSchedule, GRAD_SCHEDULE_UNITS, GRAD_SCHEDULE_KINDS } from './schedule.js';
+export type { GradScheduleConfig, GradScheduleUnit, GradScheduleKind } from './schedule.js';
+export { GradNetLayer } from './base.js';
+export type { GradNetLayerArgs } from './base.js';
+export { GradNetController, findGradNetLayers } from './controller.js';
+export type { GradNetControllerOptions, GradNetControllerState, GradNetTarget } from './controller.js';
+export { GradualInterpolation } from './interpolation.js';
+export type { GradualInterpolationArgs } from './interpolation.js';
+export { GradualReLU } from './activations.js';
+export type { GradualReLUArgs } from './activations.js';
+export { GradualDropout } from './dropout.js';
+export type { GradualDropoutArgs } from './dropout.js';
+export { GradualPooling2D } from './pooling.js';
+export type { GradualPooling2DArgs, PoolPadding } from './pooling.js';
+export { GradualBatchNormalization } from './normalization.js';
+export type { GradualBatchNormalizationArgs } from './normalization.js';
+export { GradualConv2D, GradualNetworkInNetwork } from './convolution.js';
+export type { GradualConv2DArgs, GradualNetworkInNetworkArgs, ActivationName, InitializerName } from './convolution.js';
+export { GradualSpatialTransformer } from './spatialTransformer.js';
+export type { GradualSpatialTransformerArgs, DownsampleMode } from './spatialTransformer.js';
+export { affineSample, interpolationWeights, targetGrid, IDENTITY_THETA } from './sampler.js';

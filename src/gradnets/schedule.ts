@@ -1,0 +1,113 @@
+/**
+ * The GradNets annealing schedule g(t) (GradNets paper, "Method Description"):
+ * g = min(t / τ, 1), t the epoch number, τ the epoch at which annealing ends.
+ *
+ * Generalised here with a start offset and a choice of time unit:
+ *   g(t) = clip((t − start) / τ, 0, 1),  t counted in epochs or optimiser steps.
+ *
+ * A schedule is plain data: `toJSON()` gives a `GradScheduleConfig` that can go
+ * into a checkpoint, and `GradSchedule.fromJSON` restores it (unknown keys are
+ * errors, so a typo in a config file never passes silently).
+ */
+
+/** What t counts: finished epochs (the paper's choice) or optimiser steps. */
+export type GradScheduleUnit = 'epoch' | 'step';
+export const GRAD_SCHEDULE_UNITS: readonly GradScheduleUnit[] = ['epoch', 'step'];
+
+/** Shape of the annealing curve. Only the paper's linear ramp for now. */
+export type GradScheduleKind = 'linear';
+export const GRAD_SCHEDULE_KINDS: readonly GradScheduleKind[] = ['linear'];
+
+/** Plain-JSON form of a schedule (what checkpoints store). */
+export interface GradScheduleConfig {
+  /** Curve shape; default 'linear'. */
+  kind?: GradScheduleKind;
+  /** τ: length of the ramp in `unit`s; must be finite and > 0. */
+  tau: number;
+  /** t at which the ramp begins (g = 0 before it); default 0. */
+  start?: number;
+  /** What t counts; default 'epoch'. */
+  unit?: GradScheduleUnit;
+}
+
+const CONFIG_KEYS = ['kind', 'tau', 'start', 'unit'] as const;
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
+    return String(value);
+  }
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return typeof value;
+  }
+}
+
+/** A validated, immutable g(t) schedule. */
+export class GradSchedule {
+  readonly kind: GradScheduleKind;
+  readonly tau: number;
+  readonly start: number;
+  readonly unit: GradScheduleUnit;
+
+  constructor(config: GradScheduleConfig) {
+    const fn = 'GradSchedule';
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+      throw new Error(`${fn}: 'config' must be an object like {tau: 5}, received ${describe(config)}`);
+    }
+    for (const key of Object.keys(config)) {
+      if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+        throw new Error(`${fn}: unknown key '${key}' in config; allowed keys are ${CONFIG_KEYS.join(', ')}`);
+      }
+    }
+    const { kind = 'linear', tau, start = 0, unit = 'epoch' } = config;
+    if (!GRAD_SCHEDULE_KINDS.includes(kind)) {
+      throw new Error(`${fn}: 'kind' must be one of ${GRAD_SCHEDULE_KINDS.join(', ')}, received ${describe(kind)}`);
+    }
+    if (typeof tau !== 'number' || !Number.isFinite(tau) || !(tau > 0)) {
+      throw new Error(`${fn}: 'tau' (τ) must be a finite number > 0, received ${describe(tau)}`);
+    }
+    if (typeof start !== 'number' || !Number.isFinite(start)) {
+      throw new Error(`${fn}: 'start' must be a finite number, received ${describe(start)}`);
+    }
+    if (!GRAD_SCHEDULE_UNITS.includes(unit)) {
+      throw new Error(`${fn}: 'unit' must be one of ${GRAD_SCHEDULE_UNITS.join(', ')}, received ${describe(unit)}`);
+    }
+    this.kind = kind;
+    this.tau = tau;
+    this.start = start;
+    this.unit = unit;
+  }
+
+  /**
+   * g(t) = clip((t − start) / τ, 0, 1). Exactly 0 for t ≤ start and exactly 1
+   * for t ≥ start + τ.
+   */
+  value(t: number): number {
+    if (typeof t !== 'number' || !Number.isFinite(t)) {
+      throw new Error(`GradSchedule.value: 't' must be a finite number, received ${describe(t)}`);
+    }
+    if (t <= this.start) return 0;
+    if (t >= this.start + this.tau) return 1;
+    return (t - this.start) / this.tau;
+  }
+
+  /** Plain JSON with every field filled in. */
+  toJSON(): Required<GradScheduleConfig> {
+    return { kind: this.kind, tau: this.tau, start: this.start, unit: this.unit };
+  }
+
+  /** Restores a schedule from `toJSON()` output (validated; unknown keys are errors). */
+  static fromJSON(json: unknown): GradSchedule {
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new Error(`GradSchedule.fromJSON: 'json' must be an object like {tau: 5}, received ${describe(json)}`);
+    }
+    return new GradSchedule(json as GradScheduleConfig);
+  }
+}
+
+/** Accepts a schedule or its config. */
+export function toGradSchedule(schedule: GradSchedule | GradScheduleConfig): GradSchedule {
+  return schedule instanceof GradSchedule ? schedule : new GradSchedule(schedule);
+}
