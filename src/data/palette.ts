@@ -35,3 +35,33 @@ export function vocColormap(): Uint8Array {
   for (let i = 0; i < 256; i++) map.set(vocColor(i), 3 * i);
   return map;
 }
+
+let colorToIndex: Map<number, number> | undefined;
+
+/**
+ * Maps VOC-coloured mask pixels (`[H·W, channels]`, channels ≥ 3, alpha ignored)
+ * back to class indices 0..255 (the border colour 224,224,192 → 255).
+ * Returns the labels and the first pixel whose colour is not in the map (−1 if none).
+ */
+export function vocColorsToLabels(pixels: Uint8Array, channels: number): { labels: Uint8Array; unknownAt: number } {
+  if (!Number.isInteger(channels) || channels < 3 || pixels.length % channels !== 0) {
+    throw new Error(`vocColorsToLabels: 'channels' must be an integer ≥ 3 dividing the pixel count, received ${channels} for ${pixels.length} values`);
+  }
+  if (colorToIndex === undefined) {
+    colorToIndex = new Map();
+    for (let i = 0; i < 256; i++) {
+      const [r, g, b] = vocColor(i);
+      colorToIndex.set((r << 16) | (g << 8) | b, i);
+    }
+  }
+  const count = pixels.length / channels;
+  const labels = new Uint8Array(count);
+  for (let p = 0; p < count; p++) {
+    const o = p * channels;
+    const key = ((pixels[o] as number) << 16) | ((pixels[o + 1] as number) << 8) | (pixels[o + 2] as number);
+    const index = colorToIndex.get(key);
+    if (index === undefined) return { labels, unknownAt: p };
+    labels[p] = index;
+  }
+  return { labels, unknownAt: -1 };
+}
