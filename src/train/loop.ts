@@ -1,0 +1,185 @@
+/**
+ * The training loop: one readable function that emits events. SGD with
+ * momentum, poly learning-rate decay, weight decay on conv kernels only,
+ * cross-entropy with an ignore label (the EMANet recipe, DESIGN.md).
+ * Platform-neutral: checkpoints go through a callback the caller supplies.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { batchSamples, batchToTensors } from '../data/augment.js';
+import { createRng, hashSeed } from '../data/random.js';
+import type { SegmentationDataset } from '../data/types.js';
+import { segmentationCrossEntropy } from './loss.js';
+import { polyLearningRate } from './schedule.js';
+
+export interface TrainOptions {
+  /** Total optimisation steps (the poly schedule reaches 0 here). */
+  steps: number;
+  batchSize: number;
+  /** Base learning rate (EMANet: 9e-3). */
+  learningRate: number;
+  /** SGD momentum (0.9). */
+  momentum: number;
+  /** L2 weight decay on kernels only (1e-4); gradient weightDecay·w. */
+  weightDecay: number;
+  /** Power of the poly decay (0.9). */
+  lrPower: number;
+  /** Seed of the sample order. */
+  seed: number;
+  /** Write a checkpoint every this many steps (0: only at the end). */
+  checkpointEvery: number;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  steps: 300,
+  batchSize: 8,
+  learningRate: 9e-3,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  lrPower: 0.9,
+  seed: 0,
+  checkpointEvery: 100,
+};
+
+export type TrainEvent =
+  | { type: 'start'; step: number; totalSteps: number; trainableParameters: number }
+  | { type: 'step'; step: number; totalSteps: number; loss: number; learningRate: number; imagesPerSecond: number; elapsedMs: number }
+  | { type: 'checkpoint'; step: number }
+  | { type: 'stopped'; step: number; reason: string }
+  | { type: 'done'; step: number; elapsedMs: number };
+
+export interface TrainSetup {
+  model: tf.LayersModel;
+  /** Training samples (already augmented); every batch must share one size. */
+  dataset: SegmentationDataset;
+  options: TrainOptions;
+  /** Resume: an optimizer restored from a checkpoint. Default: a new momentum optimizer. */
+  optimizer?: tf.MomentumOptimizer;
+  /** Resume: the number of steps already done. Default 0. */
+  startStep?: number;
+  onEvent?: (event: TrainEvent) => void;
+  /** Called after step s (s = steps done) when s % checkpointEvery = 0, at the end, and on stop. */
+  saveCheckpoint?: (step: number, optimizer: tf.MomentumOptimizer) => Promise<void>;
+  /** Called before each step with the step index (e.g. to advance GradNet schedules). */
+  beforeStep?: (step: number) => void;
+  /** Stops after the current step (then a checkpoint is written). */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  /** Steps done in total (including those before a resume). */
+  step: number;
+  /** Loss of every step run in this call. */
+  losses: number[];
+  optimizer: tf.MomentumOptimizer;
+}
+
+/** Sample indices of step `step`: a fresh seeded permutation every epoch, so a resume continues the same order. */
+export function batchIndices(step: number, batchSize: number, datasetSize: number, seed: number): { indices: number[]; epochs: number[] } {
+  const indices: number[] = [];
+  const epochs: number[] = [];
+  let cachedEpoch = -1;
+  let permutation: number[] = [];
+  for (let i = 0; i < batchSize; i++) {
+    const position = step * batchSize + i;
+    const epoch = Math.floor(position / datasetSize);
+    if (epoch !== cachedEpoch) {
+      const rng = createRng(hashSeed(seed, epoch));
+      permutation = Array.from({ length: datasetSize }, (_, j) => j);
+      for (let j = datasetSize - 1; j > 0; j--) {
+        const swap = rng.int(0, j);
+        [permutation[j], permutation[swap]] = [permutation[swap] as number, permutation[j] as number];
+      }
+      cachedEpoch = epoch;
+    }
+    indices.push(permutation[position % datasetSize] as number);
+    epochs.push(epoch);
+  }
+  return { indices, epochs };
+}
+
+/** Variables that get weight decay: kernels of convs and dense layers (not biases, BN or bases). */
+export function decayedVariables(model: tf.LayersModel): tf.LayerVariable[] {
+  return model.trainableWeights.filter((w) => /kernel/.test(w.originalName));
+}
+
+function firstOutput(output: tf.Tensor | tf.Tensor[]): { main: tf.Tensor4D; auxiliary: tf.Tensor4D[] } {
+  if (Array.isArray(output)) {
+    const [main, ...auxiliary] = output as tf.Tensor4D[];
+    if (main === undefined) throw new Error('trainSegmentation: the model returned no output');
+    return { main, auxiliary };
+  }
+  return { main: output as tf.Tensor4D, auxiliary: [] };
+}
+
+/** Auxiliary heads' loss weight (PSPNet / mmseg default). */
+export const AUXILIARY_LOSS_WEIGHT = 0.4;
+
+/** Trains `model` on `dataset`; see `TrainSetup`. */
+export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult> {
+  const { model, dataset, options } = setup;
+  const emit = setup.onEvent ?? (() => undefined);
+  const optimizer = setup.optimizer ?? tf.train.momentum(options.learningRate, options.momentum);
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const decayed = decayedVariables(model).map((w) => w.read());
+  const losses: number[] = [];
+  let step = setup.startStep ?? 0;
+  const startTime = performance.now();
+  emit({ type: 'start', step, totalSteps: options.steps, trainableParameters: model.countParams() });
+
+  while (step < options.steps) {
+    if (setup.signal?.aborted === true) {
+      emit({ type: 'stopped', step, reason: String(setup.signal.reason ?? 'aborted') });
+      break;
+    }
+    setup.beforeStep?.(step);
+    const stepStart = performance.now();
+    const { indices, epochs } = batchIndices(step, options.batchSize, dataset.size, options.seed);
+    const batch = batchSamples(indices.map((index, i) => dataset.get(index, epochs[i])));
+    const learningRate = polyLearningRate(options.learningRate, step, options.steps, options.lrPower);
+    optimizer.setLearningRate(learningRate);
+    const { images, labels } = batchToTensors(batch);
+    const lossTensor = optimizer.minimize(
+      () => {
+        const { main, auxiliary } = firstOutput(model.apply(images, { training: true }) as tf.Tensor | tf.Tensor[]);
+        let loss: tf.Tensor = segmentationCrossEntropy(main, labels, dataset.ignoreLabel);
+        for (const aux of auxiliary) loss = tf.add(loss, tf.mul(segmentationCrossEntropy(aux, labels, dataset.ignoreLabel), AUXILIARY_LOSS_WEIGHT));
+        if (options.weightDecay > 0 && decayed.length > 0) {
+          const squares = tf.addN(decayed.map((w) => tf.sum(tf.square(w))));
+          loss = tf.add(loss, tf.mul(squares, options.weightDecay / 2));
+        }
+        return loss as tf.Scalar;
+      },
+      true,
+      trainable,
+    );
+    const loss = lossTensor === null ? NaN : (lossTensor.dataSync()[0] as number);
+    tf.dispose([images, labels]);
+    lossTensor?.dispose();
+    if (!Number.isFinite(loss)) {
+      throw new Error(`trainSegmentation: the loss became ${loss} at step ${step + 1}; lower 'learningRate' (now ${options.learningRate})`);
+    }
+    losses.push(loss);
+    step++;
+    const elapsed = performance.now() - stepStart;
+    emit({
+      type: 'step',
+      step,
+      totalSteps: options.steps,
+      loss,
+      learningRate,
+      imagesPerSecond: (options.batchSize * 1000) / elapsed,
+      elapsedMs: performance.now() - startTime,
+    });
+    const due = options.checkpointEvery > 0 && step % options.checkpointEvery === 0;
+    if (setup.saveCheckpoint !== undefined && (due || step === options.steps)) {
+      await setup.saveCheckpoint(step, optimizer);
+      emit({ type: 'checkpoint', step });
+    }
+  }
+  if (step < options.steps && setup.saveCheckpoint !== undefined) {
+    await setup.saveCheckpoint(step, optimizer);
+    emit({ type: 'checkpoint', step });
+  }
+  emit({ type: 'done', step, elapsedMs: performance.now() - startTime });
+  return { step, losses, optimizer };
+}
