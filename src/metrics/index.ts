@@ -1,0 +1,2 @@
+export { ConfusionMatrix } from './confusion.js';
+export type { ConfusionMatrixJSON, LabelArray } from './confusion.js';
