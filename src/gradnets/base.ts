@@ -68,6 +68,23 @@ export function isTraining(kwargs: Kwargs | undefined): boolean {
   return kwargs !== undefined && kwargs['training'] === true;
 }
 
+const nameCounters = new Map<string, number>();
+
+/**
+ * Default layer name, e.g. 'gradual_re_lu_3'. tfjs would derive one from the
+ * class name, but ours contain '>' ('hemnet>GradualReLU'), which is not valid
+ * in weight names.
+ */
+function defaultLayerName(className: string): string {
+  const base = className
+    .replace(/^hemnet>/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase();
+  const count = (nameCounters.get(base) ?? 0) + 1;
+  nameCounters.set(base, count);
+  return `${base}_${count}`;
+}
+
 export abstract class GradNetLayer extends tf.layers.Layer {
   /** g at construction (config value; the live value is `gate`). */
   readonly initialGate: number;
@@ -77,9 +94,15 @@ export abstract class GradNetLayer extends tf.layers.Layer {
 
   constructor(args: GradNetLayerArgs = {}) {
     const { initialGate = 0, ...layerArgs } = args;
-    super(layerArgs);
+    const className = (new.target as unknown as { className?: string }).className ?? new.target.name;
+    super({ ...layerArgs, name: layerArgs.name ?? defaultLayerName(className) });
     this.initialGate = checkNumberInRange(new.target.name, 'initialGate', initialGate, 0, 1);
     this.pendingGate = this.initialGate;
+  }
+
+  /** Class name without the 'hemnet>' registry prefix, for messages. */
+  protected displayName(): string {
+    return this.getClassName().replace(/^hemnet>/, '');
   }
 
   /** Layers this component contains (what controllers search for nested GradNets). */
@@ -95,7 +118,7 @@ export abstract class GradNetLayer extends tf.layers.Layer {
 
   /** Sets g ∈ [0, 1] in place: no rebuild, the next call uses it. */
   setGate(g: number): void {
-    checkNumberInRange(`${this.getClassName()}.setGate`, 'g', g, 0, 1);
+    checkNumberInRange(`${this.displayName()}.setGate`, 'g', g, 0, 1);
     const variable = this.gateVariable;
     if (variable === null) {
       this.pendingGate = g;
@@ -128,7 +151,7 @@ export abstract class GradNetLayer extends tf.layers.Layer {
   /** The gate as a scalar tensor (owned by the layer; do not dispose). */
   protected gateTensor(): tf.Scalar {
     if (this.gateVariable === null) {
-      throw new Error(`${this.getClassName()}: layer '${this.name}' must be built before it is called`);
+      throw new Error(`${this.displayName()}: layer '${this.name}' must be built before it is called`);
     }
     return this.gateVariable.read() as tf.Scalar;
   }

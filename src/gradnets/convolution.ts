@@ -11,7 +11,7 @@
  * (see STACK-NOTES); train these on a backend that has it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { GradNetLayer, checkInteger, checkOneOf, describeValue } from './base.js';
+import { GradNetLayer, checkInteger, checkOneOf, describeShape, describeValue } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 import { POOL_PADDINGS, pair } from './pooling.js';
 import type { PoolPadding } from './pooling.js';
@@ -78,7 +78,7 @@ export class GradualConv2D extends GradNetLayer {
     const shape = inputShape as Shape;
     const channels = shape[3];
     if (shape.length !== 4 || typeof channels !== 'number') {
-      throw new Error(`${fn}: input must be rank 4 [B, H, W, C] with known C, received shape [${shape.join(', ')}]`);
+      throw new Error(`${fn}: input must be rank 4 [B, H, W, C] with known C, received shape ${describeShape(shape)}`);
     }
     super.build(inputShape);
     if (this.conv === null) {
@@ -204,7 +204,7 @@ export class GradualNetworkInNetwork extends GradNetLayer {
   override build(inputShape: Shape | Shape[]): void {
     const shape = inputShape as Shape;
     if (shape.length !== 4) {
-      throw new Error(`GradualNetworkInNetwork: input must be rank 4 [B, H, W, C], received shape [${shape.join(', ')}]`);
+      throw new Error(`GradualNetworkInNetwork: input must be rank 4 [B, H, W, C], received shape ${describeShape(shape)}`);
     }
     super.build(inputShape);
     let current = this.buildSublayer(this.convolution, shape);

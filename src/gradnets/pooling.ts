@@ -5,7 +5,7 @@
  *   y = g·maxPool(x) + (1 − g)·avgPool(x),  x [B, H, W, C] → [B, H', W', C].
  */
 import * as tf from '@tensorflow/tfjs';
-import { GradNetLayer, checkInteger, checkOneOf, describeValue } from './base.js';
+import { GradNetLayer, checkInteger, checkOneOf, describeShape, describeValue } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 
 export type PoolPadding = 'valid' | 'same';
@@ -57,7 +57,7 @@ export class GradualPooling2D extends GradNetLayer {
   override build(inputShape: Shape | Shape[]): void {
     const shape = inputShape as Shape;
     if (shape.length !== 4) {
-      throw new Error(`GradualPooling2D: input must be rank 4 [B, H, W, C], received shape [${shape.join(', ')}]`);
+      throw new Error(`GradualPooling2D: input must be rank 4 [B, H, W, C], received shape ${describeShape(shape)}`);
     }
     super.build(inputShape);
   }

@@ -7,7 +7,7 @@ import { TEST_BACKENDS, assertClose, assertNoLeak, randn, useBackend } from '../
 /** Float64 reference of the sampler: floor-based bilinear, zero padding, half-pixel centres. */
 function referenceSample(
   image: Float64Array,
-  [batch, height, width, channels]: number[] & { length: 4 },
+  [batch, height, width, channels]: [number, number, number, number],
   theta: Float64Array,
   [outH, outW]: [number, number],
 ): Float64Array {

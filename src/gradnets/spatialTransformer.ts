@@ -14,7 +14,7 @@
  *   and the wasm-safe bilinear sampler of `sampler.ts`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { GradNetLayer, checkInteger, checkOneOf, describeValue } from './base.js';
+import { GradNetLayer, checkInteger, checkOneOf, describeShape, describeValue } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 import { IDENTITY_THETA, affineSample } from './sampler.js';
 
@@ -103,7 +103,7 @@ export class GradualSpatialTransformer extends GradNetLayer {
     const shape = inputShape as Shape;
     const [, height, width, channels] = shape;
     if (shape.length !== 4 || typeof height !== 'number' || typeof width !== 'number' || typeof channels !== 'number') {
-      throw new Error(`${fn}: input must be rank 4 [B, H, W, C] with known H, W, C, received shape ${describeValue(shape)}`);
+      throw new Error(`${fn}: input must be rank 4 [B, H, W, C] with known H, W, C, received shape ${describeShape(shape)}`);
     }
     const [outH, outW] = this.outputSize;
     if (this.downsample === 'average' && (height % outH !== 0 || width % outW !== 0)) {
