@@ -1,0 +1,90 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { evaluateSegmentation, findHemHeads } from './evaluate.js';
+import { hemHead, HemHead } from '../layers/hemHead.js';
+import type { SegmentationDataset } from '../data/types.js';
+import { useBackend } from '../../test/helpers.js';
+
+/** A 1×1 conv with identity weights: the logits are the input, so the prediction is argmax of the image channels. */
+function identityModel(withHead: boolean): tf.LayersModel {
+  const input = tf.input({ shape: [null, null, 3] as unknown as number[] });
+  let x = input;
+  if (withHead) x = hemHead({ numBases: 2, trainIterations: 2, seed: 1, name: 'hem' }).apply(x) as tf.SymbolicTensor;
+  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 1, useBias: false, name: 'identity' });
+  const output = conv.apply(x) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: output });
+  conv.setWeights([tf.reshape(tf.eye(3), [1, 1, 3, 3])]);
+  return model;
+}
+
+/** Images whose channel argmax is a chosen class; labels chosen to give a known confusion matrix. */
+function fixedDataset(predicted: number[][], truth: number[][], side = 8): SegmentationDataset {
+  return {
+    numClasses: 3,
+    ignoreLabel: 255,
+    classNames: ['a', 'b', 'c'],
+    size: predicted.length,
+    get(index) {
+      const pred = predicted[index]!;
+      const label = truth[index]!;
+      const image = new Float32Array(side * side * 3);
+      const labels = new Uint8Array(side * side);
+      for (let p = 0; p < side * side; p++) {
+        const cls = pred[p % pred.length]!;
+        image[p * 3 + cls] = 5;
+        labels[p] = label[p % label.length]!;
+      }
+      return { image, label: labels, height: side, width: side, channels: 3, id: `img${index}` };
+    },
+  };
+}
+
+describe('evaluateSegmentation', () => {
+  it('accumulates one confusion matrix over the dataset (hand-computed mIoU)', async () => {
+    await useBackend('wasm');
+    // Per 4-pixel pattern (repeated 16× over 8×8): image 0 predicts [0,0,1,1] for truth [0,1,1,255];
+    // image 1 predicts [0,0,0,0] for truth [0,0,0,0].
+    const dataset = fixedDataset([[0, 0, 1, 1], [0, 0, 0, 0]], [[0, 1, 1, 255], [0, 0, 0, 0]]);
+    const result = evaluateSegmentation(identityModel(false), dataset, { batchSize: 1 });
+    // Counts /16: truth 0 → pred 0: 1 + 4 = 5; truth 1 → pred 0: 1, → pred 1: 1; ignore: 1 (excluded).
+    assert.deepEqual(result.metrics.matrix, [[80, 0, 0], [16, 16, 0], [0, 0, 0]]);
+    // IoU_0 = 80 / (80 + 16) ; IoU_1 = 16 / (16 + 16); class 2 absent from both → excluded.
+    const iou0 = 80 / 96;
+    const iou1 = 16 / 32;
+    assert.deepEqual(result.metrics.perClassIoU.map((v) => (v === null ? null : Number(v.toFixed(6)))), [Number(iou0.toFixed(6)), 0.5, null]);
+    assert.ok(Math.abs(result.metrics.meanIoU - (iou0 + iou1) / 2) < 1e-9);
+    assert.ok(Math.abs(result.metrics.pixelAccuracy - 96 / 112) < 1e-9);
+    assert.equal(result.samples, 2);
+  });
+
+  it('multi-scale + flip agrees with single scale on scale- and flip-invariant images', async () => {
+    await useBackend('wasm');
+    const dataset = fixedDataset([[2], [1]], [[2], [0]]);
+    const model = identityModel(false);
+    const single = evaluateSegmentation(model, dataset);
+    const multi = evaluateSegmentation(model, dataset, { scales: [0.5, 1, 1.5], flip: true });
+    assert.deepEqual(multi.metrics.matrix, single.metrics.matrix);
+    assert.deepEqual(single.metrics.matrix, [[0, 64, 0], [0, 0, 0], [0, 0, 64]]);
+  });
+
+  it('applies the T_eval override during evaluation only, and leaks no tensors', async () => {
+    await useBackend('wasm');
+    const model = identityModel(true);
+    const [head] = findHemHeads(model);
+    assert.ok(head instanceof HemHead);
+    const dataset = fixedDataset([[0, 1]], [[0, 1]]);
+    let seen = 0;
+    const before = tf.memory().numTensors;
+    evaluateSegmentation(model, dataset, {
+      evalIterations: 7,
+      onProgress: () => {
+        seen = head.evalIterations;
+      },
+    });
+    assert.equal(seen, 7);
+    assert.equal(head.evalIterations, 2);
+    assert.equal(tf.memory().numTensors, before);
+    assert.throws(() => evaluateSegmentation(model, dataset, { scales: [] }), /evaluateSegmentation: 'scales' must be positive numbers, received \[\]/);
+  });
+});

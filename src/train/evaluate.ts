@@ -1,0 +1,112 @@
+/**
+ * Evaluation: a dataset-level confusion matrix → per-class IoU, mIoU (classes
+ * absent from both prediction and truth excluded), pixel accuracy. Single
+ * scale, or multi-scale + flip (class probabilities averaged at the label size).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { batchSamples, batchToTensors } from '../data/augment.js';
+import type { SegmentationDataset } from '../data/types.js';
+import { HemHead } from '../layers/hemHead.js';
+import { ConfusionMatrix, type ConfusionMatrixJSON } from '../metrics/confusion.js';
+
+export interface EvaluateOptions {
+  /** Images per forward pass. Default 8. */
+  batchSize?: number;
+  /** Input scales; [1] is single-scale. Each scaled side is rounded to a multiple of `sizeMultiple`. */
+  scales?: number[];
+  /** Also average the horizontally flipped input. Default false. */
+  flip?: boolean;
+  /** T_eval for every HEM head during this evaluation (null: each head's own). */
+  evalIterations?: number | null;
+  /** Scaled input sides are multiples of this (the output stride). Default 8. */
+  sizeMultiple?: number;
+  /** Evaluate only the first `limit` samples. */
+  limit?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EvaluationResult {
+  metrics: ConfusionMatrixJSON;
+  confusion: ConfusionMatrix;
+  samples: number;
+}
+
+/** Every HemHead inside a model (nested models included). */
+export function findHemHeads(model: tf.LayersModel): HemHead[] {
+  const heads: HemHead[] = [];
+  const visit = (layers: tf.layers.Layer[]): void => {
+    for (const layer of layers) {
+      if (layer instanceof HemHead) heads.push(layer);
+      else if (layer instanceof tf.LayersModel) visit(layer.layers);
+    }
+  };
+  visit(model.layers);
+  return heads;
+}
+
+function mainOutput(output: tf.Tensor | tf.Tensor[]): tf.Tensor4D {
+  const main = Array.isArray(output) ? output[0] : output;
+  if (main === undefined) throw new Error('evaluateSegmentation: the model returned no output');
+  return main as tf.Tensor4D;
+}
+
+/** Class probabilities [B, H, W, K] at the label size, averaged over scales and flips. */
+export function predictProbabilities(
+  model: tf.LayersModel,
+  images: tf.Tensor4D,
+  scales: number[] = [1],
+  flip = false,
+  sizeMultiple = 8,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, height, width] = images.shape;
+    const parts: tf.Tensor4D[] = [];
+    for (const scale of scales) {
+      const h = Math.max(sizeMultiple, Math.round((height * scale) / sizeMultiple) * sizeMultiple);
+      const w = Math.max(sizeMultiple, Math.round((width * scale) / sizeMultiple) * sizeMultiple);
+      const scaled = h === height && w === width ? images : tf.image.resizeBilinear(images, [h, w]);
+      const variants = flip ? [scaled, tf.reverse(scaled, 2)] : [scaled];
+      variants.forEach((input, index) => {
+        let probabilities = tf.softmax(mainOutput(model.predict(input) as tf.Tensor | tf.Tensor[]));
+        if (index === 1) probabilities = tf.reverse(probabilities, 2);
+        if (h !== height || w !== width) probabilities = tf.image.resizeBilinear(probabilities as tf.Tensor4D, [height, width]);
+        parts.push(probabilities as tf.Tensor4D);
+      });
+    }
+    return (parts.length === 1 ? parts[0] : tf.div(tf.addN(parts), parts.length)) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Evaluates `model` on `dataset`. Multi-scale needs a model whose input size
+ * is not fixed (build it with `inputSize: null`), or all scales equal to 1.
+ */
+export function evaluateSegmentation(model: tf.LayersModel, dataset: SegmentationDataset, options: EvaluateOptions = {}): EvaluationResult {
+  const batchSize = options.batchSize ?? 8;
+  const scales = options.scales ?? [1];
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`evaluateSegmentation: 'batchSize' must be a positive integer, received ${batchSize}`);
+  }
+  if (scales.length === 0 || scales.some((s) => !(s > 0) || !Number.isFinite(s))) {
+    throw new Error(`evaluateSegmentation: 'scales' must be positive numbers, received [${scales.join(', ')}]`);
+  }
+  const heads = findHemHeads(model);
+  const evalIterations = options.evalIterations ?? null;
+  if (evalIterations !== null) for (const head of heads) head.setEvalIterations(evalIterations);
+  const confusion = new ConfusionMatrix(dataset.numClasses, { ignoreLabel: dataset.ignoreLabel, classNames: dataset.classNames });
+  const total = Math.min(dataset.size, options.limit ?? dataset.size);
+  try {
+    for (let start = 0; start < total; start += batchSize) {
+      const indices = Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
+      const batch = batchSamples(indices.map((i) => dataset.get(i)));
+      const { images, labels } = batchToTensors(batch);
+      const probabilities = predictProbabilities(model, images, scales, options.flip ?? false, options.sizeMultiple ?? 8);
+      confusion.updateFromTensors(probabilities, batch.labels);
+      tf.dispose([images, labels, probabilities]);
+      options.onProgress?.(start + indices.length, total);
+    }
+  } finally {
+    if (evalIterations !== null) for (const head of heads) head.setEvalIterations(null);
+  }
+  return { metrics: confusion.toJSON(), confusion, samples: total };
+}
