@@ -68,6 +68,12 @@ export function isTraining(kwargs: Kwargs | undefined): boolean {
   return kwargs !== undefined && kwargs['training'] === true;
 }
 
+/**
+ * Keys `tf.layers.Layer` accepts (and writes in `getConfig`), plus
+ * `customObjects`, which tfjs' deserializer adds when loading nested models.
+ */
+const LAYER_ARG_KEYS = ['inputShape', 'batchInputShape', 'batchSize', 'dtype', 'name', 'trainable', 'weights', 'inputDType', 'customObjects'] as const;
+
 const nameCounters = new Map<string, number>();
 
 /**
@@ -95,6 +101,13 @@ export abstract class GradNetLayer extends tf.layers.Layer {
   constructor(args: GradNetLayerArgs = {}) {
     const { initialGate = 0, ...layerArgs } = args;
     const className = (new.target as unknown as { className?: string }).className ?? new.target.name;
+    // Subclasses take their own keys out before calling super(), so anything
+    // left that tf.layers.Layer does not know is a typo in a config.
+    for (const key of Object.keys(layerArgs)) {
+      if (!(LAYER_ARG_KEYS as readonly string[]).includes(key)) {
+        throw new Error(`${new.target.name}: unknown argument '${key}'`);
+      }
+    }
     super({ ...layerArgs, name: layerArgs.name ?? defaultLayerName(className) });
     this.initialGate = checkNumberInRange(new.target.name, 'initialGate', initialGate, 0, 1);
     this.pendingGate = this.initialGate;

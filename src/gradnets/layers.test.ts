@@ -93,6 +93,13 @@ const CASES: ComponentCase[] = [
     },
   },
   {
+    title: 'GradualSpatialTransformer (bilinear downsample → STN with a conv localisation stage)',
+    make: () => new GradualSpatialTransformer({ outputSize: [3, 3], downsample: 'bilinear', localizationFilters: [2], localizationKernelSize: 3, localizationUnits: 5 }),
+    inputShape: [4, 5, 1],
+    early: (_l, x) => tf.image.resizeBilinear(x as tf.Tensor4D, [3, 3], false, true),
+    late: (l, x) => affineSample(x as tf.Tensor4D, (l as GradualSpatialTransformer).predictTheta(x as tf.Tensor4D), [3, 3]),
+  },
+  {
     title: 'GradualSpatialTransformer (mean-pool downsample → affine STN)',
     make: () => new GradualSpatialTransformer({ outputSize: [3, 2], localizationUnits: 8 }),
     inputShape: [6, 6, 2],
@@ -301,6 +308,10 @@ for (const backend of TEST_BACKENDS) {
         /GradualSpatialTransformer: downsample 'average' needs the input size to be a multiple of 'outputSize' \[4, 4\], received input \[10, 8\]/,
       );
       assert.throws(() => new GradualSpatialTransformer({ outputSize: [4] as unknown as [number, number] }), /GradualSpatialTransformer: 'outputSize' must be \[h, w\], received \[4\]/);
+      assert.throws(
+        () => GradualReLU.fromConfig(GradualReLU, { slopeStrat: 0.5, name: 'typo' }),
+        /GradualReLU: unknown argument 'slopeStrat'/,
+      );
       assert.throws(() => new GradualBatchNormalization({ momentum: 2 }), /GradualBatchNormalization: 'momentum' must be a number in \[0, 1\], received 2/);
     });
   });
