@@ -88,7 +88,7 @@ describe('buildSegmentationModel', () => {
     await setBackend('wasm');
     const { model, hemHead } = buildSegmentationModel({ ...SMALL, hem: { numBases: 8, evalIterations: 5 } });
     // One training-mode pass moves μ⁽⁰⁾ and the BN statistics off their initial values.
-    tf.tidy(() => model.apply(images(2, 4), { training: true }));
+    tf.tidy(() => model.apply(images(2, 4), { training: true }) as tf.Tensor);
     const loaded = await saveAndLoad(model);
     const x = images(2, 5);
     const expected = model.predict(x) as tf.Tensor;
