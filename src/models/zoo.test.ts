@@ -62,7 +62,21 @@ describe('buildSegmentationModel', () => {
     assert.deepEqual(aux?.shape, [1, 32, 32, 5]);
     // Two different classifiers: the outputs differ.
     assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(logits!, aux!))).dataSync()[0] as number) > 1e-3);
-    tf.dispose([x, logits, aux]);
+    // Both outputs train: one SGD step on the sum of the two losses moves the aux classifier.
+    const labels = tf.tidy(() => tf.oneHot(tf.randomUniform([1, 32, 32], 0, 5, 'int32', 9), 5));
+    const auxKernel = model.getLayer('aux/classifier').getWeights()[0] as tf.Tensor;
+    const kernelBefore = Array.from(auxKernel.dataSync());
+    const optimizer = tf.train.sgd(0.1);
+    const stepLoss = optimizer.minimize(() => {
+      const [main, auxiliary] = model.apply(x, { training: true }) as tf.Tensor[];
+      return tf.add(tf.losses.softmaxCrossEntropy(labels, main!), tf.mul(0.4, tf.losses.softmaxCrossEntropy(labels, auxiliary!))) as tf.Scalar;
+    }, true);
+    assert.ok(stepLoss !== null && Number.isFinite(stepLoss.dataSync()[0]));
+    stepLoss.dispose();
+    const kernelAfter = Array.from((model.getLayer('aux/classifier').getWeights()[0] as tf.Tensor).dataSync());
+    assert.ok(kernelAfter.some((v, i) => Math.abs(v - (kernelBefore[i] as number)) > 1e-6), 'the aux classifier did not move');
+    optimizer.dispose();
+    tf.dispose([x, logits, aux, labels]);
     model.dispose();
   });
 
