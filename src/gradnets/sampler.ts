@@ -21,14 +21,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMul } from '../ops/batchMatMul.js';
 
-/** Tent taps of linear interpolation: coords [B, P] (pixel units) → weights [B, P, size]. */
+/**
+ * One-hot tap masks at ⌊x⌋ and ⌊x⌋ + 1 plus the fractional part, for coords
+ * [B, P] over `size` pixels. `tf.oneHot` leaves rows of out-of-range indices
+ * empty, which is the zero padding; it is also ~30× faster on wasm than a
+ * broadcast `tf.equal` against a position ramp (measured 1.3 vs 69 ms for
+ * [16, 400, 60]). Coords are first clipped to [−2, size + 1], which changes no
+ * tap (everything outside [−1, size] has none) but keeps the int32 cast safe.
+ */
 function tapMasks(coords: tf.Tensor2D, size: number): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
-  const x = tf.expandDims(coords, 2) as tf.Tensor3D;
+  const x = tf.clipByValue(coords, -2, size + 1);
   const x0 = tf.floor(x);
-  const positions = tf.reshape(tf.range(0, size, 1, 'float32'), [1, 1, size]);
-  const m0 = tf.cast(tf.equal(positions, x0), 'float32') as tf.Tensor3D;
-  const m1 = tf.cast(tf.equal(positions, tf.add(x0, 1)), 'float32') as tf.Tensor3D;
-  const frac = tf.sub(x, x0) as tf.Tensor3D;
+  const index = tf.cast(x0, 'int32') as tf.Tensor2D;
+  const m0 = tf.cast(tf.oneHot(index, size), 'float32') as tf.Tensor3D;
+  const m1 = tf.cast(tf.oneHot(tf.add(index, tf.scalar(1, 'int32')) as tf.Tensor2D, size), 'float32') as tf.Tensor3D;
+  const frac = tf.expandDims(tf.sub(x, x0), 2) as tf.Tensor3D;
   return [m0, m1, frac];
 }
 
@@ -103,9 +110,10 @@ export function affineSample(image: tf.Tensor4D, theta: tf.Tensor2D, outputSize:
   const points = outH * outW;
   return tf.tidy(() => {
     const grid = targetGrid(outH, outW);
-    // [B·2, 3] · [3, P] → source coords [B, 2, P] (rank-2 product: fast on wasm).
-    const source = tf.reshape(tf.matMul(tf.reshape(theta, [batch * 2, 3]), grid), [batch, 2, points]);
-    const [xNorm, yNorm] = tf.unstack(source, 1) as [tf.Tensor2D, tf.Tensor2D];
+    // Rows of θ times the grid: [B, 3] · [3, P] → source coords [B, P] (rank-2
+    // products are the fast path on wasm; slicing θ is cheaper than unstacking the result).
+    const xNorm = tf.matMul(tf.slice(theta, [0, 0], [batch, 3]), grid) as tf.Tensor2D;
+    const yNorm = tf.matMul(tf.slice(theta, [0, 3], [batch, 3]), grid) as tf.Tensor2D;
     // Normalised → pixel index space: x = ((x_n + 1)·W − 1) / 2.
     const xPix = tf.div(tf.sub(tf.mul(tf.add(xNorm, 1), width), 1), 2) as tf.Tensor2D;
     const yPix = tf.div(tf.sub(tf.mul(tf.add(yNorm, 1), height), 1), 2) as tf.Tensor2D;
