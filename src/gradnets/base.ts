@@ -100,16 +100,18 @@ export abstract class GradNetLayer extends tf.layers.Layer {
 
   constructor(args: GradNetLayerArgs = {}) {
     const { initialGate = 0, ...layerArgs } = args;
+    // The static className survives minification, unlike the JS class name.
     const className = (new.target as unknown as { className?: string }).className ?? new.target.name;
+    const shortName = className.replace(/^hemnet>/, '');
     // Subclasses take their own keys out before calling super(), so anything
     // left that tf.layers.Layer does not know is a typo in a config.
     for (const key of Object.keys(layerArgs)) {
       if (!(LAYER_ARG_KEYS as readonly string[]).includes(key)) {
-        throw new Error(`${new.target.name}: unknown argument '${key}'`);
+        throw new Error(`${shortName}: unknown argument '${key}'`);
       }
     }
     super({ ...layerArgs, name: layerArgs.name ?? defaultLayerName(className) });
-    this.initialGate = checkNumberInRange(new.target.name, 'initialGate', initialGate, 0, 1);
+    this.initialGate = checkNumberInRange(shortName, 'initialGate', initialGate, 0, 1);
     this.pendingGate = this.initialGate;
   }
 
