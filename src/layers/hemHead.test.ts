@@ -150,3 +150,20 @@ describe('HemHead layer', () => {
     assert.throws(() => head.apply(tf.input({ shape: [8] })), /HemHead: input must be rank 4 \[B, H, W, C\] with known C, received \[null, 8\]/);
   });
 });
+
+describe('HemHead step-size override', () => {
+  it('setStepSize changes η at run time and null restores it', async () => {
+    await useBackend('wasm');
+    const { model, head } = headModel({ stepSize: 0.5 });
+    const x = randn([1, 6, 5, 8], 12);
+    const base = model.predict(x) as tf.Tensor;
+    head.setStepSize(0.9);
+    assert.equal(head.stepSize, 0.9);
+    const changed = model.predict(x) as tf.Tensor;
+    assert.ok(tf.max(tf.abs(tf.sub(base, changed))).dataSync()[0]! > 1e-6);
+    head.setStepSize(null);
+    assertClose(model.predict(x) as tf.Tensor, base, 1e-6);
+    assert.throws(() => head.setStepSize(1.2), /HemHead.setStepSize: 'stepSize' must be in \(0, 1\], received 1.2/);
+    tf.dispose([x, base, changed]);
+  });
+});

@@ -145,6 +145,7 @@ export class HemHead extends tf.layers.Layer {
   private movingVariance: tf.LayerVariable | null = null;
   private bases: tf.LayerVariable | null = null;
   private evalIterationsOverride: number | null = null;
+  private stepSizeOverride: number | null = null;
 
   constructor(config: HemHeadConfig = {}) {
     super(config);
@@ -160,6 +161,21 @@ export class HemHead extends tf.layers.Layer {
   setEvalIterations(iterations: number | null): void {
     if (iterations !== null) checkIterations(`${FN}.setEvalIterations`, 'iterations', iterations);
     this.evalIterationsOverride = iterations;
+  }
+
+  /** η in use: the override (e.g. from an annealing schedule), else the configured one. */
+  get stepSize(): number {
+    return this.stepSizeOverride ?? this.options.stepSize;
+  }
+
+  /**
+   * Overrides η (Eq. 13) without rebuilding, for schedules that anneal it
+   * during training; null restores the configured value. Not serialized:
+   * a schedule's own state carries it across checkpoints.
+   */
+  setStepSize(stepSize: number | null): void {
+    if (stepSize !== null) checkStepSize(`${FN}.setStepSize`, stepSize);
+    this.stepSizeOverride = stepSize;
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
@@ -188,7 +204,9 @@ export class HemHead extends tf.layers.Layer {
       false,
     );
     // μ⁽⁰⁾ starts L2-normalised over C (EMANet).
-    this.bases.write(tf.tidy(() => l2Normalize(this.bases!.read(), 1)));
+    const normalized = tf.tidy(() => l2Normalize(this.bases!.read(), 1));
+    this.bases.write(normalized);
+    normalized.dispose();
     this.built = true;
   }
 
@@ -220,7 +238,7 @@ export class HemHead extends tf.layers.Layer {
   private unroll(x: tf.Tensor3D, iterations: number, trace: boolean): HemResult {
     const w = this.weightsOrThrow();
     return unrollHem(x, w.bases.read() as tf.Tensor2D, {
-      stepSize: this.options.stepSize,
+      stepSize: this.stepSize,
       iterations,
       temperature: this.temperatureFor(x.shape[2]),
       kernel: this.options.kernel,

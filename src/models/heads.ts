@@ -9,10 +9,11 @@
  *
  * The auxiliary head (`fcnAuxHead`) is the FCN head on stage-3 features
  * (PSPNet/mmseg); its logits are a second model output for an auxiliary loss.
- * Logits are upsampled with `tf.layers.upSampling2d` (bilinear) so that the
+ * Logits are upsampled with `BilinearUpsample` (half-pixel centres) so that the
  * models stay ordinary, serialisable tfjs-layers models.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BilinearUpsample } from '../layers/resize.js';
 import { hemHead, type HemHead, type HemHeadOptions } from '../layers/hemHead.js';
 import { checkOneOf, checkPositiveInteger, convBnRelu, SeedSequence } from './builders.js';
 
@@ -85,7 +86,7 @@ function classify(
     })
     .apply(y) as tf.SymbolicTensor;
   if (upsample === 1) return y;
-  return tf.layers.upSampling2d({ name: `${prefix}/logits`, size: [upsample, upsample], interpolation: 'bilinear' }).apply(y) as tf.SymbolicTensor;
+  return new BilinearUpsample({ name: `${prefix}/logits`, factor: upsample }).apply(y) as tf.SymbolicTensor;
 }
 
 /** A segmentation head (`hem`, `ema` or `fcn`): features `[B, h, w, C_b]` → logits `[B, h·OS, w·OS, numClasses]`. */

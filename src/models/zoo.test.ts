@@ -189,7 +189,7 @@ describe('model config', () => {
     const summary = summarizeModel(model);
     assert.match(summary, /^model hemnet_compact_hem/);
     assert.match(summary, /head\/hem\s+HemHead\s+\[B, 4, 4, 16\]\s+\d+/);
-    assert.match(summary, /head\/logits\s+UpSampling2D\s+\[B, 32, 32, 5\]\s+0/);
+    assert.match(summary, /head\/logits\s+BilinearUpsample\s+\[B, 32, 32, 5\]\s+0/);
     assert.match(summary, new RegExp(`total params: ${total} \\(trainable ${trainable}, non-trainable ${total - trainable}\\)`));
     assert.throws(() => countParameters(model, 'some' as 'all'), /countParameters: 'which' must be one of 'all', 'trainable', 'nonTrainable', received 'some'/);
     model.dispose();
