@@ -5,3 +5,8 @@
 export * from './index.js';
 export { loadMnist, MNIST_IMAGE_SIZE, MNIST_PIXELS } from './data/mnist.js';
 export type { MnistDigits, MnistSplit } from './data/mnist.js';
+export { loadMnistScenes } from './data/mnistScenes.js';
+export { loadVocDataset, VocDataset } from './data/voc.js';
+export type { VocOptions } from './data/voc.js';
+export { encodePng, writePng, svgToPng, writeSvgPng } from './plots/png.js';
+export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromFiles, fileModelHandler } from './train/checkpointFiles.js';

@@ -1,0 +1,11 @@
+/** Training and evaluation (platform-neutral). Node file helpers live in checkpointFiles.ts. */
+export { segmentationCrossEntropy } from './loss.js';
+export { polyLearningRate } from './schedule.js';
+export { trainSegmentation, batchIndices, decayedVariables, DEFAULT_TRAIN_OPTIONS, AUXILIARY_LOSS_WEIGHT } from './loop.js';
+export type { TrainOptions, TrainEvent, TrainSetup, TrainResult } from './loop.js';
+export { captureCheckpoint, restoreModel, restoreOptimizer, modelArtifacts, checkManifest, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
+export type { Checkpoint, CheckpointManifest } from './checkpoint.js';
+export { evaluateSegmentation, predictProbabilities, findHemHeads } from './evaluate.js';
+export type { EvaluateOptions, EvaluationResult } from './evaluate.js';
+export { validateAgainstSchema } from './validateConfig.js';
+export type { Schema, FieldSpec } from './validateConfig.js';
