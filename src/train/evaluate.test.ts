@@ -46,7 +46,7 @@ describe('evaluateSegmentation', () => {
     // Per 4-pixel pattern (repeated 16× over 8×8): image 0 predicts [0,0,1,1] for truth [0,1,1,255];
     // image 1 predicts [0,0,0,0] for truth [0,0,0,0].
     const dataset = fixedDataset([[0, 0, 1, 1], [0, 0, 0, 0]], [[0, 1, 1, 255], [0, 0, 0, 0]]);
-    const result = evaluateSegmentation(identityModel(false), dataset, { batchSize: 1 });
+    const result = await evaluateSegmentation(identityModel(false), dataset, { batchSize: 1 });
     // Counts /16: truth 0 → pred 0: 1 + 4 = 5; truth 1 → pred 0: 1, → pred 1: 1; ignore: 1 (excluded).
     assert.deepEqual(result.metrics.matrix, [[80, 0, 0], [16, 16, 0], [0, 0, 0]]);
     // IoU_0 = 80 / (80 + 16) ; IoU_1 = 16 / (16 + 16); class 2 absent from both → excluded.
@@ -62,10 +62,23 @@ describe('evaluateSegmentation', () => {
     await useBackend('wasm');
     const dataset = fixedDataset([[2], [1]], [[2], [0]]);
     const model = identityModel(false);
-    const single = evaluateSegmentation(model, dataset);
-    const multi = evaluateSegmentation(model, dataset, { scales: [0.5, 1, 1.5], flip: true });
+    const single = await evaluateSegmentation(model, dataset);
+    const multi = await evaluateSegmentation(model, dataset, { scales: [0.5, 1, 1.5], flip: true });
     assert.deepEqual(multi.metrics.matrix, single.metrics.matrix);
     assert.deepEqual(single.metrics.matrix, [[0, 64, 0], [0, 0, 0], [0, 0, 64]]);
+  });
+
+  it('evaluates a fixed-input-size model at several scales through a variable-size copy', async () => {
+    await useBackend('wasm');
+    const input = tf.input({ shape: [8, 8, 3] });
+    const conv = tf.layers.conv2d({ filters: 3, kernelSize: 1, useBias: false, name: 'identity' });
+    const model = tf.model({ inputs: input, outputs: conv.apply(input) as tf.SymbolicTensor });
+    conv.setWeights([tf.reshape(tf.eye(3), [1, 1, 3, 3])]);
+    const dataset = fixedDataset([[2], [1]], [[2], [0]]);
+    const before = tf.memory().numTensors;
+    const multi = await evaluateSegmentation(model, dataset, { scales: [0.5, 2], flip: true });
+    assert.deepEqual(multi.metrics.matrix, [[0, 64, 0], [0, 0, 0], [0, 0, 64]]);
+    assert.equal(tf.memory().numTensors, before, 'the variable-size copy was not disposed');
   });
 
   it('applies the T_eval override during evaluation only, and leaks no tensors', async () => {
@@ -76,7 +89,7 @@ describe('evaluateSegmentation', () => {
     const dataset = fixedDataset([[0, 1]], [[0, 1]]);
     let seen = 0;
     const before = tf.memory().numTensors;
-    evaluateSegmentation(model, dataset, {
+    await evaluateSegmentation(model, dataset, {
       evalIterations: 7,
       onProgress: () => {
         seen = head.evalIterations;
@@ -85,6 +98,6 @@ describe('evaluateSegmentation', () => {
     assert.equal(seen, 7);
     assert.equal(head.evalIterations, 2);
     assert.equal(tf.memory().numTensors, before);
-    assert.throws(() => evaluateSegmentation(model, dataset, { scales: [] }), /evaluateSegmentation: 'scales' must be positive numbers, received \[\]/);
+    await assert.rejects(evaluateSegmentation(model, dataset, { scales: [] }), /evaluateSegmentation: 'scales' must be positive numbers, received \[\]/);
   });
 });

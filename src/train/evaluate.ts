@@ -78,10 +78,32 @@ export function predictProbabilities(
 }
 
 /**
- * Evaluates `model` on `dataset`. Multi-scale needs a model whose input size
- * is not fixed (build it with `inputSize: null`), or all scales equal to 1.
+ * A copy of `model` (same weights) whose input accepts any height and width,
+ * for multi-scale inference of a model built for one input size.
  */
-export function evaluateSegmentation(model: tf.LayersModel, dataset: SegmentationDataset, options: EvaluateOptions = {}): EvaluationResult {
+export async function withVariableInputSize(model: tf.LayersModel): Promise<tf.LayersModel> {
+  const topology = model.toJSON(null, false) as unknown as { config: { layers: Array<{ class_name: string; config: Record<string, unknown> }> } };
+  for (const layer of topology.config.layers) {
+    if (layer.class_name === 'InputLayer') {
+      const shape = layer.config['batch_input_shape'] as (number | null)[];
+      layer.config['batch_input_shape'] = [null, null, null, shape[shape.length - 1] ?? null];
+    }
+  }
+  const copy = await tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'] });
+  copy.setWeights(model.getWeights());
+  return copy;
+}
+
+function hasFixedSpatialInput(model: tf.LayersModel): boolean {
+  const shape = model.inputs[0]?.shape ?? [];
+  return shape[1] !== null || shape[2] !== null;
+}
+
+/**
+ * Evaluates `model` on `dataset`. For scales ≠ 1 a model built for a fixed
+ * input size is evaluated through a variable-size copy with the same weights.
+ */
+export async function evaluateSegmentation(model: tf.LayersModel, dataset: SegmentationDataset, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const batchSize = options.batchSize ?? 8;
   const scales = options.scales ?? [1];
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -90,7 +112,9 @@ export function evaluateSegmentation(model: tf.LayersModel, dataset: Segmentatio
   if (scales.length === 0 || scales.some((s) => !(s > 0) || !Number.isFinite(s))) {
     throw new Error(`evaluateSegmentation: 'scales' must be positive numbers, received [${scales.join(', ')}]`);
   }
-  const heads = findHemHeads(model);
+  const multiScale = scales.some((s) => s !== 1);
+  const target = multiScale && hasFixedSpatialInput(model) ? await withVariableInputSize(model) : model;
+  const heads = findHemHeads(target);
   const evalIterations = options.evalIterations ?? null;
   if (evalIterations !== null) for (const head of heads) head.setEvalIterations(evalIterations);
   const confusion = new ConfusionMatrix(dataset.numClasses, { ignoreLabel: dataset.ignoreLabel, classNames: dataset.classNames });
@@ -100,13 +124,14 @@ export function evaluateSegmentation(model: tf.LayersModel, dataset: Segmentatio
       const indices = Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
       const batch = batchSamples(indices.map((i) => dataset.get(i)));
       const { images, labels } = batchToTensors(batch);
-      const probabilities = predictProbabilities(model, images, scales, options.flip ?? false, options.sizeMultiple ?? 8);
+      const probabilities = predictProbabilities(target, images, scales, options.flip ?? false, options.sizeMultiple ?? 8);
       confusion.updateFromTensors(probabilities, batch.labels);
       tf.dispose([images, labels, probabilities]);
       options.onProgress?.(start + indices.length, total);
     }
   } finally {
     if (evalIterations !== null) for (const head of heads) head.setEvalIterations(null);
+    if (target !== model) target.dispose();
   }
   return { metrics: confusion.toJSON(), confusion, samples: total };
 }

@@ -5,7 +5,7 @@ export { trainSegmentation, batchIndices, decayedVariables, DEFAULT_TRAIN_OPTION
 export type { TrainOptions, TrainEvent, TrainSetup, TrainResult } from './loop.js';
 export { captureCheckpoint, restoreModel, restoreOptimizer, modelArtifacts, checkManifest, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { Checkpoint, CheckpointManifest } from './checkpoint.js';
-export { evaluateSegmentation, predictProbabilities, findHemHeads } from './evaluate.js';
+export { evaluateSegmentation, predictProbabilities, findHemHeads, withVariableInputSize } from './evaluate.js';
 export type { EvaluateOptions, EvaluationResult } from './evaluate.js';
 export { validateAgainstSchema } from './validateConfig.js';
 export type { Schema, FieldSpec } from './validateConfig.js';
