@@ -1,0 +1,275 @@
+/**
+ * An annealed HEM step size η (Eq. 13 of the HEMNet paper) driven by a
+ * GradNets schedule g(t) (GradNets paper, "Method Description"):
+ *
+ *   η(t) = (1 − g(t))·η_start + g(t)·η_end,   g(t) = clip((t − start)/τ, 0, 1),
+ *
+ * i.e. η_start + g·(η_end − η_start), written as two products so that g = 0
+ * gives η_start and g = 1 gives η_end bit for bit. η is set on every `HemHead`
+ * found in the target through `HemHead.setStepSize`, which changes the value
+ * the next forward pass uses without rebuilding anything.
+ *
+ * - `controller.hook(step, epoch)` → for `trainSegmentation`'s `beforeStep`
+ *   (or any hand-written loop): call it before each optimiser step.
+ * - `controller.callback()` → a `tf.CustomCallback` for `model.fit`.
+ * - `controller.state()` / `restore(state)` → plain JSON for checkpoints.
+ *   `HemHead` does not serialise its η override, so a resumed run must
+ *   restore this state (which re-applies η).
+ * - `controller.release()` → hands η back to each head's configured value.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { HemHead } from '../layers/hemHead.js';
+import { GradNetLayer } from './base.js';
+import { GradSchedule, toGradSchedule } from './schedule.js';
+import type { GradScheduleConfig } from './schedule.js';
+
+/** What a step-size controller can be pointed at. */
+export type HemStepSizeTarget = tf.LayersModel | tf.layers.Layer | ReadonlyArray<tf.layers.Layer>;
+
+export interface HemStepSizeOptions {
+  /** η at g = 0 (before and at the start of the ramp); in (0, 1]. */
+  stepSizeStart: number;
+  /** η at g = 1 (after the ramp); in (0, 1]. */
+  stepSizeEnd: number;
+  /** The g(t) schedule (τ > 0, start, unit 'epoch' | 'step'). */
+  schedule: GradSchedule | GradScheduleConfig;
+}
+
+/** Plain-JSON state for checkpoints. */
+export interface HemStepSizeState {
+  stepSizeStart: number;
+  stepSizeEnd: number;
+  schedule: Required<GradScheduleConfig>;
+  /** Optimiser steps taken so far. */
+  step: number;
+  /** Current epoch (0-based). */
+  epoch: number;
+}
+
+const OPTION_KEYS = ['stepSizeStart', 'stepSizeEnd', 'schedule'] as const;
+const STATE_KEYS = ['stepSizeStart', 'stepSizeEnd', 'schedule', 'step', 'epoch'] as const;
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return JSON.stringify(value);
+    } catch {
+      return typeof value;
+    }
+  }
+  return String(value);
+}
+
+function checkStepSizeValue(fn: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || !(value > 0 && value <= 1)) {
+    throw new Error(`${fn}: '${name}' (η) must be a number in (0, 1], received ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkCount(fn: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new Error(`${fn}: '${name}' must be an integer ≥ 0, received ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkKeys(fn: string, what: string, record: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(record)) {
+    if (!allowed.includes(key)) {
+      throw new Error(`${fn}: unknown key '${key}' in ${what}; allowed keys are ${allowed.join(', ')}`);
+    }
+  }
+}
+
+function childLayers(layer: tf.layers.Layer): tf.layers.Layer[] {
+  if (layer instanceof GradNetLayer) return [...layer.sublayers];
+  if (layer instanceof tf.LayersModel) return layer.layers;
+  const wrapped = (layer as unknown as { layer?: unknown }).layer;
+  return wrapped instanceof tf.layers.Layer ? [wrapped] : [];
+}
+
+/**
+ * Every `HemHead` reachable from `target` (layers of nested models, wrapped
+ * layers, sublayers of GradNet components), once each, depth-first.
+ */
+export function findHemHeadLayers(target: HemStepSizeTarget): HemHead[] {
+  const found: HemHead[] = [];
+  const seen = new Set<tf.layers.Layer>();
+  const visit = (layer: tf.layers.Layer): void => {
+    if (seen.has(layer)) return;
+    seen.add(layer);
+    if (layer instanceof HemHead) found.push(layer);
+    for (const child of childLayers(layer)) visit(child);
+  };
+  const roots: ReadonlyArray<unknown> = Array.isArray(target) ? target : [target];
+  for (const root of roots) {
+    if (!(root instanceof tf.layers.Layer)) {
+      throw new Error(
+        `findHemHeadLayers: 'target' must be a tf.LayersModel, a tf.layers.Layer or an array of layers, received ${describe(typeof root)}`,
+      );
+    }
+    visit(root);
+  }
+  return found;
+}
+
+/** η(t) = (1 − g)·η_start + g·η_end for a given g ∈ [0, 1]. */
+export function interpolateStepSize(stepSizeStart: number, stepSizeEnd: number, g: number): number {
+  if (g <= 0) return stepSizeStart;
+  if (g >= 1) return stepSizeEnd;
+  return (1 - g) * stepSizeStart + g * stepSizeEnd;
+}
+
+/** Anneals η of every `HemHead` in a model from `stepSizeStart` to `stepSizeEnd`. */
+export class HemStepSizeController {
+  /** The heads this controller drives. */
+  readonly heads: readonly HemHead[];
+  /** Bound hook for custom loops: call `hook(step, epoch)` before each optimiser step. */
+  readonly hook: (step: number, epoch?: number) => void;
+  private currentSchedule: GradSchedule;
+  private start: number;
+  private end: number;
+  private currentStep = 0;
+  private currentEpoch = 0;
+  private lastApplied: number | null = null;
+
+  constructor(target: HemStepSizeTarget, options: HemStepSizeOptions) {
+    const fn = 'HemStepSizeController';
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new Error(`${fn}: 'options' must be an object {stepSizeStart, stepSizeEnd, schedule}, received ${describe(options)}`);
+    }
+    checkKeys(fn, 'options', options, OPTION_KEYS);
+    this.start = checkStepSizeValue(fn, 'stepSizeStart', options.stepSizeStart);
+    this.end = checkStepSizeValue(fn, 'stepSizeEnd', options.stepSizeEnd);
+    if (typeof options.schedule !== 'object' || options.schedule === null) {
+      throw new Error(`${fn}: 'schedule' must be a GradSchedule or a config like {tau: 5}, received ${describe(options.schedule)}`);
+    }
+    this.currentSchedule = toGradSchedule(options.schedule);
+    const heads = findHemHeadLayers(target);
+    if (heads.length === 0) {
+      throw new Error(`${fn}: found no HemHead layers in 'target'; build the model with head 'hem' or 'ema'`);
+    }
+    this.heads = heads;
+    this.hook = (step: number, epoch = 0): void => {
+      this.currentStep = checkCount(`${fn}.hook`, 'step', step);
+      this.currentEpoch = checkCount(`${fn}.hook`, 'epoch', epoch);
+      this.apply();
+    };
+  }
+
+  get schedule(): GradSchedule {
+    return this.currentSchedule;
+  }
+
+  get stepSizeStart(): number {
+    return this.start;
+  }
+
+  get stepSizeEnd(): number {
+    return this.end;
+  }
+
+  get step(): number {
+    return this.currentStep;
+  }
+
+  get epoch(): number {
+    return this.currentEpoch;
+  }
+
+  /** t in the schedule's unit (epoch or step). */
+  get time(): number {
+    return this.currentSchedule.unit === 'epoch' ? this.currentEpoch : this.currentStep;
+  }
+
+  /** g(t) at the current time. */
+  get gate(): number {
+    return this.currentSchedule.value(this.time);
+  }
+
+  /** η(t) at the current time. */
+  get stepSize(): number {
+    return interpolateStepSize(this.start, this.end, this.gate);
+  }
+
+  /** Sets η(t) on every head; returns it. */
+  apply(): number {
+    const eta = this.stepSize;
+    if (eta !== this.lastApplied) {
+      for (const head of this.heads) head.setStepSize(eta);
+      this.lastApplied = eta;
+    }
+    return eta;
+  }
+
+  /** Moves to `epoch` (and optionally `step`) and applies η; returns it. */
+  setTime(epoch: number, step: number = this.currentStep): number {
+    this.currentEpoch = checkCount('HemStepSizeController.setTime', 'epoch', epoch);
+    this.currentStep = checkCount('HemStepSizeController.setTime', 'step', step);
+    return this.apply();
+  }
+
+  /** Hands every head back its configured η (`setStepSize(null)`). */
+  release(): void {
+    for (const head of this.heads) head.setStepSize(null);
+    this.lastApplied = null;
+  }
+
+  /**
+   * A `model.fit` callback: unit 'epoch' → η(epoch) at each epoch start;
+   * unit 'step' → η(step) before each batch. Steps count across epochs and
+   * calls to `fit`.
+   */
+  callback(): tf.CustomCallback {
+    return new tf.CustomCallback({
+      onTrainBegin: () => {
+        this.apply();
+      },
+      onEpochBegin: (epoch: number) => {
+        this.currentEpoch = epoch;
+        this.apply();
+      },
+      onBatchBegin: () => {
+        if (this.currentSchedule.unit === 'step') this.apply();
+      },
+      onBatchEnd: () => {
+        this.currentStep += 1;
+      },
+    });
+  }
+
+  /** Plain JSON for a checkpoint. */
+  state(): HemStepSizeState {
+    return {
+      stepSizeStart: this.start,
+      stepSizeEnd: this.end,
+      schedule: this.currentSchedule.toJSON(),
+      step: this.currentStep,
+      epoch: this.currentEpoch,
+    };
+  }
+
+  /** Restores `state()` output (validated; unknown keys are errors) and re-applies η. */
+  restore(state: unknown): void {
+    const fn = 'HemStepSizeController.restore';
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+      throw new Error(`${fn}: 'state' must be an object {stepSizeStart, stepSizeEnd, schedule, step, epoch}, received ${describe(state)}`);
+    }
+    checkKeys(fn, 'state', state, STATE_KEYS);
+    const record = state as Record<string, unknown>;
+    const start = checkStepSizeValue(fn, 'stepSizeStart', record['stepSizeStart']);
+    const end = checkStepSizeValue(fn, 'stepSizeEnd', record['stepSizeEnd']);
+    const schedule = GradSchedule.fromJSON(record['schedule']);
+    const step = checkCount(fn, 'step', record['step']);
+    const epoch = checkCount(fn, 'epoch', record['epoch']);
+    this.start = start;
+    this.end = end;
+    this.currentSchedule = schedule;
+    this.currentStep = step;
+    this.currentEpoch = epoch;
+    this.lastApplied = null;
+    this.apply();
+  }
+}
