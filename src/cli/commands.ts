@@ -1,0 +1,232 @@
+/** The `hemnet` subcommands (Node only: files, stdout, signals). */
+import { existsSync } from 'node:fs';
+import { appendFile, readdir, readFile, rm } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import sharp from 'sharp';
+import type * as tf from '@tensorflow/tfjs';
+import { backendInfo, setBackend } from '../backend.js';
+import { colorizeMask, imageToRgba, overlayMask, tileImages } from '../plots/image.js';
+import { writePng } from '../plots/png.js';
+import { countParameters, summarizeModel } from '../models/zoo.js';
+import { captureCheckpoint } from '../train/checkpoint.js';
+import { saveModelToFiles, writeCheckpoint } from '../train/checkpointFiles.js';
+import { evaluateSegmentation, type EvaluationResult } from '../train/evaluate.js';
+import { trainSegmentation, type TrainEvent } from '../train/loop.js';
+import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
+import type { SegmentationSample } from '../data/types.js';
+import { ProgressBar } from './progress.js';
+import {
+  assembleConfig,
+  buildModel,
+  CHECKPOINT_DIR,
+  createDatasets,
+  ensureDir,
+  latestCheckpoint,
+  loadRunModel,
+  MODEL_DIR,
+  predictLabels,
+  restoreRun,
+  writeAttentionMaps,
+  writeJson,
+  writeLossCurve,
+  writePredictions,
+} from './run.js';
+
+export interface Output {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  progressStream?: NodeJS.WriteStream;
+}
+
+function formatMetrics(result: EvaluationResult, classNames: readonly string[]): string {
+  const m = result.metrics;
+  const lines = [`mIoU ${(100 * m.meanIoU).toFixed(2)}   pixel accuracy ${(100 * m.pixelAccuracy).toFixed(2)}   (${result.samples} images)`];
+  const iou = m.perClassIoU.map((v, i) => `${classNames[i] ?? i}:${v === null ? '—' : (100 * v).toFixed(1)}`);
+  lines.push(`per-class IoU  ${iou.join('  ')}`);
+  return lines.join('\n');
+}
+
+async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io: Output, evalIterations: number | null): Promise<EvaluationResult> {
+  const { val } = await createDatasets(config, 'val');
+  const total = Math.min(val.size, config.eval.limit ?? val.size);
+  const bar = new ProgressBar({ label: 'eval ', total, ...(io.progressStream ? { stream: io.progressStream } : {}) });
+  return evaluateSegmentation(model, val, {
+    batchSize: config.eval.batchSize,
+    scales: config.eval.scales,
+    flip: config.eval.flip,
+    evalIterations,
+    sizeMultiple: config.model.outputStride,
+    ...(config.eval.limit !== null ? { limit: config.eval.limit } : {}),
+    onProgress: (done) => bar.update(done),
+  });
+}
+
+export interface TrainCommandOptions {
+  configPath?: string;
+  flags: PartialRunConfig;
+  out: string;
+  resume: boolean;
+  overwrite: boolean;
+}
+
+/** `hemnet train`: train, checkpoint, evaluate, and write the run folder. */
+export async function trainCommand(options: TrainCommandOptions, io: Output): Promise<{ metrics: EvaluationResult['metrics'] | null; config: RunConfig }> {
+  const runDir = options.out;
+  const checkpointDir = join(runDir, CHECKPOINT_DIR);
+  let checkpoint = existsSync(runDir) ? await latestCheckpoint(runDir) : null;
+  if (checkpoint !== null && !options.resume && !options.overwrite) {
+    throw new Error(`hemnet train: '${runDir}' already has a checkpoint at step ${checkpoint.manifest.step}; pass --resume to continue it or --overwrite to start over`);
+  }
+  if (options.overwrite && existsSync(runDir)) {
+    await rm(runDir, { recursive: true, force: true });
+    checkpoint = null;
+  }
+  // Resume: the checkpoint's config, with flags on top (e.g. more --steps).
+  const config =
+    checkpoint !== null && options.resume
+      ? mergeRunConfig(mergeRunConfig(await assembleConfig(undefined, {}), checkpoint.manifest.config, 'checkpoint'), options.flags, 'flags')
+      : await assembleConfig(options.configPath, options.flags);
+  const backend = await setBackend(config.backend);
+  await ensureDir(runDir);
+  await writeJson(join(runDir, 'config.json'), config);
+  io.out(`backend ${backend.name} · run folder ${runDir}\n`);
+
+  const datasets = await createDatasets(config);
+  const restored = checkpoint !== null ? await restoreRun(checkpoint) : null;
+  const model = restored?.model ?? buildModel(config);
+  const startStep = checkpoint?.manifest.step ?? 0;
+  io.out(
+    `model ${model.name}: ${countParameters(model, 'trainable').toLocaleString('en')} trainable parameters · ` +
+      `${config.data.source} ${datasets.train.size} train / ${datasets.val.size} val · ${config.train.steps} steps of ${config.train.batchSize}` +
+      (startStep > 0 ? ` · resuming at step ${startStep}` : '') +
+      '\n',
+  );
+
+  const controller = new AbortController();
+  const onSignal = () => controller.abort('interrupted (SIGINT)');
+  process.once('SIGINT', onSignal);
+  const logPath = join(runDir, 'train-log.jsonl');
+  const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...(io.progressStream ? { stream: io.progressStream } : {}) });
+  const losses: number[] = [];
+  const previousLog = existsSync(logPath) ? (await readFile(logPath, 'utf8')).split('\n').filter(Boolean) : [];
+  for (const line of previousLog) {
+    const event = JSON.parse(line) as TrainEvent;
+    if (event.type === 'step' && event.step <= startStep) losses[event.step - 1] = event.loss;
+  }
+  let pending: Promise<void> = Promise.resolve();
+  try {
+    await trainSegmentation({
+      model,
+      dataset: datasets.train,
+      options: config.train,
+      startStep,
+      ...(restored ? { optimizer: restored.optimizer } : {}),
+      signal: controller.signal,
+      saveCheckpoint: async (step, optimizer) => {
+        await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config));
+      },
+      onEvent: (event) => {
+        pending = pending.then(() => appendFile(logPath, `${JSON.stringify(event)}\n`));
+        if (event.type === 'step') {
+          losses[event.step - 1] = event.loss;
+          bar.update(event.step, {
+            loss: event.loss.toFixed(3),
+            lr: event.learningRate.toExponential(2),
+            'img/s': event.imagesPerSecond.toFixed(1),
+          });
+        } else if (event.type === 'stopped') {
+          bar.finish();
+          io.err(`stopped at step ${event.step} (${event.reason}); a checkpoint is being written — continue with --resume\n`);
+        }
+      },
+    });
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    await pending;
+  }
+  if (controller.signal.aborted) {
+    process.exitCode = 130;
+    return { metrics: null, config };
+  }
+  await saveModelToFiles(join(runDir, MODEL_DIR), model);
+  const result = await evaluateWithProgress(model, config, io, config.eval.evalIterations);
+  io.out(`${formatMetrics(result, datasets.val.classNames)}\n`);
+  await writeJson(join(runDir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, eval: config.eval, backend: backendInfo().name });
+  const known = losses.filter((v): v is number => typeof v === 'number');
+  await writeLossCurve(runDir, known, `${model.name}: training loss`);
+  await writePredictions(join(runDir, 'predictions.png'), model, datasets.val, 6, datasets.mean, datasets.std);
+  const attention = await writeAttentionMaps(join(runDir, 'attention.png'), model, datasets.val.get(0));
+  io.out(`wrote ${runDir}/{config.json, metrics.json, loss.png, predictions.png${attention ? ', attention.png' : ''}, ${MODEL_DIR}/, ${CHECKPOINT_DIR}/}\n`);
+  return { metrics: result.metrics, config };
+}
+
+/** `hemnet eval`: evaluate a run folder's model (latest checkpoint or saved model). */
+export async function evalCommand(options: { run: string; flags: PartialRunConfig }, io: Output): Promise<EvaluationResult['metrics']> {
+  const { model, config: runConfig, step } = await loadRunModel(options.run);
+  const config = mergeRunConfig(runConfig, { ...(options.flags.backend ? { backend: options.flags.backend } : {}), ...(options.flags.eval ? { eval: options.flags.eval } : {}), ...(options.flags.data ? { data: options.flags.data } : {}) }, 'flags');
+  const backend = await setBackend(config.backend);
+  const evalIterations = options.flags.model?.hem?.evalIterations ?? config.eval.evalIterations;
+  io.out(`backend ${backend.name} · ${options.run} (step ${Number.isNaN(step) ? 'final' : step}) · scales [${config.eval.scales.join(', ')}]${config.eval.flip ? ' + flip' : ''}${evalIterations !== null ? ` · T_eval ${evalIterations}` : ''}\n`);
+  const result = await evaluateWithProgress(model, config, io, evalIterations);
+  const { val } = await createDatasets(config, 'val');
+  io.out(`${formatMetrics(result, val.classNames)}\n`);
+  return result.metrics;
+}
+
+async function readImageFile(path: string, height: number, width: number, mean: readonly number[], std: readonly number[]): Promise<SegmentationSample> {
+  let raw: Buffer;
+  try {
+    raw = await sharp(path).removeAlpha().resize(width, height, { fit: 'fill' }).raw().toBuffer();
+  } catch (error) {
+    throw new Error(`hemnet predict: cannot read image '${path}': ${(error as Error).message}`);
+  }
+  const image = new Float32Array(height * width * 3);
+  for (let i = 0; i < image.length; i++) image[i] = ((raw[i] as number) / 255 - (mean[i % 3] as number)) / (std[i % 3] as number);
+  return { image, label: new Uint8Array(height * width), height, width, channels: 3, id: basename(path, extname(path)) };
+}
+
+/** `hemnet predict`: colour-mapped masks, overlays and attention maps as PNG. */
+export async function predictCommand(options: { run: string; out: string; images: string[]; count: number; backend?: string }, io: Output): Promise<string[]> {
+  const { model, config } = await loadRunModel(options.run);
+  await setBackend(options.backend ?? config.backend);
+  const { val, mean, std } = await createDatasets(config, 'val');
+  const [height, width] = config.model.inputSize;
+  const samples: SegmentationSample[] = [];
+  for (const path of options.images) samples.push(await readImageFile(path, height, width, mean, std));
+  if (options.images.length === 0) for (let i = 0; i < Math.min(options.count, val.size); i++) samples.push(val.get(i));
+  await ensureDir(options.out);
+  const written: string[] = [];
+  for (const sample of samples) {
+    const prediction = predictLabels(model, sample);
+    const picture = imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
+    const mask = colorizeMask(prediction, sample.height, sample.width, { ignoreLabel: val.ignoreLabel });
+    const overlay = overlayMask(picture, prediction, { ignoreLabel: val.ignoreLabel });
+    const maskPath = join(options.out, `${sample.id}-mask.png`);
+    const panelPath = join(options.out, `${sample.id}-panel.png`);
+    await writePng(maskPath, mask);
+    await writePng(panelPath, tileImages([picture, overlay, mask], { columns: 3, gap: 2 }));
+    written.push(maskPath, panelPath);
+    const attentionPath = join(options.out, `${sample.id}-attention.png`);
+    if (await writeAttentionMaps(attentionPath, model, sample)) written.push(attentionPath);
+  }
+  io.out(`wrote ${written.length} files to ${options.out}\n`);
+  return written;
+}
+
+/** `hemnet info`: backend, model summary and parameter counts. */
+export async function infoCommand(options: { run?: string; configPath?: string; flags: PartialRunConfig }, io: Output): Promise<void> {
+  const { model, config } =
+    options.run !== undefined ? await loadRunModel(options.run) : await (async () => {
+      const c = await assembleConfig(options.configPath, options.flags);
+      return { model: buildModel(c), config: c };
+    })();
+  const backend = await setBackend(config.backend);
+  io.out(`backend: ${backend.name} (requested ${backend.requested}; tfjs ${backend.tfjsVersion}; ${backend.isNode ? 'Node' : 'browser'})\n`);
+  io.out(`${summarizeModel(model)}\n`);
+  io.out(`parameters: ${countParameters(model, 'all').toLocaleString('en')} (trainable ${countParameters(model, 'trainable').toLocaleString('en')}, non-trainable ${countParameters(model, 'nonTrainable').toLocaleString('en')})\n`);
+  if (options.run !== undefined) {
+    const files = await readdir(options.run);
+    io.out(`run folder: ${files.sort().join(', ')}\n`);
+  }
+}
+

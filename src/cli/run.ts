@@ -1,0 +1,199 @@
+/**
+ * What the `hemnet` subcommands share (Node only): config assembly, datasets,
+ * model building or restoring, run folders and figures.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { augmentDataset } from '../data/augment.js';
+import { loadMnistScenes } from '../data/mnistScenes.js';
+import { loadVocDataset } from '../data/voc.js';
+import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
+import { disposeHemResult } from '../em/unroll.js';
+import { HemHead } from '../layers/hemHead.js';
+import { buildSegmentationModel } from '../models/zoo.js';
+import { colorizeMask, heatmapGrid, imageToRgba, tileImages, type RgbaImage } from '../plots/image.js';
+import { lineChart } from '../plots/svg.js';
+import { writePng, writeSvgPng } from '../plots/png.js';
+import { restoreModel, restoreOptimizer, type Checkpoint } from '../train/checkpoint.js';
+import { readLatestCheckpoint, loadModelFromFiles } from '../train/checkpointFiles.js';
+import { findHemHeads } from '../train/evaluate.js';
+import { defaultRunConfig, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
+
+export const CHECKPOINT_DIR = 'checkpoints';
+export const MODEL_DIR = 'model';
+
+/** Defaults ← JSON config file ← flags. */
+export async function assembleConfig(configPath: string | undefined, flags: PartialRunConfig, base: RunConfig = defaultRunConfig()): Promise<RunConfig> {
+  let config = base;
+  if (configPath !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(configPath, 'utf8');
+    } catch (error) {
+      throw new Error(`hemnet: cannot read config file '${configPath}': ${(error as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`hemnet: config file '${configPath}' is not valid JSON: ${(error as Error).message}`);
+    }
+    config = mergeRunConfig(config, parsed, configPath);
+  }
+  return mergeRunConfig(config, flags, 'flags');
+}
+
+export interface Datasets {
+  train: SegmentationDataset;
+  val: SegmentationDataset;
+  /** Mean/std the images were normalised with (for pictures). */
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+/** The training (augmented) and validation datasets of a run. */
+export async function createDatasets(config: RunConfig, which: 'both' | 'val' = 'both'): Promise<Datasets> {
+  const d = config.data;
+  const augment = { scaleRange: d.scaleRange, flip: d.flip, cropSize: d.canvasSize, seed: d.seed };
+  if (d.source === 'scenes') {
+    const common = { canvasSize: d.canvasSize, digitsPerScene: d.digitsPerScene, seed: d.seed };
+    const val = loadMnistScenes({ split: 'val', size: d.valSize, ...common });
+    const rawTrain = which === 'both' ? loadMnistScenes({ split: 'train', size: d.trainSize, ...common }) : val;
+    const plain = d.scaleRange[0] === 1 && d.scaleRange[1] === 1 && !d.flip;
+    return { train: plain ? rawTrain : augmentDataset(rawTrain, augment), val, mean: [0.5, 0.5, 0.5], std: [0.29, 0.29, 0.29] };
+  }
+  const root = d.vocRoot as string;
+  const numClasses = config.model.numClasses;
+  const val = augmentDataset(await loadVocDataset(root, { split: 'val', numClasses, maxSide: d.canvasSize }), { cropSize: d.canvasSize, seed: d.seed });
+  const train = which === 'both' ? await loadVocDataset(root, { split: 'train', numClasses, augment }) : val;
+  return { train, val, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+}
+
+/** Reads the run folder's latest checkpoint, or null. */
+export function latestCheckpoint(runDir: string): Promise<Checkpoint | null> {
+  return readLatestCheckpoint(join(runDir, CHECKPOINT_DIR));
+}
+
+/** The model of a run folder: its latest checkpoint, else its saved model. */
+export async function loadRunModel(runDir: string): Promise<{ model: tf.LayersModel; config: RunConfig; step: number }> {
+  const checkpoint = await latestCheckpoint(runDir);
+  if (checkpoint !== null) {
+    const config = mergeRunConfig(defaultRunConfig(), checkpoint.manifest.config, `${runDir}/${CHECKPOINT_DIR}`);
+    return { model: await restoreModel(checkpoint), config, step: checkpoint.manifest.step };
+  }
+  if (existsSync(join(runDir, MODEL_DIR, 'model.json'))) {
+    const config = mergeRunConfig(defaultRunConfig(), JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')), `${runDir}/config.json`);
+    return { model: await loadModelFromFiles(join(runDir, MODEL_DIR)), config, step: NaN };
+  }
+  throw new Error(`hemnet: '${runDir}' holds no checkpoint (${CHECKPOINT_DIR}/latest.json) and no saved model (${MODEL_DIR}/model.json)`);
+}
+
+export async function restoreRun(checkpoint: Checkpoint): Promise<{ model: tf.LayersModel; optimizer: tf.MomentumOptimizer }> {
+  return { model: await restoreModel(checkpoint), optimizer: await restoreOptimizer(checkpoint) };
+}
+
+export function buildModel(config: RunConfig): tf.LayersModel {
+  return buildSegmentationModel(config.model).model;
+}
+
+export async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+export async function ensureDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true });
+}
+
+/** Loss per step as a line chart (SVG and PNG). */
+export async function writeLossCurve(dir: string, losses: readonly number[], title: string): Promise<void> {
+  const window = Math.max(1, Math.round(losses.length / 50));
+  const smoothed = losses.map((_, i) => {
+    const from = Math.max(0, i - window + 1);
+    const part = losses.slice(from, i + 1);
+    return part.reduce((a, b) => a + b, 0) / part.length;
+  });
+  const svg = lineChart({
+    title,
+    xLabel: 'step',
+    yLabel: 'loss',
+    series: [
+      { name: 'loss', y: losses, color: '#c7c7c7' },
+      { name: `mean of ${window}`, y: smoothed },
+    ],
+    markers: false,
+  });
+  await writeFile(join(dir, 'loss.svg'), svg);
+  await writeSvgPng(join(dir, 'loss.png'), svg, 144);
+}
+
+function sampleImage(sample: SegmentationSample, mean: readonly number[], std: readonly number[]): RgbaImage {
+  return imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
+}
+
+/** Class per pixel for a batch of one sample (argmax of the main output). */
+export function predictLabels(model: tf.LayersModel, sample: SegmentationSample): Uint8Array {
+  return tf.tidy(() => {
+    const input = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
+    const output = model.predict(input) as tf.Tensor | tf.Tensor[];
+    const logits = Array.isArray(output) ? (output[0] as tf.Tensor) : output;
+    return new Uint8Array(tf.argMax(logits, -1).dataSync());
+  });
+}
+
+/** Rows of [image | truth | prediction] for the first `count` samples. */
+export async function writePredictions(path: string, model: tf.LayersModel, dataset: SegmentationDataset, count: number, mean: readonly number[], std: readonly number[]): Promise<void> {
+  const tiles: RgbaImage[] = [];
+  for (let i = 0; i < Math.min(count, dataset.size); i++) {
+    const sample = dataset.get(i);
+    tiles.push(
+      upscale(sampleImage(sample, mean, std), 2),
+      upscale(colorizeMask(sample.label, sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), 2),
+      upscale(colorizeMask(predictLabels(model, sample), sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), 2),
+    );
+  }
+  await writePng(path, tileImages(tiles, { columns: 3, gap: 4 }));
+}
+
+function upscale(image: RgbaImage, factor: number): RgbaImage {
+  const width = image.width * factor;
+  const height = image.height * factor;
+  const data = new Uint8ClampedArray(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const source = (Math.floor(y / factor) * image.width + Math.floor(x / factor)) * 4;
+      data.set(image.data.subarray(source, source + 4), (y * width + x) * 4);
+    }
+  }
+  return { data, width, height };
+}
+
+/**
+ * The paper's Fig. 4 for one sample: attention maps γ·k of the HEM head at
+ * every iteration (rows t = 1..T), for the `columns` bases with the most
+ * responsibility at the last iteration. Returns false when the model has no HEM head.
+ */
+export async function writeAttentionMaps(path: string, model: tf.LayersModel, sample: SegmentationSample, columns = 8): Promise<boolean> {
+  const head: HemHead | undefined = findHemHeads(model)[0];
+  if (head === undefined) return false;
+  const featureModel = tf.model({ inputs: model.inputs, outputs: head.input as tf.SymbolicTensor });
+  const features = tf.tidy(() => featureModel.predict(tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels])) as tf.Tensor4D);
+  const [, h, w] = features.shape;
+  const result = head.attend(features);
+  const trace = result.trace ?? [];
+  const k = result.gamma.shape[2];
+  const mass = tf.tidy(() => tf.sum(result.gamma, [0, 1]).dataSync());
+  const chosen = Array.from({ length: k }, (_, i) => i).sort((a, b) => (mass[b] as number) - (mass[a] as number)).slice(0, Math.min(columns, k));
+  const maps: number[] = [];
+  for (const step of trace) {
+    const gamma = step.gamma.dataSync(); // [1, N, K]
+    for (const basis of chosen) for (let n = 0; n < h * w; n++) maps.push(gamma[n * k + basis] as number);
+  }
+  const scale = Math.max(1, Math.floor(sample.height / h));
+  const grid = heatmapGrid(Float32Array.from(maps), [trace.length * chosen.length, h, w], { columns: chosen.length, scale, normalize: 'all', gap: 2 });
+  await writePng(path, grid);
+  disposeHemResult(result);
+  features.dispose();
+  return true;
+}

@@ -1,0 +1,161 @@
+/**
+ * The run config: everything `hemnet train` needs, as typed data. A JSON
+ * config file is validated against the schema (unknown keys are errors) and
+ * merged over the defaults; command-line flags are merged over that.
+ */
+import { BACKEND_NAMES, type BackendName } from '../backend.js';
+import { defaultModelConfig, validateModelConfig, type SegmentationModelConfig } from '../models/zoo.js';
+import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from './loop.js';
+import { validateAgainstSchema, type Schema } from './validateConfig.js';
+
+export interface DataConfig {
+  /** 'scenes': the built-in MNIST scenes; 'voc': a PASCAL-VOC-format folder. */
+  source: 'scenes' | 'voc';
+  /** Root of the VOC-format folder (source 'voc'). */
+  vocRoot: string | null;
+  /** Scenes in the training split (source 'scenes'). */
+  trainSize: number;
+  /** Scenes in the validation split (source 'scenes'); VOC uses its val list. */
+  valSize: number;
+  /** Canvas side of the scenes, also the training crop size for VOC. */
+  canvasSize: number;
+  /** Digits per scene [min, max]. */
+  digitsPerScene: [number, number];
+  /** Random rescaling range of the training augmentation. */
+  scaleRange: [number, number];
+  /** Random horizontal flips in training. */
+  flip: boolean;
+  /** Seed of the dataset and of the augmentation. */
+  seed: number;
+}
+
+export interface EvalConfig {
+  batchSize: number;
+  /** Input scales; [1] = single-scale. */
+  scales: number[];
+  /** Average with the flipped input. */
+  flip: boolean;
+  /** T_eval override for every HEM head (null: the model's own). */
+  evalIterations: number | null;
+  /** Evaluate on at most this many samples (null: all). */
+  limit: number | null;
+}
+
+export interface RunConfig {
+  backend: BackendName;
+  model: SegmentationModelConfig;
+  data: DataConfig;
+  train: TrainOptions;
+  eval: EvalConfig;
+}
+
+/** A JSON config file: every section and key optional. */
+export interface PartialRunConfig {
+  backend?: BackendName;
+  model?: Partial<SegmentationModelConfig>;
+  data?: Partial<DataConfig>;
+  train?: Partial<TrainOptions>;
+  eval?: Partial<EvalConfig>;
+}
+
+/**
+ * The default run (`npm start`): HEMNet on the built-in scenes, sized to
+ * train and evaluate in under five minutes on a 2-core machine with wasm.
+ */
+export function defaultRunConfig(): RunConfig {
+  return {
+    backend: 'auto',
+    model: defaultModelConfig(),
+    data: {
+      source: 'scenes',
+      vocRoot: null,
+      trainSize: 4000,
+      valSize: 500,
+      canvasSize: 64,
+      digitsPerScene: [1, 3],
+      scaleRange: [1, 1],
+      flip: false,
+      seed: 0,
+    },
+    train: { ...DEFAULT_TRAIN_OPTIONS, steps: 600, batchSize: 8, learningRate: 0.02, checkpointEvery: 100 },
+    eval: { batchSize: 16, scales: [1], flip: false, evalIterations: null, limit: null },
+  };
+}
+
+const SECTIONS: Schema = {
+  backend: { kind: 'enum', values: BACKEND_NAMES },
+  model: { kind: 'any-object' },
+  data: {
+    kind: 'object',
+    fields: {
+      source: { kind: 'enum', values: ['scenes', 'voc'] },
+      vocRoot: { kind: 'string', nullable: true },
+      trainSize: { kind: 'integer', min: 1 },
+      valSize: { kind: 'integer', min: 1 },
+      canvasSize: { kind: 'integer', min: 8 },
+      digitsPerScene: { kind: 'numbers', length: 2, min: 1 },
+      scaleRange: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true },
+      flip: { kind: 'boolean' },
+      seed: { kind: 'integer', min: 0 },
+    },
+  },
+  train: {
+    kind: 'object',
+    fields: {
+      steps: { kind: 'integer', min: 1 },
+      batchSize: { kind: 'integer', min: 1 },
+      learningRate: { kind: 'number', min: 0, exclusiveMin: true },
+      momentum: { kind: 'number', min: 0, max: 1 },
+      weightDecay: { kind: 'number', min: 0 },
+      lrPower: { kind: 'number', min: 0 },
+      seed: { kind: 'integer', min: 0 },
+      checkpointEvery: { kind: 'integer', min: 0 },
+    },
+  },
+  eval: {
+    kind: 'object',
+    fields: {
+      batchSize: { kind: 'integer', min: 1 },
+      scales: { kind: 'numbers', min: 0, exclusiveMin: true },
+      flip: { kind: 'boolean' },
+      evalIterations: { kind: 'integer', min: 1, nullable: true },
+      limit: { kind: 'integer', min: 1, nullable: true },
+    },
+  },
+};
+
+/**
+ * Validates a (partial) run config and merges it over `base`, section by
+ * section (the model's `hem` options merge key by key). `source` names where
+ * it came from (a file path, 'flags') for messages.
+ */
+export function mergeRunConfig(base: RunConfig, partial: unknown, source = 'config'): RunConfig {
+  validateAgainstSchema(source, SECTIONS, partial);
+  const p = partial as PartialRunConfig;
+  const modelPartial: Partial<SegmentationModelConfig> = { ...(p.model ?? {}) };
+  // The scenes' canvas sets the model's input size unless the model names one.
+  const canvas = p.data?.canvasSize;
+  if (canvas !== undefined && modelPartial.inputSize === undefined) modelPartial.inputSize = [canvas, canvas];
+  const model = validateModelConfig(
+    { ...base.model, ...modelPartial, hem: { ...base.model.hem, ...(modelPartial.hem ?? {}) } },
+    source,
+  );
+  const merged: RunConfig = {
+    backend: p.backend ?? base.backend,
+    model,
+    data: { ...base.data, ...(p.data ?? {}) },
+    train: { ...base.train, ...(p.train ?? {}) },
+    eval: { ...base.eval, ...(p.eval ?? {}) },
+  };
+  const [minDigits, maxDigits] = merged.data.digitsPerScene;
+  if (minDigits > maxDigits) throw new Error(`${source}: 'data.digitsPerScene' must be [min, max] with min ≤ max, received [${minDigits}, ${maxDigits}]`);
+  if (merged.data.source === 'voc' && merged.data.vocRoot === null) {
+    throw new Error(`${source}: 'data.vocRoot' must name the VOC-format folder when 'data.source' is 'voc'`);
+  }
+  if (merged.data.source === 'scenes' && (model.inputSize[0] !== merged.data.canvasSize || model.inputSize[1] !== merged.data.canvasSize)) {
+    throw new Error(
+      `${source}: 'model.inputSize' [${model.inputSize.join(', ')}] must equal the scene canvas [${merged.data.canvasSize}, ${merged.data.canvasSize}] ('data.canvasSize')`,
+    );
+  }
+  return merged;
+}
