@@ -1,0 +1,112 @@
+/** End-to-end tests of the `hemnet` CLI on a tiny budget (in-process, plus the built bin). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { main } from './main.js';
+import type { Output } from './commands.js';
+
+const TINY = [
+  '--steps', '4', '--batch-size', '4', '--train-size', '16', '--val-size', '8', '--canvas-size', '32',
+  '--width', '8', '--channels', '16', '--num-bases', '4', '--backend', 'wasm', '--checkpoint-every', '2',
+];
+
+function capture(): Output & { text: () => string; errors: () => string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const devNull = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
+  return { out: (t) => out.push(t), err: (t) => err.push(t), progressStream: devNull, text: () => out.join(''), errors: () => err.join('') };
+}
+
+async function pngSize(path: string): Promise<[number, number]> {
+  const meta = await sharp(path).metadata();
+  return [meta.width ?? 0, meta.height ?? 0];
+}
+
+describe('hemnet CLI', () => {
+  it('train → eval → predict → info on a tiny budget, with resume', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hemnet-cli-'));
+    const run = join(dir, 'run');
+    try {
+      const io = capture();
+      assert.equal(await main(['train', '--out', run, ...TINY], io), 0);
+      assert.match(io.text(), /backend wasm/);
+      assert.match(io.text(), /mIoU \d+\.\d\d/);
+      for (const file of ['config.json', 'metrics.json', 'loss.png', 'loss.svg', 'predictions.png', 'attention.png', 'train-log.jsonl', 'model/model.json', 'model/weights.bin', 'checkpoints/latest.json']) {
+        assert.ok(existsSync(join(run, file)), `missing ${file}`);
+      }
+      const metrics = JSON.parse(await readFile(join(run, 'metrics.json'), 'utf8')) as { meanIoU: number; matrix: number[][] };
+      assert.ok(metrics.meanIoU >= 0 && metrics.meanIoU <= 1);
+      assert.equal(metrics.matrix.length, 11);
+      const [w, h] = await pngSize(join(run, 'loss.png'));
+      assert.ok(w > 100 && h > 100);
+      const config = JSON.parse(await readFile(join(run, 'config.json'), 'utf8')) as { model: { inputSize: number[] }; train: { steps: number } };
+      assert.deepEqual(config.model.inputSize, [32, 32]);
+
+      // A second train into the same folder needs --resume or --overwrite.
+      await assert.rejects(main(['train', '--out', run, ...TINY], capture()), /hemnet train: '.*run' already has a checkpoint at step 4; pass --resume to continue it or --overwrite to start over/);
+      // Resume with more steps continues at step 5.
+      const resumed = capture();
+      assert.equal(await main(['train', '--out', run, '--resume', '--steps', '6', '--backend', 'wasm'], resumed), 0);
+      assert.match(resumed.text(), /resuming at step 4/);
+      const log = (await readFile(join(run, 'train-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number });
+      assert.deepEqual(log.filter((e) => e.type === 'step').map((e) => e.step), [1, 2, 3, 4, 5, 6]);
+
+      const evalIo = capture();
+      assert.equal(await main(['eval', '--run', run, '--eval-scales', '0.5,1', '--eval-flip', '--eval-iterations', '5', '--backend', 'wasm'], evalIo), 0);
+      assert.match(evalIo.text(), /scales \[0\.5, 1\] \+ flip · T_eval 5/);
+      assert.match(evalIo.text(), /mIoU \d+\.\d\d/);
+
+      const predictDir = join(dir, 'predict');
+      const predictIo = capture();
+      assert.equal(await main(['predict', '--run', run, '--out', predictDir, '--count', '2', '--backend', 'wasm'], predictIo), 0);
+      assert.match(predictIo.text(), /wrote 6 files/);
+      assert.deepEqual(await pngSize(join(predictDir, 'val-0-mask.png')), [32, 32]);
+
+      const infoIo = capture();
+      assert.equal(await main(['info', '--run', run, '--backend', 'wasm'], infoIo), 0);
+      assert.match(infoIo.text(), /parameters: [\d,]+ \(trainable [\d,]+, non-trainable [\d,]+\)/);
+      assert.match(infoIo.text(), /head\/hem\s+HemHead/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects bad configs and flags with messages that name the key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hemnet-cli-bad-'));
+    try {
+      const configPath = join(dir, 'config.json');
+      await writeFile(configPath, JSON.stringify({ train: { stpes: 10 } }));
+      await assert.rejects(main(['train', '--config', configPath, '--out', join(dir, 'r')], capture()), /unknown key 'train\.stpes' \(valid: steps, batchSize/);
+      await writeFile(configPath, JSON.stringify({ model: { head: 'hemm' } }));
+      await assert.rejects(main(['train', '--config', configPath, '--out', join(dir, 'r')], capture()), /'head' must be one of 'hem', 'ema', 'fcn', received 'hemm'/);
+      await writeFile(configPath, '{ "train": ');
+      await assert.rejects(main(['train', '--config', configPath, '--out', join(dir, 'r')], capture()), /config file '.*config\.json' is not valid JSON/);
+      await assert.rejects(main(['train', '--steps', 'ten', '--out', join(dir, 'r')], capture()), /hemnet: '--steps' must be an integer, received 'ten'/);
+      await assert.rejects(main(['train', '--step-size', '1.5', '--out', join(dir, 'r')], capture()), /'stepSize' must be in \(0, 1\], received 1\.5/);
+      await assert.rejects(main(['train', '--lr', '0', '--out', join(dir, 'r')], capture()), /flags: 'train\.learningRate' must be a number > 0, received 0/);
+      await assert.rejects(main(['train', '--data', 'voc', '--out', join(dir, 'r')], capture()), /'data\.vocRoot' must name the VOC-format folder/);
+      await assert.rejects(main(['train', '--stepz', '3'], capture()), /Unknown option '--stepz'/);
+      await assert.rejects(main(['eval'], capture()), /hemnet eval: '--run DIR' is required/);
+      await assert.rejects(main(['eval', '--run', join(dir, 'nothing')], capture()), /holds no checkpoint/);
+      const unknown = capture();
+      assert.equal(await main(['fly'], unknown), 1);
+      assert.match(unknown.errors(), /unknown command 'fly' \(valid: train, eval, predict, info, elbo\)/);
+      assert.ok(!existsSync(join(dir, 'r')), 'a failed config must not create the run folder');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the built bin prints help that names every option with its paper symbol', () => {
+    const bin = resolve('dist/cli/main.js');
+    const help = execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+    for (const needle of ['--step-size N', 'η of the N-step (Eq. 13)', 'T_train', 'T_eval', 'σ²', '--num-bases N', 'K, Gaussian bases', 'train ', 'eval ', 'predict ', 'info ']) {
+      assert.ok(help.includes(needle), `help lacks '${needle}'`);
+    }
+  });
+});
