@@ -20,3 +20,5 @@ export type { GradualConv2DArgs, GradualNetworkInNetworkArgs, ActivationName, In
 export { GradualSpatialTransformer } from './spatialTransformer.js';
 export type { GradualSpatialTransformerArgs, DownsampleMode } from './spatialTransformer.js';
 export { affineSample, interpolationWeights, targetGrid, IDENTITY_THETA } from './sampler.js';
+export { HemStepSizeController, findHemHeadLayers, interpolateStepSize } from './hemStepSize.js';
+export type { HemStepSizeOptions, HemStepSizeState, HemStepSizeTarget } from './hemStepSize.js';
