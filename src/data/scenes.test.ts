@@ -122,3 +122,18 @@ test('scenes: option validation names the argument and value', () => {
   assert.throws(() => data.get(2), /SceneDataset.get: 'index' must be an integer in \[0, 1\], received 2/);
   assert.throws(() => loadMnistScenes({ split: 'x' as 'train', size: 1 }), /loadMnistScenes: 'split' must be/);
 });
+
+test('scenes: labelDilation grows each digit label by one pixel per step over background only', () => {
+  // One square "digit" of side 20 (rows/cols 4..23 of 28) at scale 1, clean canvas.
+  const options = { split: 'train' as const, size: 1, canvasSize: 40, digitsPerScene: [1, 1] as [number, number], scaleRange: [1, 1] as [number, number], clutter: false as const, seed: 3, validationDigits: 5 };
+  const plain = new SceneDataset(squarePool(20), options).get(0).label;
+  const grown = new SceneDataset(squarePool(20), { ...options, labelDilation: 2 }).get(0).label;
+  const count = (label: Uint8Array) => label.filter((v) => v !== 0 && v !== 255).length;
+  const side = Math.sqrt(count(plain));
+  assert.ok(Number.isInteger(side), `a square label, ${count(plain)} pixels`);
+  // Two 3×3 dilation steps turn an s×s square into (s + 4)×(s + 4) (its soft edge is absorbed too).
+  assert.equal(count(grown), (side + 4) ** 2);
+  const classes = new Set(Array.from(grown).filter((v) => v !== 0 && v !== 255));
+  assert.equal(classes.size, 1, 'dilation invents no new class');
+  assert.throws(() => new SceneDataset(squarePool(20), { ...options, labelDilation: -1 }), /SceneDataset: 'labelDilation' must be an integer in \[0, 8\], received -1/);
+});

@@ -55,6 +55,12 @@ export interface SceneOptions {
   clutter?: SceneClutterOptions | false;
   /** Digit intensity thresholds [low, high]: ≥ high → class, in (low, high) → ignore. Default [0.2, 0.5]. */
   edgeThresholds?: [number, number];
+  /**
+   * Grow each digit's label by this many pixels (3×3 dilation steps) over
+   * background and soft-edge pixels, so thin strokes become regions a
+   * stride-8 network can resolve. Default 0 (labels follow the strokes).
+   */
+  labelDilation?: number;
   /** Seed of the whole dataset. Default 0. */
   seed?: number;
   /** How many digits at the end of the train pool are reserved for 'val'. Default 5000 (MNIST 55000..59999). */
@@ -180,6 +186,7 @@ export class SceneDataset implements SegmentationDataset {
   private readonly scaleRange: [number, number];
   private readonly clutter: Required<SceneClutterOptions> | false;
   private readonly edgeThresholds: [number, number];
+  private readonly labelDilation: number;
   private readonly mean: [number, number, number];
   private readonly std: [number, number, number];
   private readonly cache: Map<number, SegmentationSample> | undefined;
@@ -204,7 +211,7 @@ export class SceneDataset implements SegmentationDataset {
       throw new Error(`SceneDataset: 'options' must be an object, received ${String(options)}`);
     }
     const known = new Set([
-      'split', 'size', 'canvasSize', 'digitsPerScene', 'scaleRange', 'clutter', 'edgeThresholds', 'seed',
+      'split', 'size', 'canvasSize', 'digitsPerScene', 'scaleRange', 'clutter', 'edgeThresholds', 'labelDilation', 'seed',
       'validationDigits', 'mean', 'std', 'cache',
     ]);
     for (const key of Object.keys(options)) {
@@ -229,6 +236,11 @@ export class SceneDataset implements SegmentationDataset {
     this.digitsPerScene = checkRange('digitsPerScene', options.digitsPerScene ?? [1, 3], 1, 64, true);
     this.scaleRange = checkRange('scaleRange', options.scaleRange ?? [1, 1.5], 0.25, canvasSize / DIGIT_SIDE, false);
     this.edgeThresholds = checkRange('edgeThresholds', options.edgeThresholds ?? [0.2, 0.5], 0, 1, false);
+    const dilation = options.labelDilation ?? 0;
+    if (!Number.isInteger(dilation) || dilation < 0 || dilation > 8) {
+      throw new Error(`SceneDataset: 'labelDilation' must be an integer in [0, 8], received ${String(dilation)}`);
+    }
+    this.labelDilation = dilation;
     if (options.clutter === false) {
       this.clutter = false;
     } else {
@@ -349,6 +361,7 @@ export class SceneDataset implements SegmentationDataset {
       this.paste(rgb, null, fragment, fragment.cropTop, fragment.cropLeft, fragment.cropSide);
     }
     for (const digit of layout.digits) this.paste(rgb, label, digit, 0, 0, DIGIT_SIDE);
+    for (let step = 0; step < this.labelDilation; step++) dilateLabels(label, S);
     const noiseStd = this.clutter === false ? 0 : this.clutter.noiseStd;
     const image = new Float32Array(S * S * 3);
     for (let i = 0; i < image.length; i++) {
@@ -408,6 +421,32 @@ export class SceneDataset implements SegmentationDataset {
           else if (alpha > low) label[p] = SCENE_IGNORE_LABEL;
         }
       }
+    }
+  }
+}
+
+/** One 3×3 dilation step of class labels (1..10) over background (0) and ignore (255) pixels. */
+function dilateLabels(label: Uint8Array, side: number): void {
+  const before = label.slice();
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const p = y * side + x;
+      const own = before[p] as number;
+      if (own !== 0 && own !== SCENE_IGNORE_LABEL) continue;
+      let grown = 0;
+      for (let dy = -1; dy <= 1 && grown === 0; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const yy = y + dy;
+          const xx = x + dx;
+          if (yy < 0 || yy >= side || xx < 0 || xx >= side) continue;
+          const v = before[yy * side + xx] as number;
+          if (v !== 0 && v !== SCENE_IGNORE_LABEL) {
+            grown = v;
+            break;
+          }
+        }
+      }
+      if (grown !== 0) label[p] = grown;
     }
   }
 }

@@ -21,6 +21,10 @@ export interface DataConfig {
   canvasSize: number;
   /** Digits per scene [min, max]. */
   digitsPerScene: [number, number];
+  /** Digit side = 28·scale pixels, scale drawn from [min, max] (null: [1.5, 2.2], capped at canvas/28). */
+  digitScale: [number, number] | null;
+  /** Grow digit labels by this many pixels so strokes become regions (0: labels follow the strokes). */
+  labelDilation: number;
   /** Random rescaling range of the training augmentation. */
   scaleRange: [number, number];
   /** Random horizontal flips in training. */
@@ -72,7 +76,9 @@ export function defaultRunConfig(): RunConfig {
       trainSize: 4000,
       valSize: 500,
       canvasSize: 64,
-      digitsPerScene: [1, 3],
+      digitsPerScene: [1, 2],
+      digitScale: null,
+      labelDilation: 1,
       scaleRange: [1, 1],
       flip: false,
       seed: 0,
@@ -94,6 +100,8 @@ const SECTIONS: Schema = {
       valSize: { kind: 'integer', min: 1 },
       canvasSize: { kind: 'integer', min: 8 },
       digitsPerScene: { kind: 'numbers', length: 2, min: 1 },
+      digitScale: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true, nullable: true },
+      labelDilation: { kind: 'integer', min: 0, max: 8 },
       scaleRange: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true },
       flip: { kind: 'boolean' },
       seed: { kind: 'integer', min: 0 },

@@ -9,7 +9,7 @@ export type FieldSpec =
   | { kind: 'boolean' }
   | { kind: 'string'; nullable?: boolean }
   | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'numbers'; min?: number; length?: number; exclusiveMin?: boolean }
+  | { kind: 'numbers'; min?: number; length?: number; exclusiveMin?: boolean; nullable?: boolean }
   | { kind: 'object'; fields: Schema }
   | { kind: 'any-object' };
 
