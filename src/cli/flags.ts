@@ -40,6 +40,7 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
   { flag: 'val-size', path: 'data.valSize', type: 'integer', help: 'scenes in the validation split' },
   { flag: 'canvas-size', path: 'data.canvasSize', type: 'integer', help: 'scene side in pixels (and VOC crop size)' },
   { flag: 'digit-scale', path: 'data.digitScale', type: 'numbers', help: 'min,max digit scale (side = 28·scale pixels)' },
+  { flag: 'clutter', path: 'data.clutterFragments', type: 'numbers', help: 'min,max digit fragments of background clutter per scene' },
   { flag: 'label-dilation', path: 'data.labelDilation', type: 'integer', help: 'grow digit labels by this many pixels (0: strokes only)' },
   { flag: 'data-seed', path: 'data.seed', type: 'integer', help: 'seed of the scenes and the augmentation' },
   // training

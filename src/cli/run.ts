@@ -61,7 +61,7 @@ export async function createDatasets(config: RunConfig, which: 'both' | 'val' = 
     // Digits are 28·scale pixels; the default scales [1.5, 2.2] shrink to fit small canvases.
     const largest = d.canvasSize / 28;
     const digitScale: [number, number] = d.digitScale ?? [Math.min(1.5, largest), Math.min(2.2, largest)];
-    const common = { canvasSize: d.canvasSize, digitsPerScene: d.digitsPerScene, scaleRange: digitScale, labelDilation: d.labelDilation, seed: d.seed };
+    const common = { canvasSize: d.canvasSize, digitsPerScene: d.digitsPerScene, scaleRange: digitScale, labelDilation: d.labelDilation, clutter: { fragments: d.clutterFragments }, seed: d.seed };
     const val = loadMnistScenes({ split: 'val', size: d.valSize, ...common });
     const rawTrain = which === 'both' ? loadMnistScenes({ split: 'train', size: d.trainSize, ...common }) : val;
     const plain = d.scaleRange[0] === 1 && d.scaleRange[1] === 1 && !d.flip;

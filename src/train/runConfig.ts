@@ -25,6 +25,8 @@ export interface DataConfig {
   digitScale: [number, number] | null;
   /** Grow digit labels by this many pixels so strokes become regions (0: labels follow the strokes). */
   labelDilation: number;
+  /** Digit fragments pasted as background clutter per scene, [min, max]. */
+  clutterFragments: [number, number];
   /** Random rescaling range of the training augmentation. */
   scaleRange: [number, number];
   /** Random horizontal flips in training. */
@@ -79,6 +81,7 @@ export function defaultRunConfig(): RunConfig {
       digitsPerScene: [1, 2],
       digitScale: null,
       labelDilation: 1,
+      clutterFragments: [1, 4],
       scaleRange: [1, 1],
       flip: false,
       seed: 0,
@@ -102,6 +105,7 @@ const SECTIONS: Schema = {
       digitsPerScene: { kind: 'numbers', length: 2, min: 1 },
       digitScale: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true, nullable: true },
       labelDilation: { kind: 'integer', min: 0, max: 8 },
+      clutterFragments: { kind: 'numbers', length: 2, min: 0 },
       scaleRange: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true },
       flip: { kind: 'boolean' },
       seed: { kind: 'integer', min: 0 },
