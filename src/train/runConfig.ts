@@ -81,12 +81,12 @@ export function defaultRunConfig(): RunConfig {
       digitsPerScene: [1, 2],
       digitScale: null,
       labelDilation: 1,
-      clutterFragments: [1, 4],
+      clutterFragments: [0, 2],
       scaleRange: [1, 1],
       flip: false,
       seed: 0,
     },
-    train: { ...DEFAULT_TRAIN_OPTIONS, steps: 600, batchSize: 8, learningRate: 0.02, checkpointEvery: 100 },
+    train: { ...DEFAULT_TRAIN_OPTIONS, steps: 1000, batchSize: 8, learningRate: 0.01, checkpointEvery: 200 },
     eval: { batchSize: 16, scales: [1], flip: false, evalIterations: null, limit: null },
   };
 }
