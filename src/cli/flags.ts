@@ -44,6 +44,7 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
   { flag: 'label-dilation', path: 'data.labelDilation', type: 'integer', help: 'grow digit labels by this many pixels (0: strokes only)' },
   { flag: 'data-seed', path: 'data.seed', type: 'integer', help: 'seed of the scenes and the augmentation' },
   // training
+  { flag: 'optimizer', path: 'train.optimizer', type: 'string', help: 'sgd (momentum, the paper\'s recipe) | adam' },
   { flag: 'steps', path: 'train.steps', type: 'integer', help: 'optimisation steps' },
   { flag: 'batch-size', path: 'train.batchSize', type: 'integer', help: 'images per step' },
   { flag: 'lr', path: 'train.learningRate', type: 'number', help: 'base learning rate (poly decay, power 0.9)' },

@@ -17,6 +17,7 @@ import { colorizeMask, heatmapGrid, imageToRgba, tileImages, type RgbaImage } fr
 import { lineChart } from '../plots/svg.js';
 import { writePng, writeSvgPng } from '../plots/png.js';
 import { restoreModel, restoreOptimizer, type Checkpoint } from '../train/checkpoint.js';
+import type { TrainingOptimizer } from '../train/optimizer.js';
 import { readLatestCheckpoint, loadModelFromFiles } from '../train/checkpointFiles.js';
 import { findHemHeads } from '../train/evaluate.js';
 import { defaultRunConfig, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
@@ -93,7 +94,7 @@ export async function loadRunModel(runDir: string): Promise<{ model: tf.LayersMo
   throw new Error(`hemnet: '${runDir}' holds no checkpoint (${CHECKPOINT_DIR}/latest.json) and no saved model (${MODEL_DIR}/model.json)`);
 }
 
-export async function restoreRun(checkpoint: Checkpoint): Promise<{ model: tf.LayersModel; optimizer: tf.MomentumOptimizer }> {
+export async function restoreRun(checkpoint: Checkpoint): Promise<{ model: tf.LayersModel; optimizer: TrainingOptimizer }> {
   return { model: await restoreModel(checkpoint), optimizer: await restoreOptimizer(checkpoint) };
 }
 

@@ -4,6 +4,7 @@
  * step and the full run config. `checkpointFiles.ts` writes them to disk.
  */
 import * as tf from '@tensorflow/tfjs';
+import { createOptimizer, optimizerName, type OptimizerName, type TrainingOptimizer } from './optimizer.js';
 
 export const CHECKPOINT_FORMAT = 'hemnet-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -19,7 +20,7 @@ export interface CheckpointManifest {
   weightSpecs: tf.io.WeightsManifestEntry[];
   /** Bytes of `data` that hold the model weights (the optimizer's follow). */
   modelBytes: number;
-  optimizer: { learningRate: number; momentum: number; weightSpecs: tf.io.WeightsManifestEntry[] };
+  optimizer: { kind: OptimizerName; learningRate: number; momentum: number; weightSpecs: tf.io.WeightsManifestEntry[] };
   /** Other state to carry (e.g. GradNet schedules). */
   extra: Record<string, unknown>;
 }
@@ -59,7 +60,7 @@ export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.Model
 /** Snapshots model, optimizer, step and config. */
 export async function captureCheckpoint(
   model: tf.LayersModel,
-  optimizer: tf.MomentumOptimizer,
+  optimizer: TrainingOptimizer,
   step: number,
   config: unknown,
   extra: Record<string, unknown> = {},
@@ -82,8 +83,9 @@ export async function captureCheckpoint(
       weightSpecs: artifacts.weightSpecs ?? [],
       modelBytes: modelData.byteLength,
       optimizer: {
+        kind: optimizerName(optimizer),
         learningRate: Number(optimizerConfig['learningRate']),
-        momentum: Number(optimizerConfig['momentum']),
+        momentum: Number(optimizerConfig['momentum'] ?? 0),
         weightSpecs: encoded.specs,
       },
       extra,
@@ -118,10 +120,10 @@ export async function restoreModel(checkpoint: Checkpoint): Promise<tf.LayersMod
   );
 }
 
-/** Rebuilds the momentum optimizer with its accumulators and iteration count. */
-export async function restoreOptimizer(checkpoint: Checkpoint): Promise<tf.MomentumOptimizer> {
+/** Rebuilds the optimizer (momentum SGD or Adam) with its accumulators and iteration count. */
+export async function restoreOptimizer(checkpoint: Checkpoint): Promise<TrainingOptimizer> {
   const { manifest, data } = checkpoint;
-  const optimizer = tf.train.momentum(manifest.optimizer.learningRate, manifest.optimizer.momentum);
+  const optimizer = createOptimizer(manifest.optimizer.kind ?? 'sgd', manifest.optimizer.learningRate, manifest.optimizer.momentum);
   const decoded = tf.io.decodeWeights(data.slice(manifest.modelBytes), manifest.optimizer.weightSpecs);
   const named = manifest.optimizer.weightSpecs.map((spec) => {
     const tensor = decoded[spec.name];

@@ -10,14 +10,17 @@ import { createRng, hashSeed } from '../data/random.js';
 import type { SegmentationDataset } from '../data/types.js';
 import { segmentationCrossEntropy } from './loss.js';
 import { polyLearningRate } from './schedule.js';
+import { createOptimizer, type OptimizerName, type TrainingOptimizer } from './optimizer.js';
 
 export interface TrainOptions {
+  /** 'sgd' (momentum SGD, the paper's recipe) or 'adam'. */
+  optimizer: OptimizerName;
   /** Total optimisation steps (the poly schedule reaches 0 here). */
   steps: number;
   batchSize: number;
   /** Base learning rate (EMANet: 9e-3). */
   learningRate: number;
-  /** SGD momentum (0.9). */
+  /** SGD momentum (0.9); unused by Adam. */
   momentum: number;
   /** L2 weight decay on kernels only (1e-4); gradient weightDecay·w. */
   weightDecay: number;
@@ -30,6 +33,7 @@ export interface TrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  optimizer: 'sgd',
   steps: 300,
   batchSize: 8,
   learningRate: 9e-3,
@@ -53,12 +57,12 @@ export interface TrainSetup {
   dataset: SegmentationDataset;
   options: TrainOptions;
   /** Resume: an optimizer restored from a checkpoint. Default: a new momentum optimizer. */
-  optimizer?: tf.MomentumOptimizer;
+  optimizer?: TrainingOptimizer;
   /** Resume: the number of steps already done. Default 0. */
   startStep?: number;
   onEvent?: (event: TrainEvent) => void;
   /** Called after step s (s = steps done) when s % checkpointEvery = 0, at the end, and on stop. */
-  saveCheckpoint?: (step: number, optimizer: tf.MomentumOptimizer) => Promise<void>;
+  saveCheckpoint?: (step: number, optimizer: TrainingOptimizer) => Promise<void>;
   /** Called before each step with the step index (e.g. to advance GradNet schedules). */
   beforeStep?: (step: number) => void;
   /** Stops after the current step (then a checkpoint is written). */
@@ -70,7 +74,7 @@ export interface TrainResult {
   step: number;
   /** Loss of every step run in this call. */
   losses: number[];
-  optimizer: tf.MomentumOptimizer;
+  optimizer: TrainingOptimizer;
 }
 
 /** Sample indices of step `step`: a fresh seeded permutation every epoch, so a resume continues the same order. */
@@ -118,7 +122,7 @@ export const AUXILIARY_LOSS_WEIGHT = 0.4;
 export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult> {
   const { model, dataset, options } = setup;
   const emit = setup.onEvent ?? (() => undefined);
-  const optimizer = setup.optimizer ?? tf.train.momentum(options.learningRate, options.momentum);
+  const optimizer = setup.optimizer ?? createOptimizer(options.optimizer, options.learningRate, options.momentum);
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const decayed = decayedVariables(model).map((w) => w.read());
   const losses: number[] = [];

@@ -48,7 +48,7 @@ function smallModel(seed: number): tf.LayersModel {
   return tf.model({ inputs: input, outputs: logits });
 }
 
-const OPTIONS: TrainOptions = { steps: 6, batchSize: 4, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4, lrPower: 0.9, seed: 3, checkpointEvery: 3 };
+const OPTIONS: TrainOptions = { optimizer: 'sgd', steps: 6, batchSize: 4, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4, lrPower: 0.9, seed: 3, checkpointEvery: 3 };
 
 describe('segmentation loss and schedule', () => {
   it('cross-entropy matches a hand computation and skips the ignore label', async () => {
@@ -112,13 +112,15 @@ describe('trainSegmentation', () => {
     result.optimizer.dispose();
   });
 
-  it('resumes from a checkpoint on disk and continues exactly as an uninterrupted run', async () => {
+  for (const optimizer of ['sgd', 'adam'] as const) {
+  it(`resumes from a checkpoint on disk and continues exactly as an uninterrupted run (${optimizer})`, async () => {
     await useBackend('wasm');
     const dir = await mkdtemp(join(tmpdir(), 'hemnet-ckpt-'));
     try {
       const config = { note: 'full run config goes here' };
       const dataset = squaresDataset(10);
-      const straight = await trainSegmentation({ model: smallModel(5), dataset, options: OPTIONS });
+      const options = { ...OPTIONS, optimizer, learningRate: optimizer === 'adam' ? 0.01 : OPTIONS.learningRate };
+      const straight = await trainSegmentation({ model: smallModel(5), dataset, options });
 
       // Interrupted run: stop after step 3 (signal), with checkpoints to disk.
       const controller = new AbortController();
@@ -126,7 +128,7 @@ describe('trainSegmentation', () => {
       const first = await trainSegmentation({
         model: interruptedModel,
         dataset,
-        options: OPTIONS,
+        options,
         signal: controller.signal,
         onEvent: (e) => {
           if (e.type === 'step' && e.step === 3) controller.abort('test stop');
@@ -141,8 +143,9 @@ describe('trainSegmentation', () => {
       assert.equal(checkpoint.manifest.step, 3);
       assert.deepEqual(checkpoint.manifest.config, config);
       const resumedModel = await restoreModel(checkpoint);
-      const optimizer = await restoreOptimizer(checkpoint);
-      const rest = await trainSegmentation({ model: resumedModel, dataset, options: OPTIONS, optimizer, startStep: checkpoint.manifest.step });
+      const restored = await restoreOptimizer(checkpoint);
+      assert.equal(checkpoint.manifest.optimizer.kind, optimizer);
+      const rest = await trainSegmentation({ model: resumedModel, dataset, options, optimizer: restored, startStep: checkpoint.manifest.step });
       assertClose([...first.losses, ...rest.losses], straight.losses, 1e-5, 1e-5, 'losses');
       const files = await readdir(dir);
       assert.ok(files.includes('latest.json') && !files.some((f) => f.includes('.tmp-')), files.join(', '));
@@ -151,6 +154,7 @@ describe('trainSegmentation', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+  }
 
   it('saves models as model.json + weights.bin that load back with equal outputs', async () => {
     await useBackend('wasm');
