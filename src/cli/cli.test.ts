@@ -81,7 +81,7 @@ describe('hemnet CLI', () => {
     try {
       const configPath = join(dir, 'config.json');
       await writeFile(configPath, JSON.stringify({ train: { stpes: 10 } }));
-      await assert.rejects(main(['train', '--config', configPath, '--out', join(dir, 'r')], capture()), /unknown key 'train\.stpes' \(valid: steps, batchSize/);
+      await assert.rejects(main(['train', '--config', configPath, '--out', join(dir, 'r')], capture()), /unknown key 'train\.stpes' \(valid: optimizer, steps, batchSize/);
       await writeFile(configPath, JSON.stringify({ model: { head: 'hemm' } }));
       await assert.rejects(main(['train', '--config', configPath, '--out', join(dir, 'r')], capture()), /'head' must be one of 'hem', 'ema', 'fcn', received 'hemm'/);
       await writeFile(configPath, '{ "train": ');
