@@ -76,6 +76,22 @@ describe('hemnet CLI', () => {
     }
   });
 
+  it('anneals η during training and saves the final η with the model', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hemnet-cli-eta-'));
+    try {
+      const io = capture();
+      const run = join(dir, 'run');
+      assert.equal(await main(['train', '--out', run, ...TINY, '--step-size', '0.8', '--step-size-end', '0.2', '--step-size-tau', '3'], io), 0);
+      assert.match(io.text(), /η anneals 0\.8 → 0\.2 over 3 steps/);
+      const saved = JSON.parse(await readFile(join(run, 'model', 'model.json'), 'utf8')) as { modelTopology: { config: { layers: Array<{ class_name: string; config: { step_size?: number } }> } } };
+      const head = saved.modelTopology.config.layers.find((l) => l.class_name === 'HemHead');
+      assert.ok(head !== undefined);
+      assert.ok(Math.abs((head.config.step_size ?? NaN) - 0.2) < 1e-9, `saved η ${head.config.step_size}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects bad configs and flags with messages that name the key', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hemnet-cli-bad-'));
     try {

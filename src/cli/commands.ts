@@ -10,7 +10,9 @@ import { writePng } from '../plots/png.js';
 import { countParameters, summarizeModel } from '../models/zoo.js';
 import { captureCheckpoint } from '../train/checkpoint.js';
 import { saveModelToFiles, writeCheckpoint } from '../train/checkpointFiles.js';
-import { evaluateSegmentation, type EvaluationResult } from '../train/evaluate.js';
+import { evaluateSegmentation, findHemHeads, type EvaluationResult } from '../train/evaluate.js';
+import { HemStepSizeController } from '../gradnets/hemStepSize.js';
+import { resolveHemHeadOptions } from '../layers/hemHead.js';
 import { trainSegmentation, type TrainEvent } from '../train/loop.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 import type { SegmentationSample } from '../data/types.js';
@@ -102,6 +104,18 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
       '\n',
   );
 
+  // GradNets-style annealed η: set before every step from the step alone, so a resume needs no extra state.
+  const heads = findHemHeads(model);
+  const stepSizeEnd = config.train.stepSizeEnd;
+  const annealing =
+    stepSizeEnd !== null && heads.length > 0
+      ? new HemStepSizeController(model, {
+          stepSizeStart: resolveHemHeadOptions({ preset: config.model.head === 'ema' ? 'emanet' : 'hemnet', ...config.model.hem }).stepSize,
+          stepSizeEnd,
+          schedule: { tau: config.train.stepSizeTau ?? Math.max(1, Math.round(config.train.steps / 2)), unit: 'step' },
+        })
+      : null;
+  if (annealing !== null) io.out(`η anneals ${annealing.stepSizeStart} → ${annealing.stepSizeEnd} over ${annealing.schedule.tau} steps\n`);
   const controller = new AbortController();
   const onSignal = () => controller.abort('interrupted (SIGINT)');
   process.once('SIGINT', onSignal);
@@ -121,6 +135,7 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
       options: config.train,
       startStep,
       ...(restored ? { optimizer: restored.optimizer } : {}),
+      ...(annealing !== null ? { beforeStep: (step: number) => annealing.hook(step) } : {}),
       signal: controller.signal,
       saveCheckpoint: async (step, optimizer) => {
         await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config));

@@ -315,7 +315,8 @@ export class HemHead extends tf.layers.Layer {
       preset: o.preset,
       numBases: o.numBases,
       emChannels: o.emChannels,
-      stepSize: o.stepSize,
+      // The η in use: after an annealing schedule, a saved model keeps its final η.
+      stepSize: this.stepSize,
       trainIterations: o.trainIterations,
       evalIterations: o.evalIterations,
       temperature: o.temperature,

@@ -48,11 +48,19 @@ export interface EvalConfig {
   limit: number | null;
 }
 
+/** Training settings beyond the loop's own: an annealed η for the HEM heads (GradNets-style). */
+export interface RunTrainConfig extends TrainOptions {
+  /** Anneal η linearly from the model's stepSize to this value (null: η fixed). */
+  stepSizeEnd: number | null;
+  /** Steps over which η anneals (null: half of the steps). */
+  stepSizeTau: number | null;
+}
+
 export interface RunConfig {
   backend: BackendName;
   model: SegmentationModelConfig;
   data: DataConfig;
-  train: TrainOptions;
+  train: RunTrainConfig;
   eval: EvalConfig;
 }
 
@@ -61,7 +69,7 @@ export interface PartialRunConfig {
   backend?: BackendName;
   model?: Partial<SegmentationModelConfig>;
   data?: Partial<DataConfig>;
-  train?: Partial<TrainOptions>;
+  train?: Partial<RunTrainConfig>;
   eval?: Partial<EvalConfig>;
 }
 
@@ -90,7 +98,7 @@ export function defaultRunConfig(): RunConfig {
     // Adam, not the paper's SGD: from scratch on the scenes, SGD (lr 0.01–0.1)
     // stalls for >1000 steps on a plateau that knows digit from background but
     // not which digit; Adam leaves it within a few hundred steps.
-    train: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'adam', steps: 1000, batchSize: 8, learningRate: 2e-3, checkpointEvery: 200 },
+    train: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'adam', steps: 1000, batchSize: 8, learningRate: 2e-3, checkpointEvery: 200, stepSizeEnd: null, stepSizeTau: null },
     eval: { batchSize: 16, scales: [1], flip: false, evalIterations: null, limit: null },
   };
 }
@@ -127,6 +135,8 @@ const SECTIONS: Schema = {
       lrPower: { kind: 'number', min: 0 },
       seed: { kind: 'integer', min: 0 },
       checkpointEvery: { kind: 'integer', min: 0 },
+      stepSizeEnd: { kind: 'number', min: 0, exclusiveMin: true, max: 1, nullable: true },
+      stepSizeTau: { kind: 'integer', min: 1, nullable: true },
     },
   },
   eval: {
