@@ -13,20 +13,7 @@ export function assertExact(actual: tf.Tensor, expected: tf.Tensor, label = ''):
   }
 }
 
-/** Saves `model` to memory and loads it back with tf.loadLayersModel. */
-export async function saveAndLoad(model: tf.LayersModel): Promise<tf.LayersModel> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (saved) => {
-      artifacts = saved;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  assert.ok(artifacts !== undefined, 'save handler was not called');
-  // Through a JSON string, as a file on disk would be.
-  const topology = JSON.parse(JSON.stringify(artifacts.modelTopology)) as tf.io.ModelArtifacts['modelTopology'];
-  return tf.loadLayersModel(tf.io.fromMemory({ ...artifacts, modelTopology: topology }));
-}
+export { saveAndLoad } from './layers.js';
 
 /** A functional model input → layer → output. */
 export function wrapInModel(layer: tf.layers.Layer, inputShape: number[]): tf.LayersModel {
