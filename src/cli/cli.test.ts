@@ -67,6 +67,10 @@ describe('hemnet CLI', () => {
       assert.match(predictIo.text(), /wrote 6 files/);
       assert.deepEqual(await pngSize(join(predictDir, 'val-0-mask.png')), [32, 32]);
 
+      // A fresh process (the built bin) must set its backend up before loading the run.
+      const fresh = execFileSync(process.execPath, [resolve('dist/cli/main.js'), 'eval', '--run', run, '--eval-limit', '4'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.match(fresh, /mIoU \d+\.\d\d .*\(4 images\)/);
+
       const infoIo = capture();
       assert.equal(await main(['info', '--run', run, '--backend', 'wasm'], infoIo), 0);
       assert.match(infoIo.text(), /parameters: [\d,]+ \(trainable [\d,]+, non-trainable [\d,]+\)/);

@@ -177,9 +177,9 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
 
 /** `hemnet eval`: evaluate a run folder's model (latest checkpoint or saved model). */
 export async function evalCommand(options: { run: string; flags: PartialRunConfig }, io: Output): Promise<EvaluationResult['metrics']> {
-  const { model, config: runConfig, step } = await loadRunModel(options.run);
-  const config = mergeRunConfig(runConfig, { ...(options.flags.backend ? { backend: options.flags.backend } : {}), ...(options.flags.eval ? { eval: options.flags.eval } : {}), ...(options.flags.data ? { data: options.flags.data } : {}) }, 'flags');
-  const backend = await setBackend(config.backend);
+  const { model, config: runConfig, step } = await loadRunModel(options.run, options.flags.backend);
+  const config = mergeRunConfig(runConfig, { ...(options.flags.eval ? { eval: options.flags.eval } : {}), ...(options.flags.data ? { data: options.flags.data } : {}) }, 'flags');
+  const backend = backendInfo();
   const evalIterations = options.flags.model?.hem?.evalIterations ?? config.eval.evalIterations;
   io.out(`backend ${backend.name} · ${options.run} (step ${Number.isNaN(step) ? 'final' : step}) · scales [${config.eval.scales.join(', ')}]${config.eval.flip ? ' + flip' : ''}${evalIterations !== null ? ` · T_eval ${evalIterations}` : ''}\n`);
   const result = await evaluateWithProgress(model, config, io, evalIterations);
@@ -202,8 +202,7 @@ async function readImageFile(path: string, height: number, width: number, mean: 
 
 /** `hemnet predict`: colour-mapped masks, overlays and attention maps as PNG. */
 export async function predictCommand(options: { run: string; out: string; images: string[]; count: number; backend?: string }, io: Output): Promise<string[]> {
-  const { model, config } = await loadRunModel(options.run);
-  await setBackend(options.backend ?? config.backend);
+  const { model, config } = await loadRunModel(options.run, options.backend);
   const { val, mean, std } = await createDatasets(config, 'val');
   const [height, width] = config.model.inputSize;
   const samples: SegmentationSample[] = [];
@@ -230,12 +229,13 @@ export async function predictCommand(options: { run: string; out: string; images
 
 /** `hemnet info`: backend, model summary and parameter counts. */
 export async function infoCommand(options: { run?: string; configPath?: string; flags: PartialRunConfig }, io: Output): Promise<void> {
-  const { model, config } =
-    options.run !== undefined ? await loadRunModel(options.run) : await (async () => {
+  const { model } =
+    options.run !== undefined ? await loadRunModel(options.run, options.flags.backend) : await (async () => {
       const c = await assembleConfig(options.configPath, options.flags);
+      await setBackend(c.backend);
       return { model: buildModel(c), config: c };
     })();
-  const backend = await setBackend(config.backend);
+  const backend = backendInfo();
   io.out(`backend: ${backend.name} (requested ${backend.requested}; tfjs ${backend.tfjsVersion}; ${backend.isNode ? 'Node' : 'browser'})\n`);
   io.out(`${summarizeModel(model)}\n`);
   io.out(`parameters: ${countParameters(model, 'all').toLocaleString('en')} (trainable ${countParameters(model, 'trainable').toLocaleString('en')}, non-trainable ${countParameters(model, 'nonTrainable').toLocaleString('en')})\n`);

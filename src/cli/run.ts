@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { setBackend } from '../backend.js';
 import { augmentDataset } from '../data/augment.js';
 import { loadMnistScenes } from '../data/mnistScenes.js';
 import { loadVocDataset } from '../data/voc.js';
@@ -80,15 +81,20 @@ export function latestCheckpoint(runDir: string): Promise<Checkpoint | null> {
   return readLatestCheckpoint(join(runDir, CHECKPOINT_DIR));
 }
 
-/** The model of a run folder: its latest checkpoint, else its saved model. */
-export async function loadRunModel(runDir: string): Promise<{ model: tf.LayersModel; config: RunConfig; step: number }> {
+/**
+ * The model of a run folder: its latest checkpoint, else its saved model.
+ * The backend (the override, else the run's own) is set up before any tensor exists.
+ */
+export async function loadRunModel(runDir: string, backendOverride?: string): Promise<{ model: tf.LayersModel; config: RunConfig; step: number }> {
   const checkpoint = await latestCheckpoint(runDir);
   if (checkpoint !== null) {
     const config = mergeRunConfig(defaultRunConfig(), checkpoint.manifest.config, `${runDir}/${CHECKPOINT_DIR}`);
+    await setBackend(backendOverride ?? config.backend);
     return { model: await restoreModel(checkpoint), config, step: checkpoint.manifest.step };
   }
   if (existsSync(join(runDir, MODEL_DIR, 'model.json'))) {
     const config = mergeRunConfig(defaultRunConfig(), JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')), `${runDir}/config.json`);
+    await setBackend(backendOverride ?? config.backend);
     return { model: await loadModelFromFiles(join(runDir, MODEL_DIR)), config, step: NaN };
   }
   throw new Error(`hemnet: '${runDir}' holds no checkpoint (${CHECKPOINT_DIR}/latest.json) and no saved model (${MODEL_DIR}/model.json)`);
