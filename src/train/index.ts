@@ -9,5 +9,5 @@ export { evaluateSegmentation, predictProbabilities, findHemHeads, withVariableI
 export type { EvaluateOptions, EvaluationResult } from './evaluate.js';
 export { validateAgainstSchema } from './validateConfig.js';
 export type { Schema, FieldSpec } from './validateConfig.js';
-export { createOptimizer, ScheduledAdam, OPTIMIZER_NAMES } from './optimizer.js';
+export { createOptimizer, ScheduledAdam, MomentumSgd, OPTIMIZER_NAMES } from './optimizer.js';
 export type { OptimizerName, TrainingOptimizer } from './optimizer.js';

@@ -16,11 +16,23 @@ export class ScheduledAdam extends tf.AdamOptimizer {
   }
 }
 
+/**
+ * tfjs's momentum SGD, whose `dispose` also frees the learning-rate scalar:
+ * the stock `MomentumOptimizer.dispose` skips its parent's, leaking one
+ * tensor per optimizer (tfjs 4.22).
+ */
+export class MomentumSgd extends tf.MomentumOptimizer {
+  override dispose(): void {
+    super.dispose();
+    this.c.dispose();
+  }
+}
+
 export type TrainingOptimizer = tf.MomentumOptimizer | ScheduledAdam;
 
 /** `'sgd'`: momentum SGD; `'adam'`: Adam with β₁ 0.9, β₂ 0.999, ε 1e-7 (the tfjs defaults). */
 export function createOptimizer(name: OptimizerName, learningRate: number, momentum: number): TrainingOptimizer {
-  if (name === 'sgd') return tf.train.momentum(learningRate, momentum);
+  if (name === 'sgd') return new MomentumSgd(learningRate, momentum);
   if (name === 'adam') return new ScheduledAdam(learningRate, 0.9, 0.999, 1e-7);
   throw new Error(`createOptimizer: 'name' must be one of ${OPTIMIZER_NAMES.map((n) => `'${n}'`).join(', ')}, received '${String(name)}'`);
 }

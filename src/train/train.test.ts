@@ -156,6 +156,18 @@ describe('trainSegmentation', () => {
   });
   }
 
+  it('frees every optimizer tensor on dispose, for both optimizers', async () => {
+    await useBackend('wasm');
+    const model = smallModel(2);
+    for (const optimizer of ['sgd', 'adam'] as const) {
+      const before = tf.memory().numTensors;
+      const result = await trainSegmentation({ model, dataset: squaresDataset(8), options: { ...OPTIONS, optimizer, steps: 2, checkpointEvery: 0 } });
+      result.optimizer.dispose();
+      assert.equal(tf.memory().numTensors, before, `${optimizer} optimizer leaked`);
+    }
+    model.dispose();
+  });
+
   it('saves models as model.json + weights.bin that load back with equal outputs', async () => {
     await useBackend('wasm');
     const dir = await mkdtemp(join(tmpdir(), 'hemnet-model-'));
