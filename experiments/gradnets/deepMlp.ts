@@ -206,7 +206,8 @@ async function main(): Promise<void> {
   const results = runDeepMlp(config, (line) => console.log(line));
   const { header, rows } = deepMlpTable(results);
   printTable(header, rows);
-  const name = `deepMlp${flags.quick ? '-quick' : ''}${flags.gain !== null ? `-gain${flags.gain}` : ''}`;
+  const depthSuffix = flags.only !== null && flags.gain === null ? `-depth${flags.only.join('-')}` : '';
+  const name = `deepMlp${flags.quick ? '-quick' : ''}${flags.gain !== null ? `-gain${flags.gain}` : ''}${depthSuffix}`;
   console.log(`wrote ${writeResults(name, results)} (${results.totalSeconds.toFixed(0)} s)`);
 }
 
