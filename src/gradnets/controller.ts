@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GradNetLayer } from './base.js';
 import { GradSchedule, toGradSchedule } from './schedule.js';
+import { checkCount, ScheduleClock } from './clock.js';
 import type { GradScheduleConfig } from './schedule.js';
 
 /** What a controller can be pointed at. */
@@ -67,27 +68,14 @@ export function findGradNetLayers(target: GradNetTarget): GradNetLayer[] {
   return found;
 }
 
-function checkCount(fn: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new Error(`${fn}: '${name}' must be an integer ≥ 0, received ${String(value)}`);
-  }
-  return value;
-}
-
 /** Sets g on a group of GradNet layers from a schedule. */
-export class GradNetController {
+export class GradNetController extends ScheduleClock {
   /** The layers this controller drives. */
   readonly layers: readonly GradNetLayer[];
-  /** Bound hook for custom loops: call `hook(step, epoch)` before each optimiser step. */
-  readonly hook: (step: number, epoch: number) => void;
-  private currentSchedule: GradSchedule;
-  private currentStep = 0;
-  private currentEpoch = 0;
-  private lastApplied: number | null = null;
 
   constructor(target: GradNetTarget, schedule: GradSchedule | GradScheduleConfig, options: GradNetControllerOptions = {}) {
     const fn = 'GradNetController';
-    this.currentSchedule = toGradSchedule(schedule);
+    super(fn, toGradSchedule(schedule));
     if (options.filter !== undefined && typeof options.filter !== 'function') {
       throw new Error(`${fn}: 'filter' must be a function, received ${typeof options.filter}`);
     }
@@ -100,73 +88,14 @@ export class GradNetController {
       );
     }
     this.layers = layers;
-    this.hook = (step: number, epoch: number): void => {
-      this.currentStep = checkCount(`${fn}.hook`, 'step', step);
-      this.currentEpoch = checkCount(`${fn}.hook`, 'epoch', epoch);
-      this.apply();
-    };
   }
 
-  get schedule(): GradSchedule {
-    return this.currentSchedule;
+  protected valueFor(gate: number): number {
+    return gate;
   }
 
-  get step(): number {
-    return this.currentStep;
-  }
-
-  get epoch(): number {
-    return this.currentEpoch;
-  }
-
-  /** t in the schedule's unit (epoch or step). */
-  get time(): number {
-    return this.currentSchedule.unit === 'epoch' ? this.currentEpoch : this.currentStep;
-  }
-
-  /** g the schedule gives at the current time. */
-  get gate(): number {
-    return this.currentSchedule.value(this.time);
-  }
-
-  /** Sets every controlled layer's g to the schedule's value at the current time; returns g. */
-  apply(): number {
-    const g = this.gate;
-    if (g !== this.lastApplied) {
-      for (const layer of this.layers) layer.setGate(g);
-      this.lastApplied = g;
-    }
-    return g;
-  }
-
-  /** Moves to `epoch` (and optionally `step`) and applies g; returns g. */
-  setTime(epoch: number, step: number = this.currentStep): number {
-    this.currentEpoch = checkCount('GradNetController.setTime', 'epoch', epoch);
-    this.currentStep = checkCount('GradNetController.setTime', 'step', step);
-    return this.apply();
-  }
-
-  /**
-   * A `model.fit` callback: unit 'epoch' → g(epoch) at each epoch start;
-   * unit 'step' → g(step) before each batch. Steps are counted across epochs
-   * and calls to `fit` (restore the state to resume a run).
-   */
-  callback(): tf.CustomCallback {
-    return new tf.CustomCallback({
-      onTrainBegin: () => {
-        this.apply();
-      },
-      onEpochBegin: (epoch: number) => {
-        this.currentEpoch = epoch;
-        this.apply();
-      },
-      onBatchBegin: () => {
-        if (this.currentSchedule.unit === 'step') this.apply();
-      },
-      onBatchEnd: () => {
-        this.currentStep += 1;
-      },
-    });
+  protected write(g: number): void {
+    for (const layer of this.layers) layer.setGate(g);
   }
 
   /** Plain JSON for a checkpoint. */
@@ -189,10 +118,6 @@ export class GradNetController {
     const schedule = GradSchedule.fromJSON(record['schedule']);
     const step = checkCount(fn, 'step', record['step']);
     const epoch = checkCount(fn, 'epoch', record['epoch']);
-    this.currentSchedule = schedule;
-    this.currentStep = step;
-    this.currentEpoch = epoch;
-    this.lastApplied = null;
-    this.apply();
+    this.restoreTime(schedule, step, epoch);
   }
 }

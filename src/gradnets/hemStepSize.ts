@@ -21,6 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { HemHead } from '../layers/hemHead.js';
 import { GradNetLayer } from './base.js';
 import { GradSchedule, toGradSchedule } from './schedule.js';
+import { checkCount, ScheduleClock } from './clock.js';
 import type { GradScheduleConfig } from './schedule.js';
 
 /** What a step-size controller can be pointed at. */
@@ -64,13 +65,6 @@ function describe(value: unknown): string {
 function checkStepSizeValue(fn: string, name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || !(value > 0 && value <= 1)) {
     throw new Error(`${fn}: '${name}' (η) must be a number in (0, 1], received ${describe(value)}`);
-  }
-  return value;
-}
-
-function checkCount(fn: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new Error(`${fn}: '${name}' must be an integer ≥ 0, received ${describe(value)}`);
   }
   return value;
 }
@@ -123,17 +117,12 @@ export function interpolateStepSize(stepSizeStart: number, stepSizeEnd: number, 
 }
 
 /** Anneals η of every `HemHead` in a model from `stepSizeStart` to `stepSizeEnd`. */
-export class HemStepSizeController {
+export class HemStepSizeController extends ScheduleClock {
   /** The heads this controller drives. */
   readonly heads: readonly HemHead[];
   /** Bound hook for custom loops: call `hook(step, epoch)` before each optimiser step. */
-  readonly hook: (step: number, epoch?: number) => void;
-  private currentSchedule: GradSchedule;
   private start: number;
   private end: number;
-  private currentStep = 0;
-  private currentEpoch = 0;
-  private lastApplied: number | null = null;
 
   constructor(target: HemStepSizeTarget, options: HemStepSizeOptions) {
     const fn = 'HemStepSizeController';
@@ -141,26 +130,27 @@ export class HemStepSizeController {
       throw new Error(`${fn}: 'options' must be an object {stepSizeStart, stepSizeEnd, schedule}, received ${describe(options)}`);
     }
     checkKeys(fn, 'options', options, OPTION_KEYS);
-    this.start = checkStepSizeValue(fn, 'stepSizeStart', options.stepSizeStart);
-    this.end = checkStepSizeValue(fn, 'stepSizeEnd', options.stepSizeEnd);
+    const start = checkStepSizeValue(fn, 'stepSizeStart', options.stepSizeStart);
+    const end = checkStepSizeValue(fn, 'stepSizeEnd', options.stepSizeEnd);
     if (typeof options.schedule !== 'object' || options.schedule === null) {
       throw new Error(`${fn}: 'schedule' must be a GradSchedule or a config like {tau: 5}, received ${describe(options.schedule)}`);
     }
-    this.currentSchedule = toGradSchedule(options.schedule);
+    super(fn, toGradSchedule(options.schedule));
+    this.start = start;
+    this.end = end;
     const heads = findHemHeadLayers(target);
     if (heads.length === 0) {
       throw new Error(`${fn}: found no HemHead layers in 'target'; build the model with head 'hem' or 'ema'`);
     }
     this.heads = heads;
-    this.hook = (step: number, epoch = 0): void => {
-      this.currentStep = checkCount(`${fn}.hook`, 'step', step);
-      this.currentEpoch = checkCount(`${fn}.hook`, 'epoch', epoch);
-      this.apply();
-    };
   }
 
-  get schedule(): GradSchedule {
-    return this.currentSchedule;
+  protected valueFor(gate: number): number {
+    return interpolateStepSize(this.start, this.end, gate);
+  }
+
+  protected write(stepSize: number): void {
+    for (const head of this.heads) head.setStepSize(stepSize);
   }
 
   get stepSizeStart(): number {
@@ -171,73 +161,15 @@ export class HemStepSizeController {
     return this.end;
   }
 
-  get step(): number {
-    return this.currentStep;
-  }
-
-  get epoch(): number {
-    return this.currentEpoch;
-  }
-
-  /** t in the schedule's unit (epoch or step). */
-  get time(): number {
-    return this.currentSchedule.unit === 'epoch' ? this.currentEpoch : this.currentStep;
-  }
-
-  /** g(t) at the current time. */
-  get gate(): number {
-    return this.currentSchedule.value(this.time);
-  }
-
   /** η(t) at the current time. */
   get stepSize(): number {
-    return interpolateStepSize(this.start, this.end, this.gate);
-  }
-
-  /** Sets η(t) on every head; returns it. */
-  apply(): number {
-    const eta = this.stepSize;
-    if (eta !== this.lastApplied) {
-      for (const head of this.heads) head.setStepSize(eta);
-      this.lastApplied = eta;
-    }
-    return eta;
-  }
-
-  /** Moves to `epoch` (and optionally `step`) and applies η; returns it. */
-  setTime(epoch: number, step: number = this.currentStep): number {
-    this.currentEpoch = checkCount('HemStepSizeController.setTime', 'epoch', epoch);
-    this.currentStep = checkCount('HemStepSizeController.setTime', 'step', step);
-    return this.apply();
+    return this.valueFor(this.gate);
   }
 
   /** Hands every head back its configured η (`setStepSize(null)`). */
   release(): void {
     for (const head of this.heads) head.setStepSize(null);
     this.lastApplied = null;
-  }
-
-  /**
-   * A `model.fit` callback: unit 'epoch' → η(epoch) at each epoch start;
-   * unit 'step' → η(step) before each batch. Steps count across epochs and
-   * calls to `fit`.
-   */
-  callback(): tf.CustomCallback {
-    return new tf.CustomCallback({
-      onTrainBegin: () => {
-        this.apply();
-      },
-      onEpochBegin: (epoch: number) => {
-        this.currentEpoch = epoch;
-        this.apply();
-      },
-      onBatchBegin: () => {
-        if (this.currentSchedule.unit === 'step') this.apply();
-      },
-      onBatchEnd: () => {
-        this.currentStep += 1;
-      },
-    });
   }
 
   /** Plain JSON for a checkpoint. */
@@ -266,10 +198,6 @@ export class HemStepSizeController {
     const epoch = checkCount(fn, 'epoch', record['epoch']);
     this.start = start;
     this.end = end;
-    this.currentSchedule = schedule;
-    this.currentStep = step;
-    this.currentEpoch = epoch;
-    this.lastApplied = null;
-    this.apply();
+    this.restoreTime(schedule, step, epoch);
   }
 }
