@@ -10,14 +10,14 @@
  * - `controller.state()` / `restore(state)` → plain JSON for checkpoints. The
  *   gate values themselves are layer weights, so `model.save` stores them too.
  */
-import * as tf from '@tensorflow/tfjs';
 import { GradNetLayer } from './base.js';
 import { GradSchedule, toGradSchedule } from './schedule.js';
 import { checkCount, ScheduleClock } from './clock.js';
+import { collectLayers, type LayerTarget } from './walk.js';
 import type { GradScheduleConfig } from './schedule.js';
 
 /** What a controller can be pointed at. */
-export type GradNetTarget = tf.LayersModel | tf.layers.Layer | ReadonlyArray<tf.layers.Layer>;
+export type GradNetTarget = LayerTarget;
 
 export interface GradNetControllerOptions {
   /** Control only the GradNet layers for which this returns true (default: all). */
@@ -35,14 +35,6 @@ export interface GradNetControllerState {
 
 const STATE_KEYS = ['schedule', 'step', 'epoch'] as const;
 
-function childLayers(layer: tf.layers.Layer): tf.layers.Layer[] {
-  if (layer instanceof GradNetLayer) return [...layer.sublayers];
-  if (layer instanceof tf.LayersModel) return layer.layers;
-  // tfjs wrappers (TimeDistributed, Bidirectional) hold their layer in `.layer`.
-  const wrapped = (layer as unknown as { layer?: unknown }).layer;
-  return wrapped instanceof tf.layers.Layer ? [wrapped] : [];
-}
-
 /**
  * Every GradNet layer reachable from `target`: layers of (nested) models,
  * layers inside wrappers, and GradNet layers nested inside other GradNet
@@ -50,22 +42,7 @@ function childLayers(layer: tf.layers.Layer): tf.layers.Layer[] {
  * Each layer appears once, in depth-first order.
  */
 export function findGradNetLayers(target: GradNetTarget): GradNetLayer[] {
-  const found: GradNetLayer[] = [];
-  const seen = new Set<tf.layers.Layer>();
-  const visit = (layer: tf.layers.Layer): void => {
-    if (seen.has(layer)) return;
-    seen.add(layer);
-    if (layer instanceof GradNetLayer) found.push(layer);
-    for (const child of childLayers(layer)) visit(child);
-  };
-  const roots: ReadonlyArray<tf.layers.Layer> = Array.isArray(target) ? target : [target as tf.layers.Layer];
-  for (const root of roots) {
-    if (!(root instanceof tf.layers.Layer)) {
-      throw new Error(`findGradNetLayers: 'target' must be a tf.LayersModel, a tf.layers.Layer or an array of layers, received ${typeof root}`);
-    }
-    visit(root);
-  }
-  return found;
+  return collectLayers(target, (layer): layer is GradNetLayer => layer instanceof GradNetLayer, 'findGradNetLayers');
 }
 
 /** Sets g on a group of GradNet layers from a schedule. */

@@ -17,15 +17,14 @@
  *   restore this state (which re-applies η).
  * - `controller.release()` → hands η back to each head's configured value.
  */
-import * as tf from '@tensorflow/tfjs';
 import { HemHead } from '../layers/hemHead.js';
-import { GradNetLayer } from './base.js';
 import { GradSchedule, toGradSchedule } from './schedule.js';
 import { checkCount, ScheduleClock } from './clock.js';
+import { collectLayers, type LayerTarget } from './walk.js';
 import type { GradScheduleConfig } from './schedule.js';
 
 /** What a step-size controller can be pointed at. */
-export type HemStepSizeTarget = tf.LayersModel | tf.layers.Layer | ReadonlyArray<tf.layers.Layer>;
+export type HemStepSizeTarget = LayerTarget;
 
 export interface HemStepSizeOptions {
   /** η at g = 0 (before and at the start of the ramp); in (0, 1]. */
@@ -77,36 +76,12 @@ function checkKeys(fn: string, what: string, record: object, allowed: readonly s
   }
 }
 
-function childLayers(layer: tf.layers.Layer): tf.layers.Layer[] {
-  if (layer instanceof GradNetLayer) return [...layer.sublayers];
-  if (layer instanceof tf.LayersModel) return layer.layers;
-  const wrapped = (layer as unknown as { layer?: unknown }).layer;
-  return wrapped instanceof tf.layers.Layer ? [wrapped] : [];
-}
-
 /**
  * Every `HemHead` reachable from `target` (layers of nested models, wrapped
  * layers, sublayers of GradNet components), once each, depth-first.
  */
 export function findHemHeadLayers(target: HemStepSizeTarget): HemHead[] {
-  const found: HemHead[] = [];
-  const seen = new Set<tf.layers.Layer>();
-  const visit = (layer: tf.layers.Layer): void => {
-    if (seen.has(layer)) return;
-    seen.add(layer);
-    if (layer instanceof HemHead) found.push(layer);
-    for (const child of childLayers(layer)) visit(child);
-  };
-  const roots: ReadonlyArray<unknown> = Array.isArray(target) ? target : [target];
-  for (const root of roots) {
-    if (!(root instanceof tf.layers.Layer)) {
-      throw new Error(
-        `findHemHeadLayers: 'target' must be a tf.LayersModel, a tf.layers.Layer or an array of layers, received ${describe(typeof root)}`,
-      );
-    }
-    visit(root);
-  }
-  return found;
+  return collectLayers(target, (layer): layer is HemHead => layer instanceof HemHead, 'findHemHeadLayers');
 }
 
 /** η(t) = (1 − g)·η_start + g·η_end for a given g ∈ [0, 1]. */

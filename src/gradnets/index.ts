@@ -22,3 +22,5 @@ export type { GradualSpatialTransformerArgs, DownsampleMode } from './spatialTra
 export { affineSample, interpolationWeights, targetGrid, IDENTITY_THETA } from './sampler.js';
 export { HemStepSizeController, findHemHeadLayers, interpolateStepSize } from './hemStepSize.js';
 export type { HemStepSizeOptions, HemStepSizeState, HemStepSizeTarget } from './hemStepSize.js';
+export { collectLayers } from './walk.js';
+export type { LayerTarget } from './walk.js';

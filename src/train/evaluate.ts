@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchSamples, batchToTensors } from '../data/augment.js';
 import type { SegmentationDataset } from '../data/types.js';
-import { HemHead } from '../layers/hemHead.js';
+import type { HemHead } from '../layers/hemHead.js';
+import { findHemHeadLayers } from '../gradnets/hemStepSize.js';
 import { ConfusionMatrix, type ConfusionMatrixJSON } from '../metrics/confusion.js';
 
 export interface EvaluateOptions {
@@ -31,17 +32,9 @@ export interface EvaluationResult {
   samples: number;
 }
 
-/** Every HemHead inside a model (nested models included). */
+/** Every HemHead inside a model (nested models, wrappers and GradNet sublayers included). */
 export function findHemHeads(model: tf.LayersModel): HemHead[] {
-  const heads: HemHead[] = [];
-  const visit = (layers: tf.layers.Layer[]): void => {
-    for (const layer of layers) {
-      if (layer instanceof HemHead) heads.push(layer);
-      else if (layer instanceof tf.LayersModel) visit(layer.layers);
-    }
-  };
-  visit(model.layers);
-  return heads;
+  return findHemHeadLayers(model);
 }
 
 function mainOutput(output: tf.Tensor | tf.Tensor[]): tf.Tensor4D {
