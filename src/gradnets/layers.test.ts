@@ -320,9 +320,15 @@ for (const backend of TEST_BACKENDS) {
 describe('GradNet components with convolutions: gradients on cpu', () => {
   it('GradualConv2D and GradualNetworkInNetwork send gradient to the late branch only when g > 0', async () => {
     await useBackend('cpu');
-    for (const make of [() => new GradualConv2D({ kernelSize: 3 }), () => new GradualNetworkInNetwork({ filters: 2, mlpLayers: 1 })]) {
+    // Kernels of ones on a positive input keep every ReLU active: with random initial
+    // kernels a unit may start dead on this tiny input and give zero gradient for a
+    // reason unrelated to the gate (it did, on one CI machine).
+    for (const make of [
+      () => new GradualConv2D({ kernelSize: 3, kernelInitializer: 'ones' }),
+      () => new GradualNetworkInNetwork({ filters: 2, mlpLayers: 1, kernelInitializer: 'ones' }),
+    ]) {
       const layer = make();
-      const x = randn([1, 4, 4, 2], 23);
+      const x = tf.tidy(() => tf.abs(randn([1, 4, 4, 2], 23)));
       apply(layer, x).dispose();
       const kernelOf = (l: GradNetLayer): tf.LayerVariable => {
         const late = l instanceof GradualConv2D ? (l.convolution as tf.layers.Layer) : (l as GradualNetworkInNetwork).pointwise[0]!;
