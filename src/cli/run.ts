@@ -11,16 +11,14 @@ import { augmentDataset } from '../data/augment.js';
 import { loadMnistScenes } from '../data/mnistScenes.js';
 import { loadVocDataset } from '../data/voc.js';
 import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
-import { disposeHemResult } from '../em/unroll.js';
-import { HemHead } from '../layers/hemHead.js';
 import { buildSegmentationModel } from '../models/zoo.js';
-import { colorizeMask, heatmapGrid, imageToRgba, tileImages, type RgbaImage } from '../plots/image.js';
+import { colorizeMask, imageToRgba, tileImages, type RgbaImage } from '../plots/image.js';
 import { lineChart } from '../plots/svg.js';
 import { writePng, writeSvgPng } from '../plots/png.js';
 import { restoreModel, restoreOptimizer, type Checkpoint } from '../train/checkpoint.js';
 import type { TrainingOptimizer } from '../train/optimizer.js';
 import { readLatestCheckpoint, loadModelFromFiles } from '../train/checkpointFiles.js';
-import { findHemHeads } from '../train/evaluate.js';
+import { attentionMaps } from '../train/attention.js';
 import { defaultRunConfig, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
@@ -180,30 +178,13 @@ function upscale(image: RgbaImage, factor: number): RgbaImage {
 }
 
 /**
- * The paper's Fig. 4 for one sample: attention maps γ·k of the HEM head at
- * every iteration (rows t = 1..T), for the `columns` bases with the most
- * responsibility at the last iteration. Returns false when the model has no HEM head.
+ * The paper's Fig. 4 for one sample (`attentionMaps`): rows t = 1..T, the
+ * bases with the most responsibility as columns. Returns false when the
+ * model has no HEM head.
  */
 export async function writeAttentionMaps(path: string, model: tf.LayersModel, sample: SegmentationSample, columns = 8): Promise<boolean> {
-  const head: HemHead | undefined = findHemHeads(model)[0];
-  if (head === undefined) return false;
-  const featureModel = tf.model({ inputs: model.inputs, outputs: head.input as tf.SymbolicTensor });
-  const features = tf.tidy(() => featureModel.predict(tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels])) as tf.Tensor4D);
-  const [, h, w] = features.shape;
-  const result = head.attend(features);
-  const trace = result.trace ?? [];
-  const k = result.gamma.shape[2];
-  const mass = tf.tidy(() => tf.sum(result.gamma, [0, 1]).dataSync());
-  const chosen = Array.from({ length: k }, (_, i) => i).sort((a, b) => (mass[b] as number) - (mass[a] as number)).slice(0, Math.min(columns, k));
-  const maps: number[] = [];
-  for (const step of trace) {
-    const gamma = step.gamma.dataSync(); // [1, N, K]
-    for (const basis of chosen) for (let n = 0; n < h * w; n++) maps.push(gamma[n * k + basis] as number);
-  }
-  const scale = Math.max(1, Math.floor(sample.height / h));
-  const grid = heatmapGrid(Float32Array.from(maps), [trace.length * chosen.length, h, w], { columns: chosen.length, scale, normalize: 'all', gap: 2 });
-  await writePng(path, grid);
-  disposeHemResult(result);
-  features.dispose();
+  const maps = attentionMaps(model, sample, { columns });
+  if (maps === null) return false;
+  await writePng(path, maps.grid);
   return true;
 }

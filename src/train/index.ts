@@ -7,6 +7,8 @@ export { captureCheckpoint, restoreModel, restoreOptimizer, modelArtifacts, chec
 export type { Checkpoint, CheckpointManifest } from './checkpoint.js';
 export { evaluateSegmentation, predictProbabilities, findHemHeads, withVariableInputSize } from './evaluate.js';
 export type { EvaluateOptions, EvaluationResult } from './evaluate.js';
+export { attentionMaps } from './attention.js';
+export type { AttentionMapOptions, AttentionMaps } from './attention.js';
 export { validateAgainstSchema } from './validateConfig.js';
 export type { Schema, FieldSpec } from './validateConfig.js';
 export { createOptimizer, ScheduledAdam, MomentumSgd, OPTIMIZER_NAMES } from './optimizer.js';
