@@ -65,6 +65,12 @@ export interface TrainSetup {
   saveCheckpoint?: (step: number, optimizer: TrainingOptimizer) => Promise<void>;
   /** Called before each step with the step index (e.g. to advance GradNet schedules). */
   beforeStep?: (step: number) => void;
+  /**
+   * Awaited after each step (s = steps done), before any checkpoint. In a
+   * browser, `await new Promise(requestAnimationFrame)` here lets the page
+   * repaint a progress bar; the loop itself never yields to the event loop.
+   */
+  afterStep?: (step: number) => void | Promise<void>;
   /** Stops after the current step (then a checkpoint is written). */
   signal?: AbortSignal;
 }
@@ -174,6 +180,7 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
       imagesPerSecond: (options.batchSize * 1000) / elapsed,
       elapsedMs: performance.now() - startTime,
     });
+    await setup.afterStep?.(step);
     const due = options.checkpointEvery > 0 && step % options.checkpointEvery === 0;
     if (setup.saveCheckpoint !== undefined && (due || step === options.steps)) {
       await setup.saveCheckpoint(step, optimizer);

@@ -90,6 +90,7 @@ describe('trainSegmentation', () => {
     assert.ok(!decayed.some((n) => /bias|gamma|beta|bases|moving/.test(n)), `decayed ${decayed.join(', ')}`);
     const counts: number[] = [];
     const events: TrainEvent[] = [];
+    const afterSteps: number[] = [];
     const result = await trainSegmentation({
       model,
       dataset: squaresDataset(16),
@@ -98,7 +99,13 @@ describe('trainSegmentation', () => {
         events.push(event);
         if (event.type === 'step') counts.push(tf.memory().numTensors);
       },
+      afterStep: async (step) => {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        afterSteps.push(step);
+        assert.equal(events.at(-1)?.type === 'step' ? events.at(-1)?.step : -1, step, 'afterStep runs after the step event of the same step');
+      },
     });
+    assert.deepEqual(afterSteps, Array.from({ length: 20 }, (_, i) => i + 1), 'afterStep is awaited once per step, in order');
     const first = result.losses.slice(0, 3).reduce((a, b) => a + b) / 3;
     const last = result.losses.slice(-3).reduce((a, b) => a + b) / 3;
     assert.ok(last < 0.7 * first, `loss ${first} → ${last}`);
