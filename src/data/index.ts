@@ -12,6 +12,8 @@ export {
   SCENE_IGNORE_LABEL,
 } from './scenes.js';
 export type { SceneSplit, DigitPool, SceneOptions, SceneClutterOptions, ScenePlacement, SceneFragment, SceneLayout } from './scenes.js';
+export { createStrokeDigitPool } from './strokeDigits.js';
+export type { StrokeDigitOptions } from './strokeDigits.js';
 export {
   resizeImageBilinear,
   resizeLabelNearest,
