@@ -3,7 +3,7 @@
  * finished page (docs/figures/browser-demo.png) plus the page's report
  * (docs/figures/browser-demo.json: loss, ms/step, mIoU, ELBO per iteration).
  *
- *   npm run demo:screenshot -- [--steps 300] [--backend wasm]
+ *   npm run demo:screenshot -- [--steps 1000] [--backend wasm]
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ function flag(name: string, fallback: string): string {
   return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
 }
 
-const steps = Number(flag('steps', '300'));
+const steps = Number(flag('steps', '1000'));
 const backend = flag('backend', 'wasm');
 if (!Number.isInteger(steps) || steps < 1) throw new Error(`browser-screenshot: '--steps' must be an integer ≥ 1, received '${flag('steps', '')}'`);
 const figures = resolve('docs', 'figures');

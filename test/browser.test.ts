@@ -107,7 +107,7 @@ describe('the browser build in headless Chromium', () => {
     // Adam creates its moment variables at step 1; from then on the count is flat.
     assert.deepEqual(counts.slice(1), new Array(STEPS - 1).fill(counts[1]), `numTensors per step ${counts.join(' ')}`);
     assert.ok(report.msPerStep > 0);
-    assert.ok(report.validation.samples === 24 && report.validation.pixelAccuracy > 0 && report.validation.meanIoU > 0);
+    assert.ok(report.validation.samples === 48 && report.validation.pixelAccuracy > 0 && report.validation.meanIoU > 0);
   });
 
   it('draws the attention maps (T rows × 8 bases) and the ELBO per iteration', async () => {
