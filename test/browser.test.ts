@@ -19,6 +19,7 @@ import { probeNumbers, type ProbeNumbers } from '../examples/browser/probe.js';
 import type { DemoReport, DemoState } from '../examples/browser/demo.js';
 
 const STEPS = 60;
+const WEBGL_STEPS = 6;
 
 function assertAllClose(actual: readonly number[], expected: readonly number[], label: string, rtol = 1e-4, atol = 1e-5): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
@@ -42,26 +43,34 @@ describe('the browser build in headless Chromium', () => {
   const pageErrors: string[] = [];
   const failedRequests: string[] = [];
   let report: DemoReport;
+  let webglReport: DemoReport;
+
+  /** Opens the demo with `query`, waits for it to finish, returns its report. */
+  async function runPage(query: string, timeout: number): Promise<{ page: Page; report: DemoReport }> {
+    const opened = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+    opened.on('pageerror', (error) => pageErrors.push(error.message));
+    opened.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+    opened.on('response', (response) => {
+      if (response.status() >= 400) failedRequests.push(`${response.status()} ${response.url()}`);
+    });
+    await opened.goto(`${url}?${query}`);
+    await opened.waitForFunction(() => window.hemnetDemo.state === 'done' || window.hemnetDemo.state === 'error', undefined, { timeout, polling: 500 });
+    const state = (await opened.evaluate(() => window.hemnetDemo)) as DemoState;
+    if (state.state !== 'done') throw new Error(`the demo page (${query}) ended in state '${state.state}': ${state.state === 'error' ? state.message : ''}`);
+    return { page: opened, report: state.report };
+  }
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hemnet-browser-'));
     built = await buildBrowserDemo(dir);
     ({ server, url } = await serveDirectory(dir));
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) failedRequests.push(`${response.status()} ${response.url()}`);
-    });
-    await page.goto(`${url}?auto=1&backend=wasm&steps=${STEPS}`);
-    await page.waitForFunction(() => window.hemnetDemo.state === 'done' || window.hemnetDemo.state === 'error', undefined, { timeout: 240_000, polling: 500 });
-    const state = (await page.evaluate(() => window.hemnetDemo)) as DemoState;
-    if (state.state !== 'done') throw new Error(`the demo page ended in state '${state.state}': ${state.state === 'error' ? state.message : ''}`);
-    report = state.report;
+    ({ page, report } = await runPage(`auto=1&backend=wasm&steps=${STEPS}`, 240_000));
     await page.screenshot({ path: join(dir, 'screenshot.png'), fullPage: true });
+    // WebGL runs on SwiftShader here (--disable-gpu): about 1 s per step, so a short run.
+    ({ report: webglReport } = await runPage(`auto=1&backend=webgl&steps=${WEBGL_STEPS}`, 240_000));
   });
 
   after(async () => {
@@ -78,22 +87,23 @@ describe('the browser build in headless Chromium', () => {
     assert.equal(report.backend, 'wasm');
   });
 
-  it('computes the HEM unroll, its gradient and dilated-conv gradients as Node does, on cpu and wasm', async () => {
-    assert.deepEqual(report.probes.map((p) => p.backend), ['cpu', 'wasm']);
+  it('computes the HEM unroll, its gradient and dilated-conv gradients as Node does, on cpu, wasm and webgl', async () => {
+    assert.deepEqual(report.unavailable, []);
+    assert.deepEqual(report.probes.map((p) => p.backend), ['cpu', 'wasm', 'webgl']);
     for (const browserProbe of report.probes) {
-      await setBackend(browserProbe.backend as 'cpu' | 'wasm');
+      // webgl has no Node counterpart here: it is checked against Node's cpu, with a float32-GPU tolerance.
+      const nodeBackend = browserProbe.backend === 'webgl' ? 'cpu' : (browserProbe.backend as 'cpu' | 'wasm');
+      const [rtol, atol] = browserProbe.backend === 'webgl' ? [1e-3, 1e-4] : [1e-4, 1e-5];
+      await setBackend(nodeBackend);
       const nodeProbe: ProbeNumbers = probeNumbers();
-      const at = `${browserProbe.backend}`;
-      assertAllClose(browserProbe.mu, nodeProbe.mu, `${at} μ(T)`);
-      assertAllClose(browserProbe.elbo.flat(), nodeProbe.elbo.flat(), `${at} ELBO per iteration`);
-      assertAllClose(browserProbe.gradX, nodeProbe.gradX, `${at} ∂/∂x`);
-      assertAllClose(browserProbe.convFilterGrad, nodeProbe.convFilterGrad, `${at} conv ∂/∂filter`);
-      assertAllClose(browserProbe.convInputGrad, nodeProbe.convInputGrad, `${at} conv ∂/∂input`);
-      // Proposition 1 in the browser: with η = 0.5 every iteration's ELBO is finite and the trace has T = 4 entries.
-      assert.equal(browserProbe.elbo.length, 4);
+      const at = `browser ${browserProbe.backend} vs Node ${nodeBackend}:`;
+      assertAllClose(browserProbe.mu, nodeProbe.mu, `${at} μ(T)`, rtol, atol);
+      assertAllClose(browserProbe.elbo.flat(), nodeProbe.elbo.flat(), `${at} ELBO per iteration`, rtol, atol);
+      assertAllClose(browserProbe.gradX, nodeProbe.gradX, `${at} ∂/∂x`, rtol, atol);
+      assertAllClose(browserProbe.convFilterGrad, nodeProbe.convFilterGrad, `${at} conv ∂/∂filter`, rtol, atol);
+      assertAllClose(browserProbe.convInputGrad, nodeProbe.convInputGrad, `${at} conv ∂/∂input`, rtol, atol);
+      assert.equal(browserProbe.elbo.length, 4, 'T = 4 ELBO entries');
     }
-    const [cpu, wasm] = report.probes as [ProbeNumbers, ProbeNumbers];
-    assertAllClose(wasm.gradX, cpu.gradX, 'browser wasm vs browser cpu ∂/∂x', 1e-3, 1e-4);
   });
 
   it('trains a HEMNet in the page: the loss falls and numTensors stays flat from step to step', () => {
@@ -108,6 +118,17 @@ describe('the browser build in headless Chromium', () => {
     assert.deepEqual(counts.slice(1), new Array(STEPS - 1).fill(counts[1]), `numTensors per step ${counts.join(' ')}`);
     assert.ok(report.msPerStep > 0);
     assert.ok(report.validation.samples === 48 && report.validation.pixelAccuracy > 0 && report.validation.meanIoU > 0);
+  });
+
+  it('trains on webgl from the same start: the first loss equals wasm\'s, numTensors stays flat', () => {
+    assert.equal(webglReport.backend, 'webgl');
+    assert.equal(webglReport.losses.length, WEBGL_STEPS);
+    // Same seeds, same initial weights, same first batch: the first losses agree across backends.
+    const [webglFirst, wasmFirst] = [webglReport.losses[0] as number, report.losses[0] as number];
+    assert.ok(Math.abs(webglFirst - wasmFirst) < 1e-3 * wasmFirst, `first loss webgl ${webglFirst} vs wasm ${wasmFirst}`);
+    for (const loss of webglReport.losses) assert.ok(Number.isFinite(loss));
+    const counts = webglReport.tensorsAfterStep;
+    assert.deepEqual(counts.slice(1), new Array(WEBGL_STEPS - 1).fill(counts[1]), `numTensors per step ${counts.join(' ')}`);
   });
 
   it('draws the attention maps (T rows × 8 bases) and the ELBO per iteration', async () => {

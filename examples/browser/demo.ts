@@ -30,8 +30,10 @@ import { probeNumbers, type ProbeNumbers } from './probe.js';
 
 export interface DemoReport {
   backend: string;
-  /** The probe on each backend the page could start (wasm and cpu). */
+  /** The probe on each backend the page could start (cpu, wasm, webgl). */
   probes: ProbeNumbers[];
+  /** Backends that would not start, with the reason. */
+  unavailable: string[];
   losses: number[];
   /** tf.memory().numTensors after every step. */
   tensorsAfterStep: number[];
@@ -88,19 +90,26 @@ function predictionTiles(model: tf.LayersModel, dataset: SegmentationDataset, co
   return tileImages(tiles, { columns: 3, gap: 2 });
 }
 
-async function probeBackends(): Promise<ProbeNumbers[]> {
+async function probeBackends(): Promise<{ probes: ProbeNumbers[]; unavailable: string[] }> {
   const wasmPaths = new URL('./wasm/', location.href).href;
   const probes: ProbeNumbers[] = [];
-  for (const name of ['cpu', 'wasm'] as const) {
-    await setBackend(name, { wasmPaths });
+  const unavailable: string[] = [];
+  for (const name of ['cpu', 'wasm', 'webgl'] as const) {
+    try {
+      await setBackend(name, { wasmPaths });
+    } catch (error) {
+      // A browser without WebGL still runs the demo on wasm or cpu.
+      unavailable.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+      continue;
+    }
     probes.push(probeNumbers());
   }
-  return probes;
+  return { probes, unavailable };
 }
 
 export async function runDemo(options: { backend: string; steps: number; stepSize: number }, status: (text: string, done: number) => void): Promise<DemoReport> {
-  status('Checking numbers on cpu and wasm…', 0);
-  const probes = await probeBackends();
+  status('Checking numbers on cpu, wasm and webgl…', 0);
+  const { probes, unavailable } = await probeBackends();
   await setBackend(parseBackendName(options.backend), { wasmPaths: new URL('./wasm/', location.href).href });
   const backend = backendInfo().name;
 
@@ -185,6 +194,7 @@ export async function runDemo(options: { backend: string; steps: number; stepSiz
   return {
     backend,
     probes,
+    unavailable,
     losses: result.losses,
     tensorsAfterStep,
     msPerStep,
