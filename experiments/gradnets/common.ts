@@ -193,10 +193,14 @@ export interface ExperimentFlags {
   seeds: number | null;
   only: string[] | null;
   gain: number | null;
+  /** Overrides the experiment's epochs (a longer budget). */
+  epochs: number | null;
+  /** deepMlp: only these activations. */
+  activations: string[] | null;
 }
 
 export function parseFlags(argv: string[]): ExperimentFlags {
-  const flags: ExperimentFlags = { quick: false, probe: false, seeds: null, only: null, gain: null };
+  const flags: ExperimentFlags = { quick: false, probe: false, seeds: null, only: null, gain: null, epochs: null, activations: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') flags.quick = true;
@@ -204,7 +208,12 @@ export function parseFlags(argv: string[]): ExperimentFlags {
     else if (arg === '--seeds') flags.seeds = Number(argv[++i]);
     else if (arg === '--only') flags.only = String(argv[++i]).split(',');
     else if (arg === '--gain') flags.gain = Number(argv[++i]);
-    else throw new Error(`unknown flag '${String(arg)}' (known: --quick, --probe, --seeds N, --only a,b, --gain G)`);
+    else if (arg === '--epochs') flags.epochs = Number(argv[++i]);
+    else if (arg === '--activations') flags.activations = String(argv[++i]).split(',');
+    else throw new Error(`unknown flag '${String(arg)}' (known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b)`);
+  }
+  if (flags.epochs !== null && !(Number.isInteger(flags.epochs) && flags.epochs > 0)) {
+    throw new Error(`--epochs must be a positive integer, received ${String(flags.epochs)}`);
   }
   if (flags.seeds !== null && !(Number.isInteger(flags.seeds) && flags.seeds > 0)) {
     throw new Error(`--seeds must be a positive integer, received ${String(flags.seeds)}`);

@@ -4,6 +4,7 @@
  * (identity → ReLU, τ in steps) vs leaky ReLU (0.01) vs very leaky ReLU (0.3).
  *
  *   npx tsx experiments/gradnets/deepMlp.ts [--quick] [--seeds N] [--probe]
+ *     [--only depths] [--gain G] [--epochs N] [--activations relu,grelu,leaky,veryLeaky]
  */
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../../src/backend.js';
@@ -192,6 +193,12 @@ async function main(): Promise<void> {
   if (flags.seeds !== null) config = { ...config, seeds: Array.from({ length: flags.seeds }, (_, i) => i), seedsForDepth: {} };
   if (flags.only !== null) config = { ...config, depths: flags.only.map(Number) };
   if (flags.gain !== null) config = { ...config, gain: flags.gain, activations: ['relu'] };
+  if (flags.epochs !== null) config = { ...config, epochs: flags.epochs };
+  if (flags.activations !== null) {
+    const unknown = flags.activations.filter((a) => !(MLP_ACTIVATIONS as readonly string[]).includes(a));
+    if (unknown.length > 0) throw new Error(`--activations: unknown ${unknown.join(', ')} (known: ${MLP_ACTIVATIONS.join(', ')})`);
+    config = { ...config, activations: flags.activations as MlpActivation[] };
+  }
   if (flags.probe) {
     // One short run per depth to time a step before committing to a size.
     for (const depth of config.depths) {
@@ -207,7 +214,8 @@ async function main(): Promise<void> {
   const { header, rows } = deepMlpTable(results);
   printTable(header, rows);
   const depthSuffix = flags.only !== null && flags.gain === null ? `-depth${flags.only.join('-')}` : '';
-  const name = `deepMlp${flags.quick ? '-quick' : ''}${flags.gain !== null ? `-gain${flags.gain}` : ''}${depthSuffix}`;
+  const epochsSuffix = flags.epochs !== null ? `-epochs${flags.epochs}` : '';
+  const name = `deepMlp${flags.quick ? '-quick' : ''}${flags.gain !== null ? `-gain${flags.gain}` : ''}${depthSuffix}${epochsSuffix}`;
   console.log(`wrote ${writeResults(name, results)} (${results.totalSeconds.toFixed(0)} s)`);
 }
 

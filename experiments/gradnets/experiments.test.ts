@@ -9,7 +9,7 @@ import { setBackend } from '../../src/backend.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { CLUTTERED_QUICK, CLUTTERED_VARIANTS, clutteredTable, runCluttered } from './cluttered.js';
 import { clutteredMnist } from './clutteredMnist.js';
-import { meanStd } from './common.js';
+import { meanStd, parseFlags } from './common.js';
 import { DEEP_MLP_QUICK, MLP_ACTIVATIONS, deepMlpTable, runDeepMlp } from './deepMlp.js';
 import { DROPOUT_QUICK, dropoutTable, runDropout } from './dropout.js';
 import { orthogonalMatrix } from './fastDense.js';
@@ -99,5 +99,14 @@ describe('experiment helpers', () => {
   it('meanStd ignores non-finite values and uses the n − 1 deviation', () => {
     assert.deepEqual(meanStd([1, 3, NaN]), { mean: 2, std: Math.SQRT2, n: 2 });
     assert.deepEqual(meanStd([NaN]).n, 0);
+  });
+
+  it('parseFlags reads every flag and names the bad ones', () => {
+    assert.deepEqual(parseFlags(['--only', '50', '--epochs', '8', '--activations', 'relu,grelu', '--seeds', '2']), {
+      quick: false, probe: false, seeds: 2, only: ['50'], gain: null, epochs: 8, activations: ['relu', 'grelu'],
+    });
+    assert.throws(() => parseFlags(['--epochs', '0']), /--epochs must be a positive integer, received 0/);
+    assert.throws(() => parseFlags(['--seeds', 'x']), /--seeds must be a positive integer, received NaN/);
+    assert.throws(() => parseFlags(['--fast']), /unknown flag '--fast' \(known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b\)/);
   });
 });
