@@ -175,7 +175,7 @@ export async function runDemo(options: { backend: string; steps: number; stepSiz
   status('Evaluating…', 1);
   const evaluation = await evaluateSegmentation(model, val, { batchSize: 8 });
   drawRgba(element<HTMLCanvasElement>('predictions'), predictionTiles(model, val, 4), 3);
-  const maps = attentionMaps(model, val.get(0), { columns: 8 });
+  const maps = attentionMaps(model, val.get(0), { columns: 8, normalize: 'each' });
   if (maps === null) throw new Error('demo: the model has no HEM head');
   drawRgba(element<HTMLCanvasElement>('attention'), maps.grid, 2);
   element('elbo').innerHTML = lineChart({

@@ -59,6 +59,22 @@ describe('attentionMaps (Fig. 4 on one image)', () => {
     };
     for (const [x, y] of [[0, 0], [15, 15], [3 * 18 + 7, 2 * 18 + 9]] as const) assert.ok(onViridis(x, y), `pixel (${x}, ${y}) is viridis`);
     assert.deepEqual(Array.from(maps.grid.data.subarray(16 * 4, 16 * 4 + 3)), [255, 255, 255], 'gap pixel');
+    // 'each' stretches every map to the full colour range: each tile holds both ends of viridis.
+    const each = attentionMaps(model, sample, { normalize: 'each', gap: 0 })!;
+    const tileHasColour = (tile: number, colour: readonly number[]): boolean => {
+      const column = tile % 4;
+      const row = Math.floor(tile / 4);
+      for (let y = row * 16; y < row * 16 + 16; y++) {
+        for (let x = column * 16; x < column * 16 + 16; x++) {
+          const at = (y * each.grid.width + x) * 4;
+          if (each.grid.data[at] === colour[0] && each.grid.data[at + 1] === colour[1] && each.grid.data[at + 2] === colour[2]) return true;
+        }
+      }
+      return false;
+    };
+    for (let tile = 0; tile < 12; tile++) {
+      assert.ok(tileHasColour(tile, viridis(0)) && tileHasColour(tile, viridis(1)), `tile ${tile} spans the colour map`);
+    }
     const custom = attentionMaps(model, sample, { columns: 2, iterations: 5, gap: 0 })!;
     assert.deepEqual(custom.bases, maps.bases.slice(0, 2));
     assert.equal(custom.grid.width, 2 * 16);
@@ -75,6 +91,10 @@ describe('attentionMaps (Fig. 4 on one image)', () => {
     const model = smallModel('hem');
     assert.throws(() => attentionMaps(model, sampleOf(16, 1, 1)), /attentionMaps: the sample has 1 channels, the model expects 3/);
     assert.throws(() => attentionMaps(model, sampleOf(16, 3, 1), { columns: 0 }), /attentionMaps: 'columns' must be an integer ≥ 1, received 0/);
+    assert.throws(
+      () => attentionMaps(model, sampleOf(16, 3, 1), { normalize: 'none' as 'all' }),
+      /attentionMaps: 'normalize' must be 'all' or 'each', received 'none'/,
+    );
     model.dispose();
   });
 });

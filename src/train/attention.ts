@@ -17,10 +17,16 @@ export interface AttentionMapOptions {
   iterations?: number;
   /** Pixel gap between tiles. Default 2. */
   gap?: number;
+  /**
+   * 'all' (default): one colour range for the whole grid, so bases compare;
+   * 'each': every map to its own range, so a basis with little mass still
+   * shows where it attends.
+   */
+  normalize?: 'all' | 'each';
 }
 
 export interface AttentionMaps {
-  /** Rows t = 1..T, one column per chosen basis; viridis, one colour scale for the whole grid. */
+  /** Rows t = 1..T, one column per chosen basis; viridis, scaled as `normalize` says. */
   grid: RgbaImage;
   /** Indices k of the bases shown, left to right. */
   bases: number[];
@@ -38,8 +44,9 @@ export interface AttentionMaps {
  */
 export function attentionMaps(model: tf.LayersModel, sample: SegmentationSample, options: AttentionMapOptions = {}): AttentionMaps | null {
   const fn = 'attentionMaps';
-  const { columns = 8, iterations, gap = 2 } = options;
+  const { columns = 8, iterations, gap = 2, normalize = 'all' } = options;
   if (!Number.isInteger(columns) || columns < 1) throw new Error(`${fn}: 'columns' must be an integer ≥ 1, received ${String(columns)}`);
+  if (normalize !== 'all' && normalize !== 'each') throw new Error(`${fn}: 'normalize' must be 'all' or 'each', received '${String(normalize)}'`);
   const inputShape = model.inputs[0]?.shape ?? [];
   const channels = inputShape[3];
   if (sample.channels !== channels) {
@@ -66,7 +73,7 @@ export function attentionMaps(model: tf.LayersModel, sample: SegmentationSample,
     }
     const elbo = trace.map((step) => step.elboAfter.dataSync()[0] as number);
     const scale = Math.max(1, Math.floor(sample.height / h));
-    const grid = heatmapGrid(maps, [trace.length * bases.length, h, w], { columns: bases.length, scale, normalize: 'all', gap });
+    const grid = heatmapGrid(maps, [trace.length * bases.length, h, w], { columns: bases.length, scale, normalize, gap });
     return { grid, bases, featureSize: [h, w], elbo, mass };
   } finally {
     disposeHemResult(result);
