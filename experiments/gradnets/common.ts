@@ -197,10 +197,12 @@ export interface ExperimentFlags {
   epochs: number | null;
   /** deepMlp: only these activations. */
   activations: string[] | null;
+  /** Overrides the experiment's learning rate. */
+  learningRate: number | null;
 }
 
 export function parseFlags(argv: string[]): ExperimentFlags {
-  const flags: ExperimentFlags = { quick: false, probe: false, seeds: null, only: null, gain: null, epochs: null, activations: null };
+  const flags: ExperimentFlags = { quick: false, probe: false, seeds: null, only: null, gain: null, epochs: null, activations: null, learningRate: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') flags.quick = true;
@@ -210,7 +212,11 @@ export function parseFlags(argv: string[]): ExperimentFlags {
     else if (arg === '--gain') flags.gain = Number(argv[++i]);
     else if (arg === '--epochs') flags.epochs = Number(argv[++i]);
     else if (arg === '--activations') flags.activations = String(argv[++i]).split(',');
-    else throw new Error(`unknown flag '${String(arg)}' (known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b)`);
+    else if (arg === '--lr') flags.learningRate = Number(argv[++i]);
+    else throw new Error(`unknown flag '${String(arg)}' (known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR)`);
+  }
+  if (flags.learningRate !== null && !(Number.isFinite(flags.learningRate) && flags.learningRate > 0)) {
+    throw new Error(`--lr must be a positive number, received ${String(flags.learningRate)}`);
   }
   if (flags.epochs !== null && !(Number.isInteger(flags.epochs) && flags.epochs > 0)) {
     throw new Error(`--epochs must be a positive integer, received ${String(flags.epochs)}`);

@@ -4,7 +4,7 @@
  * (identity → ReLU, τ in steps) vs leaky ReLU (0.01) vs very leaky ReLU (0.3).
  *
  *   npx tsx experiments/gradnets/deepMlp.ts [--quick] [--seeds N] [--probe]
- *     [--only depths] [--gain G] [--epochs N] [--activations relu,grelu,leaky,veryLeaky]
+ *     [--only depths] [--gain G] [--epochs N] [--activations relu,grelu,leaky,veryLeaky] [--lr LR]
  */
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../../src/backend.js';
@@ -194,6 +194,7 @@ async function main(): Promise<void> {
   if (flags.only !== null) config = { ...config, depths: flags.only.map(Number) };
   if (flags.gain !== null) config = { ...config, gain: flags.gain, activations: ['relu'] };
   if (flags.epochs !== null) config = { ...config, epochs: flags.epochs };
+  if (flags.learningRate !== null) config = { ...config, learningRate: flags.learningRate };
   if (flags.activations !== null) {
     const unknown = flags.activations.filter((a) => !(MLP_ACTIVATIONS as readonly string[]).includes(a));
     if (unknown.length > 0) throw new Error(`--activations: unknown ${unknown.join(', ')} (known: ${MLP_ACTIVATIONS.join(', ')})`);
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
   const { header, rows } = deepMlpTable(results);
   printTable(header, rows);
   const depthSuffix = flags.only !== null && flags.gain === null ? `-depth${flags.only.join('-')}` : '';
-  const epochsSuffix = flags.epochs !== null ? `-epochs${flags.epochs}` : '';
+  const epochsSuffix = `${flags.epochs !== null ? `-epochs${flags.epochs}` : ''}${flags.learningRate !== null ? `-lr${flags.learningRate}` : ''}`;
   const name = `deepMlp${flags.quick ? '-quick' : ''}${flags.gain !== null ? `-gain${flags.gain}` : ''}${depthSuffix}${epochsSuffix}`;
   console.log(`wrote ${writeResults(name, results)} (${results.totalSeconds.toFixed(0)} s)`);
 }

@@ -103,10 +103,12 @@ describe('experiment helpers', () => {
 
   it('parseFlags reads every flag and names the bad ones', () => {
     assert.deepEqual(parseFlags(['--only', '50', '--epochs', '8', '--activations', 'relu,grelu', '--seeds', '2']), {
-      quick: false, probe: false, seeds: 2, only: ['50'], gain: null, epochs: 8, activations: ['relu', 'grelu'],
+      quick: false, probe: false, seeds: 2, only: ['50'], gain: null, epochs: 8, activations: ['relu', 'grelu'], learningRate: null,
     });
+    assert.equal(parseFlags(['--lr', '3e-4']).learningRate, 3e-4);
+    assert.throws(() => parseFlags(['--lr', '-1']), /--lr must be a positive number, received -1/);
     assert.throws(() => parseFlags(['--epochs', '0']), /--epochs must be a positive integer, received 0/);
     assert.throws(() => parseFlags(['--seeds', 'x']), /--seeds must be a positive integer, received NaN/);
-    assert.throws(() => parseFlags(['--fast']), /unknown flag '--fast' \(known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b\)/);
+    assert.throws(() => parseFlags(['--fast']), /unknown flag '--fast' \(known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR\)/);
   });
 });
