@@ -125,8 +125,15 @@ describe('hemnet CLI', () => {
   it('the built bin prints help that names every option with its paper symbol', () => {
     const bin = resolve('dist/cli/main.js');
     const help = execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
-    for (const needle of ['--step-size N', 'η of the N-step (Eq. 13)', 'T_train', 'T_eval', 'σ²', '--num-bases N', 'K, Gaussian bases', 'train ', 'eval ', 'predict ', 'info ']) {
-      assert.ok(help.includes(needle), `help lacks '${needle}'`);
+    for (const needle of ['train ', 'eval ', 'predict ', 'info ', 'elbo ', '--version']) assert.ok(help.includes(needle), `help lacks '${needle}'`);
+    const trainHelp = execFileSync(process.execPath, [bin, 'train', '--help'], { encoding: 'utf8' });
+    for (const needle of ['--step-size N', 'η of the N-step (Eq. 13)', 'T_train', 'T_eval', 'σ²', '--num-bases N', 'K, Gaussian bases', '--resume', '--overwrite']) {
+      assert.ok(trainHelp.includes(needle), `train help lacks '${needle}'`);
     }
+    // A command's help lists its own options only.
+    const elboHelp = execFileSync(process.execPath, [bin, 'elbo', '--help'], { encoding: 'utf8' });
+    assert.ok(elboHelp.includes('--step-sizes L') && !elboHelp.includes('--num-bases'), elboHelp);
+    const version = execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim();
+    assert.match(version, /^\d+\.\d+\.\d+/);
   });
 });

@@ -17,6 +17,7 @@ import { trainSegmentation, type TrainEvent } from '../train/loop.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 import type { SegmentationSample } from '../data/types.js';
 import { ProgressBar } from './progress.js';
+import type { Output } from './command.js';
 import {
   assembleConfig,
   buildModel,
@@ -34,11 +35,7 @@ import {
   writePredictions,
 } from './run.js';
 
-export interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-  progressStream?: NodeJS.WriteStream;
-}
+export type { Output } from './command.js';
 
 function formatMetrics(result: EvaluationResult, classNames: readonly string[]): string {
   const m = result.metrics;
