@@ -10,3 +10,6 @@ export { loadVocDataset, VocDataset } from './data/voc.js';
 export type { VocOptions } from './data/voc.js';
 export { encodePng, writePng, svgToPng, writeSvgPng } from './plots/png.js';
 export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromFiles, fileModelHandler } from './train/checkpointFiles.js';
+export { loadSegmenter, segment } from './infer/node.js';
+export { decodeImage } from './io/images.js';
+export type { RgbImage } from './io/images.js';

@@ -2,10 +2,12 @@
 import { existsSync } from 'node:fs';
 import { appendFile, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import sharp from 'sharp';
-import type * as tf from '@tensorflow/tfjs';
+import { decodeImage } from '../io/images.js';
+import { segmentSync, SEGMENTER_FILE } from '../infer/segment.js';
+import { segmenterInfoForRun } from '../infer/runInfo.js';
+import * as tf from '@tensorflow/tfjs';
 import { backendInfo, setBackend } from '../backend.js';
-import { colorizeMask, imageToRgba, overlayMask, tileImages } from '../plots/image.js';
+import { colorizeMask, imageToRgba, overlayMask, tileImages, type RgbaImage } from '../plots/image.js';
 import { writePng } from '../plots/png.js';
 import { countParameters, summarizeModel } from '../models/zoo.js';
 import { captureCheckpoint } from '../train/checkpoint.js';
@@ -15,7 +17,6 @@ import { HemStepSizeController } from '../gradnets/hemStepSize.js';
 import { resolveHemHeadOptions } from '../layers/hemHead.js';
 import { trainSegmentation, type TrainEvent } from '../train/loop.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
-import type { SegmentationSample } from '../data/types.js';
 import { ProgressBar } from './progress.js';
 import type { Output } from './command.js';
 import {
@@ -27,8 +28,8 @@ import {
   latestCheckpoint,
   loadRunModel,
   MODEL_DIR,
-  predictLabels,
   restoreRun,
+  runInference,
   writeAttentionMaps,
   writeJson,
   writeLossCurve,
@@ -48,8 +49,10 @@ function formatMetrics(result: EvaluationResult, classNames: readonly string[]):
 async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io: Output, evalIterations: number | null): Promise<EvaluationResult> {
   const { val } = await createDatasets(config, 'val');
   const total = Math.min(val.size, config.eval.limit ?? val.size);
-  const bar = new ProgressBar({ label: 'eval ', total, ...(io.progressStream ? { stream: io.progressStream } : {}) });
+  const bar = new ProgressBar({ label: 'eval ', total, ...progressTarget(io) });
   return evaluateSegmentation(model, val, {
+    // auto/whole/slide: every image at its original resolution; 'resize': batches at the training size.
+    ...(config.eval.mode !== 'resize' ? { inference: runInference(config) } : {}),
     batchSize: config.eval.batchSize,
     scales: config.eval.scales,
     flip: config.eval.flip,
@@ -58,6 +61,12 @@ async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io
     ...(config.eval.limit !== null ? { limit: config.eval.limit } : {}),
     onProgress: (done) => bar.update(done),
   });
+}
+
+/** Where progress lines go: the output's progress stream, or nowhere with --quiet. */
+function progressTarget(io: Output): { stream?: NodeJS.WriteStream; enabled?: boolean } {
+  if (io.quiet === true) return { enabled: false };
+  return io.progressStream ? { stream: io.progressStream } : {};
 }
 
 export interface TrainCommandOptions {
@@ -117,7 +126,7 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
   const onSignal = () => controller.abort('interrupted (SIGINT)');
   process.once('SIGINT', onSignal);
   const logPath = join(runDir, 'train-log.jsonl');
-  const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...(io.progressStream ? { stream: io.progressStream } : {}) });
+  const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...progressTarget(io) });
   const losses: number[] = [];
   const previousLog = existsSync(logPath) ? (await readFile(logPath, 'utf8')).split('\n').filter(Boolean) : [];
   for (const line of previousLog) {
@@ -161,12 +170,14 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
     return { metrics: null, config };
   }
   await saveModelToFiles(join(runDir, MODEL_DIR), model);
+  // Class names, normalisation and inference settings next to model.json: loadSegmenter needs nothing else.
+  await writeJson(join(runDir, MODEL_DIR, SEGMENTER_FILE), segmenterInfoForRun(config));
   const result = await evaluateWithProgress(model, config, io, config.eval.evalIterations);
   io.out(`${formatMetrics(result, datasets.val.classNames)}\n`);
   await writeJson(join(runDir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, eval: config.eval, backend: backendInfo().name });
   const known = losses.filter((v): v is number => typeof v === 'number');
   await writeLossCurve(runDir, known, `${model.name}: training loss`);
-  await writePredictions(join(runDir, 'predictions.png'), model, datasets.val, 6, datasets.mean, datasets.std);
+  await writePredictions(join(runDir, 'predictions.png'), model, datasets.val, 6, datasets.mean, datasets.std, runInference(config));
   const attention = await writeAttentionMaps(join(runDir, 'attention.png'), model, datasets.val.get(0));
   io.out(`wrote ${runDir}/{config.json, metrics.json, loss.png, predictions.png${attention ? ', attention.png' : ''}, ${MODEL_DIR}/, ${CHECKPOINT_DIR}/}\n`);
   return { metrics: result.metrics, config };
@@ -185,40 +196,51 @@ export async function evalCommand(options: { run: string; flags: PartialRunConfi
   return result.metrics;
 }
 
-async function readImageFile(path: string, height: number, width: number, mean: readonly number[], std: readonly number[]): Promise<SegmentationSample> {
-  let raw: Buffer;
-  try {
-    raw = await sharp(path).removeAlpha().resize(width, height, { fit: 'fill' }).raw().toBuffer();
-  } catch (error) {
-    throw new Error(`hemnet predict: cannot read image '${path}': ${(error as Error).message}`);
-  }
-  const image = new Float32Array(height * width * 3);
-  for (let i = 0; i < image.length; i++) image[i] = ((raw[i] as number) / 255 - (mean[i % 3] as number)) / (std[i % 3] as number);
-  return { image, label: new Uint8Array(height * width), height, width, channels: 3, id: basename(path, extname(path)) };
-}
-
-/** `hemnet predict`: colour-mapped masks, overlays and attention maps as PNG. */
+/** `hemnet predict`: colour-mapped masks, overlays and attention maps as PNG, at each image's own size. */
 export async function predictCommand(options: { run: string; out: string; images: string[]; count: number; backend?: string }, io: Output): Promise<string[]> {
   const { model, config } = await loadRunModel(options.run, options.backend);
-  const { val, mean, std } = await createDatasets(config, 'val');
-  const [height, width] = config.model.inputSize;
-  const samples: SegmentationSample[] = [];
-  for (const path of options.images) samples.push(await readImageFile(path, height, width, mean, std));
-  if (options.images.length === 0) for (let i = 0; i < Math.min(options.count, val.size); i++) samples.push(val.get(i));
+  const info = segmenterInfoForRun(config);
+  const { mean, std } = info;
+  const inference = runInference(config);
+  const ignoreLabel = info.ignoreLabel;
   await ensureDir(options.out);
   const written: string[] = [];
-  for (const sample of samples) {
-    const prediction = predictLabels(model, sample);
-    const picture = imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
-    const mask = colorizeMask(prediction, sample.height, sample.width, { ignoreLabel: val.ignoreLabel });
-    const overlay = overlayMask(picture, prediction, { ignoreLabel: val.ignoreLabel });
-    const maskPath = join(options.out, `${sample.id}-mask.png`);
-    const panelPath = join(options.out, `${sample.id}-panel.png`);
-    await writePng(maskPath, mask);
-    await writePng(panelPath, tileImages([picture, overlay, mask], { columns: 3, gap: 2 }));
-    written.push(maskPath, panelPath);
-    const attentionPath = join(options.out, `${sample.id}-attention.png`);
-    if (await writeAttentionMaps(attentionPath, model, sample)) written.push(attentionPath);
+  const write = async (id: string, picture: RgbaImage, labels: Uint8Array, attention: RgbaImage | null): Promise<void> => {
+    const mask = colorizeMask(labels, picture.height, picture.width, { ignoreLabel });
+    const overlay = overlayMask(picture, labels, { ignoreLabel });
+    const paths = { mask: join(options.out, `${id}-mask.png`), overlay: join(options.out, `${id}-overlay.png`), panel: join(options.out, `${id}-panel.png`) };
+    await writePng(paths.mask, mask);
+    await writePng(paths.overlay, overlay);
+    await writePng(paths.panel, tileImages([picture, overlay, mask], { columns: 3, gap: 2 }));
+    written.push(paths.mask, paths.overlay, paths.panel);
+    if (attention !== null) {
+      const attentionPath = join(options.out, `${id}-attention.png`);
+      await writePng(attentionPath, attention);
+      written.push(attentionPath);
+    }
+  };
+  const segmenter = { model, info: { ...info, inference } };
+  for (const path of options.images) {
+    const image = await decodeImage(path, 'hemnet predict');
+    const result = segmentSync(segmenter, image);
+    const picture: RgbaImage = { data: new Uint8ClampedArray(image.width * image.height * 4), width: image.width, height: image.height };
+    for (let p = 0; p < image.width * image.height; p++) {
+      picture.data.set(image.data.subarray(3 * p, 3 * p + 3), 4 * p);
+      picture.data[4 * p + 3] = 255;
+    }
+    await write(basename(path, extname(path)), picture, result.labels, result.attention?.grid ?? null);
+    io.out(`${path}: ${image.width}×${image.height}, ${result.mode} inference\n`);
+  }
+  if (options.images.length === 0) {
+    const { val } = await createDatasets(config, 'val');
+    for (let i = 0; i < Math.min(options.count, val.size); i++) {
+      const sample = val.get(i);
+      const picture = imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
+      const input = tf.tensor3d(sample.image, [sample.height, sample.width, sample.channels]);
+      const result = segmentSync(segmenter, input, { normalized: true });
+      input.dispose();
+      await write(sample.id, picture, result.labels, result.attention?.grid ?? null);
+    }
   }
   io.out(`wrote ${written.length} files to ${options.out}\n`);
   return written;

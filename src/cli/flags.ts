@@ -4,7 +4,7 @@
  */
 import type { PartialRunConfig } from '../train/runConfig.js';
 
-type FlagType = 'number' | 'integer' | 'string' | 'boolean' | 'numbers' | 'integer-or-null';
+type FlagType = 'number' | 'integer' | 'string' | 'boolean' | 'numbers' | 'strings' | 'integer-or-null';
 
 export interface FlagSpec {
   flag: string;
@@ -32,13 +32,20 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
   { flag: 'output-stride', path: 'model.outputStride', type: 'integer', help: 'OS of the backbone: compact 4|8, resnet50 8|16' },
   { flag: 'width', path: 'model.width', type: 'integer', help: 'backbone base width' },
   { flag: 'aux-head', path: 'model.auxiliaryHead', type: 'boolean', help: 'add the auxiliary FCN head (loss weight 0.4)' },
+  { flag: 'num-classes', path: 'model.numClasses', type: 'integer', help: 'classes, background included (scenes 11; --data voc 21)' },
   { flag: 'model-seed', path: 'model.seed', type: 'integer', help: 'seed of the weight initialisers' },
   // data
   { flag: 'data', path: 'data.source', type: 'string', help: 'scenes (built-in MNIST scenes) | voc' },
   { flag: 'voc-root', path: 'data.vocRoot', type: 'string', help: 'PASCAL-VOC-format folder (JPEGImages/, SegmentationClass/, ImageSets/)' },
   { flag: 'train-size', path: 'data.trainSize', type: 'integer', help: 'scenes in the training split' },
   { flag: 'val-size', path: 'data.valSize', type: 'integer', help: 'scenes in the validation split' },
-  { flag: 'canvas-size', path: 'data.canvasSize', type: 'integer', help: 'scene side in pixels (and VOC crop size)' },
+  { flag: 'canvas-size', path: 'data.canvasSize', type: 'integer', help: 'scene side in pixels' },
+  { flag: 'crop-size', path: 'data.cropSize', type: 'integer', help: 'VOC: side of the random training crops = the model input size (default 320)' },
+  { flag: 'class-names', path: 'data.classNames', type: 'strings', help: 'comma-separated class names, one per class (VOC default: its 21 names)' },
+  { flag: 'mask-format', path: 'data.maskFormat', type: 'string', help: 'VOC masks: color (SegmentationClass) | index (grey class indices, SegmentationClassAug)' },
+  { flag: 'mask-dir', path: 'data.maskDir', type: 'string', help: 'VOC: mask folder under the root (default SegmentationClass, or SegmentationClassAug for index)' },
+  { flag: 'train-split', path: 'data.trainSplit', type: 'string', help: 'VOC: training list in ImageSets/Segmentation (default train; e.g. train_aug, trainval)' },
+  { flag: 'val-split', path: 'data.valSplit', type: 'string', help: 'VOC: evaluation list in ImageSets/Segmentation (default val)' },
   { flag: 'digit-scale', path: 'data.digitScale', type: 'numbers', help: 'min,max digit scale (side = 28·scale pixels)' },
   { flag: 'clutter', path: 'data.clutterFragments', type: 'numbers', help: 'min,max digit fragments of background clutter per scene' },
   { flag: 'label-dilation', path: 'data.labelDilation', type: 'integer', help: 'grow digit labels by this many pixels (0: strokes only)' },
@@ -55,6 +62,9 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
   { flag: 'step-size-tau', path: 'train.stepSizeTau', type: 'integer', help: 'τ, steps over which η anneals (default: half the steps)' },
   { flag: 'checkpoint-every', path: 'train.checkpointEvery', type: 'integer', help: 'steps between checkpoints (0: only at the end)' },
   // evaluation
+  { flag: 'eval-mode', path: 'eval.mode', type: 'string', help: 'auto (whole image at original resolution; sliding window above 1024 px) | whole | slide | resize (to the training size)' },
+  { flag: 'eval-crop-size', path: 'eval.cropSize', type: 'integer', help: 'sliding-window side (default: the model input size)' },
+  { flag: 'eval-stride', path: 'eval.stride', type: 'integer', help: 'pixels between sliding windows (default 2/3 of the window)' },
   { flag: 'eval-scales', path: 'eval.scales', type: 'numbers', help: 'comma-separated input scales, e.g. 0.75,1,1.25 (multi-scale)' },
   { flag: 'eval-flip', path: 'eval.flip', type: 'boolean', help: 'also average the flipped input' },
   { flag: 'eval-limit', path: 'eval.limit', type: 'integer', help: 'evaluate at most this many images' },
@@ -75,6 +85,7 @@ function parseValue(spec: FlagSpec, raw: string | boolean): unknown {
   if (spec.type === 'boolean') return raw;
   const text = String(raw);
   if (spec.type === 'string') return text;
+  if (spec.type === 'strings') return text.split(',').map((part) => part.trim());
   if (spec.type === 'numbers') {
     return text.split(',').map((part) => {
       const value = Number(part);
@@ -111,7 +122,7 @@ export function flagsToConfig(values: Record<string, string | boolean | undefine
 export function configFlagHelp(): string {
   const width = Math.max(...CONFIG_FLAGS.map((s) => s.flag.length + (s.type === 'boolean' ? 0 : 4)));
   return CONFIG_FLAGS.map((s) => {
-    const name = s.type === 'boolean' ? `--${s.flag}` : `--${s.flag} ${s.type === 'numbers' ? 'L' : s.type === 'string' ? 'S' : 'N'}`;
+    const name = s.type === 'boolean' ? `--${s.flag}` : `--${s.flag} ${s.type === 'numbers' || s.type === 'strings' ? 'L' : s.type === 'string' ? 'S' : 'N'}`;
     return `  ${name.padEnd(width + 3)} ${s.help}  [${s.path}]`;
   }).join('\n');
 }

@@ -19,14 +19,24 @@ import { restoreModel, restoreOptimizer, type Checkpoint } from '../train/checkp
 import type { TrainingOptimizer } from '../train/optimizer.js';
 import { readLatestCheckpoint, loadModelFromFiles } from '../train/checkpointFiles.js';
 import { attentionMaps } from '../train/attention.js';
-import { defaultRunConfig, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
+import { defaultRunConfig, defaultRunConfigFor, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
+import { inferProbabilities, type InferenceOptions } from '../infer/inference.js';
+import { runClassNames, runNormalization } from '../infer/runInfo.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
 export const MODEL_DIR = 'model';
 
-/** Defaults ← JSON config file ← flags. */
-export async function assembleConfig(configPath: string | undefined, flags: PartialRunConfig, base: RunConfig = defaultRunConfig()): Promise<RunConfig> {
-  let config = base;
+function sourceOf(partial: unknown): 'scenes' | 'voc' | undefined {
+  const source = (partial as { data?: { source?: unknown } } | null)?.data?.source;
+  return source === 'voc' || source === 'scenes' ? source : undefined;
+}
+
+/**
+ * Defaults ← JSON config file ← flags. The defaults are the data source's
+ * (`vocRunConfig()` for 'voc', the scenes run otherwise) unless `base` is given.
+ */
+export async function assembleConfig(configPath: string | undefined, flags: PartialRunConfig, base?: RunConfig): Promise<RunConfig> {
+  let parsed: unknown;
   if (configPath !== undefined) {
     let text: string;
     try {
@@ -34,14 +44,14 @@ export async function assembleConfig(configPath: string | undefined, flags: Part
     } catch (error) {
       throw new Error(`hemnet: cannot read config file '${configPath}': ${(error as Error).message}`);
     }
-    let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
       throw new Error(`hemnet: config file '${configPath}' is not valid JSON: ${(error as Error).message}`);
     }
-    config = mergeRunConfig(config, parsed, configPath);
   }
+  let config = base ?? defaultRunConfigFor(sourceOf(flags) ?? sourceOf(parsed) ?? 'scenes');
+  if (configPath !== undefined) config = mergeRunConfig(config, parsed, configPath);
   return mergeRunConfig(config, flags, 'flags');
 }
 
@@ -68,10 +78,21 @@ export async function createDatasets(config: RunConfig, which: 'both' | 'val' = 
     return { train: plain ? rawTrain : augmentDataset(rawTrain, augment), val, mean: [0.5, 0.5, 0.5], std: [0.29, 0.29, 0.29] };
   }
   const root = d.vocRoot as string;
-  const numClasses = config.model.numClasses;
-  const val = augmentDataset(await loadVocDataset(root, { split: 'val', numClasses, maxSide: d.canvasSize }), { cropSize: d.canvasSize, seed: d.seed });
-  const train = which === 'both' ? await loadVocDataset(root, { split: 'train', numClasses, augment }) : val;
-  return { train, val, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+  const { mean, std } = runNormalization(config);
+  const crop = d.cropSize ?? d.canvasSize;
+  const common = {
+    numClasses: config.model.numClasses,
+    classNames: runClassNames(config),
+    maskFormat: d.maskFormat,
+    maskDir: d.maskDir ?? (d.maskFormat === 'index' ? 'SegmentationClassAug' : 'SegmentationClass'),
+    mean,
+    std,
+  };
+  // Evaluation at the original resolution (eval.mode auto/whole/slide); 'resize' shrinks and pads to the crop.
+  const rawVal = await loadVocDataset(root, { split: d.valSplit, ...common, ...(config.eval.mode === 'resize' ? { maxSide: crop } : {}) });
+  const val = config.eval.mode === 'resize' ? augmentDataset(rawVal, { cropSize: crop, seed: d.seed }) : rawVal;
+  const train = which === 'both' ? await loadVocDataset(root, { split: d.trainSplit, ...common, augment: { ...augment, cropSize: crop } }) : val;
+  return { train, val, mean, std };
 }
 
 /** Reads the run folder's latest checkpoint, or null. */
@@ -140,31 +161,52 @@ function sampleImage(sample: SegmentationSample, mean: readonly number[], std: r
   return imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
 }
 
-/** Class per pixel for a batch of one sample (argmax of the main output). */
-export function predictLabels(model: tf.LayersModel, sample: SegmentationSample): Uint8Array {
-  return tf.tidy(() => {
-    const input = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
-    const output = model.predict(input) as tf.Tensor | tf.Tensor[];
-    const logits = Array.isArray(output) ? (output[0] as tf.Tensor) : output;
-    return new Uint8Array(tf.argMax(logits, -1).dataSync());
-  });
+/** Class per pixel of one sample at its own size (whole image or sliding windows, `inferProbabilities`). */
+export function predictLabels(model: tf.LayersModel, sample: SegmentationSample, inference: InferenceOptions = {}): Uint8Array {
+  const input = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
+  const probabilities = inferProbabilities(model, input, inference);
+  const labels = tf.tidy(() => new Uint8Array(tf.argMax(probabilities, -1).dataSync()));
+  tf.dispose([input, probabilities]);
+  return labels;
+}
+
+/** The inference settings of a run's `eval` section. */
+export function runInference(config: RunConfig): InferenceOptions {
+  const e = config.eval;
+  return {
+    mode: e.mode,
+    sizeMultiple: config.model.outputStride,
+    ...(e.cropSize !== null ? { cropSize: [e.cropSize, e.cropSize] as [number, number] } : {}),
+    ...(e.stride !== null ? { stride: [e.stride, e.stride] as [number, number] } : {}),
+  };
 }
 
 /** Rows of [image | truth | prediction] for the first `count` samples. */
-export async function writePredictions(path: string, model: tf.LayersModel, dataset: SegmentationDataset, count: number, mean: readonly number[], std: readonly number[]): Promise<void> {
+export async function writePredictions(
+  path: string,
+  model: tf.LayersModel,
+  dataset: SegmentationDataset,
+  count: number,
+  mean: readonly number[],
+  std: readonly number[],
+  inference: InferenceOptions = {},
+): Promise<void> {
   const tiles: RgbaImage[] = [];
   for (let i = 0; i < Math.min(count, dataset.size); i++) {
     const sample = dataset.get(i);
+    // Small scenes are drawn ×2; photographs (VOC, ~500 px) at their own size.
+    const factor = Math.max(1, Math.floor(160 / Math.max(sample.height, sample.width)));
     tiles.push(
-      upscale(sampleImage(sample, mean, std), 2),
-      upscale(colorizeMask(sample.label, sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), 2),
-      upscale(colorizeMask(predictLabels(model, sample), sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), 2),
+      upscale(sampleImage(sample, mean, std), factor),
+      upscale(colorizeMask(sample.label, sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), factor),
+      upscale(colorizeMask(predictLabels(model, sample, inference), sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), factor),
     );
   }
   await writePng(path, tileImages(tiles, { columns: 3, gap: 4 }));
 }
 
 function upscale(image: RgbaImage, factor: number): RgbaImage {
+  if (factor === 1) return image;
   const width = image.width * factor;
   const height = image.height * factor;
   const data = new Uint8ClampedArray(width * height * 4);

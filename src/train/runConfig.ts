@@ -18,8 +18,19 @@ export interface DataConfig {
   trainSize: number;
   /** Scenes in the validation split (source 'scenes'); VOC uses its val list. */
   valSize: number;
-  /** Canvas side of the scenes, also the training crop size for VOC. */
+  /** Canvas side of the scenes (and the VOC training crop when `cropSize` is null). */
   canvasSize: number;
+  /** VOC: side of the random training crops, which is also the model's input size (null: `canvasSize`). Evaluation is at the original resolution (`eval.mode`). */
+  cropSize: number | null;
+  /** VOC: one name per class (null: VOC's 21 names when numClasses is 21, else class0…). */
+  classNames: string[] | null;
+  /** VOC: 'color' (SegmentationClass palette PNGs) or 'index' (grey PNGs holding class indices, e.g. SegmentationClassAug). */
+  maskFormat: 'color' | 'index';
+  /** VOC: folder of the masks under the root (null: SegmentationClass for 'color', SegmentationClassAug for 'index'). */
+  maskDir: string | null;
+  /** VOC: list names in ImageSets/Segmentation for training and evaluation. */
+  trainSplit: string;
+  valSplit: string;
   /** Digits per scene [min, max]. */
   digitsPerScene: [number, number];
   /** Digit side = 28·scale pixels, scale drawn from [min, max] (null: [1.5, 2.2], capped at canvas/28). */
@@ -37,6 +48,16 @@ export interface DataConfig {
 }
 
 export interface EvalConfig {
+  /**
+   * 'auto': the whole image at its original resolution, sliding windows when
+   * its longer side exceeds 1024 px; 'whole' / 'slide' force one;
+   * 'resize': images shrunk and padded to the training size (fast, inexact).
+   */
+  mode: 'auto' | 'whole' | 'slide' | 'resize';
+  /** Side of the sliding window (null: the model's input size, i.e. the training crop). */
+  cropSize: number | null;
+  /** Pixels between sliding windows (null: 2/3 of the window, as mmseg's 512/341). */
+  stride: number | null;
   batchSize: number;
   /** Input scales; [1] = single-scale. */
   scales: number[];
@@ -87,6 +108,12 @@ export function defaultRunConfig(): RunConfig {
       trainSize: 4000,
       valSize: 500,
       canvasSize: 64,
+      cropSize: null,
+      classNames: null,
+      maskFormat: 'color',
+      maskDir: null,
+      trainSplit: 'train',
+      valSplit: 'val',
       digitsPerScene: [1, 2],
       digitScale: null,
       labelDilation: 1,
@@ -99,8 +126,41 @@ export function defaultRunConfig(): RunConfig {
     // stalls for >1000 steps on a plateau that knows digit from background but
     // not which digit; Adam leaves it within a few hundred steps.
     train: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'adam', steps: 1000, batchSize: 8, learningRate: 2e-3, checkpointEvery: 200, stepSizeEnd: null, stepSizeTau: null },
-    eval: { batchSize: 16, scales: [1], flip: false, evalIterations: null, limit: null },
+    eval: { mode: 'auto', cropSize: null, stride: null, batchSize: 16, scales: [1], flip: false, evalIterations: null, limit: null },
   };
+}
+
+/**
+ * Defaults for `--data voc`: the paper's VOC recipe (EMANet/HEMNet: SGD
+ * momentum 0.9, lr 9e-3 with poly decay 0.9, weight decay 1e-4, random
+ * scale 0.5–2 and flips, K = 64 bases, T = 3, η = 0.5, output stride 8,
+ * evaluation of whole images at their original resolution) scaled to a
+ * CPU: the compact backbone instead of ResNet-101, C = 128 instead of 512,
+ * 320×320 crops instead of 513, batch 4 instead of 16, 2000 steps instead
+ * of 30k. Every value can be overridden by a config file or a flag.
+ */
+export function vocRunConfig(): RunConfig {
+  const base = defaultRunConfig();
+  return {
+    backend: 'auto',
+    model: defaultModelConfig({
+      numClasses: 21,
+      inputSize: [320, 320],
+      width: 32,
+      channels: 128,
+      midChannels: 128,
+      outputStride: 8,
+      hem: { numBases: 64 }, // η 0.5, T 3 and σ² = √C come from the head's preset (hemnet; emanet for --head ema)
+    }),
+    data: { ...base.data, source: 'voc', canvasSize: 320, cropSize: 320, scaleRange: [0.5, 2], flip: true },
+    train: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'sgd', steps: 2000, batchSize: 4, learningRate: 9e-3, checkpointEvery: 200, stepSizeEnd: null, stepSizeTau: null },
+    eval: { ...base.eval, mode: 'auto', batchSize: 1 },
+  };
+}
+
+/** The defaults a run starts from: `vocRunConfig()` for 'voc', else `defaultRunConfig()`. */
+export function defaultRunConfigFor(source: 'scenes' | 'voc'): RunConfig {
+  return source === 'voc' ? vocRunConfig() : defaultRunConfig();
 }
 
 const SECTIONS: Schema = {
@@ -114,6 +174,12 @@ const SECTIONS: Schema = {
       trainSize: { kind: 'integer', min: 1 },
       valSize: { kind: 'integer', min: 1 },
       canvasSize: { kind: 'integer', min: 8 },
+      cropSize: { kind: 'integer', min: 8, nullable: true },
+      classNames: { kind: 'strings', nullable: true },
+      maskFormat: { kind: 'enum', values: ['color', 'index'] },
+      maskDir: { kind: 'string', nullable: true },
+      trainSplit: { kind: 'string' },
+      valSplit: { kind: 'string' },
       digitsPerScene: { kind: 'numbers', length: 2, min: 1 },
       digitScale: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true, nullable: true },
       labelDilation: { kind: 'integer', min: 0, max: 8 },
@@ -142,6 +208,9 @@ const SECTIONS: Schema = {
   eval: {
     kind: 'object',
     fields: {
+      mode: { kind: 'enum', values: ['auto', 'whole', 'slide', 'resize'] },
+      cropSize: { kind: 'integer', min: 8, nullable: true },
+      stride: { kind: 'integer', min: 1, nullable: true },
       batchSize: { kind: 'integer', min: 1 },
       scales: { kind: 'numbers', min: 0, exclusiveMin: true },
       flip: { kind: 'boolean' },
@@ -160,8 +229,8 @@ export function mergeRunConfig(base: RunConfig, partial: unknown, source = 'conf
   validateAgainstSchema(source, SECTIONS, partial);
   const p = partial as PartialRunConfig;
   const modelPartial: Partial<SegmentationModelConfig> = { ...(p.model ?? {}) };
-  // The scenes' canvas sets the model's input size unless the model names one.
-  const canvas = p.data?.canvasSize;
+  // The scenes' canvas (VOC: the training crop) sets the model's input size unless the model names one.
+  const canvas = p.data?.cropSize ?? p.data?.canvasSize;
   if (canvas !== undefined && modelPartial.inputSize === undefined) modelPartial.inputSize = [canvas, canvas];
   const model = validateModelConfig(
     { ...base.model, ...modelPartial, hem: { ...base.model.hem, ...(modelPartial.hem ?? {}) } },
@@ -178,6 +247,10 @@ export function mergeRunConfig(base: RunConfig, partial: unknown, source = 'conf
   if (minDigits > maxDigits) throw new Error(`${source}: 'data.digitsPerScene' must be [min, max] with min ≤ max, received [${minDigits}, ${maxDigits}]`);
   if (merged.data.source === 'voc' && merged.data.vocRoot === null) {
     throw new Error(`${source}: 'data.vocRoot' must name the VOC-format folder when 'data.source' is 'voc'`);
+  }
+  const names = merged.data.classNames;
+  if (names !== null && names.length !== model.numClasses) {
+    throw new Error(`${source}: 'data.classNames' must have 'model.numClasses' = ${model.numClasses} names, received ${names.length}`);
   }
   if (merged.data.source === 'scenes' && (model.inputSize[0] !== merged.data.canvasSize || model.inputSize[1] !== merged.data.canvasSize)) {
     throw new Error(

@@ -8,6 +8,7 @@ export type FieldSpec =
   | { kind: 'integer'; min?: number; max?: number; nullable?: boolean }
   | { kind: 'boolean' }
   | { kind: 'string'; nullable?: boolean }
+  | { kind: 'strings'; nullable?: boolean }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'numbers'; min?: number; length?: number; exclusiveMin?: boolean; nullable?: boolean }
   | { kind: 'object'; fields: Schema }
@@ -61,6 +62,11 @@ export function validateAgainstSchema(where: string, schema: Schema, value: unkn
         break;
       case 'string':
         if (typeof field !== 'string') throw new Error(`${where}: '${path}' must be a string, received ${describe(field)}`);
+        break;
+      case 'strings':
+        if (!Array.isArray(field) || field.length === 0 || field.some((item) => typeof item !== 'string' || item === '')) {
+          throw new Error(`${where}: '${path}' must be a list of one or more non-empty strings, received ${describe(field)}`);
+        }
         break;
       case 'enum':
         if (typeof field !== 'string' || !spec.values.includes(field)) {
