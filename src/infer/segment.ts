@@ -274,17 +274,18 @@ export function checkSegmenterInfo(value: unknown, source: string): SegmenterInf
  * `loadSegmenter` also takes a run folder or a model folder on disk.
  * `fetchFn` defaults to the global `fetch`.
  */
-export async function loadSegmenterFromUrl(url: string, fetchFn: typeof fetch = globalThis.fetch): Promise<Segmenter> {
+export async function loadSegmenterFromUrl(url: string, fetchFn?: typeof fetch): Promise<Segmenter> {
   if (typeof url !== 'string' || url === '') throw new Error(`loadSegmenter: 'url' must be a URL string, received ${JSON.stringify(url)}`);
   const base = typeof location !== 'undefined' ? location.href : undefined;
   const modelUrl = new URL(url.endsWith('.json') ? url : `${url.replace(/\/?$/, '/')}model.json`, base);
   const infoUrl = new URL(SEGMENTER_FILE, modelUrl);
-  const response = await fetchFn(infoUrl.href);
+  // Called unbound, window.fetch throws 'Illegal invocation': call it through globalThis.
+  const response = await (fetchFn ?? ((input, init) => globalThis.fetch(input, init)))(infoUrl.href);
   if (!response.ok) {
     throw new Error(`loadSegmenter: cannot fetch '${infoUrl.href}' (HTTP ${response.status}); a run's model folder holds model.json, weights.bin and ${SEGMENTER_FILE}`);
   }
   const info = checkSegmenterInfo(await response.json(), infoUrl.href);
-  const model = await tf.loadLayersModel(modelUrl.href, { fetchFunc: fetchFn });
+  const model = await tf.loadLayersModel(modelUrl.href, fetchFn !== undefined ? { fetchFunc: fetchFn } : {});
   return { model, info };
 }
 
