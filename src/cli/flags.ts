@@ -40,7 +40,7 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
   { flag: 'train-size', path: 'data.trainSize', type: 'integer', help: 'scenes in the training split' },
   { flag: 'val-size', path: 'data.valSize', type: 'integer', help: 'scenes in the validation split' },
   { flag: 'canvas-size', path: 'data.canvasSize', type: 'integer', help: 'scene side in pixels' },
-  { flag: 'crop-size', path: 'data.cropSize', type: 'integer', help: 'VOC: side of the random training crops = the model input size (default 320)' },
+  { flag: 'crop-size', path: 'data.cropSize', type: 'integer', help: 'VOC: side of the random training crops = the model input size (default 256)' },
   { flag: 'class-names', path: 'data.classNames', type: 'strings', help: 'comma-separated class names, one per class (VOC default: its 21 names)' },
   { flag: 'mask-format', path: 'data.maskFormat', type: 'string', help: 'VOC masks: color (SegmentationClass) | index (grey class indices, SegmentationClassAug)' },
   { flag: 'mask-dir', path: 'data.maskDir', type: 'string', help: 'VOC: mask folder under the root (default SegmentationClass, or SegmentationClassAug for index)' },

@@ -135,9 +135,10 @@ export function defaultRunConfig(): RunConfig {
  * momentum 0.9, lr 9e-3 with poly decay 0.9, weight decay 1e-4, random
  * scale 0.5–2 and flips, K = 64 bases, T = 3, η = 0.5, output stride 8,
  * evaluation of whole images at their original resolution) scaled to a
- * CPU: the compact backbone instead of ResNet-101, C = 128 instead of 512,
- * 320×320 crops instead of 513, batch 4 instead of 16, 2000 steps instead
- * of 30k. Every value can be overridden by a config file or a flag.
+ * CPU: the compact backbone (base width 16) instead of ResNet-101, C = 64
+ * instead of 512, 256×256 crops instead of 513, batch 4 instead of 16,
+ * 2000 steps instead of 30k. Every value can be overridden by a config
+ * file or a flag.
  */
 export function vocRunConfig(): RunConfig {
   const base = defaultRunConfig();
@@ -145,14 +146,14 @@ export function vocRunConfig(): RunConfig {
     backend: 'auto',
     model: defaultModelConfig({
       numClasses: 21,
-      inputSize: [320, 320],
-      width: 32,
-      channels: 128,
-      midChannels: 128,
+      inputSize: [256, 256],
+      width: 16,
+      channels: 64,
+      midChannels: 64,
       outputStride: 8,
       hem: { numBases: 64 }, // η 0.5, T 3 and σ² = √C come from the head's preset (hemnet; emanet for --head ema)
     }),
-    data: { ...base.data, source: 'voc', canvasSize: 320, cropSize: 320, scaleRange: [0.5, 2], flip: true },
+    data: { ...base.data, source: 'voc', canvasSize: 256, cropSize: 256, scaleRange: [0.5, 2], flip: true },
     train: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'sgd', steps: 2000, batchSize: 4, learningRate: 9e-3, checkpointEvery: 200, stepSizeEnd: null, stepSizeTau: null },
     eval: { ...base.eval, mode: 'auto', batchSize: 1 },
   };
