@@ -133,7 +133,9 @@ describe('PASCAL VOC layout through the CLI, at the original resolution', () => 
       assert.deepEqual([meta.width, meta.height], [375, 500], name);
     }
     const slide = join(dir, 'predict-slide');
-    assert.equal(await main(['predict', '--run', run, '--images', photo, '--out', slide, '--eval-mode', 'slide', '--backend', 'wasm'], capture()), 0);
+    const slideIo = capture();
+    assert.equal(await main(['predict', '--run', run, '--images', photo, '--out', slide, '--eval-mode', 'slide', '--backend', 'wasm'], slideIo), 0);
+    assert.match(slideIo.text(), /2007_000033\.jpg: 375×500, slide inference/);
     const slideMeta = await sharp(join(slide, '2007_000033-mask.png')).metadata();
     assert.deepEqual([slideMeta.width, slideMeta.height], [375, 500]);
   });

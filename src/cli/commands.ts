@@ -51,8 +51,9 @@ async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io
   const total = Math.min(val.size, config.eval.limit ?? val.size);
   const bar = new ProgressBar({ label: 'eval ', total, ...progressTarget(io) });
   return evaluateSegmentation(model, val, {
-    // auto/whole/slide: every image at its original resolution; 'resize': batches at the training size.
-    ...(config.eval.mode !== 'resize' ? { inference: runInference(config) } : {}),
+    // VOC (auto/whole/slide): every image at its original resolution, one at a time. 'resize', and the
+    // scenes (all at the model's input size, where 'whole' is the same pass), go in batches.
+    ...(config.eval.mode === 'slide' || (config.data.source === 'voc' && config.eval.mode !== 'resize') ? { inference: runInference(config) } : {}),
     batchSize: config.eval.batchSize,
     scales: config.eval.scales,
     flip: config.eval.flip,
@@ -197,8 +198,14 @@ export async function evalCommand(options: { run: string; flags: PartialRunConfi
 }
 
 /** `hemnet predict`: colour-mapped masks, overlays and attention maps as PNG, at each image's own size. */
-export async function predictCommand(options: { run: string; out: string; images: string[]; count: number; backend?: string }, io: Output): Promise<string[]> {
-  const { model, config } = await loadRunModel(options.run, options.backend);
+export async function predictCommand(
+  options: { run: string; out: string; images: string[]; count: number; backend?: string; eval?: PartialRunConfig['eval'] },
+  io: Output,
+): Promise<string[]> {
+  const loaded = await loadRunModel(options.run, options.backend);
+  const model = loaded.model;
+  // --eval-mode / --eval-crop-size / --eval-stride choose how images are run.
+  const config = options.eval !== undefined ? mergeRunConfig(loaded.config, { eval: options.eval }, 'flags') : loaded.config;
   const info = segmenterInfoForRun(config);
   const { mean, std } = info;
   const inference = runInference(config);

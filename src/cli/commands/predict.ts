@@ -23,6 +23,7 @@ export const predictSpec: CommandSpec = {
         images: images === undefined ? [] : images.split(',').filter(Boolean),
         count: numberOption('count', values.count, 4),
         ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+        ...(flags.eval !== undefined ? { eval: flags.eval } : {}),
       },
       io,
     );
