@@ -14,6 +14,7 @@
  * Every sample is a pure function of (seed, split, index): generated lazily,
  * optionally cached.
  */
+import { checkKnownKeys } from '../schema.js';
 import { createRng, hashSeed, type Rng } from './random.js';
 import type { SegmentationDataset, SegmentationSample } from './types.js';
 
@@ -210,13 +211,10 @@ export class SceneDataset implements SegmentationDataset {
     if (options === null || typeof options !== 'object') {
       throw new Error(`SceneDataset: 'options' must be an object, received ${String(options)}`);
     }
-    const known = new Set([
+    checkKnownKeys('SceneDataset', 'option', options, [
       'split', 'size', 'canvasSize', 'digitsPerScene', 'scaleRange', 'clutter', 'edgeThresholds', 'labelDilation', 'seed',
       'validationDigits', 'mean', 'std', 'cache',
     ]);
-    for (const key of Object.keys(options)) {
-      if (!known.has(key)) throw new Error(`SceneDataset: unknown option '${key}'`);
-    }
     if (options.split !== 'train' && options.split !== 'val' && options.split !== 'test') {
       throw new Error(`SceneDataset: 'split' must be 'train', 'val' or 'test', received '${String(options.split)}'`);
     }
@@ -245,9 +243,7 @@ export class SceneDataset implements SegmentationDataset {
       this.clutter = false;
     } else {
       const clutter = options.clutter ?? {};
-      for (const key of Object.keys(clutter)) {
-        if (!['fragments', 'fragmentSize', 'noiseStd'].includes(key)) throw new Error(`SceneDataset: unknown clutter option '${key}'`);
-      }
+      checkKnownKeys('SceneDataset', 'clutter option', clutter, ['fragments', 'fragmentSize', 'noiseStd']);
       const noiseStd = clutter.noiseStd ?? 0.05;
       if (!Number.isFinite(noiseStd) || noiseStd < 0) {
         throw new Error(`SceneDataset: 'clutter.noiseStd' must be a finite number ≥ 0, received ${noiseStd}`);

@@ -10,6 +10,7 @@
  * - `controller.state()` / `restore(state)` → plain JSON for checkpoints. The
  *   gate values themselves are layer weights, so `model.save` stores them too.
  */
+import { checkKnownKeys } from '../schema.js';
 import { GradNetLayer } from './base.js';
 import { GradSchedule, toGradSchedule } from './schedule.js';
 import { checkCount, ScheduleClock } from './clock.js';
@@ -87,11 +88,7 @@ export class GradNetController extends ScheduleClock {
       throw new Error(`${fn}: 'state' must be an object {schedule, step, epoch}, received ${String(state)}`);
     }
     const record = state as Record<string, unknown>;
-    for (const key of Object.keys(record)) {
-      if (!(STATE_KEYS as readonly string[]).includes(key)) {
-        throw new Error(`${fn}: unknown key '${key}' in state; allowed keys are ${STATE_KEYS.join(', ')}`);
-      }
-    }
+    checkKnownKeys(fn, 'state key', record, STATE_KEYS);
     const schedule = GradSchedule.fromJSON(record['schedule']);
     const step = checkCount(fn, 'step', record['step']);
     const epoch = checkCount(fn, 'epoch', record['epoch']);

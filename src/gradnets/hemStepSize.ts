@@ -17,6 +17,7 @@
  *   restore this state (which re-applies η).
  * - `controller.release()` → hands η back to each head's configured value.
  */
+import { checkKnownKeys } from '../schema.js';
 import { HemHead } from '../layers/hemHead.js';
 import { GradSchedule, toGradSchedule } from './schedule.js';
 import { checkCount, ScheduleClock } from './clock.js';
@@ -68,13 +69,6 @@ function checkStepSizeValue(fn: string, name: string, value: unknown): number {
   return value;
 }
 
-function checkKeys(fn: string, what: string, record: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(record)) {
-    if (!allowed.includes(key)) {
-      throw new Error(`${fn}: unknown key '${key}' in ${what}; allowed keys are ${allowed.join(', ')}`);
-    }
-  }
-}
 
 /**
  * Every `HemHead` reachable from `target` (layers of nested models, wrapped
@@ -104,7 +98,7 @@ export class HemStepSizeController extends ScheduleClock {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw new Error(`${fn}: 'options' must be an object {stepSizeStart, stepSizeEnd, schedule}, received ${describe(options)}`);
     }
-    checkKeys(fn, 'options', options, OPTION_KEYS);
+    checkKnownKeys(fn, 'option', options, OPTION_KEYS);
     const start = checkStepSizeValue(fn, 'stepSizeStart', options.stepSizeStart);
     const end = checkStepSizeValue(fn, 'stepSizeEnd', options.stepSizeEnd);
     if (typeof options.schedule !== 'object' || options.schedule === null) {
@@ -164,7 +158,7 @@ export class HemStepSizeController extends ScheduleClock {
     if (typeof state !== 'object' || state === null || Array.isArray(state)) {
       throw new Error(`${fn}: 'state' must be an object {stepSizeStart, stepSizeEnd, schedule, step, epoch}, received ${describe(state)}`);
     }
-    checkKeys(fn, 'state', state, STATE_KEYS);
+    checkKnownKeys(fn, 'state key', state, STATE_KEYS);
     const record = state as Record<string, unknown>;
     const start = checkStepSizeValue(fn, 'stepSizeStart', record['stepSizeStart']);
     const end = checkStepSizeValue(fn, 'stepSizeEnd', record['stepSizeEnd']);

@@ -9,6 +9,7 @@
  * into a checkpoint, and `GradSchedule.fromJSON` restores it (unknown keys are
  * errors, so a typo in a config file never passes silently).
  */
+import { checkKnownKeys } from '../schema.js';
 
 /** What t counts: finished epochs (the paper's choice) or optimiser steps. */
 export type GradScheduleUnit = 'epoch' | 'step';
@@ -56,11 +57,7 @@ export class GradSchedule {
     if (typeof config !== 'object' || config === null || Array.isArray(config)) {
       throw new Error(`${fn}: 'config' must be an object like {tau: 5}, received ${describe(config)}`);
     }
-    for (const key of Object.keys(config)) {
-      if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-        throw new Error(`${fn}: unknown key '${key}' in config; allowed keys are ${CONFIG_KEYS.join(', ')}`);
-      }
-    }
+    checkKnownKeys(fn, 'config key', config, CONFIG_KEYS);
     const { kind = 'linear', tau, start = 0, unit = 'epoch' } = config;
     if (!GRAD_SCHEDULE_KINDS.includes(kind)) {
       throw new Error(`${fn}: 'kind' must be one of ${GRAD_SCHEDULE_KINDS.join(', ')}, received ${describe(kind)}`);
