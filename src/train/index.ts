@@ -11,5 +11,5 @@ export { attentionMaps } from './attention.js';
 export type { AttentionMapOptions, AttentionMaps } from './attention.js';
 export { validateAgainstSchema } from './validateConfig.js';
 export type { Schema, FieldSpec } from './validateConfig.js';
-export { createOptimizer, ScheduledAdam, MomentumSgd, OPTIMIZER_NAMES } from './optimizer.js';
-export type { OptimizerName, TrainingOptimizer } from './optimizer.js';
+export { createOptimizer, optimizerName, ScheduledAdam, MomentumSgd, OPTIMIZER_NAMES, OPTIMIZERS } from './optimizer.js';
+export type { OptimizerName, OptimizerSpec, TrainingOptimizer } from './optimizer.js';
