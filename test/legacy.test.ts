@@ -11,6 +11,9 @@ import { setBackend } from '../src/backend.js';
 import { GradualReLU } from '../src/gradnets/activations.js';
 import { HemHead } from '../src/layers/hemHead.js';
 import { loadModelFromFiles } from '../src/train/checkpointFiles.js';
+import { modelArtifacts } from '../src/train/checkpoint.js';
+import { defaultRunConfig, mergeRunConfig } from '../src/train/runConfig.js';
+import '../src/data/builtinDatasets.js';
 import '../src/index.js'; // registers every serializable layer, as an app importing 'hemnet' does
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'legacy-0.1');
@@ -60,7 +63,26 @@ describe('models saved by hemnet 0.1.0', () => {
         const grelu = model.layers.find((l): l is GradualReLU => l instanceof GradualReLU);
         assert.equal(grelu?.gate, 0.5);
       }
+      // Saved again, the layers carry the hemnet> namespace and the current preset names.
+      const topology = JSON.stringify((await modelArtifacts(model)).modelTopology);
+      assert.ok(topology.includes('"hemnet>HemHead"') && topology.includes('"hemnet>BilinearUpsample"'), 'namespaced class names');
+      assert.ok(!topology.includes('"class_name":"HemHead"') && !/"preset":"(hemnet|emanet)"/.test(topology), 'no 0.1 names left');
       model.dispose();
     });
   }
+
+  it('run config: loads, with data.scaleRange moved to data.augmentScale', async () => {
+    const old = JSON.parse(await readFile(join(FIXTURES, 'run-config.json'), 'utf8')) as { data: Record<string, unknown> };
+    assert.deepEqual(old.data['scaleRange'], [0.75, 1.25]);
+    const config = mergeRunConfig(defaultRunConfig(), old, 'run-config.json');
+    assert.deepEqual(config.data.augmentScale, [0.75, 1.25]);
+    assert.equal(config.data.flip, true);
+    assert.ok(!('scaleRange' in config.data));
+    // Everything else equals today's defaults (the fixture was the 0.1 default run).
+    assert.deepEqual({ ...config, data: { ...config.data, augmentScale: [1, 1], flip: false } }, defaultRunConfig());
+    assert.throws(
+      () => mergeRunConfig(defaultRunConfig(), { data: { scaleRange: [1, 2], augmentScale: [1, 2] } }, 'both.json'),
+      /^Error: both\.json: 'data\.scaleRange' was renamed 'data\.augmentScale'; give only 'data\.augmentScale'$/,
+    );
+  });
 });
