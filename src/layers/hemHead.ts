@@ -1,6 +1,6 @@
 /**
  * The HEM attention head for tfjs-layers: EMANet's EMAU generalised to
- * unrolled highway EM (HEMNet Fig. 1; DESIGN.md "Head around it").
+ * unrolled highway EM (HEMNet Fig. 1; docs/design.md "The head around the EM module").
  *
  *   input [B, H, W, C_in] ─┬─ 1×1 conv → x [B, N, C] → T × (E-step, N-step) → R-step X̃
  *                          │  → ReLU → 1×1 conv (no bias) → batch norm
