@@ -62,7 +62,8 @@ export function checkKnownKeys(where: string, what: string, value: object, valid
 /** The one membership check: `where: 'name' must be one of 'a', 'b', received 'c'`. */
 export function checkOneOf<T extends string | number>(where: string, name: string, value: unknown, valid: readonly T[]): T {
   if (!(valid as readonly unknown[]).includes(value)) {
-    throw new Error(`${where}: '${name}' must be one of ${quoteList(valid)}, received ${describeValue(value)}`);
+    const expected = valid.length === 0 ? 'a registered name (none are registered)' : `one of ${quoteList(valid)}`;
+    throw new Error(`${where}: '${name}' must be ${expected}, received ${describeValue(value)}`);
   }
   return value as T;
 }
