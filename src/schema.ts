@@ -150,6 +150,18 @@ export function validateAgainstSchema(where: string, schema: Schema, value: unkn
   }
 }
 
+/**
+ * Validates a complete record (e.g. checkpoint state): unknown keys are
+ * errors and every schema field is checked, a missing one as `undefined`
+ * (so the message names the field and what it must be).
+ */
+export function validateComplete(where: string, schema: Schema, value: unknown, what = 'key'): Record<string, unknown> {
+  checkObject(where, 'state', value);
+  checkKnownKeys(where, what, value, schema);
+  for (const [key, spec] of Object.entries(schema)) validateField(where, key, spec, value[key]);
+  return value;
+}
+
 /** Throws unless every key of `schema` is present in `value` (a complete config). */
 export function checkComplete(where: string, schema: Schema, value: object, what = 'config'): void {
   for (const key of Object.keys(schema)) {

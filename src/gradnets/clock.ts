@@ -5,7 +5,8 @@
  * only when it changes.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { GradSchedule } from './schedule.js';
+import { GradSchedule } from './schedule.js';
+import type { FieldSpec, Schema } from '../schema.js';
 
 export function checkCount(fn: string, name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
@@ -14,6 +15,18 @@ export function checkCount(fn: string, name: string, value: unknown): number {
   }
   return value;
 }
+
+/** A schema field for a step or epoch counter (integer ≥ 0), with `checkCount`'s message. */
+export function countField(name: string, doc: string): FieldSpec {
+  return { kind: 'integer', min: 0, doc, check: (where, value) => void checkCount(where, name, value) };
+}
+
+/** State fields every clock saves: the schedule, steps taken, the epoch. */
+export const CLOCK_STATE_SCHEMA = {
+  schedule: { kind: 'any-object', doc: "the schedule's toJSON()", check: (_where: string, value: unknown) => void GradSchedule.fromJSON(value) },
+  step: countField('step', 'optimiser steps taken so far'),
+  epoch: countField('epoch', 'current epoch (0-based)'),
+} as const satisfies Schema;
 
 export abstract class ScheduleClock {
   /** Bound hook for custom loops: call `hook(step, epoch)` before each optimiser step. */

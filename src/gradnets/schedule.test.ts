@@ -56,9 +56,9 @@ describe('GradSchedule', () => {
     assert.throws(() => new GradSchedule({ tau: 1, start: NaN }), /GradSchedule: 'start' must be a finite number, received NaN/);
     assert.throws(
       () => new GradSchedule({ tau: 1, unit: 'batch' as 'step' }),
-      /GradSchedule: 'unit' must be one of epoch, step, received 'batch'/,
+      /GradSchedule: 'unit' must be one of 'epoch', 'step', received 'batch'/,
     );
-    assert.throws(() => new GradSchedule({ tau: 1, kind: 'cosine' as 'linear' }), /GradSchedule: 'kind' must be one of linear, received 'cosine'/);
+    assert.throws(() => new GradSchedule({ tau: 1, kind: 'cosine' as 'linear' }), /GradSchedule: 'kind' must be one of 'linear', received 'cosine'/);
     assert.throws(
       () => GradSchedule.fromJSON({ tau: 1, taux: 2 }),
       /GradSchedule: unknown config key 'taux' \(valid: kind, tau, start, unit\)/,
