@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
 import { main } from '../src/cli/main.js';
 import type { Output } from '../src/cli/command.js';
 import { DATASETS, type DatasetSpec } from '../src/data/registry.js';
@@ -32,6 +33,7 @@ const toyHead: HeadSpec = {
 const SIDE = 16;
 const MEAN = [0.4, 0.4, 0.4];
 const STD = [0.25, 0.25, 0.25];
+const PALETTE: [number, number, number][] = [[250, 10, 10], [10, 250, 10], [10, 10, 250]];
 
 /** Vertical stripes: class = column band (3 bands), the image shows the band by its brightness. */
 function stripes(size: number, offset: number): SegmentationDataset {
@@ -58,7 +60,7 @@ function stripes(size: number, offset: number): SegmentationDataset {
 const toyDataset: DatasetSpec = {
   name: 'toy-stripes',
   summary: 'three vertical bands (test only)',
-  metadata: () => ({ numClasses: 3, classNames: ['left', 'middle', 'right'], ignoreLabel: 255, mean: MEAN, std: STD }),
+  metadata: () => ({ numClasses: 3, classNames: ['left', 'middle', 'right'], ignoreLabel: 255, mean: MEAN, std: STD, palette: (c) => PALETTE[c] ?? [0, 0, 0] }),
   check: ({ model }, where) => {
     if (model.numClasses !== 3) throw new Error(`${where}: 'model.numClasses' must be 3 for 'toy-stripes', received ${model.numClasses}`);
   },
@@ -102,6 +104,12 @@ describe('registering a head and a dataset', () => {
       const evalIo = capture();
       assert.equal(await main(['eval', '--run', run, '--backend', 'wasm'], evalIo), 0);
       assert.match(evalIo.text(), /mIoU \d+\.\d\d .*\(4 images\)/);
+      // predict draws masks in the dataset's palette.
+      assert.equal(await main(['predict', '--run', run, '--out', join(dir, 'predict'), '--count', '1', '--backend', 'wasm'], capture()), 0);
+      const { data, info } = await sharp(join(dir, 'predict', 'stripes-0-mask.png')).raw().toBuffer({ resolveWithObject: true });
+      const colours = new Set<string>();
+      for (let i = 0; i < data.length; i += info.channels) colours.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
+      for (const colour of colours) assert.ok(PALETTE.some((p) => p.join(',') === colour), `mask colour ${colour} is not in the dataset's palette`);
 
       // The dataset's own check runs on the merged config; unknown names list the registered ones.
       await assert.rejects(main(['train', '--out', join(dir, 'bad'), '--data', 'toy-stripes', '--canvas-size', '16'], capture()), /flags: 'model\.numClasses' must be 3 for 'toy-stripes', received 11/);

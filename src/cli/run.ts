@@ -53,14 +53,16 @@ export interface Datasets {
   /** Mean/std the images were normalised with (for pictures): the dataset's own metadata. */
   mean: readonly number[];
   std: readonly number[];
+  /** The dataset's class colours. */
+  palette: (classIndex: number) => [number, number, number];
 }
 
 /** The training (augmented) and validation datasets of a run, from the dataset registry. */
 export async function createDatasets(config: RunConfig, which: 'both' | 'val' = 'both'): Promise<Datasets> {
   const spec = DATASETS.get(config.data.source, 'hemnet');
-  const { mean, std } = spec.metadata(config);
+  const { mean, std, palette } = spec.metadata(config);
   const { train, val } = await spec.create(config, which);
-  return { train, val, mean, std };
+  return { train, val, mean, std, palette };
 }
 
 /** Reads the run folder's latest checkpoint, or null. */
@@ -140,14 +142,23 @@ export function predictLabels(model: tf.LayersModel, sample: SegmentationSample)
 }
 
 /** Rows of [image | truth | prediction] for the first `count` samples. */
-export async function writePredictions(path: string, model: tf.LayersModel, dataset: SegmentationDataset, count: number, mean: readonly number[], std: readonly number[]): Promise<void> {
+export async function writePredictions(
+  path: string,
+  model: tf.LayersModel,
+  dataset: SegmentationDataset,
+  count: number,
+  mean: readonly number[],
+  std: readonly number[],
+  palette?: (classIndex: number) => [number, number, number],
+): Promise<void> {
+  const colors = { ignoreLabel: dataset.ignoreLabel, ...(palette !== undefined ? { palette } : {}) };
   const tiles: RgbaImage[] = [];
   for (let i = 0; i < Math.min(count, dataset.size); i++) {
     const sample = dataset.get(i);
     tiles.push(
       upscale(sampleImage(sample, mean, std), 2),
-      upscale(colorizeMask(sample.label, sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), 2),
-      upscale(colorizeMask(predictLabels(model, sample), sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), 2),
+      upscale(colorizeMask(sample.label, sample.height, sample.width, colors), 2),
+      upscale(colorizeMask(predictLabels(model, sample), sample.height, sample.width, colors), 2),
     );
   }
   await writePng(path, tileImages(tiles, { columns: 3, gap: 4 }));

@@ -7,7 +7,7 @@
 import { augmentDataset, IMAGENET_MEAN, IMAGENET_STD, type AugmentOptions } from './augment.js';
 import type { DataConfig } from './config.js';
 import { loadMnistScenes } from './mnistScenes.js';
-import { VOC_CLASS_NAMES } from './palette.js';
+import { VOC_CLASS_NAMES, vocColor } from './palette.js';
 import { DATASETS, type DatasetSpec } from './registry.js';
 import { SCENE_CLASS_NAMES, SCENE_IGNORE_LABEL, SCENE_MEAN, SCENE_NUM_CLASSES, SCENE_STD } from './scenes.js';
 import { loadVocDataset } from './voc.js';
@@ -24,7 +24,7 @@ function isPlain(data: DataConfig): boolean {
 export const scenesDataset: DatasetSpec = {
   name: 'scenes',
   summary: 'multi-digit MNIST scenes (built in: 10 digit classes + background)',
-  metadata: () => ({ numClasses: SCENE_NUM_CLASSES, classNames: SCENE_CLASS_NAMES, ignoreLabel: SCENE_IGNORE_LABEL, mean: SCENE_MEAN, std: SCENE_STD }),
+  metadata: () => ({ numClasses: SCENE_NUM_CLASSES, classNames: SCENE_CLASS_NAMES, ignoreLabel: SCENE_IGNORE_LABEL, mean: SCENE_MEAN, std: SCENE_STD, palette: vocColor }),
   check: ({ data, model }, where) => {
     const [minDigits, maxDigits] = data.digitsPerScene;
     if (minDigits > maxDigits) throw new Error(`${where}: 'data.digitsPerScene' must be [min, max] with min ≤ max, received [${minDigits}, ${maxDigits}]`);
@@ -52,6 +52,7 @@ export const vocDataset: DatasetSpec = {
     ignoreLabel: 255,
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
+    palette: vocColor,
   }),
   check: ({ data }, where) => {
     if (data.vocRoot === null) throw new Error(`${where}: 'data.vocRoot' must name the VOC-format folder when 'data.source' is 'voc'`);

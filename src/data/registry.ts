@@ -22,6 +22,8 @@ export interface DatasetMetadata {
   /** Per-channel normalisation the images carry: image = (rgb/255 − mean) / std. */
   mean: readonly number[];
   std: readonly number[];
+  /** Class → RGB for masks and overlays (predict, predictions.png). */
+  palette: (classIndex: number) => [number, number, number];
 }
 
 /** What a dataset spec reads from the run config. */

@@ -23,7 +23,7 @@ async function readImageFile(path: string, height: number, width: number, mean: 
 /** `hemnet predict`: colour-mapped masks, overlays and attention maps as PNG. */
 export async function predictCommand(options: { run: string; out: string; images: string[]; count: number; backend?: string }, io: Output): Promise<string[]> {
   const { model, config } = await loadRunModel(options.run, options.backend);
-  const { val, mean, std } = await createDatasets(config, 'val');
+  const { val, mean, std, palette } = await createDatasets(config, 'val');
   const [height, width] = config.model.inputSize;
   const samples: SegmentationSample[] = [];
   for (const path of options.images) samples.push(await readImageFile(path, height, width, mean, std));
@@ -33,8 +33,8 @@ export async function predictCommand(options: { run: string; out: string; images
   for (const sample of samples) {
     const prediction = predictLabels(model, sample);
     const picture = imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
-    const mask = colorizeMask(prediction, sample.height, sample.width, { ignoreLabel: val.ignoreLabel });
-    const overlay = overlayMask(picture, prediction, { ignoreLabel: val.ignoreLabel });
+    const mask = colorizeMask(prediction, sample.height, sample.width, { ignoreLabel: val.ignoreLabel, palette });
+    const overlay = overlayMask(picture, prediction, { ignoreLabel: val.ignoreLabel, palette });
     const maskPath = join(options.out, `${sample.id}-mask.png`);
     const panelPath = join(options.out, `${sample.id}-panel.png`);
     await writePng(maskPath, mask);

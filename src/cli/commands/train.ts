@@ -202,7 +202,7 @@ export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io
   io.out(`${formatMetrics(result, val.classNames)}\n`);
   await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, eval: config.eval, backend: backendInfo().name });
   await writeLossCurve(dir, outcome.losses.filter((v): v is number => typeof v === 'number'), `${model.name}: training loss`);
-  await writePredictions(join(dir, 'predictions.png'), model, val, 6, datasets.mean, datasets.std);
+  await writePredictions(join(dir, 'predictions.png'), model, val, 6, datasets.mean, datasets.std, datasets.palette);
   const attention = await writeAttentionMaps(join(dir, 'attention.png'), model, val.get(0));
   io.out(`wrote ${dir}/{config.json, metrics.json, loss.png, predictions.png${attention ? ', attention.png' : ''}, ${MODEL_DIR}/, ${CHECKPOINT_DIR}/}\n`);
   return result.metrics;
