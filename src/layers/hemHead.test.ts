@@ -54,6 +54,24 @@ describe('HemHead layer', () => {
     assert.equal(new HemHead({ preset: 'hemnet' }).getConfig()['preset'], 'hem');
   });
 
+  it("the 'hem' preset's σ² is √C of the EM features (Eq. 8), not a stored constant", async () => {
+    await useBackend('wasm');
+    const x = randn([1, 6, 5, 8], 21) as tf.Tensor4D;
+    const gammaOf = (options: ConstructorParameters<typeof HemHead>[0]): Float32Array => {
+      const { model, head } = headModel(options);
+      const result = head.attend(x);
+      const gamma = result.gamma.dataSync() as Float32Array;
+      disposeHemResult(result);
+      model.dispose();
+      return gamma;
+    };
+    const byDefault = gammaOf({ emChannels: 8 });
+    assertClose(Array.from(byDefault), Array.from(gammaOf({ emChannels: 8, temperature: Math.sqrt(8) })), 1e-6);
+    const unit = gammaOf({ emChannels: 8, temperature: 1 });
+    assert.ok(byDefault.some((v, i) => Math.abs(v - (unit[i] as number)) > 1e-3), 'σ² = 1 must give other responsibilities');
+    x.dispose();
+  });
+
   it('saves and loads with equal outputs and the same μ⁽⁰⁾', async () => {
     await useBackend('wasm');
     const { model, head } = headModel({ evalIterations: 4 });
