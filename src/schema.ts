@@ -68,6 +68,14 @@ export function checkOneOf<T extends string | number>(where: string, name: strin
   return value as T;
 }
 
+/** The one integer check: `where: 'name' must be an integer ≥ min, received v`. */
+export function checkInteger(where: string, name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new Error(`${where}: '${name}' must be an integer ≥ ${min}, received ${describeValue(value)}`);
+  }
+  return value;
+}
+
 /** Throws unless `value` is a plain object (not null, not an array). */
 export function checkObject(where: string, name: string, value: unknown): asserts value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

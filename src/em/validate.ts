@@ -1,4 +1,5 @@
 /** Input validation shared by the public EM functions (messages name the function and argument). */
+import { checkInteger } from '../schema.js';
 import * as tf from '@tensorflow/tfjs';
 
 export type Kernel = 'dot' | 'rbf';
@@ -59,9 +60,7 @@ export function checkStepSize(fn: string, stepSize: number): void {
 }
 
 export function checkIterations(fn: string, name: string, iterations: number): void {
-  if (typeof iterations !== 'number' || !Number.isInteger(iterations) || iterations < 1) {
-    fail(fn, `'${name}' must be an integer ≥ 1, received ${String(iterations)}`);
-  }
+  checkInteger(fn, name, iterations, 1);
 }
 
 export function checkTemperature(fn: string, temperature: number): void {

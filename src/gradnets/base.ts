@@ -14,7 +14,7 @@
  * sublayers: their weights are reported through this layer's
  * `trainableWeights`/`nonTrainableWeights`, so models save, load and train them.
  */
-import { checkKnownKeys, checkOneOf } from '../schema.js';
+import { checkInteger, checkKnownKeys, checkOneOf, describeValue } from '../schema.js';
 import * as tf from '@tensorflow/tfjs';
 import { defaultLayerName, shortClassName } from '../layers/serialization.js';
 
@@ -34,11 +34,7 @@ export function describeShape(shape: ReadonlyArray<number | null>): string {
   return `[${shape.map((d) => (d === null ? 'null' : String(d))).join(', ')}]`;
 }
 
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if (Array.isArray(value)) return `[${value.map(describeValue).join(', ')}]`;
-  return String(value);
-}
+export { describeValue };
 
 /** Throws `fn: 'name' must be …, received …` unless `value` is a finite number in [lo, hi] (or [lo, hi) when `openHigh`). */
 export function checkNumberInRange(fn: string, name: string, value: unknown, lo: number, hi: number, openHigh = false): number {
@@ -49,13 +45,8 @@ export function checkNumberInRange(fn: string, name: string, value: unknown, lo:
   return value as number;
 }
 
-/** Throws unless `value` is an integer ≥ `min`. */
-export function checkInteger(fn: string, name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${fn}: '${name}' must be an integer ≥ ${min}, received ${describeValue(value)}`);
-  }
-  return value;
-}
+/** Throws unless `value` is an integer ≥ `min` (src/schema.ts). */
+export { checkInteger };
 
 /** One membership check for the whole library (src/schema.ts). */
 export { checkOneOf };

@@ -6,14 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { GradSchedule } from './schedule.js';
-import type { FieldSpec, Schema } from '../schema.js';
+import { checkInteger, type FieldSpec, type Schema } from '../schema.js';
 
 export function checkCount(fn: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    const shown = typeof value === 'string' ? `'${value}'` : String(value);
-    throw new Error(`${fn}: '${name}' must be an integer ≥ 0, received ${shown}`);
-  }
-  return value;
+  return checkInteger(fn, name, value, 0);
 }
 
 /** A schema field for a step or epoch counter (integer ≥ 0), with `checkCount`'s message. */
