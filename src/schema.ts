@@ -223,20 +223,24 @@ export function flagsOf(schema: Schema, prefix = ''): SchemaFlag[] {
 }
 
 /**
- * A Markdown table of a schema (key, type, default, doc), for docs/design.md
- * and `hemnet <command> --help`: the docs cannot drift from the code.
+ * Markdown table rows of a schema (key, type, default, flag, doc), for
+ * docs/config.md: the docs cannot drift from the code. An object field's
+ * own default (e.g. `model.hem`: `{ numBases: 16 }`) overrides its fields'.
  */
-export function describeSchema(schema: Schema, prefix = ''): string[] {
+export function describeSchema(schema: Schema, prefix = '', defaults: Record<string, unknown> = {}): string[] {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|');
   const rows: string[] = [];
   for (const [key, field] of Object.entries(schema)) {
     const path = prefix ? `${prefix}.${key}` : key;
+    const value = key in defaults ? defaults[key] : field.default;
     if (field.kind === 'object') {
-      rows.push(...describeSchema(field.fields, path));
+      const inner = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+      rows.push(...describeSchema(field.fields, path, inner));
       continue;
     }
-    const type = field.kind === 'enum' ? enumValues(field).join(' \\| ') : field.kind;
+    const type = field.kind === 'enum' ? enumValues(field).join(' | ') : field.kind;
     const flag = field.flag !== undefined ? `--${field.flag}` : '';
-    rows.push(`| \`${path}\` | ${type} | ${field.default === undefined ? '' : `\`${JSON.stringify(field.default)}\``} | ${flag} | ${field.doc ?? ''} |`);
+    rows.push(`| \`${path}\` | ${cell(type)} | ${value === undefined ? '' : `\`${JSON.stringify(value)}\``} | ${flag} | ${cell(field.doc ?? '')} |`);
   }
   return rows;
 }
