@@ -1,5 +1,5 @@
 /** Input validation shared by the public EM functions (messages name the function and argument). */
-import { checkInteger } from '../schema.js';
+import { checkInteger, checkOneOf } from '../schema.js';
 import * as tf from '@tensorflow/tfjs';
 
 export type Kernel = 'dot' | 'rbf';
@@ -70,9 +70,7 @@ export function checkTemperature(fn: string, temperature: number): void {
 }
 
 export function checkKernel(fn: string, kernel: string): asserts kernel is Kernel {
-  if (!(KERNELS as readonly string[]).includes(kernel)) {
-    fail(fn, `'kernel' must be one of ${KERNELS.map((k) => `'${k}'`).join(', ')}, received '${kernel}'`);
-  }
+  checkOneOf(fn, 'kernel', kernel, KERNELS);
 }
 
 /** Reads the tensor back (a device sync) and fails on NaN or ±Inf. */
