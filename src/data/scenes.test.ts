@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadMnistScenes } from './mnistScenes.js';
 import { loadMnist } from './mnist.js';
-import { SCENE_CLASS_NAMES, SceneDataset, sceneDigitRange, type DigitPool } from './scenes.js';
+import { SceneDataset, sceneDigitRange, type DigitPool } from './scenes.js';
 
 /** A tiny synthetic pool: digit i is a filled square of class i % 10, so labels are predictable. */
 function squarePool(count: number): DigitPool {
@@ -34,7 +34,7 @@ test('scenes: shapes, contract fields and label values', () => {
   const data = loadMnistScenes({ split: 'val', size: 6, canvasSize: 96, digitsPerScene: [2, 4], digitScale: [1, 2], seed: 1 });
   assert.equal(data.numClasses, 11);
   assert.equal(data.ignoreLabel, 255);
-  assert.deepEqual(data.classNames, SCENE_CLASS_NAMES);
+  assert.deepEqual(data.classNames, ['background', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']); // class k + 1 is digit k
   assert.equal(data.classNames.length, 11);
   const seen = new Set<number>();
   for (let i = 0; i < data.size; i++) {
