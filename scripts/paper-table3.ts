@@ -66,7 +66,7 @@ for (const size of SIZES) {
       const stepTimes: number[] = [];
       for (let r = 0; r < reps; r++) {
         let t0 = performance.now(); infer(); inferTimes.push(performance.now() - t0);
-        t0 = performance.now(); tf.tidy(step); stepTimes.push(performance.now() - t0);
+        t0 = performance.now(); tf.tidy(() => { step(); }); stepTimes.push(performance.now() - t0);
       }
       inferenceMs = Math.min(...inferTimes);
       trainStepMs = Math.min(...stepTimes);
