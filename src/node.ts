@@ -13,3 +13,5 @@ export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromF
 export { loadSegmenter, segment } from './infer/node.js';
 export { decodeImage } from './io/images.js';
 export type { RgbImage } from './io/images.js';
+// Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
+export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';

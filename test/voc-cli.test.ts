@@ -101,12 +101,12 @@ describe('PASCAL VOC layout through the CLI, at the original resolution', () => 
     assert.equal(await main(['train', '--data', 'voc', '--voc-root', root, '--out', run, ...TINY], io), 0);
     assert.match(io.text(), /voc 2 train \/ 2 val · 2 steps of 2/);
     assert.match(io.text(), /aeroplane:/);
-    const config = JSON.parse(await readFile(join(run, 'config.json'), 'utf8')) as { model: { numClasses: number; inputSize: number[] }; train: { optimizer: string; learningRate: number }; data: { scaleRange: number[]; flip: boolean }; eval: { mode: string } };
+    const config = JSON.parse(await readFile(join(run, 'config.json'), 'utf8')) as { model: { numClasses: number; inputSize: number[] }; train: { optimizer: string; learningRate: number }; data: { augmentScale: number[]; flip: boolean }; eval: { mode: string } };
     assert.equal(config.model.numClasses, 21);
     assert.deepEqual(config.model.inputSize, [64, 64], 'the crop size is the model input');
     assert.equal(config.train.optimizer, 'sgd');
     assert.equal(config.train.learningRate, 9e-3);
-    assert.deepEqual(config.data.scaleRange, [0.5, 2]);
+    assert.deepEqual(config.data.augmentScale, [0.5, 2]);
     assert.equal(config.eval.mode, 'auto');
     const metrics = JSON.parse(await readFile(join(run, 'metrics.json'), 'utf8')) as { matrix: number[][] };
     assert.equal(metrics.matrix.length, 21);

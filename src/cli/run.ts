@@ -7,10 +7,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
-import { augmentDataset } from '../data/augment.js';
-import { loadMnistScenes } from '../data/mnistScenes.js';
-import { loadVocDataset } from '../data/voc.js';
+import '../data/builtinDatasets.js';
+import { DATASETS } from '../data/registry.js';
 import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
+import { evaluateSegmentation, type EvaluationResult } from '../train/evaluate.js';
+import type { Output } from './command.js';
+import { ProgressBar } from './progress.js';
 import { buildSegmentationModel } from '../models/zoo.js';
 import { colorizeMask, imageToRgba, tileImages, type RgbaImage } from '../plots/image.js';
 import { lineChart } from '../plots/svg.js';
@@ -21,7 +23,6 @@ import { readLatestCheckpoint, loadModelFromFiles } from '../train/checkpointFil
 import { attentionMaps } from '../train/attention.js';
 import { defaultRunConfig, defaultRunConfigFor, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 import { inferProbabilities, type InferenceOptions } from '../infer/inference.js';
-import { runClassNames, runNormalization } from '../infer/runInfo.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
 export const MODEL_DIR = 'model';
@@ -58,41 +59,19 @@ export async function assembleConfig(configPath: string | undefined, flags: Part
 export interface Datasets {
   train: SegmentationDataset;
   val: SegmentationDataset;
-  /** Mean/std the images were normalised with (for pictures). */
+  /** Mean/std the images were normalised with (for pictures): the dataset's own metadata. */
   mean: readonly number[];
   std: readonly number[];
+  /** The dataset's class colours. */
+  palette: (classIndex: number) => [number, number, number];
 }
 
-/** The training (augmented) and validation datasets of a run. */
+/** The training (augmented) and validation datasets of a run, from the dataset registry. */
 export async function createDatasets(config: RunConfig, which: 'both' | 'val' = 'both'): Promise<Datasets> {
-  const d = config.data;
-  const augment = { scaleRange: d.scaleRange, flip: d.flip, cropSize: d.canvasSize, seed: d.seed };
-  if (d.source === 'scenes') {
-    // Digits are 28·scale pixels; the default scales [1.5, 2.2] shrink to fit small canvases.
-    const largest = d.canvasSize / 28;
-    const digitScale: [number, number] = d.digitScale ?? [Math.min(1.5, largest), Math.min(2.2, largest)];
-    const common = { canvasSize: d.canvasSize, digitsPerScene: d.digitsPerScene, scaleRange: digitScale, labelDilation: d.labelDilation, clutter: { fragments: d.clutterFragments }, seed: d.seed };
-    const val = loadMnistScenes({ split: 'val', size: d.valSize, ...common });
-    const rawTrain = which === 'both' ? loadMnistScenes({ split: 'train', size: d.trainSize, ...common }) : val;
-    const plain = d.scaleRange[0] === 1 && d.scaleRange[1] === 1 && !d.flip;
-    return { train: plain ? rawTrain : augmentDataset(rawTrain, augment), val, mean: [0.5, 0.5, 0.5], std: [0.29, 0.29, 0.29] };
-  }
-  const root = d.vocRoot as string;
-  const { mean, std } = runNormalization(config);
-  const crop = d.cropSize ?? d.canvasSize;
-  const common = {
-    numClasses: config.model.numClasses,
-    classNames: runClassNames(config),
-    maskFormat: d.maskFormat,
-    maskDir: d.maskDir ?? (d.maskFormat === 'index' ? 'SegmentationClassAug' : 'SegmentationClass'),
-    mean,
-    std,
-  };
-  // Evaluation at the original resolution (eval.mode auto/whole/slide); 'resize' shrinks and pads to the crop.
-  const rawVal = await loadVocDataset(root, { split: d.valSplit, ...common, ...(config.eval.mode === 'resize' ? { maxSide: crop } : {}) });
-  const val = config.eval.mode === 'resize' ? augmentDataset(rawVal, { cropSize: crop, seed: d.seed }) : rawVal;
-  const train = which === 'both' ? await loadVocDataset(root, { split: d.trainSplit, ...common, augment: { ...augment, cropSize: crop } }) : val;
-  return { train, val, mean, std };
+  const spec = DATASETS.get(config.data.source, 'hemnet');
+  const { mean, std, palette } = spec.metadata(config);
+  const { train, val } = await spec.create(config, which);
+  return { train, val, mean, std, palette };
 }
 
 /** Reads the run folder's latest checkpoint, or null. */
@@ -189,8 +168,10 @@ export async function writePredictions(
   count: number,
   mean: readonly number[],
   std: readonly number[],
+  palette?: (classIndex: number) => [number, number, number],
   inference: InferenceOptions = {},
 ): Promise<void> {
+  const colors = { ignoreLabel: dataset.ignoreLabel, ...(palette !== undefined ? { palette } : {}) };
   const tiles: RgbaImage[] = [];
   for (let i = 0; i < Math.min(count, dataset.size); i++) {
     const sample = dataset.get(i);
@@ -198,8 +179,8 @@ export async function writePredictions(
     const factor = Math.max(1, Math.floor(160 / Math.max(sample.height, sample.width)));
     tiles.push(
       upscale(sampleImage(sample, mean, std), factor),
-      upscale(colorizeMask(sample.label, sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), factor),
-      upscale(colorizeMask(predictLabels(model, sample, inference), sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), factor),
+      upscale(colorizeMask(sample.label, sample.height, sample.width, colors), factor),
+      upscale(colorizeMask(predictLabels(model, sample, inference), sample.height, sample.width, colors), factor),
     );
   }
   await writePng(path, tileImages(tiles, { columns: 3, gap: 4 }));
@@ -229,4 +210,38 @@ export async function writeAttentionMaps(path: string, model: tf.LayersModel, sa
   if (maps === null) return false;
   await writePng(path, maps.grid);
   return true;
+}
+
+/** mIoU, pixel accuracy and per-class IoU as two lines of text. */
+export function formatMetrics(result: EvaluationResult, classNames: readonly string[]): string {
+  const m = result.metrics;
+  const lines = [`mIoU ${(100 * m.meanIoU).toFixed(2)}   pixel accuracy ${(100 * m.pixelAccuracy).toFixed(2)}   (${result.samples} images)`];
+  const iou = m.perClassIoU.map((v, i) => `${classNames[i] ?? i}:${v === null ? '—' : (100 * v).toFixed(1)}`);
+  lines.push(`per-class IoU  ${iou.join('  ')}`);
+  return lines.join('\n');
+}
+
+/** Where progress lines go: the output's progress stream, or nowhere with --quiet. */
+export function progressTarget(io: Output): { stream?: NodeJS.WriteStream; enabled?: boolean } {
+  if (io.quiet === true) return { enabled: false };
+  return io.progressStream ? { stream: io.progressStream } : {};
+}
+
+/** Evaluates on the run's validation split (its `eval` settings) with a progress bar. */
+export async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io: Output, evalIterations: number | null, val?: SegmentationDataset): Promise<EvaluationResult> {
+  const dataset = val ?? (await createDatasets(config, 'val')).val;
+  const total = Math.min(dataset.size, config.eval.limit ?? dataset.size);
+  const bar = new ProgressBar({ label: 'eval ', total, ...progressTarget(io) });
+  return evaluateSegmentation(model, dataset, {
+    // VOC (auto/whole/slide): every image at its original resolution, one at a time. 'resize', and the
+    // scenes (all at the model's input size, where 'whole' is the same pass), go in batches.
+    ...(config.eval.mode === 'slide' || (config.data.source !== 'scenes' && config.eval.mode !== 'resize') ? { inference: runInference(config) } : {}),
+    batchSize: config.eval.batchSize,
+    scales: config.eval.scales,
+    flip: config.eval.flip,
+    evalIterations,
+    sizeMultiple: config.model.outputStride,
+    ...(config.eval.limit !== null ? { limit: config.eval.limit } : {}),
+    onProgress: (done) => bar.update(done),
+  });
 }

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tf from '@tensorflow/tfjs';
+import '../data/builtinDatasets.js'; // registers 'scenes' and 'voc' (run configs name them)
 import { decodeImage } from '../io/images.js';
 import { loadModelFromFiles } from '../train/checkpointFiles.js';
 import { defaultRunConfig, mergeRunConfig } from '../train/runConfig.js';
