@@ -17,7 +17,7 @@ export interface FlagSpec {
 export const CONFIG_FLAGS: readonly FlagSpec[] = [
   { flag: 'backend', path: 'backend', type: 'string', help: 'wasm | cpu | tensorflow | auto (env HEMNET_BACKEND)' },
   // model
-  { flag: 'backbone', path: 'model.backbone', type: 'string', help: "compact | resnet50" },
+  { flag: 'backbone', path: 'model.backbone', type: 'string', help: "compact | resnet50 | resnet101" },
   { flag: 'head', path: 'model.head', type: 'string', help: 'hem (HEMNet) | ema (EMANet baseline) | fcn (no attention)' },
   { flag: 'num-bases', path: 'model.hem.numBases', type: 'integer', help: 'K, Gaussian bases of the HEM head' },
   { flag: 'step-size', path: 'model.hem.stepSize', type: 'number', help: 'η of the N-step (Eq. 13), in (0, 1]; 1 = plain EM' },
@@ -29,7 +29,7 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
   { flag: 'detach-em', path: 'model.hem.detachEm', type: 'boolean', help: 'no gradient through the EM iterations (EMANet)' },
   { flag: 'bases-momentum', path: 'model.hem.basesMomentum', type: 'number', help: 'm of the μ⁽⁰⁾ moving average (0.9)' },
   { flag: 'channels', path: 'model.channels', type: 'integer', help: 'C, channels of the head and of x [B, N, C]' },
-  { flag: 'output-stride', path: 'model.outputStride', type: 'integer', help: 'OS of the backbone: compact 4|8, resnet50 8|16' },
+  { flag: 'output-stride', path: 'model.outputStride', type: 'integer', help: 'OS of the backbone: compact 4|8, resnet50/101 8|16' },
   { flag: 'width', path: 'model.width', type: 'integer', help: 'backbone base width' },
   { flag: 'aux-head', path: 'model.auxiliaryHead', type: 'boolean', help: 'add the auxiliary FCN head (loss weight 0.4)' },
   { flag: 'model-seed', path: 'model.seed', type: 'integer', help: 'seed of the weight initialisers' },

@@ -164,7 +164,7 @@ describe('model config', () => {
     );
     assert.throws(
       () => buildSegmentationModel({ backbone: 'resnet18' as 'compact' }),
-      /^Error: buildSegmentationModel: 'backbone' must be one of 'compact', 'resnet50', received 'resnet18'$/,
+      /^Error: buildSegmentationModel: 'backbone' must be one of 'compact', 'resnet50', 'resnet101', received 'resnet18'$/,
     );
     assert.throws(() => buildSegmentationModel({ numClass: 3 } as Partial<SegmentationModelConfig>), /buildSegmentationModel: unknown config key 'numClass' \(valid: backbone, head, numClasses,/);
     assert.throws(() => buildSegmentationModel({ outputStride: 16 }), /buildSegmentationModel: 'outputStride' must be one of 4, 8, received 16/);

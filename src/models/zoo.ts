@@ -13,7 +13,7 @@ import {
   BACKBONE_NAMES,
   BACKBONE_OUTPUT_STRIDES,
   compactBackbone,
-  resnet50Backbone,
+  resnetBackbone,
   type BackboneName,
   type BackboneOutput,
 } from './backbones.js';
@@ -21,7 +21,7 @@ import { checkKeys, checkOneOf, checkPositiveInteger } from './builders.js';
 import { fcnAuxHead, HEAD_NAMES, HEM_OPTION_KEYS, segmentationHead, type HeadName, type SegmentationHemOptions } from './heads.js';
 
 export interface SegmentationModelConfig {
-  /** 'compact' (basic blocks) or 'resnet50' (bottlenecks). */
+  /** 'compact' (basic blocks), 'resnet50' or 'resnet101' (bottlenecks). */
   backbone: BackboneName;
   /** 'hem' (HEMNet), 'ema' (EMANet) or 'fcn' (no attention). */
   head: HeadName;
@@ -35,7 +35,7 @@ export interface SegmentationModelConfig {
   channels: number;
   /** Channels of the 3×3 conv before each classifier. */
   midChannels: number;
-  /** OS: compact 4 or 8, resnet50 8 or 16. */
+  /** OS: compact 4 or 8, resnet50/101 8 or 16. */
   outputStride: number;
   /** Backbone base width: compact stages w·[1, 2, 4, 8]; resnet50 scales 64..2048 by width/64. */
   width: number;
@@ -148,7 +148,7 @@ export function buildSegmentationModel(config: Partial<SegmentationModelConfig> 
   const backbone: BackboneOutput =
     c.backbone === 'compact'
       ? compactBackbone(input, { outputStride: c.outputStride, width: c.width, blocksPerStage: c.blocksPerStage, seed })
-      : resnet50Backbone(input, { outputStride: c.outputStride, widthMultiplier: c.width / 64, seed });
+      : resnetBackbone(input, { depth: c.backbone === 'resnet101' ? 101 : 50, outputStride: c.outputStride, widthMultiplier: c.width / 64, seed });
   const head = segmentationHead(c.head, backbone.features, {
     numClasses: c.numClasses,
     channels: c.channels,
