@@ -43,3 +43,6 @@ export * from './train/index.js';
 
 // GradNets
 export * from './gradnets/index.js';
+
+// PyTorch interop (safetensors, torchvision / EMANet / mmseg name maps)
+export * from './interop/index.js';

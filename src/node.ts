@@ -10,3 +10,4 @@ export { loadVocDataset, VocDataset } from './data/voc.js';
 export type { VocOptions } from './data/voc.js';
 export { encodePng, writePng, svgToPng, writeSvgPng } from './plots/png.js';
 export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromFiles, fileModelHandler } from './train/checkpointFiles.js';
+export { readSafetensorsFile } from './interop/safetensorsFile.js';

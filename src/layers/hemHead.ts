@@ -82,7 +82,8 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
 const LAYER_KEYS: ReadonlySet<string> = new Set(['customObjects', 'name', 'trainable', 'inputShape', 'batchInputShape', 'dtype', 'batchSize', 'weights', 'inputDType']);
 
 const FN = 'HemHead';
-const BN_EPSILON = 1e-3;
+/** ε of the output batch norm (tfjs-layers default; PyTorch uses 1e-5). */
+export const BN_EPSILON = 1e-3;
 
 function checkUnitInterval(name: string, value: number, closedAtZero: boolean): void {
   const ok = typeof value === 'number' && (closedAtZero ? value >= 0 : value > 0) && value < 1;
