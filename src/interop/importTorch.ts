@@ -71,7 +71,7 @@ export interface TorchImportReport {
   /** Rule targets (layer/weight) the model lacks. */
   missingTarget: TensorPair[];
   shapeMismatches: ShapeMismatch[];
-  /** Model weights under the map's prefixes that nothing loaded. */
+  /** Model weights under the map's prefixes that no rule reaches (not counting those listed in missingTorch / shapeMismatches). */
   unloadedTarget: string[];
   /** BN layers whose ε was folded, and channels that needed the γ rescale. */
   epsilonFold: { layers: number; gammaRescaledChannels: number };
@@ -188,7 +188,7 @@ export function formatImportProblems(report: TorchImportReport, limit = 20): str
   for (const m of report.shapeMismatches) {
     lines.push(`shape mismatch: torch '${m.torch}' is ${shapeText(m.torchShape)}, '${m.target}' needs ${shapeText(m.expectedShape)} (torch layout)`);
   }
-  for (const name of report.unloadedTarget) lines.push(`model weight '${name}' was not loaded`);
+  for (const name of report.unloadedTarget) lines.push(`model weight '${name}' has no torch counterpart in '${report.mapping}'`);
   const shown = lines.slice(0, limit);
   if (lines.length > limit) shown.push(`… and ${lines.length - limit} more`);
   return shown.join('\n');
@@ -282,9 +282,14 @@ export function importTorchWeights(
     if (rule !== undefined) report.ignored.push({ torch: name, reason: rule.reason });
     else report.unmatchedTorch.push(name);
   }
+  // Weights no rule reaches (those a rule reaches but could not fill are already listed above).
+  const explained = new Set([...report.missingTorch, ...report.shapeMismatches].map((m) => m.target));
   for (const layer of model.layers) {
     if (!mapping.targetPrefixes.some((p) => layer.name === p || layer.name.startsWith(`${p}/`))) continue;
-    for (const w of layer.weights) if (!written.has(w.originalName)) report.unloadedTarget.push(w.originalName);
+    for (const w of layer.weights) {
+      const target = `${layer.name}/${weightKey(layer.name, w)}`;
+      if (!written.has(w.originalName) && !explained.has(target)) report.unloadedTarget.push(target);
+    }
   }
   report.problems =
     report.unmatchedTorch.length + report.missingTorch.length + report.missingTarget.length + report.shapeMismatches.length + report.unloadedTarget.length;
