@@ -151,12 +151,14 @@ describe('importTorchWeights report', () => {
     narrow.dispose();
   });
 
-  it("strips DataParallel's 'module.' prefix", async () => {
+  it("strips DataParallel's 'module.' prefix, without leaking tensors", async () => {
     await setBackend('wasm');
     const { weights } = await fixture('resnet50_w3_os8');
     const prefixed = new Map([...weights].map(([k, v]) => [`module.${k}`, v]));
     const model = buildTorchvisionResNet({ depth: 50, width: 3, inputSize: [32, 32] });
+    const before = tf.memory().numTensors;
     assert.equal(importTorchWeights(model, prefixed, torchvisionResNetMapping()).problems, 0);
+    assert.equal(tf.memory().numTensors, before, 'importTorchWeights leaked tensors');
     model.dispose();
   });
 });
