@@ -50,6 +50,8 @@ function fail(source: string, message: string): never {
   throw new Error(`${FN}: '${source}' ${message}`);
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** IEEE half → float. */
 function halfToFloat(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
@@ -61,6 +63,8 @@ function halfToFloat(bits: number): number {
 }
 
 function convert(dtype: string, bytes: Uint8Array, count: number): Float32Array {
+  // F32 on a little-endian host: one copy (the slice realigns to 4 bytes), no per-element reads.
+  if (dtype === 'F32' && LITTLE_ENDIAN_HOST) return new Float32Array(bytes.slice().buffer, 0, count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(count);
   switch (dtype) {
