@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
-import { segmentationHead } from '../models/heads.js';
+import { fcnAuxHead, segmentationHead } from '../models/heads.js';
 import { loadBackboneWeights } from '../models/transfer.js';
 import { buildSegmentationModel } from '../models/zoo.js';
 import { importTorchWeights, formatImportReport, type TorchImportReport } from './importTorch.js';
@@ -202,6 +202,28 @@ describe('EMANet and mmseg EMAHead → hemnet ema head (PyTorch fixtures)', () =
     t.diagnostic(`mmseg EMA block max |diff| ${assertMatches(ema as tf.Tensor, expectedEma, 'EMA block output')}`);
     t.diagnostic(`mmseg logits max |diff| ${assertMatches(logits as tf.Tensor, expectedLogits, 'mmseg logits')}`);
     tf.dispose([x, ema, logits, expectedEma, expectedLogits]);
+    model.dispose();
+  });
+
+  it("mmseg's FCN auxiliary head (auxiliary_head.convs.0, .conv_seg) → hemnet's aux head", async (t) => {
+    await setBackend('wasm');
+    const { weights, io } = await fixture('mmseg_emahead');
+    const input = tf.input({ shape: [6, 6, 32] });
+    const auxInput = tf.input({ shape: [6, 6, 24] });
+    const head = segmentationHead('ema', input, { numClasses: 5, channels: 16, midChannels: 12, upsample: 1, hem: { numBases: 8 }, seed: 1 });
+    const aux = fcnAuxHead(auxInput, { numClasses: 5, midChannels: 12, upsample: 1, seed: 2 });
+    const model = tf.model({ inputs: [input, auxInput], outputs: [head.logits, aux] });
+    const withoutAux = importTorchWeights(model, weights, mmsegEmaHeadMapping(), { strict: false });
+    assert.equal(withoutAux.problems, 0);
+    assert.ok(withoutAux.ignored.some((i) => i.torch === 'auxiliary_head.conv_seg.weight' && /not requested/.test(i.reason)));
+    const report = importTorchWeights(model, weights, mmsegEmaHeadMapping({ auxiliaryHead: true }));
+    assert.equal(report.problems, 0, formatImportReport(report));
+    const [x, ax] = [nhwc(io.get('input')), nhwc(io.get('aux_input'))];
+    const [logits, auxLogits] = model.predict([x, ax]) as tf.Tensor[];
+    const expected = [nhwc(io.get('logits')), nhwc(io.get('aux_logits'))];
+    assertMatches(logits as tf.Tensor, expected[0] as tf.Tensor, 'mmseg logits (with aux)');
+    t.diagnostic(`mmseg aux logits max |diff| ${assertMatches(auxLogits as tf.Tensor, expected[1] as tf.Tensor, 'mmseg aux logits')}`);
+    tf.dispose([x, ax, logits, auxLogits, ...expected]);
     model.dispose();
   });
 
