@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
+import { hemHead } from '../layers/hemHead.js';
 import { fcnAuxHead, segmentationHead } from '../models/heads.js';
 import { loadBackboneWeights } from '../models/transfer.js';
 import { buildSegmentationModel } from '../models/zoo.js';
@@ -256,6 +257,30 @@ describe('EMANet and mmseg EMAHead → hemnet ema head (PyTorch fixtures)', () =
     ]);
     assert.equal(report.loaded.length, 12);
     assert.match(formatImportReport(report), /model weight 'head\/hem\/bases' has no torch counterpart in 'emanet'/);
+    model.dispose();
+  });
+
+  it('maps a bare EMAU state_dict (mu, conv1, conv2.0/1) onto a HemHead alone, with the EMAU output matching', async () => {
+    await setBackend('wasm');
+    const { weights, io } = await fixture('emanet_head');
+    const bare = new Map([...weights].filter(([k]) => k.startsWith('emau.')).map(([k, v]) => [k.slice('emau.'.length), v]));
+    // The EMAU's input is fc0's output: run fc0 in hemnet first (loaded from the same file), then the HemHead alone.
+    const full = headModel([6, 7, 32], 16, 12, 5, 8);
+    importTorchWeights(full, weights, emanetMapping());
+    const fc0 = tf.model({ inputs: full.inputs, outputs: full.getLayer('head/conv_in/relu').output as tf.SymbolicTensor });
+    const input = tf.input({ shape: [6, 7, 16] });
+    const layer = hemHead({ preset: 'emanet', numBases: 8, trainIterations: 3, name: 'head/ema' });
+    const model = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
+    const report = importTorchWeights(model, bare, emanetMapping({ emauOnly: true, emauPrefix: '' }));
+    assert.equal(report.problems, 0, formatImportReport(report));
+    assert.equal(report.loaded.length, 8);
+    const x = nhwc(io.get('input'));
+    const features = fc0.predict(x) as tf.Tensor;
+    const ema = model.predict(features) as tf.Tensor;
+    const expected = nhwc(io.get('ema'));
+    assertMatches(ema, expected, 'bare EMAU output');
+    tf.dispose([x, features, ema, expected]);
+    full.dispose();
     model.dispose();
   });
 

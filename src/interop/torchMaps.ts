@@ -125,13 +125,16 @@ export interface EmanetMappingOptions {
   headPrefix?: string;
   /** Map the EMAU only (fc0/fc1/fc2 are then neither expected nor filled). Default false. */
   emauOnly?: boolean;
+  /** Prefix of the EMAU's own names (`mu`, `conv1`, `conv2.0/1`); '' for a bare EMAU state_dict. Default `${torchPrefix}emau.`. */
+  emauPrefix?: string;
 }
 
 /** The official EMANet's head (`fc0`, `emau`, `fc1.0`, `fc2`) → hemnet's `ema` head. */
 export function emanetMapping(options: EmanetMappingOptions = {}): TorchMapping {
   const t = options.torchPrefix ?? '';
   const h = options.headPrefix ?? 'head';
-  const hem: HemRule = { kind: 'hem', layer: `${h}/ema`, bases: `${t}emau.mu`, inConv: `${t}emau.conv1`, outConv: `${t}emau.conv2.0`, bn: `${t}emau.conv2.1` };
+  const e = options.emauPrefix ?? `${t}emau.`;
+  const hem: HemRule = { kind: 'hem', layer: `${h}/ema`, bases: `${e}mu`, inConv: `${e}conv1`, outConv: `${e}conv2.0`, bn: `${e}conv2.1` };
   const rules: TorchRule[] = options.emauOnly
     ? [hem]
     : [
