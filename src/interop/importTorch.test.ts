@@ -269,7 +269,7 @@ describe('EMANet and mmseg EMAHead → hemnet ema head (PyTorch fixtures)', () =
     importTorchWeights(full, weights, emanetMapping());
     const fc0 = tf.model({ inputs: full.inputs, outputs: full.getLayer('head/conv_in/relu').output as tf.SymbolicTensor });
     const input = tf.input({ shape: [6, 7, 16] });
-    const layer = hemHead({ preset: 'emanet', numBases: 8, trainIterations: 3, name: 'head/ema' });
+    const layer = hemHead({ preset: 'ema', numBases: 8, trainIterations: 3, name: 'head/ema' });
     const model = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
     const report = importTorchWeights(model, bare, emanetMapping({ emauOnly: true, emauPrefix: '' }));
     assert.equal(report.problems, 0, formatImportReport(report));

@@ -8,7 +8,7 @@
  *   `fc.*` (the ImageNet classifier) is ignored.
  * - official EMANet (XiaLiPKU/EMANet): `fc0` → `head/conv_in`, `emau` (`mu`
  *   [1, C, K], `conv1` 1×1 with bias, `conv2.0` 1×1, `conv2.1` BN) →
- *   `head/ema` (HemHead, preset 'emanet'), `fc1.0` → `head/conv_mid`, `fc2`
+ *   `head/ema` (HemHead, preset 'ema'), `fc1.0` → `head/conv_mid`, `fc2`
  *   → `head/classifier`.
  * - mmsegmentation's EMAHead (`decode_head.` prefix): `ema_in_conv` →
  *   `head/conv_in`, `ema_module.bases` + `ema_mid_conv` + `ema_out_conv` →
