@@ -5,7 +5,7 @@
  */
 
 // Backend choice and fast ops
-export { setBackend, backendInfo, onBackendSetup, parseBackendName, BACKEND_NAMES } from './backend.js';
+export { setBackend, backendInfo, availableBackends, onBackendSetup, parseBackendName, BACKEND_NAMES } from './backend.js';
 export type { BackendName, BackendInfo, BackendOptions } from './backend.js';
 export { batchMatMul, setDefaultBatchMatMulPath, usesSplitPath } from './ops/batchMatMul.js';
 export type { BatchMatMulOptions } from './ops/batchMatMul.js';
