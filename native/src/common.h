@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <omp.h>
 
 namespace hemnet {
 
@@ -59,6 +60,22 @@ napi_value guarded(napi_env env, napi_callback_info info, F body) {
     napi_throw_error(env, nullptr, e.what());
   }
   return nullptr;
+}
+
+// Runs body(begin, end) over [0, n): split across OpenMP threads when
+// `parallel`, else directly (an OpenMP region, even a serial one, costs
+// microseconds, more than a small kernel).
+template <typename F>
+inline void chunks(ptrdiff_t n, bool parallel, F body) {
+  if (!parallel || n < 2) {
+    body(ptrdiff_t(0), n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    body(n * t / nt, n * (t + 1) / nt);
+  }
 }
 
 inline void check(bool ok, const std::string& message) {

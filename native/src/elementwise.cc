@@ -9,7 +9,7 @@
 namespace hemnet {
 namespace {
 
-constexpr size_t kParallelMin = 1 << 15;
+constexpr size_t kParallelMin = 1 << 20;
 
 enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum };
 
@@ -101,8 +101,8 @@ void binaryKernel(const float* a, const float* b, float* o, const Layout& L, siz
       offB += idx * L.sb[k];
     }
   };
-#pragma omp parallel for schedule(static) if (total >= kParallelMin)
-  for (size_t row = 0; row < rows; row++) {
+  chunks(ptrdiff_t(rows), total >= kParallelMin, [&](ptrdiff_t r0, ptrdiff_t r1) {
+  for (size_t row = size_t(r0); row < size_t(r1); row++) {
     size_t offA, offB;
     rowOffsets(row, offA, offB);
     float* out = o + row * inner;
@@ -112,6 +112,7 @@ void binaryKernel(const float* a, const float* b, float* o, const Layout& L, siz
       for (size_t i = 0; i < inner; i++) out[i] = apply<Op>(a[offA + i * ia], b[offB + i * ib]);
     }
   }
+  });
 }
 
 }  // namespace
@@ -160,48 +161,37 @@ napi_value Unary(napi_env env, napi_callback_info info) {
     const bool par = lx >= kParallelMin;
     switch (op) {
       case kRelu:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] < 0 ? 0.0f : x[i]);
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] < 0 ? 0.0f : x[i]); });
         break;
       case kStep:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? NAN : (x[i] > 0 ? 1.0f : alpha);
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::isnan(x[i]) ? NAN : (x[i] > 0 ? 1.0f : alpha); });
         break;
       case kExp:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = std::exp(x[i]);
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::exp(x[i]); });
         break;
       case kLog:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = std::log(x[i]);
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::log(x[i]); });
         break;
       case kSqrt:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = std::sqrt(x[i]);
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::sqrt(x[i]); });
         break;
       case kRsqrt:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = 1.0f / std::sqrt(x[i]);
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = 1.0f / std::sqrt(x[i]); });
         break;
       case kSquare:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = x[i] * x[i];
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = x[i] * x[i]; });
         break;
       case kNeg:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = -x[i];
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = -x[i]; });
         break;
       case kRelu6:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = std::isnan(x[i]) ? x[i] : std::min(6.0f, std::max(0.0f, x[i]));
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::isnan(x[i]) ? x[i] : std::min(6.0f, std::max(0.0f, x[i])); });
         break;
       case kSigmoid:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = 1.0f / (1.0f + std::exp(-x[i]));
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = 1.0f / (1.0f + std::exp(-x[i])); });
         break;
       case kAbs:
-#pragma omp parallel for if (par)
-        for (ptrdiff_t i = 0; i < n; i++) o[i] = std::fabs(x[i]);
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::fabs(x[i]); });
         break;
       default:
         throw std::runtime_error("unary: unknown op " + std::to_string(op));

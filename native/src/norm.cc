@@ -37,12 +37,13 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
         cc[j] = (off == nullptr ? 0.0f : off[j]) - mean[j] * s;
       }
       const ptrdiff_t rows = ptrdiff_t(lx / C);
-#pragma omp parallel for schedule(static) if (lx >= (1 << 15))
-      for (ptrdiff_t r = 0; r < rows; r++) {
-        const float* xr = x + size_t(r) * C;
-        float* yr = out + size_t(r) * C;
-        for (size_t j = 0; j < C; j++) yr[j] = xr[j] * kk[j] + cc[j];
-      }
+      chunks(rows, lx >= (1 << 20), [&](ptrdiff_t r0, ptrdiff_t r1) {
+        for (ptrdiff_t r = r0; r < r1; r++) {
+          const float* xr = x + size_t(r) * C;
+          float* yr = out + size_t(r) * C;
+          for (size_t j = 0; j < C; j++) yr[j] = xr[j] * kk[j] + cc[j];
+        }
+      });
       if (kk != k) delete[] kk;
       if (cc != c) delete[] cc;
       return;
@@ -63,8 +64,8 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
     float* out = args.f32(1, &lo, "softmax");
     const size_t rows = size_t(args.integer(2)), cols = size_t(args.integer(3));
     check(lx == rows * cols && lo == lx, "softmax: buffer sizes do not match [rows, cols]");
-#pragma omp parallel for schedule(static) if (lx >= (1 << 15))
-    for (ptrdiff_t r = 0; r < ptrdiff_t(rows); r++) {
+    chunks(ptrdiff_t(rows), lx >= (1 << 20), [&](ptrdiff_t r0, ptrdiff_t r1) {
+    for (ptrdiff_t r = r0; r < r1; r++) {
       const float* xr = x + size_t(r) * cols;
       float* yr = out + size_t(r) * cols;
       float m = -INFINITY;
@@ -77,6 +78,7 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
       const float inv = float(1.0 / s);
       for (size_t j = 0; j < cols; j++) yr[j] *= inv;
     }
+    });
   });
 }
 

@@ -23,13 +23,13 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
     const size_t outer = size_t(args.integer(3)), red = size_t(args.integer(4)), inner = size_t(args.integer(5));
     check(lx == outer * red * inner && lo == outer * inner, "reduce: buffer sizes do not match [outer, reduced, inner]");
     check(op >= kSum && op <= kMin, "reduce: unknown op " + std::to_string(op));
-    const bool par = lx >= (1 << 15);
+    const bool par = lx >= (1 << 20);
     const bool isSum = op == kSum || op == kMean;
     const double scale = op == kMean ? 1.0 / double(red) : 1.0;
     if (inner == 1) {
       // Rows: one reduction per outer index.
-#pragma omp parallel for schedule(static) if (par && outer > 1)
-      for (ptrdiff_t o = 0; o < ptrdiff_t(outer); o++) {
+      chunks(ptrdiff_t(outer), par, [&](ptrdiff_t o0, ptrdiff_t o1) {
+      for (ptrdiff_t o = o0; o < o1; o++) {
         const float* row = x + size_t(o) * red;
         if (isSum) {
           double s = 0;
@@ -45,6 +45,7 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
           out[o] = m;
         }
       }
+      });
       return;
     }
     // Columns: per (outer, inner) reductions along a strided axis; the
@@ -53,10 +54,7 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
     std::vector<double> partial(size_t(threads) * outer * inner);
     const double init = isSum ? 0.0 : (op == kMax ? -INFINITY : INFINITY);
     std::fill(partial.begin(), partial.end(), init);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-      const int t = omp_get_thread_num();
-      const int nt = omp_get_num_threads();
+    auto columns = [&](int t, int nt) {
       double* acc = partial.data() + size_t(t) * outer * inner;
       for (size_t o = 0; o < outer; o++) {
         const size_t begin = red * size_t(t) / size_t(nt), end = red * size_t(t + 1) / size_t(nt);
@@ -72,6 +70,12 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
           }
         }
       }
+    };
+    if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+      columns(omp_get_thread_num(), omp_get_num_threads());
+    } else {
+      columns(0, 1);
     }
     for (size_t k = 0; k < outer * inner; k++) {
       double v = partial[k];

@@ -23,9 +23,10 @@ napi_value ResizeBilinear(napi_env env, napi_callback_info info) {
     check(lx == size_t(B) * H * W * C && lo == size_t(B) * nH * nW * C, "resizeBilinear: buffer sizes do not match");
     const double rs = double((align && nH > 1) ? H - 1 : H) / double((align && nH > 1) ? nH - 1 : nH);
     const double cs = double((align && nW > 1) ? W - 1 : W) / double((align && nW > 1) ? nW - 1 : nW);
-#pragma omp parallel for collapse(2) schedule(static) if (lo >= (1 << 15))
-    for (int b = 0; b < B; b++) {
-      for (int r = 0; r < nH; r++) {
+    chunks(ptrdiff_t(B) * nH, lo >= (1 << 20), [&](ptrdiff_t q0, ptrdiff_t q1) {
+    for (ptrdiff_t q = q0; q < q1; q++) {
+      const int b = int(q / nH), r = int(q % nH);
+      {
         const double fr = half ? rs * (r + 0.5) - 0.5 : rs * r;
         const int r0 = std::max(0, int(std::floor(fr)));
         const double rowFrac = fr - r0;
@@ -48,6 +49,7 @@ napi_value ResizeBilinear(napi_env env, napi_callback_info info) {
         }
       }
     }
+    });
   });
 }
 
@@ -67,8 +69,8 @@ napi_value ResizeBilinearGrad(napi_env env, napi_callback_info info) {
     const double hs = double((align && yH > 1) ? xH - 1 : xH) / double((align && yH > 1) ? yH - 1 : yH);
     const double ws = double((align && yW > 1) ? xW - 1 : xW) / double((align && yW > 1) ? yW - 1 : yW);
     // Parallel over the batch: images do not share output rows.
-#pragma omp parallel for schedule(static) if (ly >= (1 << 15) && B > 1)
-    for (int b = 0; b < B; b++) {
+    chunks(B, ly >= (1 << 20), [&](ptrdiff_t b0, ptrdiff_t b1) {
+    for (int b = int(b0); b < int(b1); b++) {
       const float* g = dy + size_t(b) * yH * yW * C;
       float* o = dx + size_t(b) * xH * xW * C;
       for (int r = 0; r < yH; r++) {
@@ -97,6 +99,7 @@ napi_value ResizeBilinearGrad(napi_env env, napi_callback_info info) {
         }
       }
     }
+    });
   });
 }
 

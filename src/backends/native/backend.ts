@@ -15,8 +15,27 @@ import type { NativeAddon } from './addon.js';
 type Inputs = tf.NamedTensorInfoMap;
 type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
 
-/** The cpu backend with its first-use console hint switched off. */
+/** Outputs smaller than this many elements are not pooled (V8 allocates them cheaply). */
+const POOL_MIN_ELEMENTS = 64;
+/** Upper bound on the bytes kept in the pool. */
+const POOL_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The cpu backend (tfjs's `MathBackendCPU`: tensors are JS typed arrays)
+ * plus a pool of output buffers: allocating a fresh Float32Array costs more
+ * than most kernels on it (zeroing, page faults, GC of external memory), so
+ * the buffers of disposed native outputs are reused. A buffer is reused only
+ * when no stored tensor refers to it any more (views made by cpu kernels,
+ * e.g. a slice, count as references) and it never left the backend: once
+ * `readSync`/`read` hands it out (`dataSync()`, `bufferSync`), it is never
+ * recycled.
+ */
 export class NativeBackend extends MathBackendCPU {
+  /** Live references per buffer this backend allocated (absent: not ours, or escaped). */
+  private readonly owned = new WeakMap<ArrayBufferLike, number>();
+  private readonly pool = new Map<number, Float32Array[]>();
+  private pooledBytes = 0;
+
   constructor(readonly addon: NativeAddon) {
     super();
     // MathBackendCPU prints an advert for tfjs-node on its first write in Node.
@@ -27,8 +46,68 @@ export class NativeBackend extends MathBackendCPU {
     const values = this.data.get(t.dataId).values;
     return values instanceof Float32Array ? values : null;
   }
+  /** An output buffer of n elements; its contents are garbage (kernels overwrite every element). */
+  alloc(n: number): Float32Array {
+    if (n < POOL_MIN_ELEMENTS) return new Float32Array(n);
+    const free = this.pool.get(n);
+    const reused = free?.pop();
+    if (reused !== undefined) {
+      this.pooledBytes -= reused.byteLength;
+      this.owned.set(reused.buffer, 0);
+      return reused;
+    }
+    const fresh = new Float32Array(n);
+    this.owned.set(fresh.buffer, 0);
+    return fresh;
+  }
   output(shape: number[], values: Float32Array): tf.TensorInfo {
     return this.makeTensorInfo(shape, 'float32', values);
+  }
+  private track(values: unknown): void {
+    if (!ArrayBuffer.isView(values)) return;
+    const count = this.owned.get(values.buffer);
+    if (count !== undefined) this.owned.set(values.buffer, count + 1);
+  }
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): object {
+    const id = super.write(values, shape, dtype);
+    this.track(values);
+    return id;
+  }
+  override move(dataId: object, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    super.move(dataId, values, shape, dtype, refCount);
+    this.track(values);
+  }
+  override readSync(dataId: object): tf.backend_util.BackendValues {
+    const values = super.readSync(dataId);
+    if (ArrayBuffer.isView(values)) this.owned.delete(values.buffer);
+    return values;
+  }
+  override disposeData(dataId: object, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const released = super.disposeData(dataId, force);
+    if (released && values !== undefined && ArrayBuffer.isView(values) && !this.data.has(dataId)) {
+      const buffer = values.buffer;
+      const count = this.owned.get(buffer);
+      if (count !== undefined) {
+        if (count > 1) this.owned.set(buffer, count - 1);
+        else {
+          this.owned.delete(buffer);
+          if (this.pooledBytes + buffer.byteLength <= POOL_MAX_BYTES) {
+            const whole = new Float32Array(buffer);
+            const list = this.pool.get(whole.length) ?? [];
+            list.push(whole);
+            this.pool.set(whole.length, list);
+            this.pooledBytes += buffer.byteLength;
+          }
+        }
+      }
+    }
+    return released;
+  }
+  override dispose(): void {
+    this.pool.clear();
+    this.pooledBytes = 0;
+    super.dispose();
   }
 }
 
@@ -86,7 +165,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const bv = be.f32(b);
     if (av === null || bv === null) return null;
     const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-    const out = new Float32Array(size(shape));
+    const out = be.alloc(size(shape));
     be.addon.binary(op, av, Int32Array.from(a.shape), bv, Int32Array.from(b.shape), out, Int32Array.from(shape));
     return be.output(shape, out);
   };
@@ -96,7 +175,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
   const unary = (be: NativeBackend, op: number, x: tf.TensorInfo, alpha = 0): tf.TensorInfo | null => {
     const xv = be.f32(x);
     if (xv === null) return null;
-    const out = new Float32Array(xv.length);
+    const out = be.alloc(xv.length);
     be.addon.unary(op, xv, out, alpha);
     return be.output(x.shape.slice(), out);
   };
@@ -119,7 +198,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
       const reduced = size(x.shape.slice(first, last + 1));
       const inner = size(x.shape.slice(last + 1));
       if (reduced === 0) return null;
-      const out = new Float32Array(outer * inner);
+      const out = be.alloc(outer * inner);
       be.addon.reduce(op, xv, out, outer, reduced, inner);
       const keep = attrs?.['keepDims'] === true;
       const shape = keep ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
@@ -134,7 +213,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const dim = Number(attrs?.['dim'] ?? -1);
     if (xv === null || x.shape.length === 0 || (dim !== -1 && dim !== x.shape.length - 1)) return null;
     const cols = x.shape[x.shape.length - 1] as number;
-    const out = new Float32Array(xv.length);
+    const out = be.alloc(xv.length);
     be.addon.softmax(xv, out, cols === 0 ? 0 : xv.length / cols, cols);
     return be.output(x.shape.slice(), out);
   });
@@ -150,7 +229,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const offset = get('offset');
     const scale = get('scale');
     if (xv === null || mean == null || variance == null || offset === null || scale === null) return null;
-    const out = new Float32Array(xv.length);
+    const out = be.alloc(xv.length);
     be.addon.batchNorm(xv, mean, variance, offset ?? null, scale ?? null, out, Number(attrs?.['varianceEpsilon'] ?? 0.001));
     return be.output(x.shape.slice(), out);
   });
@@ -163,7 +242,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const [B, H, W, C] = x.shape as [number, number, number, number];
     const [nH, nW] = attrs?.['size'] as [number, number];
     const flags = (attrs?.['alignCorners'] === true ? 1 : 0) | (attrs?.['halfPixelCenters'] === true ? 2 : 0);
-    const out = new Float32Array(B * nH * nW * C);
+    const out = be.alloc(B * nH * nW * C);
     be.addon.resizeBilinear(xv, out, Int32Array.from([B, H, W, C, nH, nW, flags]));
     return be.output([B, nH, nW, C], out);
   });
@@ -174,7 +253,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     if (dyv === null || images.shape.length !== 4) return null;
     const [B, H, W, C] = images.shape as [number, number, number, number];
     const [, yH, yW] = dy.shape as [number, number, number, number];
-    const out = new Float32Array(B * H * W * C);
+    const out = be.alloc(B * H * W * C);
     be.addon.resizeBilinearGrad(dyv, out, Int32Array.from([B, H, W, C, yH, yW, attrs?.['alignCorners'] === true ? 1 : 0]));
     // tfjs's cpu kernel reports [B, W, H, C]; the shape of the images is the right one.
     return be.output([B, H, W, C], out);
@@ -188,7 +267,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const info = convInfo(x.shape, filter.shape, attrs);
     const g = geometry(info);
     if (g === null) return null;
-    const out = new Float32Array(size(info.outShape));
+    const out = be.alloc(size(info.outShape));
     be.addon.conv2d(0, xv, wv, out, g);
     return be.output(info.outShape.slice(), out);
   };
@@ -223,7 +302,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const info = convInfo(inputShape, filter.shape, attrs ?? {});
     const g = geometry(info);
     if (g === null) return null;
-    const out = new Float32Array(size(inputShape));
+    const out = be.alloc(size(inputShape));
     be.addon.conv2d(1, dyv, wv, out, g);
     return be.output(inputShape.slice(), out);
   });
@@ -237,7 +316,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const info = convInfo(x.shape, filterShape, attrs ?? {});
     const g = geometry(info);
     if (g === null) return null;
-    const out = new Float32Array(size(filterShape));
+    const out = be.alloc(size(filterShape));
     be.addon.conv2d(2, xv, dyv, out, g);
     return be.output(filterShape.slice(), out);
   });
@@ -262,7 +341,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
     const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
     const shape = [...outer, M, N];
-    const out = new Float32Array(size(shape));
+    const out = be.alloc(size(shape));
     be.addon.matMul(av, bv, out, Int32Array.from([batchA, batchB, M, K, N, transposeA ? 1 : 0, transposeB ? 1 : 0]));
     return be.output(shape, out);
   };
