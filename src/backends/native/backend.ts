@@ -189,7 +189,9 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
       const x = inputs['x'] as tf.TensorInfo;
       const xv = be.f32(x);
       if (xv === null) return null;
-      const axes = tf.util.parseAxisParam((attrs?.['axis'] as number | number[]) ?? [], x.shape).sort((p, q) => p - q);
+      // axis null / undefined: every axis (tfjs's convention).
+      const axis = attrs?.['axis'] as number | number[] | null | undefined;
+      const axes = (axis === null || axis === undefined ? x.shape.map((_, i) => i) : tf.util.parseAxisParam(axis, x.shape)).sort((p, q) => p - q);
       if (axes.length === 0) return null;
       const first = axes[0] as number;
       const last = axes[axes.length - 1] as number;

@@ -99,6 +99,7 @@ const CASES: Case[] = [
   { name: 'sum over leading axes (channel sums)', inputs: [[3, 4, 5, 6]], op: (x) => tf.sum(x, [0, 1, 2]) },
   { name: 'sum over the last axis, keepDims', inputs: [[3, 4, 5]], op: (x) => tf.sum(x, -1, true) },
   { name: 'sum over non-contiguous axes', inputs: [[3, 4, 5]], op: (x) => tf.sum(x, [0, 2]) },
+  { name: 'sum over every axis', inputs: [[3, 4, 5]], op: (x) => tf.sum(x) },
   { name: 'mean over middle axes', inputs: [[3, 4, 5, 6]], op: (x) => tf.mean(x, [1, 2]) },
   { name: 'max / min over axes', inputs: [[3, 4, 5]], op: (x) => tf.add(tf.max(x, 1), tf.min(x, 1)) },
   { name: 'moments [0,1,2] (batch statistics)', inputs: [[2, 5, 5, 4]], op: (x) => { const m = tf.moments(x, [0, 1, 2]); return tf.concat([m.mean, m.variance]); } },
