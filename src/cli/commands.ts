@@ -86,6 +86,7 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
       ? mergeRunConfig(mergeRunConfig(await assembleConfig(undefined, {}), checkpoint.manifest.config, 'checkpoint'), options.flags, 'flags')
       : await assembleConfig(options.configPath, options.flags);
   const backend = await setBackend(config.backend);
+  for (const note of backend.notes) io.out(`note: ${note}\n`);
   await ensureDir(runDir);
   await writeJson(join(runDir, 'config.json'), config);
   io.out(`backend ${backend.name} · run folder ${runDir}\n`);
@@ -234,6 +235,7 @@ export async function infoCommand(options: { run?: string; configPath?: string; 
     })();
   const backend = backendInfo();
   io.out(`backend: ${backend.name} (requested ${backend.requested}; tfjs ${backend.tfjsVersion}; ${backend.isNode ? 'Node' : 'browser'})\n`);
+  for (const note of backend.notes) io.out(`note: ${note}\n`);
   io.out(`${summarizeModel(model)}\n`);
   io.out(`parameters: ${countParameters(model, 'all').toLocaleString('en')} (trainable ${countParameters(model, 'trainable').toLocaleString('en')}, non-trainable ${countParameters(model, 'nonTrainable').toLocaleString('en')})\n`);
   if (options.run !== undefined) {
