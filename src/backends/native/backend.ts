@@ -190,7 +190,9 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
       const xv = be.f32(x);
       if (xv === null) return null;
       // axis null / undefined: every axis (tfjs's convention).
-      const axis = attrs?.['axis'] as number | number[] | null | undefined;
+      // (Max names its axes `reductionIndices`, the others `axis`.)
+      const key = attrs !== undefined && 'reductionIndices' in attrs ? 'reductionIndices' : 'axis';
+      const axis = attrs?.[key] as number | number[] | null | undefined;
       const axes = (axis === null || axis === undefined ? x.shape.map((_, i) => i) : tf.util.parseAxisParam(axis, x.shape)).sort((p, q) => p - q);
       if (axes.length === 0) return null;
       const first = axes[0] as number;
