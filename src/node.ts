@@ -15,3 +15,4 @@ export { decodeImage } from './io/images.js';
 export type { RgbImage } from './io/images.js';
 // Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
 export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
+export { readSafetensorsFile } from './interop/safetensorsFile.js';
