@@ -43,3 +43,6 @@ export * from './train/index.js';
 
 // GradNets
 export * from './gradnets/index.js';
+
+// Interop: ONNX out
+export * from './interop/onnx/index.js';
