@@ -6,6 +6,7 @@
 import type { CommandSpec } from '../command.js';
 import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
+import { exportSpec } from './export.js';
 import { infoSpec } from './info.js';
 import { predictSpec } from './predict.js';
 import { trainSpec } from './train.js';
@@ -16,6 +17,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   predictSpec,
   infoSpec,
   elboSpec,
+  exportSpec,
 ];
 
 /** The registered command of that name, or undefined. */
