@@ -7,7 +7,7 @@
  * folds BN into convs, which changes float32 rounding: max |diff| ≤ 1e-4 of
  * the largest |logit|).
  */
-import { describe, it, before } from 'node:test';
+import { describe, it, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -102,7 +102,7 @@ function nchwFeed(images: tf.Tensor4D): ort.Tensor {
 }
 
 /** Exports, runs in ORT with and without optimisations, and checks every output against tfjs. */
-async function checkAgainstTfjs(model: tf.LayersModel, images: tf.Tensor4D, options: OnnxExportOptions = {}, label = ''): Promise<{ exported: OnnxExport; diff: number; optimizedDiff: number }> {
+async function checkAgainstTfjs(model: tf.LayersModel, images: tf.Tensor4D, options: OnnxExportOptions = {}, label = '', t?: TestContext): Promise<{ exported: OnnxExport; diff: number; optimizedDiff: number }> {
   const exported = exportOnnx(model, options);
   const expected = referenceOutputs(model, images);
   const feeds = { image: nchwFeed(images) };
@@ -122,6 +122,7 @@ async function checkAgainstTfjs(model: tf.LayersModel, images: tf.Tensor4D, opti
     assert.ok(od <= 1e-4 * Math.max(1, scale), `${label} ${name}: ORT (optimised) vs hemnet max |diff| ${od} > 1e-4 · ${scale}`);
     diff = Math.max(diff, d);
     optimizedDiff = Math.max(optimizedDiff, od);
+    t?.diagnostic(`${label} ${name}: max |diff| ${d.toExponential(1)} (ORT unoptimised), ${od.toExponential(1)} (optimised), max |logit| ${scale.toFixed(1)}`);
   });
   return { exported, diff, optimizedDiff };
 }
@@ -139,11 +140,11 @@ describe('exportOnnx: the zoo in ONNX Runtime', () => {
     { label: 'resnet50 (width 8) + ema at OS 16', config: { backbone: 'resnet50', head: 'ema', outputStride: 16 } },
   ];
   for (const { label, config } of cases) {
-    it(`${label}: ORT reproduces hemnet's outputs`, async () => {
+    it(`${label}: ORT reproduces hemnet's outputs`, async (t) => {
       const { model } = buildSegmentationModel({ ...TINY, ...config });
       randomizeStatistics(model, 11);
       const images = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
-      const { exported } = await checkAgainstTfjs(model, images, {}, label);
+      const { exported } = await checkAgainstTfjs(model, images, {}, label, t);
       assert.deepEqual(exported.inputShape, ['batch', 3, 32, 32]);
       assert.deepEqual(exported.outputNames, config.auxiliaryHead === true ? ['logits', 'aux_logits'] : ['logits']);
       const hem = config.head !== 'fcn';
