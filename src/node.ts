@@ -10,3 +10,5 @@ export { loadVocDataset, VocDataset } from './data/voc.js';
 export type { VocOptions } from './data/voc.js';
 export { encodePng, writePng, svgToPng, writeSvgPng } from './plots/png.js';
 export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromFiles, fileModelHandler } from './train/checkpointFiles.js';
+export type { DatasetLayout, ImageMaskPair, MaskEncoding } from './data/pairs.js';
+export * from './data/layouts/index.js';
