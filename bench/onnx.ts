@@ -3,6 +3,8 @@
  * 11 classes) in hemnet (tfjs wasm) and in ONNX Runtime (onnxruntime-web's
  * wasm build, 1 thread) on the exported file, interleaved in one run, with
  * the outputs' max |diff|. Run: npx tsx bench/onnx.ts [--batch 8] [--repeats 5]
+ * With --large: export time, file size and ORT load time of a full-size
+ * ResNet-50 (width 64) + hem head (C 512, K 64), 21 classes, 256×256.
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -12,7 +14,21 @@ import { exportOnnx } from '../src/interop/onnx/export.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
 import { format, median } from './timing.js';
 
-const { values } = parseArgs({ options: { batch: { type: 'string', default: '8' }, repeats: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { batch: { type: 'string', default: '8' }, repeats: { type: 'string', default: '5' }, large: { type: 'boolean', default: false } } });
+if (values.large === true) {
+  await setBackend('wasm');
+  const { model: large } = buildSegmentationModel({ backbone: 'resnet50', head: 'hem', width: 64, channels: 512, midChannels: 256, numClasses: 21, inputSize: [256, 256], outputStride: 8, hem: { numBases: 64 } });
+  let start = performance.now();
+  const file = exportOnnx(large);
+  const exportMs = performance.now() - start;
+  ort.env.wasm.numThreads = 1;
+  start = performance.now();
+  const loaded = await ort.InferenceSession.create(file.bytes);
+  const loadMs = performance.now() - start;
+  console.log(`resnet50 + hem, 256×256: ${(file.parameters / 1e6).toFixed(1)} M parameters, ${(file.bytes.length / 1e6).toFixed(0)} MB, export ${(exportMs / 1000).toFixed(1)} s, ORT load ${(loadMs / 1000).toFixed(1)} s`);
+  await loaded.release();
+  process.exit(0);
+}
 const batch = Number(values.batch);
 const repeats = Number(values.repeats);
 ort.env.wasm.numThreads = 1;
