@@ -12,3 +12,5 @@ export { encodePng, writePng, svgToPng, writeSvgPng } from './plots/png.js';
 export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromFiles, fileModelHandler } from './train/checkpointFiles.js';
 export type { DatasetLayout, ImageMaskPair, MaskEncoding } from './data/pairs.js';
 export * from './data/layouts/index.js';
+// Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
+export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';

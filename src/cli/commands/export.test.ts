@@ -7,11 +7,14 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-web';
 import { setBackend } from '../../backend.js';
+import { HemHead } from '../../layers/hemHead.js';
 import { buildSegmentationModel } from '../../models/zoo.js';
 import { saveModelToFiles } from '../../train/checkpointFiles.js';
 import { defaultRunConfig } from '../../train/runConfig.js';
 import type { Output } from '../command.js';
 import { main } from '../main.js';
+import protobuf from 'protobufjs/light.js';
+import { ONNX_SCHEMA } from '../../interop/onnx/schema.js';
 
 ort.env.wasm.numThreads = 1;
 
@@ -29,11 +32,10 @@ describe('hemnet export', () => {
       const config = defaultRunConfig();
       config.backend = 'wasm';
       config.data.canvasSize = 32;
-      config.model = { ...config.model, inputSize: [32, 32], width: 8, channels: 16, midChannels: 16, numClasses: 4, auxiliaryHead: true, hem: { numBases: 4 } };
+      config.model = { ...config.model, inputSize: [32, 32], width: 8, channels: 16, midChannels: 16, numClasses: 11, auxiliaryHead: true, hem: { numBases: 4 } };
       const { model } = buildSegmentationModel(config.model);
       await saveModelToFiles(join(dir, 'model'), model);
       await writeFile(join(dir, 'config.json'), JSON.stringify(config));
-      await writeFile(join(dir, 'metrics.json'), JSON.stringify({ classNames: ['bg', 'a', 'b', 'c'] }));
 
       const io = capture();
       const file = join(dir, 'out', 'model.onnx');
@@ -42,13 +44,20 @@ describe('hemnet export', () => {
       assert.match(io.text(), /input 'image' NHWC \[batch, 32, 32, 3\], raw pixels 0\.\.255 .* outputs logits · head\/hem T_eval 4/);
 
       const bytes = await readFile(file);
+      const modelType = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType('onnx.ModelProto');
+      const decoded = modelType.toObject(modelType.decode(bytes)) as { metadataProps: { key: string; value: string }[] };
+      const meta = Object.fromEntries(decoded.metadataProps.map((e) => [e.key, e.value]));
+      assert.deepEqual(JSON.parse(meta['hemnet.classNames'] as string), ['background', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+      assert.deepEqual(JSON.parse(meta['hemnet.normalization'] as string), { scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.29, 0.29, 0.29] });
+      assert.equal(meta['hemnet.dataset'], 'scenes');
       const session = await ort.InferenceSession.create(bytes);
       assert.deepEqual(session.outputNames, ['logits'], 'the auxiliary output is left out without --with-aux');
       const pixels = Float32Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 53) % 256);
       const result = await session.run({ image: new ort.Tensor('float32', pixels, [1, 32, 32, 3]) });
       const got = result['logits']?.data as Float32Array;
       // The scenes' normalisation, (p/255 − 0.5)/0.29, then the model at T_eval 4.
-      const head = model.layers.find((l) => l.getClassName() === 'HemHead') as unknown as { setEvalIterations: (t: number | null) => void };
+      const head = model.layers.find((l) => l instanceof HemHead);
+      assert.ok(head instanceof HemHead);
       head.setEvalIterations(4);
       const expected = tf.tidy(() => {
         const x = tf.div(tf.sub(tf.div(tf.tensor4d(pixels, [1, 32, 32, 3]), 255), 0.5), 0.29);

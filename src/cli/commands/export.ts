@@ -1,29 +1,22 @@
 /**
  * `hemnet export --run DIR --onnx model.onnx`: a run folder's model (latest
- * checkpoint, else the saved model) as an ONNX file, with the run's class
- * names and input normalisation in its metadata.
+ * checkpoint, else the saved model) as an ONNX file, with the class names
+ * and input normalisation of the run's dataset (registry `DATASETS`) in its metadata.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/augment.js';
+import { dirname } from 'node:path';
+import '../../data/builtinDatasets.js';
+import { DATASETS } from '../../data/registry.js';
 import { exportOnnx, ONNX_DEFAULT_OPSET } from '../../interop/onnx/export.js';
 import type { RunConfig } from '../../train/runConfig.js';
 import type { CommandSpec } from '../command.js';
 import { numberOption, requireOption, stringOption } from '../command.js';
 import { loadRunModel } from '../run.js';
 
-/** Mean/std of RGB in [0, 1] that the run's datasets normalise with (as in `createDatasets`). */
-export function runNormalization(config: RunConfig): { mean: number[]; std: number[] } {
-  return config.data.source === 'scenes' ? { mean: [0.5, 0.5, 0.5], std: [0.29, 0.29, 0.29] } : { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] };
-}
-
-/** Class names the run's evaluation recorded in metrics.json, if any. */
-async function runClassNames(runDir: string): Promise<string[] | null> {
-  const path = join(runDir, 'metrics.json');
-  if (!existsSync(path)) return null;
-  const metrics = JSON.parse(await readFile(path, 'utf8')) as { classNames?: unknown };
-  return Array.isArray(metrics.classNames) && metrics.classNames.every((n) => typeof n === 'string') ? (metrics.classNames as string[]) : null;
+/** What the run's dataset (registry `DATASETS`) says its images are normalised with, and its class names. */
+export function runDatasetMetadata(config: RunConfig): { mean: number[]; std: number[]; classNames: string[] } {
+  const meta = DATASETS.get(config.data.source, 'hemnet export').metadata(config);
+  return { mean: [...meta.mean], std: [...meta.std], classNames: [...meta.classNames] };
 }
 
 export const exportSpec: CommandSpec = {
@@ -56,13 +49,14 @@ export const exportSpec: CommandSpec = {
     const opset = numberOption('opset', values.opset, ONNX_DEFAULT_OPSET);
     const backend = stringOption(values.backend);
     const { model, config, step } = await loadRunModel(run, backend);
-    const normalization = runNormalization(config);
-    const classNames = await runClassNames(run);
+    const { mean, std, classNames } = runDatasetMetadata(config);
+    const normalization = { mean, std };
     const metadata: Record<string, string> = {
-      'hemnet.normalization': JSON.stringify({ scale: 1 / 255, ...normalization }),
+      'hemnet.normalization': JSON.stringify({ scale: 1 / 255, mean, std }),
       'hemnet.modelConfig': JSON.stringify(config.model),
       'hemnet.numClasses': String(config.model.numClasses),
-      ...(classNames !== null ? { 'hemnet.classNames': JSON.stringify(classNames) } : {}),
+      'hemnet.classNames': JSON.stringify(classNames),
+      'hemnet.dataset': config.data.source,
     };
     const version = (JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
     const exported = exportOnnx(model, {

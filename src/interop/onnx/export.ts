@@ -453,7 +453,8 @@ export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
     const node = layer.inboundNodes[0] as (typeof layer.inboundNodes)[number];
     const inputs = node.inputTensors.map((t) => values.get(t.id) as Value);
     const single = inputs[0] as Value;
-    const className = layer.getClassName();
+    // hemnet's own layers serialise as 'hemnet>Name' (0.1 files as 'Name').
+    const className = layer.getClassName().replace(/^hemnet>/, '');
     let out: Value;
     switch (className) {
       case 'Conv2D':
