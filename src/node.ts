@@ -14,3 +14,4 @@ export type { DatasetLayout, ImageMaskPair, MaskEncoding } from './data/pairs.js
 export * from './data/layouts/index.js';
 // Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
 export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
+export { readSafetensorsFile } from './interop/safetensorsFile.js';

@@ -7,6 +7,7 @@ import { Registry } from '../../registry.js';
 import type { CommandSpec } from '../command.js';
 import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
+import { importSpec } from './import.js';
 import { exportSpec } from './export.js';
 import { infoSpec } from './info.js';
 import { predictSpec } from './predict.js';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   predictSpec,
   infoSpec,
   elboSpec,
+  importSpec,
   exportSpec,
 ];
 

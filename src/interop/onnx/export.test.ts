@@ -3,9 +3,9 @@
  * (onnxruntime-web's wasm build, in Node) and matching hemnet's outputs.
  *
  * Each model is checked twice: with ORT's graph optimisations off (the graph
- * as written: max |diff| ≤ 1e-4) and with them on, as a user runs it (ORT
- * folds BN into convs, which changes float32 rounding: max |diff| ≤ 1e-4 of
- * the largest |logit|).
+ * as written) and with them on, as a user runs it (ORT folds BN into convs,
+ * which changes float32 rounding); both to max |diff| ≤ 1e-4 · max(1, the
+ * largest |logit|), i.e. 1e-4 absolute for the compact models.
  */
 import { describe, it, before, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,7 +118,8 @@ async function checkAgainstTfjs(model: tf.LayersModel, images: tf.Tensor4D, opti
     const od = maxDiff(optimized[name] as Float32Array, reference);
     const scale = maxAbs(reference);
     assert.ok(scale > 0.1, `${label} ${name}: reference logits are degenerate (max |v| ${scale})`);
-    assert.ok(d <= 1e-4, `${label} ${name}: ORT (no optimisation) vs hemnet max |diff| ${d} > 1e-4`);
+    // 1e-4 absolute for logits of order 1; deep ResNets with random BN statistics reach |logit| ≈ 50–200, where float32 sums differ by more.
+    assert.ok(d <= 1e-4 * Math.max(1, scale), `${label} ${name}: ORT (no optimisation) vs hemnet max |diff| ${d} > 1e-4 · ${scale}`);
     assert.ok(od <= 1e-4 * Math.max(1, scale), `${label} ${name}: ORT (optimised) vs hemnet max |diff| ${od} > 1e-4 · ${scale}`);
     diff = Math.max(diff, d);
     optimizedDiff = Math.max(optimizedDiff, od);
@@ -138,6 +139,7 @@ describe('exportOnnx: the zoo in ONNX Runtime', () => {
     { label: 'compact + fcn at OS 4', config: { backbone: 'compact', head: 'fcn', outputStride: 4 } },
     { label: 'resnet50 (width 8) + hem at OS 8', config: { backbone: 'resnet50', head: 'hem', outputStride: 8 } },
     { label: 'resnet50 (width 8) + ema at OS 16', config: { backbone: 'resnet50', head: 'ema', outputStride: 16 } },
+    { label: 'resnet101 (width 8) + fcn at OS 8', config: { backbone: 'resnet101', head: 'fcn', outputStride: 8 } },
   ];
   for (const { label, config } of cases) {
     it(`${label}: ORT reproduces hemnet's outputs`, async (t) => {
@@ -152,6 +154,8 @@ describe('exportOnnx: the zoo in ONNX Runtime', () => {
       if (hem) assert.deepEqual(Object.values(exported.evalIterations), [3]);
       if (config.head === 'ema') assert.equal(exported.opCounts['ReduceL2'], 3, 'EMANet normalises μ after each of the 3 N-steps');
       assert.equal(exported.opCounts['Dropout'] ?? 0, 0);
+      // The ResNets pad strided convs and the stem pool symmetrically (explicit ZeroPadding2D layers).
+      assert.equal((exported.opCounts['Pad'] ?? 0) > 0, config.backbone !== 'compact');
       images.dispose();
       model.dispose();
     });

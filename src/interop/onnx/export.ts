@@ -16,7 +16,8 @@
  * Layer by layer: Conv2D → Conv (explicit pads reproducing TF 'same',
  * dilation, stride), BatchNormalization → BatchNormalization (inference, the
  * moving statistics), ReLU → Relu (Clip with maxValue), Add → Add,
- * MaxPooling2D → MaxPool, Concatenate → Concat, Dropout → dropped,
+ * MaxPooling2D → MaxPool, ZeroPadding2D → Pad (the symmetric padding of
+ * the ResNet backbones), Concatenate → Concat, Dropout → dropped,
  * BilinearUpsample → Resize (linear, half_pixel: the same sampling as tfjs's
  * `resizeBilinear(…, alignCorners false, halfPixelCenters true)`), and the
  * HemHead unrolled for T_eval iterations (Eq. 8, 13, 10; `src/em/steps.ts`):
@@ -277,6 +278,21 @@ function maxPoolLayer(graph: OnnxGraph, layer: tf.layers.Layer, input: Value): V
   return { name: out, shape: [input.shape[0] as number, ...geometry.out] };
 }
 
+function zeroPaddingLayer(graph: OnnxGraph, layer: tf.layers.Layer, input: Value): Value {
+  const config = layer.getConfig();
+  checkChannelsLast(layer, config);
+  const raw: unknown = config['padding'];
+  const sides: unknown[] | null = typeof raw === 'number' ? [[raw, raw], [raw, raw]] : Array.isArray(raw) && raw.length === 2 ? raw.map((p: unknown) => (typeof p === 'number' ? [p, p] : p)) : null;
+  if (sides === null || !sides.every((p) => Array.isArray(p) && p.length === 2 && p.every((v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0))) {
+    fail(`layer '${layer.name}': 'padding' must be n, [h, w] or [[top, bottom], [left, right]], received ${JSON.stringify(raw)}`);
+  }
+  const [[top, bottom], [left, right]] = sides as [[number, number], [number, number]];
+  // NCHW pads: [N, C, top, left] begins, then [N, C, bottom, right] ends; zeros as in tfjs.
+  const pads = graph.constant([0, 0, top, left, 0, 0, bottom, right], 'int64');
+  const out = graph.node('Pad', [input.name, pads], { mode: attr.string('constant') }, layer.name);
+  return { name: out, shape: [input.shape[0] as number, (input.shape[1] as number) + top + bottom, (input.shape[2] as number) + left + right] };
+}
+
 function concatLayer(graph: OnnxGraph, layer: tf.layers.Layer, inputs: Value[]): Value {
   const axis = layer.getConfig()['axis'];
   if (axis !== -1 && axis !== 3) fail(`layer '${layer.name}': only concatenation over channels (axis -1) is supported, received axis ${JSON.stringify(axis)}`);
@@ -480,6 +496,9 @@ export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
       case 'MaxPooling2D':
         out = maxPoolLayer(graph, layer, single);
         break;
+      case 'ZeroPadding2D':
+        out = zeroPaddingLayer(graph, layer, single);
+        break;
       case 'Dropout':
       case 'SpatialDropout2D':
         out = single; // identity in inference
@@ -495,7 +514,7 @@ export function exportOnnx(model: tf.LayersModel, options: OnnxExportOptions = {
         break;
       }
       default:
-        fail(`layer '${layer.name}' of class '${className}' is not supported (supported: Conv2D, BatchNormalization, ReLU, Activation, Add, Concatenate, MaxPooling2D, Dropout, BilinearUpsample, HemHead)`);
+        fail(`layer '${layer.name}' of class '${className}' is not supported (supported: Conv2D, BatchNormalization, ReLU, Activation, Add, Concatenate, MaxPooling2D, ZeroPadding2D, Dropout, BilinearUpsample, HemHead)`);
     }
     if (node.outputTensors.length !== 1) fail(`layer '${layer.name}' has ${node.outputTensors.length} outputs; only single-output layers are supported`);
     values.set((node.outputTensors[0] as tf.SymbolicTensor).id, out);
