@@ -72,3 +72,6 @@ export * from './gradnets/index.js';
 
 // PyTorch interop (safetensors, torchvision / EMANet / mmseg name maps)
 export * from './interop/index.js';
+
+// Interop: ONNX out
+export * from './interop/onnx/index.js';

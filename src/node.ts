@@ -13,6 +13,8 @@ export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromF
 export { loadSegmenter, segment } from './infer/node.js';
 export { decodeImage } from './io/images.js';
 export type { RgbImage } from './io/images.js';
+export type { DatasetLayout, ImageMaskPair, MaskEncoding } from './data/pairs.js';
+export * from './data/layouts/index.js';
 // Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
 export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
 export { readSafetensorsFile } from './interop/safetensorsFile.js';

@@ -8,6 +8,7 @@ import type { CommandSpec } from '../command.js';
 import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
 import { importSpec } from './import.js';
+import { exportSpec } from './export.js';
 import { infoSpec } from './info.js';
 import { predictSpec } from './predict.js';
 import { trainSpec } from './train.js';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   infoSpec,
   elboSpec,
   importSpec,
+  exportSpec,
 ];
 
 /** The commands by name: `main` dispatches, lists and helps from this. */
