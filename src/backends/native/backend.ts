@@ -9,7 +9,7 @@
  * kernel, so results never depend on which path was taken.
  */
 import * as tf from '@tensorflow/tfjs';
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 
 type Inputs = tf.NamedTensorInfoMap;
@@ -21,6 +21,19 @@ const POOL_MIN_ELEMENTS = 64;
 const POOL_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
+ * tfjs's cpu backend class, taken from the app's own tfjs at run time (the
+ * `cpu` backend that `@tensorflow/tfjs` registers), so that hemnet needs no
+ * dependency on `@tensorflow/tfjs-backend-cpu` and always extends the copy
+ * whose kernels it reuses. This module is loaded lazily, in Node only.
+ */
+function cpuBackendClass(): typeof MathBackendCPU {
+  const cpu = tf.findBackend('cpu');
+  if (cpu === null) throw new Error("native backend: tfjs has no 'cpu' backend to extend (is @tensorflow/tfjs imported?)");
+  return cpu.constructor as typeof MathBackendCPU;
+}
+const CpuBackend = cpuBackendClass();
+
+/**
  * The cpu backend (tfjs's `MathBackendCPU`: tensors are JS typed arrays)
  * plus a pool of output buffers: allocating a fresh Float32Array costs more
  * than most kernels on it (zeroing, page faults, GC of external memory), so
@@ -30,7 +43,7 @@ const POOL_MAX_BYTES = 256 * 1024 * 1024;
  * `readSync`/`read` hands it out (`dataSync()`, `bufferSync`), it is never
  * recycled.
  */
-export class NativeBackend extends MathBackendCPU {
+export class NativeBackend extends CpuBackend {
   /** Live references per buffer this backend allocated (absent: not ours, or escaped). */
   private readonly owned = new WeakMap<ArrayBufferLike, number>();
   private readonly pool = new Map<number, Float32Array[]>();
