@@ -120,11 +120,32 @@ export async function setBackend(
     }
     return backendInfo();
   }
-  const order = isNode ? ['tensorflow', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
-  for (const candidate of order) {
+  for (const candidate of backendPreference()) {
     if (await activate(candidate, options)) return backendInfo();
   }
   throw new Error('setBackend: no TensorFlow.js backend could be initialised');
+}
+
+/** Backends `'auto'` tries, fastest first, on this platform. */
+export function backendPreference(): string[] {
+  return isNode ? ['tensorflow', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
+}
+
+/**
+ * Every backend that starts here, fastest first (`backendPreference`, then
+ * any other backend registered with tfjs, e.g. by an add-on). Activates each
+ * one to find out, then re-activates the one that was active.
+ */
+export async function availableBackends(options: BackendOptions = {}): Promise<string[]> {
+  const before = tf.getBackend();
+  const known = backendPreference();
+  const extra = Object.keys(tf.engine().registryFactory).filter((name) => !known.includes(name));
+  const found: string[] = [];
+  for (const candidate of [...extra, ...known]) {
+    if (await activate(candidate, options)) found.push(candidate);
+  }
+  if (before !== undefined && found.includes(before)) await activate(before, options);
+  return found;
 }
 
 /** Reports the active backend. */

@@ -14,6 +14,7 @@ import { evaluateSegmentation, findHemHeads, type EvaluationResult } from '../tr
 import { HemStepSizeController } from '../gradnets/hemStepSize.js';
 import { resolveHemHeadOptions } from '../layers/hemHead.js';
 import { trainSegmentation, type TrainEvent } from '../train/loop.js';
+import { createGradientWorkers, defaultWorkerCount } from '../train/parallel.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 import type { SegmentationSample } from '../data/types.js';
 import { ProgressBar } from './progress.js';
@@ -113,6 +114,9 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
         })
       : null;
   if (annealing !== null) io.out(`η anneals ${annealing.stepSizeStart} → ${annealing.stepSizeEnd} over ${annealing.schedule.tau} steps\n`);
+  const workerCount = Math.min(config.train.workers ?? defaultWorkerCount(), config.train.batchSize);
+  const workers = await createGradientWorkers(model, workerCount, backend.name);
+  io.out(`training on ${workerCount} thread${workerCount === 1 ? '' : 's'} (data-parallel, ${backend.name} each)\n`);
   const controller = new AbortController();
   const onSignal = () => controller.abort('interrupted (SIGINT)');
   process.once('SIGINT', onSignal);
@@ -134,6 +138,7 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
       ...(restored ? { optimizer: restored.optimizer } : {}),
       ...(annealing !== null ? { beforeStep: (step: number) => annealing.hook(step) } : {}),
       signal: controller.signal,
+      ...(workers !== null ? { workers } : {}),
       saveCheckpoint: async (step, optimizer) => {
         await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config));
       },
@@ -154,6 +159,7 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
     });
   } finally {
     process.removeListener('SIGINT', onSignal);
+    await workers?.close();
     await pending;
   }
   if (controller.signal.aborted) {

@@ -53,6 +53,7 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
   { flag: 'seed', path: 'train.seed', type: 'integer', help: 'seed of the sample order' },
   { flag: 'step-size-end', path: 'train.stepSizeEnd', type: 'number', help: 'anneal η from --step-size to this value during training (GradNets schedule)' },
   { flag: 'step-size-tau', path: 'train.stepSizeTau', type: 'integer', help: 'τ, steps over which η anneals (default: half the steps)' },
+  { flag: 'workers', path: 'train.workers', type: 'integer', help: 'training threads (data-parallel, gradients averaged; default: one per core)' },
   { flag: 'checkpoint-every', path: 'train.checkpointEvery', type: 'integer', help: 'steps between checkpoints (0: only at the end)' },
   // evaluation
   { flag: 'eval-scales', path: 'eval.scales', type: 'numbers', help: 'comma-separated input scales, e.g. 0.75,1,1.25 (multi-scale)' },

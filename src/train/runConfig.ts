@@ -54,6 +54,8 @@ export interface RunTrainConfig extends TrainOptions {
   stepSizeEnd: number | null;
   /** Steps over which η anneals (null: half of the steps). */
   stepSizeTau: number | null;
+  /** Data-parallel training threads, each on its own backend instance (null: one per core). */
+  workers: number | null;
 }
 
 export interface RunConfig {
@@ -98,7 +100,7 @@ export function defaultRunConfig(): RunConfig {
     // Adam, not the paper's SGD: from scratch on the scenes, SGD (lr 0.01–0.1)
     // stalls for >1000 steps on a plateau that knows digit from background but
     // not which digit; Adam leaves it within a few hundred steps.
-    train: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'adam', steps: 1000, batchSize: 8, learningRate: 2e-3, checkpointEvery: 200, stepSizeEnd: null, stepSizeTau: null },
+    train: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'adam', steps: 1000, batchSize: 8, learningRate: 2e-3, checkpointEvery: 200, stepSizeEnd: null, stepSizeTau: null, workers: null },
     eval: { batchSize: 16, scales: [1], flip: false, evalIterations: null, limit: null },
   };
 }
@@ -137,6 +139,7 @@ const SECTIONS: Schema = {
       checkpointEvery: { kind: 'integer', min: 0 },
       stepSizeEnd: { kind: 'number', min: 0, exclusiveMin: true, max: 1, nullable: true },
       stepSizeTau: { kind: 'integer', min: 1, nullable: true },
+      workers: { kind: 'integer', min: 1, nullable: true },
     },
   },
   eval: {
