@@ -283,7 +283,7 @@ console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}
 if (values['no-profile'] !== true && backends.includes('wasm')) {
   await setBackend('wasm');
   console.log('\nProfile of one training step of the default hem model on wasm, 1 thread, built-in scenes (batch 8):');
-  const scenes: SegmentationDataset = loadMnistScenes({ split: 'train', size: 64, canvasSize: SIZE, digitsPerScene: [1, 2], scaleRange: [1.5, 2.2], labelDilation: 1, clutter: { fragments: [0, 2] }, seed: 0 });
+  const scenes: SegmentationDataset = loadMnistScenes({ split: 'train', size: 64, canvasSize: SIZE, digitsPerScene: [1, 2], digitScale: [1.5, 2.2], labelDilation: 1, clutter: { fragments: [0, 2] }, seed: 0 });
   const { model } = buildSegmentationModel({ head: 'hem' });
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const decayed = decayedVariables(model).map((w) => w.read());
