@@ -161,7 +161,9 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   const logPath = join(run.dir, 'train-log.jsonl');
   const losses = await previousLosses(logPath, run.startStep);
   // Data-parallel threads (the caller's + worker_threads), each with its own backend instance.
-  const workerCount = Math.min(config.train.workers ?? defaultWorkerCount(), config.train.batchSize);
+  // Default: one per core on wasm/cpu (single-threaded); 1 on native/tensorflow, which thread inside.
+  const singleThreaded = ['wasm', 'cpu'].includes(backendInfo().name);
+  const workerCount = Math.min(config.train.workers ?? (singleThreaded ? defaultWorkerCount() : 1), config.train.batchSize);
   const workers = await createGradientWorkers(model, workerCount, backendInfo().name);
   io.out(`training on ${workerCount} thread${workerCount === 1 ? '' : 's'} (data-parallel, ${backendInfo().name} each)\n`);
   const controller = new AbortController();
