@@ -13,3 +13,4 @@ export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromF
 // Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
 export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
 export { readSafetensorsFile } from './interop/safetensorsFile.js';
+export { createGradientWorkers, GradientWorkerPool, defaultWorkerCount } from './train/parallel.js';
