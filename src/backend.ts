@@ -99,7 +99,7 @@ async function tryNative(): Promise<boolean> {
  * Registers `native` as a side effect when its addon loads.
  */
 export async function availableBackends(): Promise<string[]> {
-  const candidates = isNode ? ['tensorflow', 'native', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
+  const candidates = backendPreference();
   const found: string[] = [];
   for (const name of candidates) {
     if (name === 'tensorflow' && !(await tryTensorflowNode())) continue;
@@ -153,12 +153,16 @@ export async function setBackend(
     }
     return backendInfo();
   }
-  const order = isNode ? ['tensorflow', 'native', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
-  for (const candidate of order) {
+  for (const candidate of backendPreference()) {
     if (await activate(candidate, options)) return backendInfo();
     if (candidate === 'native') lastNotes.push(`native: ${nativeReason}`);
   }
   throw new Error('setBackend: no TensorFlow.js backend could be initialised');
+}
+
+/** Backends `'auto'` tries, fastest first, on this platform. */
+export function backendPreference(): string[] {
+  return isNode ? ['tensorflow', 'native', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
 }
 
 /** Reports the active backend. */

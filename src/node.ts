@@ -18,3 +18,4 @@ export * from './data/layouts/index.js';
 // Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
 export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
 export { readSafetensorsFile } from './interop/safetensorsFile.js';
+export { createGradientWorkers, GradientWorkerPool, defaultWorkerCount } from './train/parallel.js';

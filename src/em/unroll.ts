@@ -200,7 +200,8 @@ function iterateByItem(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings:
 
 function runIterations(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings: ResolvedOptions, routes?: FeatureRoutes): tf.Tensor[] {
   return tf.tidy(() => {
-    if (routes === undefined && x.shape[0] > 1 && usesSplitPath()) return iterateByItem(x, mu0, settings);
+    const work = x.shape[1] * x.shape[2] * (mu0.shape[mu0.rank - 2] as number);
+    if (routes === undefined && x.shape[0] > 1 && usesSplitPath(undefined, work)) return iterateByItem(x, mu0, settings);
     const sameX: FeatureRoutes = routes ?? { estep: () => x, nstep: () => x };
     return flatten(iterate(x, sameX, broadcastBases(mu0, x.shape[0]), settings));
   });

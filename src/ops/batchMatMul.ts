@@ -113,9 +113,25 @@ function splitOp(transposeA: boolean, transposeB: boolean): (a: tf.Tensor3D, b: 
   return op;
 }
 
-/** True when products run as split rank-2 products (wasm by default). */
-export function usesSplitPath(path: 'auto' | 'split' | 'stock' = defaultPath): boolean {
-  return path === 'split' || (path === 'auto' && tf.getBackend() === 'wasm');
+/**
+ * Below this many multiply-adds per batch item, `'auto'` keeps the stock
+ * batched matMul even on wasm: at the default model's head size (N = 64,
+ * C = 64, K = 16, B = 8) the per-item rank-2 products cost more in dispatch
+ * than they save (HEM fwd+bwd 48–64 ms stock vs 63–210 ms split, measured
+ * with bench/scratch-style timing under load), while at the paper's size
+ * (138 M per item) the split path is ~10× faster.
+ */
+export const SPLIT_MIN_WORK = 1 << 20;
+
+/**
+ * True when products run as split rank-2 products (wasm by default); with
+ * `work` (multiply-adds per batch item), `'auto'` splits only from
+ * `SPLIT_MIN_WORK` on.
+ */
+export function usesSplitPath(path: 'auto' | 'split' | 'stock' = defaultPath, work?: number): boolean {
+  if (path === 'split') return true;
+  if (path !== 'auto' || tf.getBackend() !== 'wasm') return false;
+  return work === undefined || work >= SPLIT_MIN_WORK;
 }
 
 /**
@@ -140,6 +156,8 @@ export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D, options: BatchMatMul
         `with transposeA=${transposeA}, transposeB=${transposeB}`,
     );
   }
-  if (!usesSplitPath(options.path)) return tf.matMul(a, b, transposeA, transposeB);
+  const rows = transposeA ? a.shape[2] : a.shape[1];
+  const columns = transposeB ? b.shape[1] : b.shape[2];
+  if (!usesSplitPath(options.path, rows * innerA * columns)) return tf.matMul(a, b, transposeA, transposeB);
   return splitOp(transposeA, transposeB)(a, b);
 }

@@ -5,7 +5,7 @@
  * Platform-neutral: checkpoints go through a callback the caller supplies.
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchSamples, batchToTensors } from '../data/augment.js';
+import { batchSamples, batchToTensors, type SegmentationBatch } from '../data/augment.js';
 import { createRng, hashSeed } from '../data/random.js';
 import type { SegmentationDataset } from '../data/types.js';
 import { segmentationCrossEntropy } from './loss.js';
@@ -73,6 +73,44 @@ export interface TrainSetup {
   afterStep?: (step: number) => void | Promise<void>;
   /** Stops after the current step (then a checkpoint is written). */
   signal?: AbortSignal;
+  /**
+   * Data-parallel gradient workers (Node: `createGradientWorkers` in
+   * `parallel.ts`). Each step's batch is split into `workers.count + 1`
+   * shards: this thread computes shard 0, each worker one more, and the
+   * gradients are averaged weighted by scored pixels, which equals the
+   * full-batch gradient for models without batch norm. Batch norm uses each
+   * shard's own statistics (as PyTorch's DataParallel without SyncBN); the
+   * moving statistics are averaged over the shards. Default: none.
+   */
+  workers?: GradientWorkers;
+}
+
+/** What a data-parallel worker computes for one shard of a batch. */
+export interface ShardResult {
+  /** Loss of the shard (cross-entropy + weight decay). */
+  loss: number;
+  /** Scored (not ignored) pixels of the shard: the weight of its gradient. */
+  scored: number;
+  /** Gradients of `model.trainableWeights`, concatenated in that order. */
+  gradients: Float32Array;
+  /** `model.nonTrainableWeights` after the shard's forward pass (BN moving statistics, μ⁽⁰⁾), concatenated. */
+  state: Float32Array;
+}
+
+/** Settings of one sharded step that the workers need besides the weights. */
+export interface ShardSettings {
+  ignoreLabel: number;
+  weightDecay: number;
+  /** η of every HemHead layer (in `model.layers` order), e.g. during annealing. */
+  hemStepSizes: number[];
+}
+
+/** A pool of gradient workers holding replicas of one model (see `TrainSetup.workers`). */
+export interface GradientWorkers {
+  /** Workers besides the calling thread. */
+  readonly count: number;
+  /** Sends the model's current weights and one shard to each worker; resolves with their results in order. */
+  compute(model: tf.LayersModel, shards: readonly SegmentationBatch[], settings: ShardSettings): Promise<ShardResult[]>;
 }
 
 export interface TrainResult {
@@ -124,6 +162,137 @@ function firstOutput(output: tf.Tensor | tf.Tensor[]): { main: tf.Tensor4D; auxi
 /** Auxiliary heads' loss weight (PSPNet / mmseg default). */
 export const AUXILIARY_LOSS_WEIGHT = 0.4;
 
+/**
+ * The training loss of one batch: cross-entropy of the main output (+ 0.4 ×
+ * each auxiliary output) + weightDecay/2 · Σ‖kernel‖². Runs the model in
+ * training mode (batch norm updates its moving statistics).
+ */
+export function batchLoss(
+  model: tf.LayersModel,
+  images: tf.Tensor4D,
+  labels: tf.Tensor3D,
+  ignoreLabel: number,
+  weightDecay: number,
+  decayed: readonly tf.Tensor[],
+): tf.Scalar {
+  const { main, auxiliary } = firstOutput(model.apply(images, { training: true }) as tf.Tensor | tf.Tensor[]);
+  let loss: tf.Tensor = segmentationCrossEntropy(main, labels, ignoreLabel);
+  for (const aux of auxiliary) loss = tf.add(loss, tf.mul(segmentationCrossEntropy(aux, labels, ignoreLabel), AUXILIARY_LOSS_WEIGHT));
+  if (weightDecay > 0 && decayed.length > 0) {
+    const squares = tf.addN(decayed.map((w) => tf.sum(tf.square(w))));
+    loss = tf.add(loss, tf.mul(squares, weightDecay / 2));
+  }
+  return loss as tf.Scalar;
+}
+
+/** Splits a batch into `parts` shards of nearly equal size (the first ones one larger), in order; fewer when the batch is smaller. */
+export function splitBatch(batch: SegmentationBatch, parts: number): SegmentationBatch[] {
+  const { batchSize, height, width, channels } = batch;
+  const count = Math.max(1, Math.min(parts, batchSize));
+  const imageSize = height * width * channels;
+  const labelSize = height * width;
+  const shards: SegmentationBatch[] = [];
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const size = Math.floor(batchSize / count) + (i < batchSize % count ? 1 : 0);
+    shards.push({
+      ...batch,
+      batchSize: size,
+      images: batch.images.subarray(start * imageSize, (start + size) * imageSize),
+      labels: batch.labels.subarray(start * labelSize, (start + size) * labelSize),
+      ids: batch.ids.slice(start, start + size),
+    });
+    start += size;
+  }
+  return shards;
+}
+
+/** Pixels of a batch whose label is not `ignoreLabel`. */
+export function scoredPixels(labels: Int32Array, ignoreLabel: number): number {
+  let count = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] !== ignoreLabel) count++;
+  return count;
+}
+
+/** Concatenates the data of tensors (in order) into one Float32Array. */
+export function flattenTensors(tensors: readonly tf.Tensor[]): Float32Array {
+  const out = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
+  let offset = 0;
+  for (const t of tensors) {
+    out.set(t.dataSync() as Float32Array, offset);
+    offset += t.size;
+  }
+  return out;
+}
+
+/** η of every HemHead layer of a model, in layer order. */
+export function hemStepSizes(model: tf.LayersModel): number[] {
+  return model.layers.filter((l) => l.getClassName() === 'HemHead').map((l) => (l as unknown as { stepSize: number }).stepSize);
+}
+
+/**
+ * One data-parallel step: shards 1.. go to the workers, shard 0 runs here;
+ * then the gradients are averaged weighted by scored pixels, the moving
+ * statistics averaged, and the optimizer applies the mean gradient.
+ * `whileWaiting` runs after this thread's shard (e.g. to prepare the next batch).
+ */
+async function shardedStep(
+  model: tf.LayersModel,
+  workers: GradientWorkers,
+  batch: SegmentationBatch,
+  trainable: tf.Variable[],
+  decayed: readonly tf.Tensor[],
+  optimizer: TrainingOptimizer,
+  ignoreLabel: number,
+  weightDecay: number,
+  whileWaiting: () => void,
+): Promise<number> {
+  const shards = splitBatch(batch, workers.count + 1);
+  const [own, ...rest] = shards as [SegmentationBatch, ...SegmentationBatch[]];
+  const pending = rest.length > 0 ? workers.compute(model, rest, { ignoreLabel, weightDecay, hemStepSizes: hemStepSizes(model) }) : Promise.resolve([]);
+  const { images, labels } = batchToTensors(own);
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, weightDecay, decayed), trainable);
+  const mine: ShardResult = {
+    loss: value.dataSync()[0] as number,
+    scored: scoredPixels(own.labels, ignoreLabel),
+    gradients: flattenTensors(trainable.map((v) => grads[v.name] as tf.Tensor)),
+    state: flattenTensors(model.nonTrainableWeights.map((w) => w.read())),
+  };
+  tf.dispose([images, labels, value]);
+  tf.dispose(grads);
+  whileWaiting();
+  const results = [mine, ...(await pending)];
+  // Weighted by scored pixels, the mean of the shards' mean losses is the batch's mean loss.
+  const totalScored = results.reduce((n, r) => n + r.scored, 0);
+  const weights = results.map((r) => (totalScored > 0 ? r.scored / totalScored : 1 / results.length));
+  const gradients = new Float32Array(mine.gradients.length);
+  let loss = 0;
+  results.forEach((r, i) => {
+    const w = weights[i] as number;
+    loss += w * r.loss;
+    for (let j = 0; j < gradients.length; j++) gradients[j] = (gradients[j] as number) + w * (r.gradients[j] as number);
+  });
+  const state = new Float32Array(mine.state.length);
+  for (const r of results) for (let j = 0; j < state.length; j++) state[j] = (state[j] as number) + (r.state[j] as number) / results.length;
+  let offset = 0;
+  for (const w of model.nonTrainableWeights) {
+    const size = w.shape.reduce((p: number, d) => p * (d ?? 1), 1);
+    const next = tf.tensor(state.subarray(offset, offset + size), w.shape as number[], 'float32');
+    w.write(next);
+    next.dispose();
+    offset += size;
+  }
+  const named: { name: string; tensor: tf.Tensor }[] = [];
+  offset = 0;
+  for (const v of trainable) {
+    named.push({ name: v.name, tensor: tf.tensor(gradients.subarray(offset, offset + v.size), v.shape, 'float32') });
+    offset += v.size;
+  }
+  optimizer.applyGradients(named);
+  tf.dispose(named.map((n) => n.tensor));
+  return loss;
+}
+
 /** Trains `model` on `dataset`; see `TrainSetup`. */
 export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult> {
   const { model, dataset, options } = setup;
@@ -135,6 +304,12 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
   let step = setup.startStep ?? 0;
   const startTime = performance.now();
   emit({ type: 'start', step, totalSteps: options.steps, trainableParameters: model.countParams() });
+  const workers = setup.workers;
+  const prepareBatch = (at: number): SegmentationBatch => {
+    const { indices, epochs } = batchIndices(at, options.batchSize, dataset.size, options.seed);
+    return batchSamples(indices.map((index, i) => dataset.get(index, epochs[i])));
+  };
+  let next: SegmentationBatch | null = null;
 
   while (step < options.steps) {
     if (setup.signal?.aborted === true) {
@@ -143,28 +318,25 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
     }
     setup.beforeStep?.(step);
     const stepStart = performance.now();
-    const { indices, epochs } = batchIndices(step, options.batchSize, dataset.size, options.seed);
-    const batch = batchSamples(indices.map((index, i) => dataset.get(index, epochs[i])));
+    const batch = next ?? prepareBatch(step);
+    next = null;
     const learningRate = polyLearningRate(options.learningRate, step, options.steps, options.lrPower);
     optimizer.setLearningRate(learningRate);
-    const { images, labels } = batchToTensors(batch);
-    const lossTensor = optimizer.minimize(
-      () => {
-        const { main, auxiliary } = firstOutput(model.apply(images, { training: true }) as tf.Tensor | tf.Tensor[]);
-        let loss: tf.Tensor = segmentationCrossEntropy(main, labels, dataset.ignoreLabel);
-        for (const aux of auxiliary) loss = tf.add(loss, tf.mul(segmentationCrossEntropy(aux, labels, dataset.ignoreLabel), AUXILIARY_LOSS_WEIGHT));
-        if (options.weightDecay > 0 && decayed.length > 0) {
-          const squares = tf.addN(decayed.map((w) => tf.sum(tf.square(w))));
-          loss = tf.add(loss, tf.mul(squares, options.weightDecay / 2));
-        }
-        return loss as tf.Scalar;
-      },
-      true,
-      trainable,
-    );
-    const loss = lossTensor === null ? NaN : (lossTensor.dataSync()[0] as number);
-    tf.dispose([images, labels]);
-    lossTensor?.dispose();
+    let loss: number;
+    const prefetch = () => {
+      if (step + 1 < options.steps) next = prepareBatch(step + 1);
+    };
+    if (workers !== undefined && workers.count > 0) {
+      loss = await shardedStep(model, workers, batch, trainable, decayed, optimizer, dataset.ignoreLabel, options.weightDecay, prefetch);
+    } else {
+      const { images, labels } = batchToTensors(batch);
+      const lossTensor = optimizer.minimize(() => batchLoss(model, images, labels, dataset.ignoreLabel, options.weightDecay, decayed), true, trainable);
+      // The kernels run synchronously; the next batch is prepared before the loss is read back.
+      prefetch();
+      loss = lossTensor === null ? NaN : (lossTensor.dataSync()[0] as number);
+      tf.dispose([images, labels]);
+      lossTensor?.dispose();
+    }
     if (!Number.isFinite(loss)) {
       throw new Error(`trainSegmentation: the loss became ${loss} at step ${step + 1}; lower 'learningRate' (now ${options.learningRate})`);
     }

@@ -43,6 +43,8 @@ export interface RunTrainConfig extends TrainOptions {
   stepSizeEnd: number | null;
   /** Steps over which η anneals (null: half of the steps). */
   stepSizeTau: number | null;
+  /** Data-parallel training threads, each with its own backend (null: one per core). */
+  workers: number | null;
 }
 
 export interface RunConfig {
@@ -80,6 +82,7 @@ export const TRAIN_SCHEMA = {
   checkpointEvery: { kind: 'integer', min: 0, default: 200, flag: 'checkpoint-every', doc: 'steps between checkpoints (0: only at the end)' },
   stepSizeEnd: { kind: 'number', min: 0, exclusiveMin: true, max: 1, nullable: true, default: null, flag: 'step-size-end', doc: 'anneal η from --step-size to this value during training (GradNets schedule)' },
   stepSizeTau: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'step-size-tau', doc: 'τ, steps over which η anneals (default: half the steps)' },
+  workers: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'workers', doc: 'training threads (data-parallel on worker_threads, gradients averaged; default: one per core on wasm/cpu, 1 on backends that thread inside)' },
 } as const satisfies Schema;
 
 export const EVAL_SCHEMA = {

@@ -19,6 +19,7 @@ import { saveModelToFiles, writeCheckpoint } from '../../train/checkpointFiles.j
 import type { EvaluationResult } from '../../train/evaluate.js';
 import { findHemHeads } from '../../train/evaluate.js';
 import { trainSegmentation, type TrainEvent } from '../../train/loop.js';
+import { createGradientWorkers, defaultWorkerCount } from '../../train/parallel.js';
 import type { TrainingOptimizer } from '../../train/optimizer.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../../train/runConfig.js';
 import type { CommandSpec, Output } from '../command.js';
@@ -163,6 +164,12 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   const checkpointDir = join(run.dir, CHECKPOINT_DIR);
   const logPath = join(run.dir, 'train-log.jsonl');
   const losses = await previousLosses(logPath, run.startStep);
+  // Data-parallel threads (the caller's + worker_threads), each with its own backend instance.
+  // Default: one per core on wasm/cpu (single-threaded); 1 on native/tensorflow, which thread inside.
+  const singleThreaded = ['wasm', 'cpu'].includes(backendInfo().name);
+  const workerCount = Math.min(config.train.workers ?? (singleThreaded ? defaultWorkerCount() : 1), config.train.batchSize);
+  const workers = await createGradientWorkers(model, workerCount, backendInfo().name);
+  io.out(`training on ${workerCount} thread${workerCount === 1 ? '' : 's'} (data-parallel, ${backendInfo().name} each)\n`);
   const controller = new AbortController();
   const onSignal = () => controller.abort('interrupted (SIGINT)');
   process.once('SIGINT', onSignal);
@@ -177,6 +184,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
       ...(run.optimizer !== null ? { optimizer: run.optimizer } : {}),
       ...(annealing !== null ? { beforeStep: (step: number) => annealing.hook(step) } : {}),
       signal: controller.signal,
+      ...(workers !== null ? { workers } : {}),
       saveCheckpoint: async (step, optimizer) => {
         await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config));
       },
@@ -193,6 +201,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
     });
   } finally {
     process.removeListener('SIGINT', onSignal);
+    await workers?.close();
     await pending;
   }
   return { interrupted: controller.signal.aborted, losses };

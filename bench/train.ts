@@ -1,0 +1,356 @@
+/**
+ * Training and inference speed of hemnet's segmentation models against the
+ * same models in PyTorch (bench/peer/pytorch.py), measured in one run with
+ * the repetitions interleaved (hemnet, PyTorch 1 thread, PyTorch 2 threads,
+ * next workload, ...), so that a loaded machine slows both alike.
+ *
+ * Run: npm run bench:train [-- options]
+ *   --repeats N      repetitions per workload (default 5; medians reported)
+ *   --backends LIST  comma-separated (default: every backend that starts here,
+ *                    via availableBackends(); 'cpu' only runs a tiny sanity
+ *                    step unless --cpu-full: it is ~50× slower than wasm)
+ *   --workers LIST   training threads to measure (default 1 and the cores)
+ *   --no-peer        skip PyTorch
+ *   --no-profile     skip the per-kernel / per-phase profile
+ *
+ * PyTorch: Debian's `/usr/bin/python3` with `python3-torch` and
+ * `libopenblas0-pthread` (apt-get install python3-torch libopenblas0-pthread).
+ * It runs with OMP_WAIT_POLICY=PASSIVE unless the variable is set: on a shared
+ * machine, spinning OpenMP threads made its 2-thread steps 10-20× slower.
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { availableBackends, setBackend } from '../src/backend.js';
+import { batchSamples, batchToTensors } from '../src/data/augment.js';
+import type { SegmentationDataset } from '../src/data/types.js';
+import { loadMnistScenes } from '../src/data/mnistScenes.js';
+import { unrollHem } from '../src/em/unroll.js';
+import { buildSegmentationModel, countParameters } from '../src/models/zoo.js';
+import { batchIndices, batchLoss, decayedVariables, trainSegmentation, type TrainOptions } from '../src/train/loop.js';
+import { createOptimizer, type TrainingOptimizer } from '../src/train/optimizer.js';
+import { createGradientWorkers, type GradientWorkerPool } from '../src/train/parallel.js';
+import { format, median } from './timing.js';
+
+const { values } = parseArgs({
+  options: {
+    repeats: { type: 'string', default: '5' },
+    backends: { type: 'string' },
+    workers: { type: 'string' },
+    'no-peer': { type: 'boolean', default: false },
+    'no-profile': { type: 'boolean', default: false },
+    'cpu-full': { type: 'boolean', default: false },
+  },
+});
+const repeats = Number(values.repeats);
+const cores = availableParallelism();
+const workerCounts = (values.workers ?? (cores > 1 ? `1,${cores}` : '1')).split(',').map(Number);
+const BATCH = 8;
+const SIZE = 64;
+const HEADS = ['hem', 'fcn', 'ema'] as const;
+
+// ---------------------------------------------------------------- PyTorch peer
+class Peer {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: AsyncIterator<string>;
+  constructor(python: string) {
+    this.child = spawn(python, [new URL('./peer/pytorch.py', import.meta.url).pathname], {
+      env: { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' },
+    });
+    this.child.stderr.on('data', (d: Buffer) => process.stderr.write(`[pytorch] ${d.toString()}`));
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+  async ask(request: object): Promise<Record<string, unknown>> {
+    this.child.stdin.write(`${JSON.stringify(request)}\n`);
+    const { value, done } = await this.lines.next();
+    if (done === true) throw new Error('bench/train: the PyTorch peer exited');
+    const answer = JSON.parse(value) as Record<string, unknown>;
+    if (typeof answer.error === 'string') throw new Error(`bench/train: PyTorch peer: ${answer.error}`);
+    return answer;
+  }
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+function startPeer(): Peer | null {
+  if (values['no-peer'] === true) return null;
+  const python = '/usr/bin/python3';
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.log(`PyTorch peer skipped: '${python} -c "import torch"' failed (apt-get install python3-torch libopenblas0-pthread)`);
+    return null;
+  }
+  return new Peer(python);
+}
+
+// ---------------------------------------------------------------- hemnet workloads
+/** A fixed in-memory dataset of random images and labels (data preparation is cheap and measured in the profile). */
+function randomDataset(size: number): SegmentationDataset {
+  const samples = Array.from({ length: size }, (_, i) => {
+    const image = new Float32Array(SIZE * SIZE * 3);
+    const label = new Uint8Array(SIZE * SIZE);
+    for (let j = 0; j < image.length; j++) image[j] = Math.sin(i * 7919 + j * 0.37);
+    for (let j = 0; j < label.length; j++) label[j] = j < 2 * SIZE ? 255 : (i + (j >> 9)) % 11;
+    return { image, label, height: SIZE, width: SIZE, channels: 3, id: `r${i}` };
+  });
+  return { numClasses: 11, ignoreLabel: 255, classNames: [], size, get: (i: number) => samples[i % size]! };
+}
+
+interface Workload {
+  label: string;
+  /** Workload name in the peer (null: no peer counterpart). */
+  peer: string | null;
+  /** Images per call of `run` (0: report ms, not img/s). */
+  images: number;
+  run(): Promise<void> | void;
+  dispose?(): Promise<void> | void;
+}
+
+const TRAIN_STEPS_PER_RUN = 2;
+
+async function trainWorkload(head: (typeof HEADS)[number], workers: number, backend: string): Promise<Workload & { params: number }> {
+  const { model } = buildSegmentationModel({ head });
+  const dataset = randomDataset(32);
+  const optimizer: TrainingOptimizer = createOptimizer('adam', 2e-3, 0.9);
+  const pool: GradientWorkerPool | null = await createGradientWorkers(model, workers, backend);
+  const options: TrainOptions = { optimizer: 'adam', steps: TRAIN_STEPS_PER_RUN, batchSize: BATCH, learningRate: 2e-3, momentum: 0.9, weightDecay: 1e-4, lrPower: 0.9, seed: 0, checkpointEvery: 0 };
+  const run = async () => {
+    await trainSegmentation({ model, dataset, options, optimizer, ...(pool !== null ? { workers: pool } : {}) });
+  };
+  await run(); // warm-up (kernels, optimizer slots, workers)
+  return {
+    label: `train ${head}, ${workers} thread${workers > 1 ? 's' : ''}`,
+    peer: `train:${head}`,
+    images: BATCH * TRAIN_STEPS_PER_RUN,
+    params: countParameters(model, 'trainable'),
+    run,
+    dispose: async () => {
+      await pool?.close();
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+const INFER_PER_RUN = 5;
+
+function inferWorkload(head: (typeof HEADS)[number]): Workload {
+  const { model } = buildSegmentationModel({ head });
+  const x = tf.randomNormal([BATCH, SIZE, SIZE, 3]);
+  const run = () => {
+    for (let i = 0; i < INFER_PER_RUN; i++) {
+      tf.tidy(() => {
+        (model.apply(x, { training: false }) as tf.Tensor).dataSync();
+      });
+    }
+  };
+  run();
+  return { label: `inference ${head}`, peer: `infer:${head}`, images: BATCH * INFER_PER_RUN, run, dispose: () => { x.dispose(); model.dispose(); } };
+}
+
+function hemPaperWorkload(): Workload {
+  const [B, N, C, K] = [4, 65 * 65, 512, 64];
+  const x = tf.randomNormal([B, N, C]) as tf.Tensor3D;
+  const mu0 = tf.randomNormal([K, C], 0, Math.sqrt(2 / K)) as tf.Tensor2D;
+  const upstream = tf.randomNormal([B, N, C]);
+  const run = () => {
+    const grads = tf.grads((xIn: tf.Tensor, muIn: tf.Tensor) =>
+      tf.sum(tf.mul(unrollHem(xIn as tf.Tensor3D, muIn as tf.Tensor2D, { stepSize: 0.5, iterations: 3 }).reconstruction, upstream)),
+    )([x, mu0]);
+    grads[0]!.dataSync();
+    tf.dispose(grads);
+  };
+  run();
+  return { label: 'HEM T=3 B=4 N=4225 C=512 K=64 fwd+bwd', peer: 'hem:paper', images: 0, run, dispose: () => tf.dispose([x, mu0, upstream]) };
+}
+
+async function timed(run: () => Promise<void> | void): Promise<number> {
+  const start = performance.now();
+  await run();
+  return performance.now() - start;
+}
+
+// ---------------------------------------------------------------- main
+const peer = startPeer();
+const peerThreads = [1, 2];
+if (peer !== null) {
+  const hello = await peer.ask({ op: 'hello' });
+  console.log(`PyTorch ${String(hello.torch)} (/usr/bin/python3), OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}`);
+}
+const backends = values.backends !== undefined ? values.backends.split(',') : await availableBackends();
+console.log(`bench:train — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cores} · Node ${process.version} · tfjs ${tf.version_core}`);
+console.log(`backends: ${backends.join(', ')} · repeats ${repeats} (medians) · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+
+interface Row {
+  backend: string;
+  label: string;
+  images: number;
+  hemnet: number[];
+  peer: Map<number, number[]>;
+}
+const rows: Row[] = [];
+
+for (const backend of backends) {
+  await setBackend(backend);
+  const full = backend !== 'cpu' || values['cpu-full'] === true;
+  const workloads: Workload[] = [];
+  if (!full) {
+    // A training step on cpu takes minutes (its conv filter gradient is pure JS): inference only.
+    console.log(`backend cpu: fcn inference only, as a sanity check (pure JS, ~50× slower than wasm; --cpu-full for everything)`);
+    workloads.push(inferWorkload('fcn'));
+  } else {
+    for (const head of HEADS) {
+      for (const workers of workerCounts) {
+        const w = await trainWorkload(head, workers, backend);
+        if (head === 'hem' && workers === 1) console.log(`default hem model: ${w.params.toLocaleString('en')} trainable parameters`);
+        workloads.push(w);
+      }
+    }
+    for (const head of HEADS) workloads.push(inferWorkload(head));
+    workloads.push(hemPaperWorkload());
+  }
+  if (peer !== null) {
+    for (const w of workloads) {
+      if (w.peer === null) continue;
+      for (const threads of peerThreads) {
+        const answer = await peer.ask({ op: 'setup', workload: w.peer, threads });
+        const expected = (w as Partial<{ params: number }>).params;
+        if (expected !== undefined && answer.params !== expected) {
+          throw new Error(`bench/train: ${w.peer}: PyTorch model has ${String(answer.params)} trainable parameters, hemnet ${expected}`);
+        }
+      }
+    }
+  }
+  const backendRows = workloads.map((w) => ({ backend, label: w.label, images: w.images, hemnet: [] as number[], peer: new Map<number, number[]>() }));
+  const reps = full ? repeats : 1;
+  for (let r = 0; r < reps; r++) {
+    for (const [i, w] of workloads.entries()) {
+      const row = backendRows[i]!;
+      row.hemnet.push(await timed(w.run));
+      if (peer === null || w.peer === null) continue;
+      const iterations = w.peer.startsWith('train') ? TRAIN_STEPS_PER_RUN : w.peer.startsWith('infer') ? INFER_PER_RUN : 1;
+      for (const threads of peerThreads) {
+        const answer = await peer.ask({ op: 'run', workload: w.peer, threads, iterations });
+        const list = row.peer.get(threads) ?? [];
+        list.push(answer.ms as number);
+        row.peer.set(threads, list);
+      }
+    }
+    process.stdout.write(`  repeat ${r + 1}/${reps} done (load ${loadavg()[0]!.toFixed(2)})\n`);
+  }
+  rows.push(...backendRows);
+  for (const w of workloads) await w.dispose?.();
+}
+
+// ---------------------------------------------------------------- the table
+const rate = (images: number, ms: number): string => (images > 0 ? `${format((images * 1000) / ms, 1)} img/s` : `${format(ms, 0)} ms`);
+const speed = (images: number, ms: number): number => (images > 0 ? (images * 1000) / ms : 1000 / ms);
+console.log('');
+console.log('| backend | workload | hemnet | PyTorch 1 thread | PyTorch 2 threads | hemnet ÷ PyTorch 2 threads | ÷ 1 thread |');
+console.log('|---|---|---:|---:|---:|---:|---:|');
+for (const row of rows) {
+  const h = median(row.hemnet);
+  const p1 = row.peer.get(1);
+  const p2 = row.peer.get(2);
+  const cells = [row.backend, row.label, rate(row.images, h)];
+  for (const p of [p1, p2]) cells.push(p === undefined ? '—' : rate(row.images, median(p)));
+  cells.push(p2 === undefined ? '—' : `${format(speed(row.images, h) / speed(row.images, median(p2)))}×`);
+  cells.push(p1 === undefined ? '—' : `${format(speed(row.images, h) / speed(row.images, median(p1)))}×`);
+  console.log(`| ${cells.join(' | ')} |`);
+}
+for (const backend of backends) {
+  const find = (label: string) => rows.find((r) => r.backend === backend && r.label === label);
+  const one = find('train hem, 1 thread');
+  const many = workerCounts.length > 1 ? find(`train hem, ${workerCounts.at(-1)} threads`) : undefined;
+  if (one !== undefined && many !== undefined) {
+    console.log(`${backend}: scaling, hem training ${workerCounts.at(-1)} threads ÷ 1 thread: ${format(median(one.hemnet) / median(many.hemnet))}×`);
+  }
+  for (const workers of workerCounts) {
+    const suffix = workers > 1 ? `${workers} threads` : '1 thread';
+    const hem = find(`train hem, ${suffix}`);
+    const fcn = find(`train fcn, ${suffix}`);
+    if (hem !== undefined && fcn !== undefined) {
+      console.log(`${backend}: HEM head cost over fcn per training step (${suffix}): ${format(100 * (median(hem.hemnet) / median(fcn.hemnet) - 1), 1)}%`);
+    }
+  }
+}
+console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+
+// ---------------------------------------------------------------- profile
+if (values['no-profile'] !== true && backends.includes('wasm')) {
+  await setBackend('wasm');
+  console.log('\nProfile of one training step of the default hem model on wasm, 1 thread, built-in scenes (batch 8):');
+  const scenes: SegmentationDataset = loadMnistScenes({ split: 'train', size: 64, canvasSize: SIZE, digitsPerScene: [1, 2], digitScale: [1.5, 2.2], labelDilation: 1, clutter: { fragments: [0, 2] }, seed: 0 });
+  const { model } = buildSegmentationModel({ head: 'hem' });
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const decayed = decayedVariables(model).map((w) => w.read());
+  const optimizer = createOptimizer('adam', 2e-3, 0.9);
+  const phases = { data: [] as number[], forward: [] as number[], backward: [] as number[], optimizer: [] as number[], total: [] as number[] };
+  const step = (s: number, record: boolean) => {
+    const t0 = performance.now();
+    const { indices, epochs } = batchIndices(s, BATCH, scenes.size, 0);
+    const { images, labels } = batchToTensors(batchSamples(indices.map((index, i) => scenes.get(index, epochs[i]))));
+    const t1 = performance.now();
+    let forwardMs = 0;
+    const { value, grads } = tf.variableGrads(() => {
+      const f0 = performance.now();
+      const loss = batchLoss(model, images, labels, scenes.ignoreLabel, 1e-4, decayed);
+      forwardMs = performance.now() - f0;
+      return loss;
+    }, trainable);
+    const t2 = performance.now();
+    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+    value.dataSync();
+    const t3 = performance.now();
+    tf.dispose([images, labels, value]);
+    tf.dispose(grads);
+    if (record) {
+      phases.data.push(t1 - t0);
+      phases.forward.push(forwardMs);
+      phases.backward.push(t2 - t1 - forwardMs);
+      phases.optimizer.push(t3 - t2);
+      phases.total.push(t3 - t0);
+    }
+  };
+  for (let s = 0; s < 3; s++) step(s, false);
+  for (let s = 3; s < 3 + repeats; s++) step(s, true);
+  let profiledWall = 0;
+  const info = await tf.profile(() => {
+    const start = performance.now();
+    step(99, false);
+    profiledWall = performance.now() - start;
+  });
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  let kernelMs = 0;
+  for (const k of info.kernels) {
+    // Op-level scopes ('fusedConv2d__op', 'unnamed scope') contain kernels that are listed too: not counted twice.
+    if (k.name.endsWith('__op') || k.name === 'unnamed scope') continue;
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    entry.ms += ms;
+    entry.calls += 1;
+    byKernel.set(k.name, entry);
+    kernelMs += ms;
+  }
+  const total = median(phases.total);
+  console.log('| phase | ms (median) | share |');
+  console.log('|---|---:|---:|');
+  for (const [name, list] of Object.entries(phases)) {
+    if (name === 'total') continue;
+    console.log(`| ${name} | ${format(median(list), 1)} | ${format((100 * median(list)) / total, 0)}% |`);
+  }
+  console.log(`| step (wall) | ${format(total, 1)} | 100% |`);
+  const calls = [...byKernel.values()].reduce((n, k) => n + k.calls, 0);
+  console.log(`one profiled step: ${calls} kernel calls, ${format(kernelMs, 1)} ms inside kernels of ${format(profiledWall, 1)} ms wall; ` +
+    `dispatch (engine, tape, JS between kernels) ≈ ${format(profiledWall - kernelMs, 1)} ms = ${format((100 * (profiledWall - kernelMs)) / profiledWall, 0)}% of the profiled step`);
+  console.log('| kernel | ms | calls |');
+  console.log('|---|---:|---:|');
+  for (const [name, { ms, calls }] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
+    console.log(`| ${name} | ${format(ms, 1)} | ${calls} |`);
+  }
+  optimizer.dispose();
+}
+peer?.close();

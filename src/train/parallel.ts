@@ -1,0 +1,185 @@
+/**
+ * Data-parallel training on every core (Node only): `worker_threads`, each
+ * with its own tfjs backend (wasm: its own XNNPACK instance) and a replica of
+ * the model. Every step the calling thread writes all weights into one
+ * SharedArrayBuffer, each worker copies them into its replica, computes the
+ * gradient of its shard of the batch and writes it (and its batch-norm moving
+ * statistics) into its own region of shared memory; `trainSegmentation`
+ * averages them and applies the optimizer once, so the calling thread's
+ * model and optimizer stay the only state (checkpoints and resume unchanged).
+ *
+ * Chosen over the threaded wasm build: that build does not initialise in Node
+ * (tfjs-backend-wasm forces WASM_HAS_MULTITHREAD_SUPPORT off there).
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import type { SegmentationBatch } from '../data/augment.js';
+import type { GradientWorkers, ShardResult, ShardSettings } from './loop.js';
+
+/** Cores of this machine: the default number of training workers. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** Messages from a worker. */
+type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'done'; loss: number; scored: number }
+  | { type: 'error'; message: string };
+
+function sizeOf(shape: readonly (number | null)[]): number {
+  return shape.reduce((p: number, d) => p * (d ?? 1), 1);
+}
+
+interface Slot {
+  worker: Worker;
+  /** Resolves the reply to the request in flight. */
+  waiting: ((reply: WorkerReply) => void) | null;
+  failed: Error | null;
+  images: Float32Array;
+  labels: Int32Array;
+  gradients: Float32Array;
+  state: Float32Array;
+}
+
+/** Under tsx (tests, benches) this module is a .ts file, in the package a .js file. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
+/** The worker entry; from source, a bootstrap that registers tsx in the worker first. */
+function startWorker(workerData: object): Worker {
+  const entry = new URL(`./parallelWorker.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url);
+  if (!FROM_SOURCE) return new Worker(entry, { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData, execArgv: [] });
+}
+
+/** A pool of `count` gradient workers for `model` (see `TrainSetup.workers`); `close()` ends them. */
+export class GradientWorkerPool implements GradientWorkers {
+  readonly count: number;
+  private readonly slots: Slot[] = [];
+  private readonly weights: Float32Array;
+  private readonly trainableSize: number;
+  private readonly stateSize: number;
+  private closed = false;
+
+  private constructor(count: number, trainableSize: number, stateSize: number) {
+    this.count = count;
+    this.trainableSize = trainableSize;
+    this.stateSize = stateSize;
+    this.weights = new Float32Array(new SharedArrayBuffer(4 * (trainableSize + stateSize)));
+  }
+
+  /**
+   * Starts `count` workers holding replicas of `model` on `backend` (the
+   * active one by default). The model's classes must be registered with
+   * `tf.serialization` (every hemnet layer is).
+   */
+  static async create(model: tf.LayersModel, count: number, backend: string = tf.getBackend()): Promise<GradientWorkerPool> {
+    if (!Number.isInteger(count) || count < 0) throw new Error(`GradientWorkerPool.create: 'count' must be an integer ≥ 0, received ${String(count)}`);
+    const trainableSize = model.trainableWeights.reduce((n, w) => n + sizeOf(w.shape), 0);
+    const stateSize = model.nonTrainableWeights.reduce((n, w) => n + sizeOf(w.shape), 0);
+    const pool = new GradientWorkerPool(count, trainableSize, stateSize);
+    const topology = model.toJSON(null, false);
+    const trainableShapes = model.trainableWeights.map((w) => w.shape as number[]);
+    const stateShapes = model.nonTrainableWeights.map((w) => w.shape as number[]);
+    for (let i = 0; i < count; i++) {
+      const slot: Slot = {
+        worker: startWorker({ topology, backend, trainableShapes, stateShapes, weights: pool.weights }),
+        waiting: null,
+        failed: null,
+        images: new Float32Array(new SharedArrayBuffer(4)),
+        labels: new Int32Array(new SharedArrayBuffer(4)),
+        gradients: new Float32Array(new SharedArrayBuffer(4 * trainableSize)),
+        state: new Float32Array(new SharedArrayBuffer(4 * stateSize)),
+      };
+      slot.worker.on('message', (reply: WorkerReply) => {
+        const resolve = slot.waiting;
+        slot.waiting = null;
+        resolve?.(reply);
+      });
+      const fail = (error: Error) => {
+        slot.failed = error;
+        const resolve = slot.waiting;
+        slot.waiting = null;
+        resolve?.({ type: 'error', message: error.message });
+      };
+      slot.worker.on('error', fail);
+      slot.worker.on('exit', (code) => {
+        if (!pool.closed) fail(new Error(`gradient worker ${i + 1} exited with code ${code}`));
+      });
+      pool.slots.push(slot);
+    }
+    try {
+      await Promise.all(pool.slots.map((slot) => pool.reply(slot, null)));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  /** Sends a request (or, with null, only waits) and resolves with the worker's successful reply. */
+  private reply(slot: Slot, request: object | null): Promise<WorkerReply> {
+    return new Promise((resolve, reject) => {
+      if (slot.failed !== null) {
+        reject(new Error(`GradientWorkerPool: ${slot.failed.message}`));
+        return;
+      }
+      slot.waiting = (reply) => (reply.type === 'error' ? reject(new Error(`GradientWorkerPool: a worker failed: ${reply.message}`)) : resolve(reply));
+      if (request !== null) slot.worker.postMessage(request);
+    });
+  }
+
+  async compute(model: tf.LayersModel, shards: readonly SegmentationBatch[], settings: ShardSettings): Promise<ShardResult[]> {
+    if (this.closed) throw new Error('GradientWorkerPool.compute: the pool is closed');
+    if (shards.length > this.count) throw new Error(`GradientWorkerPool.compute: at most ${this.count} shards, received ${shards.length}`);
+    let offset = 0;
+    for (const w of [...model.trainableWeights, ...model.nonTrainableWeights]) {
+      const data = w.read().dataSync() as Float32Array;
+      this.weights.set(data, offset);
+      offset += data.length;
+    }
+    if (offset !== this.weights.length) throw new Error(`GradientWorkerPool.compute: the model has ${offset} weights, the workers ${this.weights.length}`);
+    const replies = shards.map((shard, i) => {
+      const slot = this.slots[i] as Slot;
+      if (slot.images.length < shard.images.length) slot.images = new Float32Array(new SharedArrayBuffer(4 * shard.images.length));
+      if (slot.labels.length < shard.labels.length) slot.labels = new Int32Array(new SharedArrayBuffer(4 * shard.labels.length));
+      slot.images.set(shard.images);
+      slot.labels.set(shard.labels);
+      return this.reply(slot, {
+        type: 'step',
+        images: slot.images,
+        labels: slot.labels,
+        gradients: slot.gradients,
+        state: slot.state,
+        shape: [shard.batchSize, shard.height, shard.width, shard.channels],
+        settings,
+      });
+    });
+    const done = await Promise.all(replies);
+    return done.map((reply, i) => {
+      const slot = this.slots[i] as Slot;
+      if (reply.type !== 'done') throw new Error(`GradientWorkerPool: unexpected reply '${reply.type}'`);
+      return { loss: reply.loss, scored: reply.scored, gradients: slot.gradients.slice(), state: slot.state.slice() };
+    });
+  }
+
+  /** Ends the workers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+}
+
+/**
+ * A pool for `workers` threads of training in total (the caller's thread is
+ * one of them): `workers − 1` worker threads, or null for 1.
+ */
+export async function createGradientWorkers(model: tf.LayersModel, workers: number, backend?: string): Promise<GradientWorkerPool | null> {
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`createGradientWorkers: 'workers' must be a positive integer, received ${String(workers)}`);
+  if (workers === 1) return null;
+  return GradientWorkerPool.create(model, workers - 1, backend);
+}

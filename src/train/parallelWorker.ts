@@ -1,0 +1,89 @@
+/**
+ * One gradient worker of `GradientWorkerPool` (a `worker_threads` entry
+ * point, Node only): a replica of the model on its own backend. Per step it
+ * copies the shared weights into the replica, computes the loss and gradient
+ * of its shard (the same `batchLoss` as the calling thread) and writes the
+ * gradient and the non-trainable weights (BN moving statistics, μ⁽⁰⁾) back
+ * into shared memory.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import '../index.js'; // registers hemnet's layer classes with tf.serialization
+import { setBackend } from '../backend.js';
+import { batchLoss, decayedVariables, flattenTensors, scoredPixels, type ShardSettings } from './loop.js';
+
+interface WorkerInit {
+  topology: tf.io.ModelJSON['modelTopology'] | string;
+  backend: string;
+  trainableShapes: number[][];
+  stateShapes: number[][];
+  weights: Float32Array;
+}
+
+interface StepRequest {
+  type: 'step';
+  images: Float32Array;
+  labels: Int32Array;
+  gradients: Float32Array;
+  state: Float32Array;
+  shape: [number, number, number, number];
+  settings: ShardSettings;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('parallelWorker: must run as a worker thread');
+const init = workerData as WorkerInit;
+
+function sameShapes(weights: tf.LayerVariable[], shapes: number[][]): boolean {
+  return weights.length === shapes.length && weights.every((w, i) => w.shape.join(',') === (shapes[i] as number[]).join(','));
+}
+
+async function start(): Promise<(request: StepRequest) => { loss: number; scored: number }> {
+  await setBackend(init.backend);
+  const topology = typeof init.topology === 'string' ? (JSON.parse(init.topology) as tf.io.ModelJSON['modelTopology']) : init.topology;
+  const model = (await tf.models.modelFromJSON({ modelTopology: topology } as tf.io.ModelJSON)) as tf.LayersModel;
+  if (!sameShapes(model.trainableWeights, init.trainableShapes) || !sameShapes(model.nonTrainableWeights, init.stateShapes)) {
+    throw new Error('parallelWorker: the replica built from the model topology has other weights than the model');
+  }
+  const all = [...model.trainableWeights, ...model.nonTrainableWeights];
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const decayed = decayedVariables(model).map((w) => w.read());
+  const hemHeads = model.layers.filter((l) => l.getClassName() === 'HemHead') as unknown as { setStepSize(v: number | null): void }[];
+  return (request) => {
+    let offset = 0;
+    for (const w of all) {
+      const size = w.shape.reduce((p: number, d) => p * (d ?? 1), 1);
+      const value = tf.tensor(init.weights.subarray(offset, offset + size), w.shape as number[], 'float32');
+      w.write(value);
+      value.dispose();
+      offset += size;
+    }
+    request.settings.hemStepSizes.forEach((eta, i) => hemHeads[i]?.setStepSize(eta));
+    const [b, h, width, c] = request.shape;
+    const labelsView = request.labels.subarray(0, b * h * width);
+    const images = tf.tensor4d(request.images.subarray(0, b * h * width * c), [b, h, width, c], 'float32');
+    const labels = tf.tensor3d(labelsView, [b, h, width], 'int32');
+    const { ignoreLabel, weightDecay } = request.settings;
+    const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, weightDecay, decayed), trainable);
+    const loss = value.dataSync()[0] as number;
+    request.gradients.set(flattenTensors(trainable.map((v) => grads[v.name] as tf.Tensor)));
+    request.state.set(flattenTensors(model.nonTrainableWeights.map((w) => w.read())));
+    tf.dispose([images, labels, value]);
+    tf.dispose(grads);
+    return { loss, scored: scoredPixels(labelsView, ignoreLabel) };
+  };
+}
+
+start().then(
+  (step) => {
+    port.on('message', (request: StepRequest) => {
+      try {
+        port.postMessage({ type: 'done', ...step(request) });
+      } catch (error) {
+        port.postMessage({ type: 'error', message: (error as Error).message });
+      }
+    });
+    port.postMessage({ type: 'ready' });
+  },
+  (error: unknown) => port.postMessage({ type: 'error', message: (error as Error).message }),
+);
