@@ -8,7 +8,9 @@ import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
 import { infoSpec } from './info.js';
 import { predictSpec } from './predict.js';
+import { sweepSpec } from './sweep.js';
 import { trainSpec } from './train.js';
+import { workerSpec } from './worker.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   trainSpec,
@@ -16,6 +18,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   predictSpec,
   infoSpec,
   elboSpec,
+  sweepSpec,
+  workerSpec,
 ];
 
 /** The registered command of that name, or undefined. */
