@@ -113,13 +113,7 @@ export function specToJson(spec: SweepSpec): Record<string, unknown> {
     variants: spec.variants,
     seeds: spec.seeds,
     seedKeys: spec.seedKeys,
-    evaluations: spec.evaluations.map((e) => ({
-      name: e.name,
-      ...(e.evalIterations !== null ? { evalIterations: e.evalIterations } : {}),
-      ...(e.scales !== null ? { scales: e.scales } : {}),
-      ...(e.flip !== null ? { flip: e.flip } : {}),
-      ...(e.limit !== null ? { limit: e.limit } : {}),
-    })),
+    evaluations: spec.evaluationSpecs,
     compare: spec.compare,
   };
 }

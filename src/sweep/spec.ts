@@ -50,6 +50,8 @@ export interface SweepSpec {
   /** Config keys each seed sets. Default model.seed and train.seed. */
   seedKeys: string[];
   evaluations: SweepEvaluation[];
+  /** The evaluations as the file wrote them (before expansion). */
+  evaluationSpecs: SweepEvaluationSpec[];
   compare: SweepComparison[];
 }
 
@@ -266,7 +268,7 @@ export function parseSweep(raw: unknown, source: string, defaultName = 'sweep'):
     }
     return { axis, a: entry.a, b: entry.b };
   });
-  return { name, description, base: base as PartialRunConfig, axes, variants, seeds, seedKeys, evaluations, compare };
+  return { name, description, base: base as PartialRunConfig, axes, variants, seeds, seedKeys, evaluations, evaluationSpecs: (raw.evaluations ?? []) as SweepEvaluationSpec[], compare };
 }
 
 /** Short labels: the last path segment of each axis when that is unique, else the full path. */
