@@ -118,3 +118,16 @@ describe('sweep statistics', () => {
     assert.deepEqual(names, ['miou-vs-stepSize', 'miou-vs-teval', 'loss']);
   });
 });
+
+describe('the shipped sweep files', () => {
+  it('sweeps/*.json parse and expand', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const files = (await readdir('sweeps')).filter((f) => f.endsWith('.json'));
+    assert.ok(files.length >= 4);
+    for (const f of files) {
+      const path = `sweeps/${f}`;
+      const runs = expandSweep(parseSweep(JSON.parse(await readFile(path, 'utf8')), path, f.replace(/\.json$/, '')), path);
+      assert.ok(runs.length > 0, path);
+    }
+  });
+});
