@@ -178,6 +178,16 @@ export function reportCsv(report: SweepReport, summaries: readonly RunSummary[],
   return `${rows.join('\n')}\n`;
 }
 
+/** Paper symbols of the common axes, for figure labels. */
+const SYMBOLS: Record<string, string> = {
+  'model.hem.stepSize': 'η',
+  'model.hem.trainIterations': 'T_train',
+  'model.hem.evalIterations': 'T_eval',
+  'model.hem.numBases': 'K',
+  'model.hem.temperature': 'σ²',
+  'model.channels': 'C',
+};
+
 export interface ReportFigure {
   /** File name without extension. */
   name: string;
@@ -211,7 +221,8 @@ export function reportFigures(report: SweepReport, summaries: readonly RunSummar
     const xs = [...(values as number[])].sort((a, b) => a - b);
     const series: LineSeries[] = [...groups.values()].map((g) => ({ name: seriesName(g.entries, labels), x: xs, y: xs.map((x) => g.points.get(x) ?? NaN) }));
     const label = labels.get(axis) ?? axis;
-    figures.push({ name: `miou-vs-${label}`, svg: lineChart({ title: `${report.name}: mIoU vs ${label} (mean over seeds)`, xLabel: axis, yLabel: 'mIoU (%)', series, markers: true }) });
+    const symbol = SYMBOLS[axis] ?? label;
+    figures.push({ name: `miou-vs-${label}`, svg: lineChart({ title: `${report.name}: mIoU vs ${symbol} (mean over seeds)`, xLabel: SYMBOLS[axis] !== undefined ? `${symbol} (${axis})` : axis, yLabel: 'mIoU (%)', series, markers: true }) });
   }
   const tEval = spec.evaluations.filter((e) => e.evalIterations !== null && e.scales === null && e.flip !== true && e.limit === null);
   if (tEval.length >= 2) {
