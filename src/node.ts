@@ -10,3 +10,5 @@ export { loadVocDataset, VocDataset } from './data/voc.js';
 export type { VocOptions } from './data/voc.js';
 export { encodePng, writePng, svgToPng, writeSvgPng } from './plots/png.js';
 export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromFiles, fileModelHandler } from './train/checkpointFiles.js';
+// Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
+export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
