@@ -169,6 +169,11 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     if (run === undefined) throw new Error(`${who}: the sweep in '${sweepDir}' has no run '${runName}'`);
     options.log(`start ${runName} (attempt ${job.attemptsMade + 1}${job.stalledCounter > 0 ? `, re-queued ${job.stalledCounter}× after a lost worker` : ''})`);
     const outcome = await runOne({ sweepDir, spec, run, maxAttempts: 1, signal: stop.signal, log: options.log });
+    if (outcome.status === 'busy') {
+      options.log(`busy ${runName}: ${outcome.error ?? ''}; retrying in 2 s`);
+      await job.moveToDelayed(Date.now() + 2000, token);
+      throw new DelayedError();
+    }
     if (outcome.status === 'interrupted') {
       options.log(`released ${runName} (checkpointed; another worker resumes it)`);
       await job.moveToDelayed(Date.now() + 100, token);

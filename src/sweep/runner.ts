@@ -10,15 +10,17 @@
  *   <run>/sweep-train.json       training finished
  *   <run>/eval-<name>.json       one post-training evaluation
  *   <run>/sweep-error.json       the last failure
+ *   <run>/sweep-lock.json        the process running it (a heartbeat every 2 s)
  *   <run>/sweep-done.json        the run's summary: the run is finished
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import '../data/builtinDatasets.js';
 import { expandSweep, parseSweep, type SweepEvaluation, type SweepRun, type SweepSpec } from './spec.js';
 
 export const SWEEP_FILE = 'sweep.json';
@@ -167,7 +169,8 @@ export interface RunSummary extends EvalMetrics {
 
 export interface RunOutcome {
   name: string;
-  status: 'done' | 'skipped' | 'failed' | 'interrupted';
+  /** 'busy': another live process holds the run's lock (nothing was done). */
+  status: 'done' | 'skipped' | 'failed' | 'interrupted' | 'busy';
   attempts: number;
   error?: string;
   summary?: RunSummary;
@@ -261,6 +264,69 @@ function pickMetrics(m: EvalMetrics): EvalMetrics {
   return { meanIoU: m.meanIoU, pixelAccuracy: m.pixelAccuracy, perClassIoU: m.perClassIoU };
 }
 
+export const LOCK_FILE = 'sweep-lock.json';
+const HEARTBEAT_MS = 2000;
+/** A lock whose heartbeat is older than this belongs to a dead process (any machine) and is taken over. */
+export const LOCK_STALE_MS = 15000;
+
+interface RunLock {
+  release: () => Promise<void>;
+}
+
+/**
+ * Takes `<run>/sweep-lock.json` so that one process at a time writes a run
+ * folder, even when a queue hands a job out twice (a worker that looked dead
+ * but was not). Returns the holder's description when a live process holds
+ * it. `onLost` runs when another process took the lock over (ours looked stale).
+ */
+async function acquireRunLock(runDir: string, onLost: () => void): Promise<RunLock | string> {
+  const path = join(runDir, LOCK_FILE);
+  const owner = `${hostname()} pid ${process.pid} ${randomUUID().slice(0, 8)}`;
+  const body = () => JSON.stringify({ owner, at: new Date().toISOString() });
+  try {
+    const handle = await open(path, 'wx');
+    await handle.writeFile(body());
+    await handle.close();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    let age = Infinity;
+    let holder = 'another process';
+    try {
+      age = Date.now() - (await stat(path)).mtimeMs;
+      holder = (await readJson<{ owner: string }>(path)).owner;
+    } catch {
+      // vanished or half-written: treat as stale
+    }
+    if (age < LOCK_STALE_MS) return `${holder} (heartbeat ${(age / 1000).toFixed(1)} s ago)`;
+    await writeJsonAtomic(path, JSON.parse(body()));
+    await new Promise((r) => setTimeout(r, 300));
+    const now = await readJson<{ owner: string }>(path).catch(() => ({ owner: '' }));
+    if (now.owner !== owner) return `${now.owner} (took the stale lock first)`;
+  }
+  let released = false;
+  const timer = setInterval(() => {
+    void (async () => {
+      const now = await readJson<{ owner: string }>(path).catch(() => ({ owner: '' }));
+      if (released) return;
+      if (now.owner !== owner) {
+        clearInterval(timer);
+        onLost();
+        return;
+      }
+      await writeJsonAtomic(path, JSON.parse(body())).catch(() => undefined);
+    })();
+  }, HEARTBEAT_MS);
+  timer.unref();
+  return {
+    release: async () => {
+      released = true;
+      clearInterval(timer);
+      const now = await readJson<{ owner: string }>(path).catch(() => ({ owner: '' }));
+      if (now.owner === owner) await rm(path, { force: true });
+    },
+  };
+}
+
 export interface RunOneOptions {
   sweepDir: string;
   spec: SweepSpec;
@@ -278,13 +344,39 @@ export interface RunOneOptions {
  * written are kept. Never throws for a failed child: the outcome says.
  */
 export async function runOne(options: RunOneOptions): Promise<RunOutcome> {
-  const { sweepDir, spec, run, signal } = options;
+  const { sweepDir, run } = options;
   const started = performance.now();
   const runDir = join(sweepDir, run.name);
   const donePath = join(runDir, DONE_FILE);
   const seconds = () => (performance.now() - started) / 1000;
   if (existsSync(donePath)) return { name: run.name, status: 'skipped', attempts: 0, summary: await readJson<RunSummary>(donePath), seconds: seconds() };
   await mkdir(runDir, { recursive: true });
+  const local = new AbortController();
+  const forward = () => local.abort(options.signal?.reason);
+  if (isAborted(options.signal)) forward();
+  else options.signal?.addEventListener('abort', forward, { once: true });
+  const lock = await acquireRunLock(runDir, () => {
+    options.log?.(`${run.name}: another process took over this run's lock; stopping here`);
+    local.abort('lost the run lock');
+  });
+  if (typeof lock === 'string') {
+    options.signal?.removeEventListener('abort', forward);
+    return { name: run.name, status: 'busy', attempts: 0, error: `the run is locked by ${lock}`, seconds: seconds() };
+  }
+  try {
+    if (existsSync(donePath)) return { name: run.name, status: 'skipped', attempts: 0, summary: await readJson<RunSummary>(donePath), seconds: seconds() };
+    return await runLocked(options, local.signal, started);
+  } finally {
+    options.signal?.removeEventListener('abort', forward);
+    await lock.release();
+  }
+}
+
+async function runLocked(options: RunOneOptions, signal: AbortSignal, started: number): Promise<RunOutcome> {
+  const { sweepDir, spec, run } = options;
+  const runDir = join(sweepDir, run.name);
+  const donePath = join(runDir, DONE_FILE);
+  const seconds = () => (performance.now() - started) / 1000;
   const configPath = join(runDir, 'sweep-config.json');
   await writeJsonAtomic(configPath, run.config);
   const logFile = join(runDir, 'sweep-log.txt');

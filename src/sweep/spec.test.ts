@@ -1,6 +1,7 @@
 /** Sweep files, grid expansion and report statistics (pure parts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import '../data/builtinDatasets.js';
 import { expandSweep, parseSweep } from './spec.js';
 import { pairedDifference, studentTQuantile, summarize } from './stats.js';
 import { buildReport, reportCsv, reportFigures, reportMarkdown } from './summary.js';

@@ -3,7 +3,9 @@
  * values), named variants (partial configs), seeds and post-training
  * evaluations. `parseSweep` validates the file (unknown keys are errors,
  * every message names the file and key); `expandSweep` turns it into named
- * runs `<axis=value,...>/seed-<s>`, each validated by `mergeRunConfig`.
+ * runs `<axis=value,...>/seed-<s>`, each validated by `mergeRunConfig`
+ * (against the datasets registered; the Node entry points import the
+ * built-in ones).
  */
 import { defaultRunConfig, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 

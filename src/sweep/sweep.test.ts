@@ -25,7 +25,7 @@ const TINY_BASE = {
 };
 // 2 × 2 cells × 2 seeds.
 const GRID = { name: 'grid', base: TINY_BASE, axes: { 'model.hem.stepSize': [0.5, 1], 'model.hem.trainIterations': [1, 2] }, seeds: [0, 1] };
-const WORKER_FLAGS = ['--concurrency', '1', '--lock-duration', '2000', '--stalled-interval', '1000'];
+const WORKER_FLAGS = ['--concurrency', '1', '--lock-duration', '8000', '--stalled-interval', '2000'];
 
 interface Proc {
   child: ChildProcess;
@@ -160,22 +160,26 @@ describe('hemnet sweep', () => {
     const out = join(dir, 'queued');
     const w1 = start(['worker', '--queue', redisUrl, ...WORKER_FLAGS]);
     const w2 = start(['worker', '--queue', redisUrl, ...WORKER_FLAGS]);
-    const sweep = start(['sweep', 'run', join(dir, 'grid.json'), '--out', out, '--queue', redisUrl]);
-    assert.equal(await exitWithin(sweep, 300_000, 'sweep run --queue'), 0, sweep.output());
-    const queued = await summaries(out, RUNS);
-    for (const name of RUNS) {
-      const a = local.get(name) as RunSummary;
-      const b = queued.get(name) as RunSummary;
-      assert.deepEqual([b.meanIoU, b.pixelAccuracy, b.perClassIoU], [a.meanIoU, a.pixelAccuracy, a.perClassIoU], name);
-      assert.deepEqual(await loggedSteps(join(out, name)), [1, 2, 3], name);
-      const starts = (w1.output() + w2.output()).split('\n').filter((l) => l.includes(`start ${name} `)).length;
-      assert.equal(starts, 1, `${name} started ${starts} times`);
+    try {
+      const sweep = start(['sweep', 'run', join(dir, 'grid.json'), '--out', out, '--queue', redisUrl]);
+      assert.equal(await exitWithin(sweep, 300_000, 'sweep run --queue'), 0, sweep.output());
+      const queued = await summaries(out, RUNS);
+      for (const name of RUNS) {
+        const a = local.get(name) as RunSummary;
+        const b = queued.get(name) as RunSummary;
+        assert.deepEqual([b.meanIoU, b.pixelAccuracy, b.perClassIoU], [a.meanIoU, a.pixelAccuracy, a.perClassIoU], name);
+        // Trained exactly once: one training attempt, each step logged once.
+        assert.deepEqual(await loggedSteps(join(out, name)), [1, 2, 3], name);
+        const trainings = (w1.output() + w2.output()).split('\n').filter((l) => l.includes(`${name}: training`)).length;
+        assert.equal(trainings, 1, `${name} trained ${trainings} times`);
+      }
+      assert.ok(w1.output().includes('training') && w2.output().includes('training'), 'both workers ran jobs');
+    } finally {
+      w1.child.kill('SIGTERM');
+      w2.child.kill('SIGTERM');
+      assert.equal(await exitWithin(w1, 30_000, 'worker 1'), 0);
+      assert.equal(await exitWithin(w2, 30_000, 'worker 2'), 0);
     }
-    assert.ok(w1.output().includes('start ') && w2.output().includes('start '), 'both workers ran jobs');
-    w1.child.kill('SIGTERM');
-    w2.child.kill('SIGTERM');
-    assert.equal(await exitWithin(w1, 20_000, 'worker 1'), 0);
-    assert.equal(await exitWithin(w2, 20_000, 'worker 2'), 0);
   });
 
   it('a SIGKILLed worker’s job is re-queued and resumed; SIGTERM checkpoints and releases it', { timeout: 400_000 }, async () => {
@@ -189,7 +193,7 @@ describe('hemnet sweep', () => {
     a.child.kill('SIGKILL');
     await exitWithin(a, 10_000, 'worker A after SIGKILL');
     const b = start(['worker', '--queue', redisUrl, ...WORKER_FLAGS]);
-    await waitFor('worker B to take the re-queued job', () => b.output().includes('start base/seed-3'), 60_000);
+    await waitFor('worker B to take the re-queued job', () => b.output().includes('base/seed-3: training (resuming'), 90_000);
     assert.match(b.output(), /re-queued 1× after a lost worker/);
     const stepsSeen = (await loggedSteps(runDir)).length;
     await waitFor('worker B to train a step', async () => (await loggedSteps(runDir)).length > stepsSeen, 120_000);
@@ -211,6 +215,19 @@ describe('hemnet sweep', () => {
     assert.equal(report.cells.length, 1);
     c.child.kill('SIGTERM');
     assert.equal(await exitWithin(c, 20_000, 'worker C'), 0);
+  });
+
+  it('a failing run is retried, then reported with its error; the sweep exits 1', { timeout: 200_000 }, async () => {
+    const file = join(dir, 'failing.json');
+    await writeFile(file, JSON.stringify({ name: 'failing', base: { ...TINY_BASE, data: { ...TINY_BASE.data, source: 'voc', vocRoot: join(dir, 'no-such-voc') } } }));
+    const out = join(dir, 'failing');
+    const run = spawnSync(process.execPath, [BIN, 'sweep', 'run', file, '--out', out, '--retries', '1'], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /failed  base\/seed-0 after 2 attempt\(s\): hemnet train failed \(exit code 1: .*no-such-voc/);
+    assert.match(run.stderr, /1 run\(s\) failed:\n  base\/seed-0: hemnet train failed/);
+    const error = JSON.parse(await readFile(join(out, 'base', 'seed-0', 'sweep-error.json'), 'utf8')) as { attempts: number; error: string };
+    assert.equal(error.attempts, 2);
+    assert.ok(!existsSync(join(out, 'base', 'seed-0', 'sweep-done.json')));
   });
 
   it('bad sweep files, unreachable Redis, unwritable folders: clear errors, nothing deleted', { timeout: 120_000 }, async () => {

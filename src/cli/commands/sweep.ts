@@ -28,6 +28,7 @@ function parseCompare(text: string | undefined): SweepComparison[] {
 function outcomeLine(o: RunOutcome): string {
   const s = o.summary;
   if (o.status === 'failed') return `failed  ${o.name} after ${o.attempts} attempt(s): ${o.error ?? ''}`;
+  if (o.status === 'busy') return `busy    ${o.name}: ${o.error ?? ''} (another sweep or worker runs it)`;
   if (s === undefined) return `${o.status} ${o.name}`;
   return `${o.status === 'skipped' ? 'skipped' : 'done   '} ${o.name}  mIoU ${(100 * s.meanIoU).toFixed(2)}  pixel acc. ${(100 * s.pixelAccuracy).toFixed(2)}  ${s.imagesPerSecond.toFixed(1)} img/s  (${s.host}${o.attempts > 1 ? `, ${o.attempts} attempts` : ''})`;
 }
@@ -75,7 +76,7 @@ export const sweepSpec: CommandSpec = {
     let finished = 0;
     const onOutcome = (o: RunOutcome) => {
       io.out(`${outcomeLine(o)}\n`);
-      if (o.status !== 'interrupted') bar.update(++finished, { failed: String(failedCount += o.status === 'failed' ? 1 : 0) });
+      if (o.status !== 'interrupted') bar.update(++finished, { failed: String(failedCount += o.status === 'failed' || o.status === 'busy' ? 1 : 0) });
     };
     let failedCount = 0;
     const controller = new AbortController();
@@ -100,7 +101,7 @@ export const sweepSpec: CommandSpec = {
       process.removeListener('SIGTERM', onSignal);
     }
     if (todo.length === 0) bar.update(1);
-    const failed = outcomes.filter((o) => o.status === 'failed');
+    const failed = outcomes.filter((o) => o.status === 'failed' || o.status === 'busy');
     if (controller.signal.aborted) {
       io.err(`interrupted: ${outcomes.filter((o) => o.status === 'done').length} runs finished in this call; run 'hemnet sweep run ${target}${stringOption(values.out) !== undefined ? ` --out ${String(values.out)}` : ''}' again to continue\n`);
       return 130;
