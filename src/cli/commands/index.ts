@@ -7,6 +7,7 @@ import { Registry } from '../../registry.js';
 import type { CommandSpec } from '../command.js';
 import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
+import { importSpec } from './import.js';
 import { infoSpec } from './info.js';
 import { predictSpec } from './predict.js';
 import { sweepSpec } from './sweep.js';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   predictSpec,
   infoSpec,
   elboSpec,
+  importSpec,
   sweepSpec,
   workerSpec,
 ];
