@@ -1,9 +1,10 @@
 /** `hemnet eval`: evaluate a run folder's model (latest checkpoint or saved model). */
+import { rename, writeFile } from 'node:fs/promises';
 import { backendInfo } from '../../backend.js';
 import type { EvaluationResult } from '../../train/evaluate.js';
 import { mergeRunConfig, type PartialRunConfig } from '../../train/runConfig.js';
 import type { CommandSpec, Output } from '../command.js';
-import { requireOption } from '../command.js';
+import { requireOption, stringOption } from '../command.js';
 import { createDatasets, evaluateWithProgress, formatMetrics, loadRunModel } from '../run.js';
 
 /** `hemnet eval`: evaluate a run folder's model (latest checkpoint or saved model). */
@@ -26,9 +27,16 @@ export const evalSpec: CommandSpec = {
   configFlags: true,
   options: {
     run: { type: 'string', value: 'DIR', help: "run folder written by 'hemnet train'" },
+    json: { type: 'string', value: 'FILE', help: 'also write the metrics (and the eval settings) to this JSON file' },
   },
   run: async ({ values, flags, io }) => {
-    await evalCommand({ run: requireOption('eval', '--run DIR', values.run, "a folder written by 'hemnet train'"), flags }, io);
+    const metrics = await evalCommand({ run: requireOption('eval', '--run DIR', values.run, "a folder written by 'hemnet train'"), flags }, io);
+    const json = stringOption(values.json);
+    if (json !== undefined) {
+      const tmp = `${json}.${process.pid}.tmp`;
+      await writeFile(tmp, `${JSON.stringify({ ...metrics, flags: { eval: flags.eval ?? {}, evalIterations: flags.model?.hem?.evalIterations ?? null } }, null, 2)}\n`);
+      await rename(tmp, json);
+    }
     return 0;
   },
 };

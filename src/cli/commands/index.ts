@@ -11,7 +11,9 @@ import { importSpec } from './import.js';
 import { exportSpec } from './export.js';
 import { infoSpec } from './info.js';
 import { predictSpec } from './predict.js';
+import { sweepSpec } from './sweep.js';
 import { trainSpec } from './train.js';
+import { workerSpec } from './worker.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   trainSpec,
@@ -21,6 +23,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   elboSpec,
   importSpec,
   exportSpec,
+  sweepSpec,
+  workerSpec,
 ];
 
 /** The commands by name: `main` dispatches, lists and helps from this. */

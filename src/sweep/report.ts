@@ -1,0 +1,37 @@
+/**
+ * Node only: `hemnet sweep report` — reads a sweep folder's finished runs
+ * and writes report.md, report.json, report.csv and figures (SVG + PNG).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeSvgPng } from '../plots/png.js';
+import { DONE_FILE, loadSweepDir, readJson, type RunSummary } from './runner.js';
+import type { SweepComparison } from './spec.js';
+import { buildReport, reportCsv, reportFigures, reportMarkdown, type SweepReport } from './summary.js';
+
+export async function writeSweepReport(sweepDir: string, outDir: string, extraCompare: SweepComparison[] = []): Promise<{ report: SweepReport; files: string[] }> {
+  const { spec, runs } = await loadSweepDir(sweepDir);
+  const summaries: RunSummary[] = [];
+  for (const run of runs) {
+    const path = join(sweepDir, run.name, DONE_FILE);
+    if (existsSync(path)) summaries.push(await readJson<RunSummary>(path));
+  }
+  const report = buildReport(spec, summaries, extraCompare);
+  try {
+    await mkdir(join(outDir, 'figures'), { recursive: true });
+  } catch (error) {
+    throw new Error(`hemnet sweep report: cannot write the report folder '${outDir}': ${(error as Error).message}`);
+  }
+  const files = [join(outDir, 'report.md'), join(outDir, 'report.json'), join(outDir, 'report.csv')];
+  await writeFile(files[0] as string, reportMarkdown(report));
+  await writeFile(files[1] as string, `${JSON.stringify({ ...report, runsDetail: summaries.map(({ losses: _losses, ...rest }) => rest) }, null, 2)}\n`);
+  await writeFile(files[2] as string, reportCsv(report, summaries, spec));
+  for (const figure of reportFigures(report, summaries, spec)) {
+    const svgPath = join(outDir, 'figures', `${figure.name}.svg`);
+    await writeFile(svgPath, figure.svg);
+    await writeSvgPng(join(outDir, 'figures', `${figure.name}.png`), figure.svg);
+    files.push(svgPath, svgPath.replace(/\.svg$/, '.png'));
+  }
+  return { report, files };
+}
