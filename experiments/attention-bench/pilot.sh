@@ -3,6 +3,9 @@
 # 200 steps of 4 images, each resumable (re-running continues a stopped run).
 # Run from the repository root after `npm run build`:
 #   nice -n 10 sh experiments/attention-bench/pilot.sh
+# The committed pilot (2026-12-02) ran on a build made before BilinearUpsample
+# got its exact gradient (both heads on the same build, a frozen copy of dist/),
+# at machine load 20-28 on 2 cores.
 set -e
 out=experiments/attention-bench/pilot
 for head in hem fcn; do

@@ -43,9 +43,8 @@ export function halfPixelInterpolationMatrix(n: number, factor: number): Float32
 /** Half-pixel bilinear upsampling `[B, h, w, C]` → `[B, h·f, w·f, C]` with the exact gradient. */
 export function upsampleHalfPixel(input: tf.Tensor4D, factor: number): tf.Tensor4D {
   const [, h, w] = input.shape;
-  const upsample = tf.customGrad((x, save) => {
-    const value = tf.image.resizeBilinear(x as tf.Tensor4D, [h * factor, w * factor], false, true);
-    save([]);
+  const upsample = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const value = tf.image.resizeBilinear(args[0] as tf.Tensor4D, [h * factor, w * factor], false, true);
     return {
       value,
       gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
