@@ -7,6 +7,7 @@ import { Registry } from '../../registry.js';
 import type { CommandSpec } from '../command.js';
 import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
+import { importSpec } from './import.js';
 import { infoSpec } from './info.js';
 import { predictSpec } from './predict.js';
 import { trainSpec } from './train.js';
@@ -17,6 +18,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   predictSpec,
   infoSpec,
   elboSpec,
+  importSpec,
 ];
 
 /** The commands by name: `main` dispatches, lists and helps from this. */
