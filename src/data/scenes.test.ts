@@ -141,7 +141,7 @@ test('scenes: labelDilation grows each digit label by one pixel per step over ba
 
 test('maxOverlap: crowded scenes overlap more with a higher limit; bad values are rejected', () => {
   const meanOverlap = (maxOverlap: number): number => {
-    const data = loadMnistScenes({ split: 'val', size: 30, canvasSize: 64, digitsPerScene: [5, 5], digitScale: [1.4, 1.6], maxOverlap, seed: 3 });
+    const data = loadMnistScenes({ split: 'val', size: 30, canvasSize: 112, digitsPerScene: [4, 4], digitScale: [1, 1.2], maxOverlap, seed: 3 });
     let total = 0;
     let pairs = 0;
     for (let i = 0; i < data.size; i++) {
