@@ -10,6 +10,9 @@ export { loadVocDataset, VocDataset } from './data/voc.js';
 export type { VocOptions } from './data/voc.js';
 export { encodePng, writePng, svgToPng, writeSvgPng } from './plots/png.js';
 export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromFiles, fileModelHandler } from './train/checkpointFiles.js';
+export { loadSegmenter, segment } from './infer/node.js';
+export { decodeImage } from './io/images.js';
+export type { RgbImage } from './io/images.js';
 // Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
 export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
 export { readSafetensorsFile } from './interop/safetensorsFile.js';

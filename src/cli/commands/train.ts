@@ -26,6 +26,8 @@ import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../../tra
 import type { CommandSpec, Output } from '../command.js';
 import { stringOption } from '../command.js';
 import { ProgressBar } from '../progress.js';
+import { SEGMENTER_FILE } from '../../infer/segment.js';
+import { segmenterInfoForRun } from '../../infer/runInfo.js';
 import {
   assembleConfig,
   buildModel,
@@ -41,6 +43,8 @@ import {
   writeJson,
   writeLossCurve,
   writePredictions,
+  progressTarget,
+  runInference,
   type Datasets,
 } from '../run.js';
 
@@ -166,7 +170,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   const controller = new AbortController();
   const onSignal = () => controller.abort('interrupted (SIGINT)');
   process.once('SIGINT', onSignal);
-  const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...(io.progressStream ? { stream: io.progressStream } : {}) });
+  const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...progressTarget(io) });
   let pending: Promise<void> = Promise.resolve();
   const monitored = config.train.monitorEvery > 0 && (findHemHeads(model).length > 0 || config.train.monitorGradient);
   const probe = monitored ? probeBatch(datasets.val, config.train.monitorSamples) : null;
@@ -206,6 +210,8 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
 export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io: Output): Promise<EvaluationResult['metrics']> {
   const { dir, model, config, datasets } = run;
   await saveModelToFiles(join(dir, MODEL_DIR), model);
+  // Class names, normalisation and inference settings next to model.json: loadSegmenter needs nothing else.
+  await writeJson(join(dir, MODEL_DIR, SEGMENTER_FILE), segmenterInfoForRun(config));
   const val: SegmentationDataset = datasets.val;
   const result = await evaluateWithProgress(model, config, io, config.eval.evalIterations, val);
   io.out(`${formatMetrics(result, val.classNames)}\n`);
@@ -213,7 +219,7 @@ export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io
   if (bases.length > 0) io.out(`${formatBasesUsage(bases)}\n`);
   await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, bases, eval: config.eval, backend: backendInfo().name });
   await writeLossCurve(dir, outcome.losses.filter((v): v is number => typeof v === 'number'), `${model.name}: training loss`);
-  await writePredictions(join(dir, 'predictions.png'), model, val, 6, datasets.mean, datasets.std, datasets.palette);
+  await writePredictions(join(dir, 'predictions.png'), model, val, 6, datasets.mean, datasets.std, datasets.palette, runInference(config));
   const attention = await writeAttentionMaps(join(dir, 'attention.png'), model, val.get(0));
   io.out(`wrote ${dir}/{config.json, metrics.json, loss.png, predictions.png${attention ? ', attention.png' : ''}, ${MODEL_DIR}/, ${CHECKPOINT_DIR}/}\n`);
   return result.metrics;
