@@ -36,7 +36,7 @@ export const scenesDataset: DatasetSpec = {
     // Digits are 28·scale pixels; the default scales [1.5, 2.2] shrink to fit small canvases.
     const largest = d.canvasSize / 28;
     const digitScale: [number, number] = d.digitScale ?? [Math.min(1.5, largest), Math.min(2.2, largest)];
-    const common = { canvasSize: d.canvasSize, digitsPerScene: d.digitsPerScene, digitScale, labelDilation: d.labelDilation, clutter: { fragments: d.clutterFragments }, seed: d.seed };
+    const common = { canvasSize: d.canvasSize, digitsPerScene: d.digitsPerScene, digitScale, labelDilation: d.labelDilation, maxOverlap: d.digitOverlap, clutter: { fragments: d.clutterFragments }, seed: d.seed };
     const val = loadMnistScenes({ split: 'val', size: d.valSize, ...common });
     const rawTrain = which === 'both' ? loadMnistScenes({ split: 'train', size: d.trainSize, ...common }) : val;
     return { train: isPlain(d) ? rawTrain : augmentDataset(rawTrain, augmentOptionsOf(d)), val };

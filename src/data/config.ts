@@ -34,6 +34,8 @@ export interface DataConfig {
   digitScale: [number, number] | null;
   /** Grow digit labels by this many pixels so strokes become regions (0: labels follow the strokes). */
   labelDilation: number;
+  /** Occlusion: the largest fraction of an earlier digit a new digit may cover (1: any). */
+  digitOverlap: number;
   /** Digit fragments pasted as background clutter per scene, [min, max]. */
   clutterFragments: [number, number];
   /** Training augmentation: random rescaling by a factor from [min, max] (hemnet 0.1: `scaleRange`). */
@@ -59,6 +61,7 @@ export const DATA_SCHEMA = {
   digitsPerScene: { kind: 'numbers', integer: true, length: 2, min: 1, default: [1, 2], doc: 'digits per scene [min, max]' },
   digitScale: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true, nullable: true, default: null, flag: 'digit-scale', doc: 'min,max digit scale (side = 28·scale pixels)' },
   labelDilation: { kind: 'integer', min: 0, max: 8, default: 1, flag: 'label-dilation', doc: 'grow digit labels by this many pixels (0: strokes only)' },
+  digitOverlap: { kind: 'number', min: 0, max: 1, default: 0.25, flag: 'digit-overlap', doc: 'occlusion: largest fraction of an earlier digit a new digit may cover (1: any)' },
   clutterFragments: { kind: 'numbers', integer: true, length: 2, min: 0, default: [0, 2], flag: 'clutter', doc: 'min,max digit fragments of background clutter per scene' },
   augmentScale: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true, default: [1, 1], flag: 'augment-scale', doc: 'min,max random rescaling of training images (augmentation)' },
   flip: { kind: 'boolean', default: false, flag: 'augment-flip', doc: 'random horizontal flips of training images (augmentation)' },

@@ -138,3 +138,29 @@ test('scenes: labelDilation grows each digit label by one pixel per step over ba
   assert.equal(classes.size, 1, 'dilation invents no new class');
   assert.throws(() => new SceneDataset(squarePool(20), { ...options, labelDilation: -1 }), /SceneDataset: 'labelDilation' must be an integer in \[0, 8\], received -1/);
 });
+
+test('maxOverlap: crowded scenes overlap more with a higher limit; bad values are rejected', () => {
+  const meanOverlap = (maxOverlap: number): number => {
+    const data = loadMnistScenes({ split: 'val', size: 30, canvasSize: 112, digitsPerScene: [4, 4], digitScale: [1, 1.2], maxOverlap, seed: 3 });
+    let total = 0;
+    let pairs = 0;
+    for (let i = 0; i < data.size; i++) {
+      const { digits } = data.layout(i);
+      for (let a = 0; a < digits.length; a++) {
+        for (let b = a + 1; b < digits.length; b++) {
+          const p = digits[a]!;
+          const q = digits[b]!;
+          const h = Math.min(p.top + p.side, q.top + q.side) - Math.max(p.top, q.top);
+          const w = Math.min(p.left + p.side, q.left + q.side) - Math.max(p.left, q.left);
+          total += h > 0 && w > 0 ? (h * w) / Math.min(p.side * p.side, q.side * q.side) : 0;
+          pairs++;
+        }
+      }
+    }
+    return total / pairs;
+  };
+  const low = meanOverlap(0.1);
+  const high = meanOverlap(1);
+  assert.ok(high > low + 0.05, `mean pairwise overlap ${high} (maxOverlap 1) vs ${low} (0.1)`);
+  assert.throws(() => loadMnistScenes({ split: 'val', size: 1, maxOverlap: 1.5 }), /SceneDataset: 'maxOverlap' must be a number in \[0, 1\], received 1.5/);
+});

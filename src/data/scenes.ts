@@ -62,6 +62,12 @@ export interface SceneOptions {
    * stride-8 network can resolve. Default 0 (labels follow the strokes).
    */
   labelDilation?: number;
+  /**
+   * Occlusion: a digit is re-placed (up to 12 tries) while it covers this
+   * fraction or more of an earlier digit's square; later digits are drawn
+   * on top. Default 0.25 (mostly visible digits); 1 allows any overlap.
+   */
+  maxOverlap?: number;
   /** Seed of the whole dataset. Default 0. */
   seed?: number;
   /** How many digits at the end of the train pool are reserved for 'val'. Default 5000 (MNIST 55000..59999). */
@@ -191,6 +197,7 @@ export class SceneDataset implements SegmentationDataset {
   private readonly clutter: Required<SceneClutterOptions> | false;
   private readonly edgeThresholds: [number, number];
   private readonly labelDilation: number;
+  private readonly maxOverlap: number;
   private readonly mean: [number, number, number];
   private readonly std: [number, number, number];
   private readonly cache: Map<number, SegmentationSample> | undefined;
@@ -218,7 +225,7 @@ export class SceneDataset implements SegmentationDataset {
       throw new Error("SceneDataset: option 'scaleRange' was renamed 'digitScale' (the digit size; augmentation's rescaling is AugmentOptions.scaleRange)");
     }
     checkKnownKeys('SceneDataset', 'option', options, [
-      'split', 'size', 'canvasSize', 'digitsPerScene', 'digitScale', 'clutter', 'edgeThresholds', 'labelDilation', 'seed',
+      'split', 'size', 'canvasSize', 'digitsPerScene', 'digitScale', 'clutter', 'edgeThresholds', 'labelDilation', 'maxOverlap', 'seed',
       'validationDigits', 'mean', 'std', 'cache',
     ]);
     if (options.split !== 'train' && options.split !== 'val' && options.split !== 'test') {
@@ -245,6 +252,11 @@ export class SceneDataset implements SegmentationDataset {
       throw new Error(`SceneDataset: 'labelDilation' must be an integer in [0, 8], received ${String(dilation)}`);
     }
     this.labelDilation = dilation;
+    const maxOverlap = options.maxOverlap ?? 0.25;
+    if (typeof maxOverlap !== 'number' || !(maxOverlap >= 0 && maxOverlap <= 1)) {
+      throw new Error(`SceneDataset: 'maxOverlap' must be a number in [0, 1], received ${String(maxOverlap)}`);
+    }
+    this.maxOverlap = maxOverlap;
     if (options.clutter === false) {
       this.clutter = false;
     } else {
@@ -325,7 +337,7 @@ export class SceneDataset implements SegmentationDataset {
       for (let attempt = 0; attempt < 12; attempt++) {
         top = rng.int(0, S - side);
         left = rng.int(0, S - side);
-        if (digits.every((other) => overlap(other, top, left, side) < 0.25)) break;
+        if (digits.every((other) => this.maxOverlap >= 1 || overlap(other, top, left, side) < this.maxOverlap)) break;
       }
       digits.push({ digitIndex, digitClass: this.digits.labels[digitIndex] as number, top, left, side, color: contrastingColor(rng, background) });
     }

@@ -29,4 +29,29 @@ describe('BilinearUpsample', () => {
     assert.throws(() => new BilinearUpsample({ factor: 1.5 }), /BilinearUpsample: 'factor' must be an integer ≥ 1, received 1.5/);
     tf.dispose([x, y, row, grad]);
   });
+
+  it('has the exact gradient (finite differences; tfjs 4.22 ResizeBilinearGrad ignores halfPixelCenters)', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useBackend(backend);
+      for (const [factor, shape] of [[2, [2, 3, 5, 2]], [8, [1, 4, 4, 3]]] as const) {
+        const layer = new BilinearUpsample({ factor });
+        const x = randn([...shape], 11);
+        const w = randn([shape[0], shape[1] * factor, shape[2] * factor, shape[3]], 12);
+        const d = randn([...shape], 13);
+        const f = (t: tf.Tensor) => tf.sum(tf.mul(layer.apply(t) as tf.Tensor, w)) as tf.Scalar;
+        const [analytic, numeric, legacy] = tf.tidy(() => {
+          const g = tf.grad(f)(x);
+          const eps = 1e-2;
+          const fd = (f(tf.add(x, tf.mul(d, eps))).dataSync()[0]! - f(tf.sub(x, tf.mul(d, eps))).dataSync()[0]!) / (2 * eps);
+          // What tfjs's own gradient of the half-pixel resize gives (the legacy alignment's adjoint).
+          if (factor !== 8) return [tf.sum(tf.mul(g, d)).dataSync()[0]!, fd, NaN];
+          const tfjs = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeBilinear(t as tf.Tensor4D, [shape[1] * factor, shape[2] * factor], false, true), w)) as tf.Scalar)(x);
+          return [tf.sum(tf.mul(g, d)).dataSync()[0]!, fd, tf.sum(tf.mul(tfjs, d)).dataSync()[0]!];
+        });
+        assert.ok(Math.abs(analytic - numeric) <= 1e-3 * Math.max(1, Math.abs(numeric)), `${backend} ×${factor}: g·d ${analytic} vs finite difference ${numeric}`);
+        if (factor === 8) assert.ok(Math.abs(legacy - numeric) > 0.05 * Math.abs(numeric), `tfjs's gradient became right (${legacy} vs ${numeric}): drop the custom gradient`);
+        tf.dispose([x, w, d]);
+      }
+    }
+  });
 });

@@ -9,6 +9,7 @@ import { batchSamples, batchToTensors, type SegmentationBatch } from '../data/au
 import { createRng, hashSeed } from '../data/random.js';
 import type { SegmentationDataset } from '../data/types.js';
 import { segmentationCrossEntropy } from './loss.js';
+import type { HeadBasesUsage, TrainingMeasurement } from './monitor.js';
 import { polyLearningRate } from './schedule.js';
 import { createOptimizer, type OptimizerName, type TrainingOptimizer } from './optimizer.js';
 
@@ -48,6 +49,8 @@ export type TrainEvent =
   | { type: 'start'; step: number; totalSteps: number; trainableParameters: number }
   | { type: 'step'; step: number; totalSteps: number; loss: number; learningRate: number; imagesPerSecond: number; elapsedMs: number }
   | { type: 'checkpoint'; step: number }
+  /** Every `monitor.every` steps: bases usage of every HEM/EMA head and (optionally) ‖∂loss/∂backbone output‖ (src/train/monitor.ts). */
+  | { type: 'monitor'; step: number; bases: HeadBasesUsage[]; backboneGradientNorm: number | null }
   | { type: 'stopped'; step: number; reason: string }
   | { type: 'done'; step: number; elapsedMs: number };
 
@@ -83,6 +86,8 @@ export interface TrainSetup {
    * moving statistics are averaged over the shards. Default: none.
    */
   workers?: GradientWorkers;
+  /** Measured after step s when s % every = 0 (and after step 1), emitted as a 'monitor' event (e.g. `measureTraining`). */
+  monitor?: { every: number; measure: (step: number) => TrainingMeasurement };
 }
 
 /** What a data-parallel worker computes for one shard of a batch. */
@@ -352,6 +357,10 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
       imagesPerSecond: (options.batchSize * 1000) / elapsed,
       elapsedMs: performance.now() - startTime,
     });
+    const monitor = setup.monitor;
+    if (monitor !== undefined && monitor.every > 0 && (step % monitor.every === 0 || step === 1)) {
+      emit({ type: 'monitor', step, ...monitor.measure(step) });
+    }
     await setup.afterStep?.(step);
     const due = options.checkpointEvery > 0 && step % options.checkpointEvery === 0;
     if (setup.saveCheckpoint !== undefined && (due || step === options.steps)) {

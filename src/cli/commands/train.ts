@@ -20,7 +20,9 @@ import type { EvaluationResult } from '../../train/evaluate.js';
 import { findHemHeads } from '../../train/evaluate.js';
 import { trainSegmentation, type TrainEvent } from '../../train/loop.js';
 import { createGradientWorkers, defaultWorkerCount } from '../../train/parallel.js';
+import { datasetBasesUsage, disposeProbe, formatBasesUsage, measureTraining, probeBatch } from '../../train/monitor.js';
 import type { TrainingOptimizer } from '../../train/optimizer.js';
+import { presetRunConfig, RUN_PRESETS } from '../../train/presets.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../../train/runConfig.js';
 import type { CommandSpec, Output } from '../command.js';
 import { stringOption } from '../command.js';
@@ -49,6 +51,8 @@ import {
 
 export interface TrainCommandOptions {
   configPath?: string;
+  /** A registered run preset (RUN_PRESETS) under the config file and the flags. */
+  preset?: string;
   flags: PartialRunConfig;
   out: string;
   resume: boolean;
@@ -82,7 +86,7 @@ export async function prepareRunFolder(options: TrainCommandOptions): Promise<Pr
   const config =
     checkpoint !== null && options.resume
       ? mergeRunConfig(mergeRunConfig(await assembleConfig(undefined, {}), checkpoint.manifest.config, 'checkpoint'), options.flags, 'flags')
-      : await assembleConfig(options.configPath, options.flags);
+      : await assembleConfig(options.configPath, options.flags, options.preset !== undefined ? presetRunConfig(options.preset) : undefined);
   return { dir, checkpoint, config };
 }
 
@@ -175,6 +179,8 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   process.once('SIGINT', onSignal);
   const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...progressTarget(io) });
   let pending: Promise<void> = Promise.resolve();
+  const monitored = config.train.monitorEvery > 0 && (findHemHeads(model).length > 0 || config.train.monitorGradient);
+  const probe = monitored ? probeBatch(datasets.val, config.train.monitorSamples) : null;
   try {
     await trainSegmentation({
       model,
@@ -185,6 +191,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
       ...(annealing !== null ? { beforeStep: (step: number) => annealing.hook(step) } : {}),
       signal: controller.signal,
       ...(workers !== null ? { workers } : {}),
+      ...(probe !== null ? { monitor: { every: config.train.monitorEvery, measure: () => measureTraining(model, probe, { gradient: config.train.monitorGradient }) } } : {}),
       saveCheckpoint: async (step, optimizer) => {
         await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config));
       },
@@ -200,6 +207,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
       },
     });
   } finally {
+    if (probe !== null) disposeProbe(probe);
     process.removeListener('SIGINT', onSignal);
     await workers?.close();
     await pending;
@@ -216,7 +224,9 @@ export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io
   const val: SegmentationDataset = datasets.val;
   const result = await evaluateWithProgress(model, config, io, config.eval.evalIterations, val);
   io.out(`${formatMetrics(result, val.classNames)}\n`);
-  await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, eval: config.eval, backend: backendInfo().name });
+  const bases = datasetBasesUsage(model, val, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: config.eval.evalIterations });
+  if (bases.length > 0) io.out(`${formatBasesUsage(bases)}\n`);
+  await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, bases, eval: config.eval, backend: backendInfo().name });
   await writeLossCurve(dir, outcome.losses.filter((v): v is number => typeof v === 'number'), `${model.name}: training loss`);
   await writePredictions(join(dir, 'predictions.png'), model, val, 6, datasets.mean, datasets.std, datasets.palette, runInference(config));
   const attention = await writeAttentionMaps(join(dir, 'attention.png'), model, val.get(0));
@@ -238,12 +248,13 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
 export const trainSpec: CommandSpec = {
   name: 'train',
   summary: 'Train a segmentation model (default: HEMNet on the built-in MNIST scenes), evaluate it and write a run folder',
-  synopsis: '[--config FILE] [--out DIR] [--resume | --overwrite] [config flags]',
+  synopsis: '[--preset NAME] [--config FILE] [--out DIR] [--resume | --overwrite] [config flags]',
   description:
     'Writes checkpoints, the model, metrics.json, loss.png, predictions.png and attention.png into the run folder.\n' +
     'Ctrl-C stops at the next step boundary, writes a checkpoint and exits with 130; --resume continues.',
   configFlags: true,
   options: {
+    preset: { type: 'string', value: 'NAME', help: `a built-in run preset under the config file and flags (${RUN_PRESETS.list().map((p) => `${p.name}: ${p.summary}`).join('; ')})` },
     config: { type: 'string', value: 'FILE', help: 'JSON run config (sections backend, model, data, train, eval; unknown keys are errors); flags override it' },
     out: { type: 'string', value: 'DIR', help: 'run folder (default runs/default)' },
     resume: { type: 'boolean', help: "continue the run folder's latest checkpoint" },
@@ -251,9 +262,11 @@ export const trainSpec: CommandSpec = {
   },
   run: async ({ values, flags, io }) => {
     const configPath = stringOption(values.config);
+    const preset = stringOption(values.preset);
     const { interrupted } = await trainCommand(
       {
         ...(configPath !== undefined ? { configPath } : {}),
+        ...(preset !== undefined ? { preset } : {}),
         flags,
         out: stringOption(values.out) ?? 'runs/default',
         resume: values.resume === true,

@@ -1,0 +1,136 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { loadMnistScenes } from '../data/mnistScenes.js';
+import { disposeHemResult } from '../em/unroll.js';
+import { buildSegmentationModel } from '../models/zoo.js';
+import { effectiveNumber } from '../metrics/bases.js';
+import { segmentationCrossEntropy } from './loss.js';
+import { trainSegmentation, type TrainEvent } from './loop.js';
+import { applyFrom, backboneGradientNorm, backboneOutput, datasetBasesUsage, disposeProbe, formatBasesUsage, headBasesUsage, measureTraining, probeBatch } from './monitor.js';
+import { findHemHeads } from './evaluate.js';
+import { useBackend } from '../../test/helpers.js';
+
+const TINY_MODEL = { inputSize: [32, 32] as [number, number], width: 4, channels: 8, midChannels: 8, hem: { numBases: 4 }, seed: 3 };
+
+function scenes(size: number) {
+  return loadMnistScenes({ split: 'val', size, canvasSize: 32, digitScale: [0.8, 1.1], seed: 5 });
+}
+
+describe('training monitor', () => {
+  it('runs on wasm (dilated-conv gradients registered)', async () => {
+    await useBackend('wasm');
+  });
+
+  it('bases usage of a HEM head: exp(H) of the mean γ the head computes, shares summing to 1', () => {
+    const { model } = buildSegmentationModel({ ...TINY_MODEL, head: 'hem' });
+    const probe = probeBatch(scenes(3), 3);
+    const before = tf.memory().numTensors;
+    const [usage, ...rest] = headBasesUsage(model, probe.images);
+    assert.equal(tf.memory().numTensors, before, 'no tensor leak');
+    assert.equal(rest.length, 0);
+    assert.ok(usage !== undefined);
+    assert.equal(usage.share.length, 4);
+    assert.ok(Math.abs(usage.share.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+    // Independently: γ from the head's own attend on the features, averaged by hand.
+    const head = findHemHeads(model)[0]!;
+    const features = tf.model({ inputs: model.inputs, outputs: head.input as tf.SymbolicTensor }).predict(probe.images) as tf.Tensor4D;
+    const result = head.attend(features);
+    const gamma = result.gamma.arraySync();
+    const share = [0, 0, 0, 0];
+    let rows = 0;
+    for (const item of gamma) for (const row of item) { row.forEach((g, k) => (share[k]! += g)); rows++; }
+    const expected = Math.exp(-share.map((s) => s / rows).reduce((h, p) => h + (p > 0 ? p * Math.log(p) : 0), 0));
+    assert.ok(Math.abs(usage.effectiveBases - expected) < 1e-4, `${usage.effectiveBases} vs ${expected}`);
+    assert.ok(usage.effectiveBases >= 1 && usage.effectiveBases <= 4);
+    assert.match(formatBasesUsage([usage]), /^bases head\/hem: effective \d\.\d\d of 4 \(top shares [\d. ]+\)$/);
+    disposeHemResult(result);
+    features.dispose();
+    disposeProbe(probe);
+    model.dispose();
+  });
+
+  it('datasetBasesUsage averages over all images whatever the batch size; fcn has no heads', () => {
+    const { model } = buildSegmentationModel({ ...TINY_MODEL, head: 'ema' });
+    const data = scenes(4);
+    const [a] = datasetBasesUsage(model, data, { batchSize: 4 });
+    const [b] = datasetBasesUsage(model, data, { batchSize: 3 });
+    assert.ok(a !== undefined && b !== undefined);
+    a.share.forEach((p, k) => assert.ok(Math.abs(p - (b.share[k] as number)) < 1e-5));
+    assert.ok(Math.abs(a.effectiveBases - effectiveNumber(a.share)) < 1e-9);
+    const [two] = datasetBasesUsage(model, data, { batchSize: 4, limit: 2 });
+    const probe = probeBatch(data, 2);
+    const [direct] = headBasesUsage(model, probe.images);
+    assert.ok(Math.abs(two!.effectiveBases - direct!.effectiveBases) < 1e-5);
+    disposeProbe(probe);
+    model.dispose();
+    const fcn = buildSegmentationModel({ ...TINY_MODEL, head: 'fcn' }).model;
+    assert.deepEqual(datasetBasesUsage(fcn, data), []);
+    fcn.dispose();
+  });
+
+  it('applyFrom replays the head from the backbone output exactly', () => {
+    for (const head of ['hem', 'fcn'] as const) {
+      const { model, backbone } = buildSegmentationModel({ ...TINY_MODEL, head });
+      const from = backboneOutput(model);
+      assert.ok(from !== null);
+      assert.deepEqual(from.shape, backbone.outputs[0]!.shape);
+      const probe = probeBatch(scenes(2), 2);
+      const [full, replayed] = tf.tidy(() => [model.predict(probe.images) as tf.Tensor, applyFrom(model, from, backbone.predict(probe.images) as tf.Tensor)]);
+      assert.ok(tf.max(tf.abs(tf.sub(full!, replayed!))).dataSync()[0]! < 1e-4, head);
+      tf.dispose([full!, replayed!]);
+      disposeProbe(probe);
+      model.dispose();
+    }
+  });
+
+  it('‖∂loss/∂backbone output‖ matches a finite difference along the gradient', () => {
+    for (const head of ['hem', 'ema', 'fcn'] as const) {
+      const { model, backbone } = buildSegmentationModel({ ...TINY_MODEL, head });
+      const probe = probeBatch(scenes(2), 2);
+      const norm = backboneGradientNorm(model, probe);
+      assert.ok(norm !== null && norm > 0, `${head}: ${String(norm)}`);
+      const from = backboneOutput(model)!;
+      const loss = (f: tf.Tensor) => segmentationCrossEntropy(applyFrom(model, from, f) as tf.Tensor4D, probe.labels, probe.ignoreLabel);
+      const slope = tf.tidy(() => {
+        const f = backbone.predict(probe.images) as tf.Tensor;
+        const g = tf.grad(loss)(f);
+        const direction = tf.div(g, tf.norm(g));
+        const eps = 1e-2;
+        const plus = loss(tf.add(f, tf.mul(direction, eps))).dataSync()[0]!;
+        const minus = loss(tf.sub(f, tf.mul(direction, eps))).dataSync()[0]!;
+        return (plus - minus) / (2 * eps);
+      });
+      assert.ok(Math.abs(slope - norm) / norm < 0.05, `${head}: finite difference ${slope} vs ‖g‖ ${norm}`);
+      disposeProbe(probe);
+      model.dispose();
+    }
+  });
+
+  it("trainSegmentation emits 'monitor' events after step 1 and every `every` steps", async () => {
+    const { model } = buildSegmentationModel({ ...TINY_MODEL, head: 'hem' });
+    const data = scenes(4);
+    const probe = probeBatch(data, 2);
+    const events: TrainEvent[] = [];
+    await trainSegmentation({
+      model,
+      dataset: data,
+      options: { optimizer: 'adam', steps: 4, batchSize: 2, learningRate: 1e-3, momentum: 0.9, weightDecay: 0, lrPower: 0.9, seed: 0, checkpointEvery: 0 },
+      monitor: { every: 3, measure: () => measureTraining(model, probe, { gradient: true }) },
+      onEvent: (e) => events.push(e),
+    });
+    const monitors = events.filter((e): e is Extract<TrainEvent, { type: 'monitor' }> => e.type === 'monitor');
+    assert.deepEqual(monitors.map((e) => e.step), [1, 3]);
+    for (const e of monitors) {
+      assert.equal(e.bases.length, 1);
+      assert.ok(e.bases[0]!.effectiveBases >= 1 && e.bases[0]!.effectiveBases <= 4);
+      assert.ok(typeof e.backboneGradientNorm === 'number' && e.backboneGradientNorm > 0);
+    }
+    disposeProbe(probe);
+    model.dispose();
+  });
+
+  it('rejects a bad probe size', () => {
+    assert.throws(() => probeBatch(scenes(1), 0), /probeBatch: 'count' must be an integer ≥ 1, received 0/);
+  });
+});

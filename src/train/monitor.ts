@@ -1,0 +1,183 @@
+/**
+ * What to watch during training beyond the loss (issue 11, the paper's
+ * Fig. 3d and the collapse of the bases):
+ * - the usage of the bases of every HEM/EMA head: the effective number of
+ *   bases exp(H(p)) and the share p_k per basis (src/metrics/bases.ts),
+ *   from the responsibilities γ the head computes on a fixed probe batch;
+ * - optionally, the L2 norm of ∂loss/∂(backbone output) on that batch: how
+ *   much gradient reaches the backbone through the head (HEMNet lets it flow
+ *   through the unrolled EM, EMANet stops it).
+ * Both are measured in inference mode (BN uses its moving statistics,
+ * dropout is off), so measuring changes nothing in the training state.
+ * Platform-neutral.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { batchSamples, batchToTensors } from '../data/augment.js';
+import type { SegmentationDataset } from '../data/types.js';
+import { disposeHemResult } from '../em/unroll.js';
+import { basesUsage, effectiveNumber } from '../metrics/bases.js';
+import { findHemHeads } from './evaluate.js';
+import { segmentationCrossEntropy } from './loss.js';
+
+/** Usage of one head's bases. */
+export interface HeadBasesUsage {
+  /** The HemHead layer's name. */
+  head: string;
+  effectiveBases: number;
+  /** Mean responsibility per basis, length K, summing to 1. */
+  share: number[];
+}
+
+export interface TrainingMeasurement {
+  bases: HeadBasesUsage[];
+  /** ‖∂loss/∂(backbone output)‖₂ on the probe batch; null when not asked for or no backbone output was found. */
+  backboneGradientNorm: number | null;
+}
+
+/** A fixed batch to measure on (images normalised as in training). */
+export interface ProbeBatch {
+  images: tf.Tensor4D;
+  labels: tf.Tensor3D;
+  ignoreLabel: number;
+}
+
+/** The first `count` samples of `dataset` as a probe batch (dispose it with `disposeProbe`). */
+export function probeBatch(dataset: SegmentationDataset, count: number): ProbeBatch {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`probeBatch: 'count' must be an integer ≥ 1, received ${String(count)}`);
+  const n = Math.min(count, dataset.size);
+  const { images, labels } = batchToTensors(batchSamples(Array.from({ length: n }, (_, i) => dataset.get(i, 0))));
+  return { images, labels, ignoreLabel: dataset.ignoreLabel };
+}
+
+export function disposeProbe(probe: ProbeBatch): void {
+  tf.dispose([probe.images, probe.labels]);
+}
+
+/** Bases usage of every HEM/EMA head of `model` on `images` (T = the head's evaluation T unless `iterations`). */
+export function headBasesUsage(model: tf.LayersModel, images: tf.Tensor4D, iterations?: number): HeadBasesUsage[] {
+  return findHemHeads(model).map((head) => {
+    const featureModel = tf.model({ inputs: model.inputs, outputs: head.input as tf.SymbolicTensor });
+    const features = tf.tidy(() => featureModel.predict(images) as tf.Tensor4D);
+    const result = head.attend(features, iterations ?? head.evalIterations);
+    try {
+      return { head: head.name, ...basesUsage(result.gamma) };
+    } finally {
+      disposeHemResult(result);
+      features.dispose();
+    }
+  });
+}
+
+/** Name prefix of the layers of the segmentation head (src/models/heads.ts, option 'prefix'). */
+const HEAD_PREFIX = 'head/';
+
+interface GraphNode {
+  layer: tf.layers.Layer;
+  inputs: tf.SymbolicTensor[];
+  outputs: tf.SymbolicTensor[];
+}
+
+function nodesOf(model: tf.LayersModel): GraphNode[] {
+  const nodes: GraphNode[] = [];
+  for (const layer of model.layers) {
+    for (const node of layer.inboundNodes) nodes.push({ layer, inputs: node.inputTensors, outputs: node.outputTensors });
+  }
+  return nodes;
+}
+
+/**
+ * The backbone output: the one tensor that enters the segmentation head's
+ * layers (`head/…`) from outside them; null when the model has
+ * no such head or it has several entries.
+ */
+export function backboneOutput(model: tf.LayersModel): tf.SymbolicTensor | null {
+  const headNodes = nodesOf(model).filter((n) => n.layer.name.startsWith(HEAD_PREFIX));
+  const produced = new Set(headNodes.flatMap((n) => n.outputs.map((t) => t.id)));
+  const entries = new Map<number, tf.SymbolicTensor>();
+  for (const node of headNodes) for (const t of node.inputs) if (!produced.has(t.id)) entries.set(t.id, t);
+  return entries.size === 1 ? ([...entries.values()][0] as tf.SymbolicTensor) : null;
+}
+
+/**
+ * Runs the part of `model` downstream of the symbolic tensor `from`, given
+ * its value, eagerly layer by layer in inference mode (inside a gradient
+ * tape this is differentiable): the main output's value.
+ */
+export function applyFrom(model: tf.LayersModel, from: tf.SymbolicTensor, value: tf.Tensor): tf.Tensor {
+  const values = new Map<number, tf.Tensor>([[from.id, value]]);
+  const target = model.outputs[0] as tf.SymbolicTensor;
+  for (const node of nodesOf(model)) {
+    if (node.inputs.length === 0 || !node.inputs.every((t) => values.has(t.id))) continue;
+    if (node.outputs.every((t) => values.has(t.id))) continue;
+    const inputs = node.inputs.map((t) => values.get(t.id) as tf.Tensor);
+    const out = node.layer.apply(inputs.length === 1 ? (inputs[0] as tf.Tensor) : inputs, { training: false }) as tf.Tensor | tf.Tensor[];
+    const outs = Array.isArray(out) ? out : [out];
+    node.outputs.forEach((t, i) => values.set(t.id, outs[i] as tf.Tensor));
+  }
+  const result = values.get(target.id);
+  if (result === undefined) throw new Error(`backboneGradientNorm: the main output of '${model.name}' does not depend on '${from.name}'`);
+  return result;
+}
+
+/** ‖∂loss/∂(backbone output)‖₂ of the cross-entropy on `probe`; null when the model has no single backbone output. */
+export function backboneGradientNorm(model: tf.LayersModel, probe: ProbeBatch): number | null {
+  const from = backboneOutput(model);
+  if (from === null) return null;
+  const featureModel = tf.model({ inputs: model.inputs, outputs: from });
+  return tf.tidy(() => {
+    const features = featureModel.predict(probe.images) as tf.Tensor;
+    const gradient = tf.grad((f: tf.Tensor) => segmentationCrossEntropy(applyFrom(model, from, f) as tf.Tensor4D, probe.labels, probe.ignoreLabel))(features);
+    return tf.norm(gradient).dataSync()[0] as number;
+  });
+}
+
+/** Both measurements on `probe`. */
+export function measureTraining(model: tf.LayersModel, probe: ProbeBatch, options: { gradient: boolean }): TrainingMeasurement {
+  return {
+    bases: headBasesUsage(model, probe.images),
+    backboneGradientNorm: options.gradient ? backboneGradientNorm(model, probe) : null,
+  };
+}
+
+/**
+ * Bases usage of every head over a whole dataset (at most `limit` samples),
+ * in batches: the shares are averaged over all pixels of all images.
+ */
+export function datasetBasesUsage(
+  model: tf.LayersModel,
+  dataset: SegmentationDataset,
+  options: { batchSize?: number; limit?: number | null; iterations?: number | null } = {},
+): HeadBasesUsage[] {
+  const batchSize = options.batchSize ?? 8;
+  const total = Math.min(dataset.size, options.limit ?? dataset.size);
+  const sums = new Map<string, { share: number[]; images: number }>();
+  for (let start = 0; start < total; start += batchSize) {
+    const n = Math.min(batchSize, total - start);
+    const { images, labels } = batchToTensors(batchSamples(Array.from({ length: n }, (_, i) => dataset.get(start + i))));
+    labels.dispose();
+    try {
+      for (const usage of headBasesUsage(model, images, options.iterations ?? undefined)) {
+        const entry = sums.get(usage.head) ?? { share: usage.share.map(() => 0), images: 0 };
+        usage.share.forEach((p, k) => (entry.share[k] = (entry.share[k] as number) + p * n));
+        entry.images += n;
+        sums.set(usage.head, entry);
+      }
+    } finally {
+      images.dispose();
+    }
+  }
+  return [...sums.entries()].map(([head, { share, images }]) => {
+    const mean = share.map((s) => s / images);
+    return { head, effectiveBases: effectiveNumber(mean), share: mean };
+  });
+}
+
+/** One line per head: "bases <head>: effective 3.21 of 16 (top shares 0.41 0.22 0.10 …)". */
+export function formatBasesUsage(usages: readonly HeadBasesUsage[]): string {
+  return usages
+    .map((u) => {
+      const top = [...u.share].sort((a, b) => b - a).slice(0, 4).map((p) => p.toFixed(2));
+      return `bases ${u.head}: effective ${u.effectiveBases.toFixed(2)} of ${u.share.length} (top shares ${top.join(' ')}${u.share.length > 4 ? ' …' : ''})`;
+    })
+    .join('\n');
+}
