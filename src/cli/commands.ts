@@ -15,7 +15,7 @@ import { HemStepSizeController } from '../gradnets/hemStepSize.js';
 import { resolveHemHeadOptions } from '../layers/hemHead.js';
 import { trainSegmentation, type TrainEvent } from '../train/loop.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
-import type { SegmentationSample } from '../data/types.js';
+import { loadSamples, type SegmentationSample } from '../data/types.js';
 import { ProgressBar } from './progress.js';
 import type { Output } from './command.js';
 import {
@@ -167,7 +167,7 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
   const known = losses.filter((v): v is number => typeof v === 'number');
   await writeLossCurve(runDir, known, `${model.name}: training loss`);
   await writePredictions(join(runDir, 'predictions.png'), model, datasets.val, 6, datasets.mean, datasets.std);
-  const attention = await writeAttentionMaps(join(runDir, 'attention.png'), model, datasets.val.get(0));
+  const attention = await writeAttentionMaps(join(runDir, 'attention.png'), model, (await loadSamples(datasets.val, [{ index: 0 }]))[0] as SegmentationSample);
   io.out(`wrote ${runDir}/{config.json, metrics.json, loss.png, predictions.png${attention ? ', attention.png' : ''}, ${MODEL_DIR}/, ${CHECKPOINT_DIR}/}\n`);
   return { metrics: result.metrics, config };
 }
@@ -204,7 +204,7 @@ export async function predictCommand(options: { run: string; out: string; images
   const [height, width] = config.model.inputSize;
   const samples: SegmentationSample[] = [];
   for (const path of options.images) samples.push(await readImageFile(path, height, width, mean, std));
-  if (options.images.length === 0) for (let i = 0; i < Math.min(options.count, val.size); i++) samples.push(val.get(i));
+  if (options.images.length === 0) samples.push(...(await loadSamples(val, Array.from({ length: Math.min(options.count, val.size) }, (_, index) => ({ index })))));
   await ensureDir(options.out);
   const written: string[] = [];
   for (const sample of samples) {

@@ -9,8 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
 import { augmentDataset } from '../data/augment.js';
 import { loadMnistScenes } from '../data/mnistScenes.js';
-import { loadVocDataset } from '../data/voc.js';
-import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
+import { createStreamingDataset } from '../data/streaming.js';
+import { vocLayout } from '../data/vocLayout.js';
+import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import { buildSegmentationModel } from '../models/zoo.js';
 import { colorizeMask, imageToRgba, tileImages, type RgbaImage } from '../plots/image.js';
 import { lineChart } from '../plots/svg.js';
@@ -67,10 +68,12 @@ export async function createDatasets(config: RunConfig, which: 'both' | 'val' = 
     const plain = d.scaleRange[0] === 1 && d.scaleRange[1] === 1 && !d.flip;
     return { train: plain ? rawTrain : augmentDataset(rawTrain, augment), val, mean: [0.5, 0.5, 0.5], std: [0.29, 0.29, 0.29] };
   }
+  // VOC streams from disk: the split lists are read now, files decode on demand
+  // into a bounded cache a few batches ahead of the step that uses them.
   const root = d.vocRoot as string;
   const numClasses = config.model.numClasses;
-  const val = augmentDataset(await loadVocDataset(root, { split: 'val', numClasses, maxSide: d.canvasSize }), { cropSize: d.canvasSize, seed: d.seed });
-  const train = which === 'both' ? await loadVocDataset(root, { split: 'train', numClasses, augment }) : val;
+  const val = augmentDataset(createStreamingDataset(vocLayout(root, { split: 'val', numClasses }), { maxSide: d.canvasSize }), { cropSize: d.canvasSize, seed: d.seed });
+  const train = which === 'both' ? createStreamingDataset(vocLayout(root, { split: 'train', numClasses }), { augment }) : val;
   return { train, val, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 }
 
@@ -153,8 +156,8 @@ export function predictLabels(model: tf.LayersModel, sample: SegmentationSample)
 /** Rows of [image | truth | prediction] for the first `count` samples. */
 export async function writePredictions(path: string, model: tf.LayersModel, dataset: SegmentationDataset, count: number, mean: readonly number[], std: readonly number[]): Promise<void> {
   const tiles: RgbaImage[] = [];
-  for (let i = 0; i < Math.min(count, dataset.size); i++) {
-    const sample = dataset.get(i);
+  const samples = await loadSamples(dataset, Array.from({ length: Math.min(count, dataset.size) }, (_, index) => ({ index })));
+  for (const sample of samples) {
     tiles.push(
       upscale(sampleImage(sample, mean, std), 2),
       upscale(colorizeMask(sample.label, sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), 2),

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchSamples, batchToTensors } from '../data/augment.js';
-import type { SegmentationDataset } from '../data/types.js';
+import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import type { HemHead } from '../layers/hemHead.js';
 import { findHemHeadLayers } from '../gradnets/hemStepSize.js';
 import { ConfusionMatrix, type ConfusionMatrixJSON } from '../metrics/confusion.js';
@@ -113,9 +113,19 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
   const confusion = new ConfusionMatrix(dataset.numClasses, { ignoreLabel: dataset.ignoreLabel, classNames: dataset.classNames });
   const total = Math.min(dataset.size, options.limit ?? dataset.size);
   try {
+    // A streaming dataset decodes the next batch while this one runs.
+    const requestBatch = (start: number): Promise<SegmentationSample[]> | null => {
+      if (start >= total) return null;
+      const promise = loadSamples(dataset, Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => ({ index: start + i })));
+      promise.catch(() => undefined);
+      return promise;
+    };
+    let next = requestBatch(0);
     for (let start = 0; start < total; start += batchSize) {
-      const indices = Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
-      const batch = batchSamples(indices.map((i) => dataset.get(i)));
+      const samples = await (next as Promise<SegmentationSample[]>);
+      next = requestBatch(start + batchSize);
+      const indices = samples.map((_, i) => start + i);
+      const batch = batchSamples(samples);
       const { images, labels } = batchToTensors(batch);
       const probabilities = predictProbabilities(target, images, scales, options.flip ?? false, options.sizeMultiple ?? 8);
       confusion.updateFromTensors(probabilities, batch.labels);

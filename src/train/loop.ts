@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchSamples, batchToTensors } from '../data/augment.js';
 import { createRng, hashSeed } from '../data/random.js';
-import type { SegmentationDataset } from '../data/types.js';
+import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
 import { segmentationCrossEntropy } from './loss.js';
 import { polyLearningRate } from './schedule.js';
 import { createOptimizer, type OptimizerName, type TrainingOptimizer } from './optimizer.js';
@@ -46,7 +46,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
 
 export type TrainEvent =
   | { type: 'start'; step: number; totalSteps: number; trainableParameters: number }
-  | { type: 'step'; step: number; totalSteps: number; loss: number; learningRate: number; imagesPerSecond: number; elapsedMs: number }
+  | { type: 'step'; step: number; totalSteps: number; loss: number; learningRate: number; imagesPerSecond: number; elapsedMs: number; dataWaitMs: number }
   | { type: 'checkpoint'; step: number }
   | { type: 'stopped'; step: number; reason: string }
   | { type: 'done'; step: number; elapsedMs: number };
@@ -73,6 +73,18 @@ export interface TrainSetup {
   afterStep?: (step: number) => void | Promise<void>;
   /** Stops after the current step (then a checkpoint is written). */
   signal?: AbortSignal;
+  /**
+   * Batches requested ahead of use from a dataset with `load` (a streaming
+   * dataset), so that decoding overlaps the steps. Default 3; ignored for
+   * datasets without `load`.
+   */
+  readAhead?: number;
+}
+
+/** Lets timers, I/O callbacks and signal handlers run (setImmediate in Node, a 0 ms timeout elsewhere). */
+function yieldToEventLoop(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate !== undefined ? immediate(resolve) : setTimeout(resolve, 0)));
 }
 
 export interface TrainResult {
@@ -136,15 +148,39 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
   const startTime = performance.now();
   emit({ type: 'start', step, totalSteps: options.steps, trainableParameters: model.countParams() });
 
+  const readAhead = dataset.load !== undefined ? (setup.readAhead ?? 3) : 0;
+  if (!Number.isInteger(readAhead) || readAhead < 0) throw new Error(`trainSegmentation: 'readAhead' must be a non-negative integer, received ${String(setup.readAhead)}`);
+  // Streaming datasets: batch s + readAhead is requested when step s starts, so
+  // its files decode (sharp, libuv threads) while steps s … s + readAhead − 1 run.
+  const pending = new Map<number, Promise<SegmentationSample[]>>();
+  const request = (s: number): void => {
+    if (readAhead === 0 || s >= options.steps || pending.has(s) || dataset.load === undefined) return;
+    const { indices, epochs } = batchIndices(s, options.batchSize, dataset.size, options.seed);
+    const promise = dataset.load(indices.map((index, i) => ({ index, epoch: epochs[i] as number })));
+    promise.catch(() => undefined); // surfaced when awaited; never an unhandled rejection
+    pending.set(s, promise);
+  };
+  const yieldEachStep = readAhead > 0 || setup.signal !== undefined;
+
   while (step < options.steps) {
+    if (yieldEachStep) await yieldToEventLoop();
     if (setup.signal?.aborted === true) {
       emit({ type: 'stopped', step, reason: String(setup.signal.reason ?? 'aborted') });
       break;
     }
     setup.beforeStep?.(step);
     const stepStart = performance.now();
-    const { indices, epochs } = batchIndices(step, options.batchSize, dataset.size, options.seed);
-    const batch = batchSamples(indices.map((index, i) => dataset.get(index, epochs[i])));
+    let samples: SegmentationSample[];
+    if (readAhead > 0) {
+      for (let s = step; s <= step + readAhead; s++) request(s);
+      samples = await (pending.get(step) as Promise<SegmentationSample[]>);
+      pending.delete(step);
+    } else {
+      const { indices, epochs } = batchIndices(step, options.batchSize, dataset.size, options.seed);
+      samples = indices.map((index, i) => dataset.get(index, epochs[i]));
+    }
+    const dataWaitMs = performance.now() - stepStart;
+    const batch = batchSamples(samples);
     const learningRate = polyLearningRate(options.learningRate, step, options.steps, options.lrPower);
     optimizer.setLearningRate(learningRate);
     const { images, labels } = batchToTensors(batch);
@@ -179,6 +215,7 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
       learningRate,
       imagesPerSecond: (options.batchSize * 1000) / elapsed,
       elapsedMs: performance.now() - startTime,
+      dataWaitMs,
     });
     await setup.afterStep?.(step);
     const due = options.checkpointEvery > 0 && step % options.checkpointEvery === 0;
