@@ -15,4 +15,18 @@ export type { StreamingOptions, StreamingStats } from './data/streaming.js';
 export { decodePair, PairError } from './data/pairDecode.js';
 export type { DecodedPair } from './data/pairDecode.js';
 export { encodePng, writePng, svgToPng, writeSvgPng } from './plots/png.js';
-export { writeCheckpoint, readLatestCheckpoint, saveModelToFiles, loadModelFromFiles, fileModelHandler } from './train/checkpointFiles.js';
+export {
+  writeCheckpoint,
+  readLatestCheckpoint,
+  readNewestIntactCheckpoint,
+  readCheckpointFiles,
+  saveModelToFiles,
+  loadModelFromFiles,
+  fileModelHandler,
+  syncFolder,
+  sha256,
+  CheckpointDamage,
+  KEEP_GENERATIONS,
+} from './train/checkpointFiles.js';
+export type { NoteSink, CheckpointWriteStage, WriteCheckpointOptions, IntactCheckpoint } from './train/checkpointFiles.js';
+export { TrainLog, readStepRecords } from './train/trainLog.js';

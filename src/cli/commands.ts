@@ -1,6 +1,6 @@
 /** The `hemnet` subcommands (Node only: files, stdout, signals). */
 import { existsSync } from 'node:fs';
-import { appendFile, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import sharp from 'sharp';
 import type * as tf from '@tensorflow/tfjs';
@@ -13,10 +13,13 @@ import { saveModelToFiles, writeCheckpoint } from '../train/checkpointFiles.js';
 import { evaluateSegmentation, findHemHeads, type EvaluationResult } from '../train/evaluate.js';
 import { HemStepSizeController } from '../gradnets/hemStepSize.js';
 import { resolveHemHeadOptions } from '../layers/hemHead.js';
-import { trainSegmentation, type TrainEvent } from '../train/loop.js';
+import { trainSegmentation } from '../train/loop.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 import { loadSamples, type SegmentationSample } from '../data/types.js';
 import { ProgressBar } from './progress.js';
+import { emptyRunFolder, lazyRunLock } from './runLock.js';
+import { installStopSignals, testKillHooks } from './signals.js';
+import { TrainLog } from '../train/trainLog.js';
 import type { Output } from './command.js';
 import {
   assembleConfig,
@@ -29,6 +32,7 @@ import {
   MODEL_DIR,
   predictLabels,
   restoreRun,
+  resumeCheckpoint,
   writeAttentionMaps,
   writeJson,
   writeLossCurve,
@@ -68,16 +72,27 @@ export interface TrainCommandOptions {
   overwrite: boolean;
 }
 
-/** `hemnet train`: train, checkpoint, evaluate, and write the run folder. */
+/** `hemnet train`: train, checkpoint, evaluate, and write the run folder (locked while it runs). */
 export async function trainCommand(options: TrainCommandOptions, io: Output): Promise<{ metrics: EvaluationResult['metrics'] | null; config: RunConfig }> {
+  const lock = lazyRunLock(options.out, io);
+  if (existsSync(options.out)) lock.acquire();
+  try {
+    return await trainIntoRunFolder(options, io, lock.acquire);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainIntoRunFolder(options: TrainCommandOptions, io: Output, lockRunFolder: () => void): Promise<{ metrics: EvaluationResult['metrics'] | null; config: RunConfig }> {
   const runDir = options.out;
   const checkpointDir = join(runDir, CHECKPOINT_DIR);
-  let checkpoint = existsSync(runDir) ? await latestCheckpoint(runDir) : null;
+  // --resume: the newest generation that verifies (damaged newer ones are set aside, with a note).
+  let checkpoint = existsSync(runDir) && !options.overwrite ? await resumeCheckpoint(runDir, options.resume, io) : null;
   if (checkpoint !== null && !options.resume && !options.overwrite) {
     throw new Error(`hemnet train: '${runDir}' already has a checkpoint at step ${checkpoint.manifest.step}; pass --resume to continue it or --overwrite to start over`);
   }
   if (options.overwrite && existsSync(runDir)) {
-    await rm(runDir, { recursive: true, force: true });
+    emptyRunFolder(runDir); // under the lock, which stays
     checkpoint = null;
   }
   // Resume: the checkpoint's config, with flags on top (e.g. more --steps).
@@ -86,6 +101,7 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
       ? mergeRunConfig(mergeRunConfig(await assembleConfig(undefined, {}), checkpoint.manifest.config, 'checkpoint'), options.flags, 'flags')
       : await assembleConfig(options.configPath, options.flags);
   const backend = await setBackend(config.backend);
+  lockRunFolder();
   await ensureDir(runDir);
   await writeJson(join(runDir, 'config.json'), config);
   io.out(`backend ${backend.name} · run folder ${runDir}\n`);
@@ -113,18 +129,11 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
         })
       : null;
   if (annealing !== null) io.out(`η anneals ${annealing.stepSizeStart} → ${annealing.stepSizeEnd} over ${annealing.schedule.tau} steps\n`);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort('interrupted (SIGINT)');
-  process.once('SIGINT', onSignal);
-  const logPath = join(runDir, 'train-log.jsonl');
+  const stops = installStopSignals(io);
+  const hooks = testKillHooks();
+  // One record per trained step: the log is cut back to the checkpoint's step and fsync'ed before every checkpoint.
+  const log = TrainLog.open(join(runDir, 'train-log.jsonl'), startStep, (note) => io.err(`${note}\n`));
   const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...(io.progressStream ? { stream: io.progressStream } : {}) });
-  const losses: number[] = [];
-  const previousLog = existsSync(logPath) ? (await readFile(logPath, 'utf8')).split('\n').filter(Boolean) : [];
-  for (const line of previousLog) {
-    const event = JSON.parse(line) as TrainEvent;
-    if (event.type === 'step' && event.step <= startStep) losses[event.step - 1] = event.loss;
-  }
-  let pending: Promise<void> = Promise.resolve();
   try {
     await trainSegmentation({
       model,
@@ -133,14 +142,15 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
       startStep,
       ...(restored ? { optimizer: restored.optimizer } : {}),
       ...(annealing !== null ? { beforeStep: (step: number) => annealing.hook(step) } : {}),
-      signal: controller.signal,
+      signal: stops.signal,
+      ...(hooks.afterStep ? { afterStep: hooks.afterStep } : {}),
       saveCheckpoint: async (step, optimizer) => {
-        await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config));
+        log.flush();
+        await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config), hooks.onStage ? { onStage: hooks.onStage } : {});
       },
       onEvent: (event) => {
-        pending = pending.then(() => appendFile(logPath, `${JSON.stringify(event)}\n`));
+        log.append(event);
         if (event.type === 'step') {
-          losses[event.step - 1] = event.loss;
           bar.update(event.step, {
             loss: event.loss.toFixed(3),
             lr: event.learningRate.toExponential(2),
@@ -153,19 +163,20 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
       },
     });
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    await pending;
+    stops.dispose();
+    log.close();
   }
-  if (controller.signal.aborted) {
-    process.exitCode = 130;
+  if (stops.signal.aborted) {
+    process.exitCode = stops.exitCode() ?? 130;
     return { metrics: null, config };
   }
   await saveModelToFiles(join(runDir, MODEL_DIR), model);
   const result = await evaluateWithProgress(model, config, io, config.eval.evalIterations);
   io.out(`${formatMetrics(result, datasets.val.classNames)}\n`);
   await writeJson(join(runDir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, eval: config.eval, backend: backendInfo().name });
-  const known = losses.filter((v): v is number => typeof v === 'number');
-  await writeLossCurve(runDir, known, `${model.name}: training loss`);
+  const { losses, missing } = log.stepLosses(config.train.steps);
+  if (missing.length > 0) io.err(`train-log.jsonl lacks ${missing.length} step record(s) (first: step ${missing[0]}); loss.png leaves them out\n`);
+  await writeLossCurve(runDir, losses.filter((v) => !Number.isNaN(v)), `${model.name}: training loss`);
   await writePredictions(join(runDir, 'predictions.png'), model, datasets.val, 6, datasets.mean, datasets.std);
   const attention = await writeAttentionMaps(join(runDir, 'attention.png'), model, (await loadSamples(datasets.val, [{ index: 0 }]))[0] as SegmentationSample);
   io.out(`wrote ${runDir}/{config.json, metrics.json, loss.png, predictions.png${attention ? ', attention.png' : ''}, ${MODEL_DIR}/, ${CHECKPOINT_DIR}/}\n`);
@@ -174,7 +185,7 @@ export async function trainCommand(options: TrainCommandOptions, io: Output): Pr
 
 /** `hemnet eval`: evaluate a run folder's model (latest checkpoint or saved model). */
 export async function evalCommand(options: { run: string; flags: PartialRunConfig }, io: Output): Promise<EvaluationResult['metrics']> {
-  const { model, config: runConfig, step } = await loadRunModel(options.run, options.flags.backend);
+  const { model, config: runConfig, step } = await loadRunModel(options.run, options.flags.backend, (note) => io.err(`${note}\n`));
   const config = mergeRunConfig(runConfig, { ...(options.flags.eval ? { eval: options.flags.eval } : {}), ...(options.flags.data ? { data: options.flags.data } : {}) }, 'flags');
   const backend = backendInfo();
   const evalIterations = options.flags.model?.hem?.evalIterations ?? config.eval.evalIterations;
@@ -199,7 +210,7 @@ async function readImageFile(path: string, height: number, width: number, mean: 
 
 /** `hemnet predict`: colour-mapped masks, overlays and attention maps as PNG. */
 export async function predictCommand(options: { run: string; out: string; images: string[]; count: number; backend?: string }, io: Output): Promise<string[]> {
-  const { model, config } = await loadRunModel(options.run, options.backend);
+  const { model, config } = await loadRunModel(options.run, options.backend, (note) => io.err(`${note}\n`));
   const { val, mean, std } = await createDatasets(config, 'val');
   const [height, width] = config.model.inputSize;
   const samples: SegmentationSample[] = [];
@@ -227,7 +238,7 @@ export async function predictCommand(options: { run: string; out: string; images
 /** `hemnet info`: backend, model summary and parameter counts. */
 export async function infoCommand(options: { run?: string; configPath?: string; flags: PartialRunConfig }, io: Output): Promise<void> {
   const { model } =
-    options.run !== undefined ? await loadRunModel(options.run, options.flags.backend) : await (async () => {
+    options.run !== undefined ? await loadRunModel(options.run, options.flags.backend, (note) => io.err(`${note}\n`)) : await (async () => {
       const c = await assembleConfig(options.configPath, options.flags);
       await setBackend(c.backend);
       return { model: buildModel(c), config: c };

@@ -152,13 +152,14 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
   if (!Number.isInteger(readAhead) || readAhead < 0) throw new Error(`trainSegmentation: 'readAhead' must be a non-negative integer, received ${String(setup.readAhead)}`);
   // Streaming datasets: batch s + readAhead is requested when step s starts, so
   // its files decode (sharp, libuv threads) while steps s … s + readAhead − 1 run.
-  const pending = new Map<number, Promise<SegmentationSample[]>>();
+  const pending = new Map<number, { promise: Promise<SegmentationSample[]>; ready: boolean }>();
   const request = (s: number): void => {
     if (readAhead === 0 || s >= options.steps || pending.has(s) || dataset.load === undefined) return;
     const { indices, epochs } = batchIndices(s, options.batchSize, dataset.size, options.seed);
-    const promise = dataset.load(indices.map((index, i) => ({ index, epoch: epochs[i] as number })));
-    promise.catch(() => undefined); // surfaced when awaited; never an unhandled rejection
-    pending.set(s, promise);
+    const entry = { promise: dataset.load(indices.map((index, i) => ({ index, epoch: epochs[i] as number }))), ready: false };
+    // Errors surface when the batch is awaited; never an unhandled rejection.
+    entry.promise.then(() => (entry.ready = true), () => (entry.ready = true));
+    pending.set(s, entry);
   };
   const yieldEachStep = readAhead > 0 || setup.signal !== undefined;
 
@@ -171,15 +172,20 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
     setup.beforeStep?.(step);
     const stepStart = performance.now();
     let samples: SegmentationSample[];
+    // Time the step waited for a batch that was not decoded yet (0 when read-ahead kept up).
+    let dataWaitMs = 0;
     if (readAhead > 0) {
       for (let s = step; s <= step + readAhead; s++) request(s);
-      samples = await (pending.get(step) as Promise<SegmentationSample[]>);
+      const entry = pending.get(step) as { promise: Promise<SegmentationSample[]>; ready: boolean };
+      const waitStart = performance.now();
+      const wasReady = entry.ready;
+      samples = await entry.promise;
+      if (!wasReady) dataWaitMs = performance.now() - waitStart;
       pending.delete(step);
     } else {
       const { indices, epochs } = batchIndices(step, options.batchSize, dataset.size, options.seed);
       samples = indices.map((index, i) => dataset.get(index, epochs[i]));
     }
-    const dataWaitMs = performance.now() - stepStart;
     const batch = batchSamples(samples);
     const learningRate = polyLearningRate(options.learningRate, step, options.steps, options.lrPower);
     optimizer.setLearningRate(learningRate);
