@@ -30,14 +30,18 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '20000' },
     every: { type: 'string', default: '500' },
     images: { type: 'string', default: '96' },
+    side: { type: 'string', default: '24' },
+    crop: { type: 'string', default: '16' },
+    batch: { type: 'string', default: '1' },
     out: { type: 'string' },
   },
 });
 const steps = Number(values.steps);
 const every = Number(values.every);
 const imageCount = Number(values.images);
-const SIDE = 40;
-const CROP = 32;
+const SIDE = Number(values.side);
+const CROP = Number(values.crop);
+const BATCH = Number(values.batch);
 
 async function makeFolder(root: string): Promise<void> {
   for (const sub of ['JPEGImages', 'SegmentationClass', join('ImageSets', 'Segmentation')]) mkdirSync(join(root, sub), { recursive: true });
@@ -121,12 +125,13 @@ try {
     waitSum = 0;
     waitCount = 0;
     const last = samples[samples.length - 1] as Sample;
+    if (values.out !== undefined) writeFileSync(`${values.out}.partial`, `${JSON.stringify({ partial: true, samples }, null, 2)}\n`);
     process.stderr.write(`step ${step}: rss ${last.rssMB.toFixed(1)} MB, heap ${last.heapUsedMB.toFixed(1)} MB, tf ${last.tfBytesMB.toFixed(2)} MB / ${last.tfTensors} tensors, decoded ${last.decoded}, data wait ${last.meanDataWaitMs.toFixed(3)} ms/step\n`);
   };
   const result = await trainSegmentation({
     model,
     dataset,
-    options: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'adam', steps, batchSize: 2, learningRate: 1e-3, checkpointEvery: 2000 },
+    options: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'adam', steps, batchSize: BATCH, learningRate: 1e-3, checkpointEvery: 2000 },
     saveCheckpoint: async (step, optimizer) => {
       await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, { soak: true }));
       const back = await readLatestCheckpoint(checkpointDir);
@@ -154,13 +159,13 @@ try {
     tfTensorsPer1000Steps: slope(xs, after.map((s) => s.tfTensors)),
   };
   const report = {
-    command: `nice -n 10 npx tsx bench/soak.ts --steps ${steps} --every ${every} --images ${imageCount}`,
+    command: `nice -n 10 npx tsx bench/soak.ts --steps ${steps} --every ${every} --images ${imageCount} --side ${SIDE} --crop ${CROP} --batch ${BATCH}`,
     date: new Date().toISOString(),
     loadAverage: loadavg(),
     steps: result.step,
     seconds,
     stepsPerSecond: result.step / seconds,
-    model: 'compact/hem width 4, C 8, K 4, 32×32, batch 2, adam',
+    model: `compact/hem width 4, C 8, K 4, ${CROP}×${CROP}, batch ${BATCH}, adam`,
     data: `${imageCount} VOC-format pairs ${SIDE}×${SIDE}, streaming cache of 16 pairs, crop ${CROP}, checkpoint every 2000 steps (verified read-back)`,
     finalLoss: result.losses[result.losses.length - 1],
     decoded: streaming.stats().decoded,

@@ -115,7 +115,7 @@ describe('hemnet CLI', () => {
       await assert.rejects(main(['eval', '--run', join(dir, 'nothing')], capture()), /holds no checkpoint/);
       const unknown = capture();
       assert.equal(await main(['fly'], unknown), 1);
-      assert.match(unknown.errors(), /unknown command 'fly' \(valid: train, eval, predict, info, elbo\)/);
+      assert.match(unknown.errors(), /unknown command 'fly' \(valid: train, eval, predict, info, elbo, data\)/);
       assert.ok(!existsSync(join(dir, 'r')), 'a failed config must not create the run folder');
     } finally {
       await rm(dir, { recursive: true, force: true });

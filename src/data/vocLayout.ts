@@ -21,6 +21,8 @@ export interface VocLayoutOptions {
   maskFormat?: 'color' | 'index';
   /** Only the first `limit` ids of the list. */
   limit?: number;
+  /** Called for a bad id (path separator, '..', duplicate), which is then skipped; default: throw. For scans that list every problem. */
+  onBadId?: (message: string) => void;
 }
 
 function kind(path: string): 'folder' | 'file' | 'missing' | 'unreadable' {
@@ -84,17 +86,23 @@ export function vocLayout(root: string, options: VocLayoutOptions): DatasetLayou
     const id = (lines[n] as string).trim();
     if (id === '') continue;
     const where = `'${listPath}' line ${n + 1}`;
-    checkSampleId(fn, id, where);
-    const first = seen.get(id);
-    if (first !== undefined) throw new Error(`${fn}: id '${id}' at ${where} is listed twice (first at line ${first})`);
-    seen.set(id, n + 1);
     const imagePath = join(images, `${id}.jpg`);
     const maskPath = join(masks, `${id}.png`);
-    if (!inside(images, imagePath) || !inside(masks, maskPath)) throw new Error(`${fn}: id '${id}' at ${where} would leave the dataset folder`);
+    try {
+      checkSampleId(fn, id, where);
+      const first = seen.get(id);
+      if (first !== undefined) throw new Error(`${fn}: id '${id}' at ${where} is listed twice (first at line ${first})`);
+      if (!inside(images, imagePath) || !inside(masks, maskPath)) throw new Error(`${fn}: id '${id}' at ${where} would leave the dataset folder`);
+    } catch (error) {
+      if (options.onBadId === undefined) throw error;
+      options.onBadId((error as Error).message);
+      continue;
+    }
+    seen.set(id, n + 1);
     pairs.push({ id, imagePath, maskPath });
     if (limit !== undefined && pairs.length >= limit) break;
   }
-  if (pairs.length === 0) throw new Error(`${fn}: split list '${listPath}' holds no ids`);
+  if (pairs.length === 0) throw new Error(`${fn}: split list '${listPath}' holds no ${seen.size === 0 && options.onBadId !== undefined ? 'valid ' : ''}ids`);
   const palette = Array.from({ length: 256 }, (_, i) => vocColor(i));
   return {
     name: 'voc',

@@ -265,6 +265,13 @@ export interface IntactCheckpoint {
  */
 export async function readNewestIntactCheckpoint(dir: string, options: { onNote?: NoteSink; setAsideDamaged?: boolean } = {}): Promise<IntactCheckpoint | null> {
   const generations = await listGenerations(dir);
+  // The generation latest.json names counts even when its manifest is gone (that is damage, not an uncommitted write).
+  const pointed = await readPointer(dir).catch(() => null);
+  const pointedStem = pointed?.manifest.replace(/\.json$/, '');
+  if (pointedStem !== undefined && /^step-\d+$/.test(pointedStem) && !generations.includes(pointedStem)) {
+    generations.push(pointedStem);
+    generations.sort((a, b) => generationStep(b) - generationStep(a));
+  }
   if (generations.length === 0) {
     // A pointer without any generation file: say so rather than starting over silently.
     const pointer = await readPointer(dir);

@@ -4,6 +4,7 @@
  * here.
  */
 import type { CommandSpec } from '../command.js';
+import { dataSpec } from './data.js';
 import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
 import { infoSpec } from './info.js';
@@ -16,6 +17,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   predictSpec,
   infoSpec,
   elboSpec,
+  dataSpec,
 ];
 
 /** The registered command of that name, or undefined. */
