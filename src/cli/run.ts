@@ -2,7 +2,7 @@
  * What the `hemnet` subcommands share (Node only): config assembly, datasets,
  * model building or restoring, run folders and figures.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -105,6 +105,7 @@ export async function resumeCheckpoint(runDir: string, resume: boolean, io: Outp
  * The backend (the override, else the run's own) is set up before any tensor exists.
  */
 export async function loadRunModel(runDir: string, backendOverride?: string, onNote?: NoteSink): Promise<{ model: tf.LayersModel; config: RunConfig; step: number }> {
+  if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new Error(`hemnet: run folder '${runDir}' is a file, not a folder`);
   const checkpoint = await latestCheckpoint(runDir, onNote);
   if (checkpoint !== null) {
     const config = mergeRunConfig(defaultRunConfig(), checkpoint.manifest.config, `${runDir}/${CHECKPOINT_DIR}`);

@@ -81,6 +81,7 @@ export function vocLayout(root: string, options: VocLayoutOptions): DatasetLayou
   }
   const pairs: ImageMaskPair[] = [];
   const seen = new Map<string, number>();
+  let skipped = 0;
   const lines = text.split(/\r?\n/);
   for (let n = 0; n < lines.length; n++) {
     const id = (lines[n] as string).trim();
@@ -96,13 +97,14 @@ export function vocLayout(root: string, options: VocLayoutOptions): DatasetLayou
     } catch (error) {
       if (options.onBadId === undefined) throw error;
       options.onBadId((error as Error).message);
+      skipped++;
       continue;
     }
     seen.set(id, n + 1);
     pairs.push({ id, imagePath, maskPath });
     if (limit !== undefined && pairs.length >= limit) break;
   }
-  if (pairs.length === 0) throw new Error(`${fn}: split list '${listPath}' holds no ${seen.size === 0 && options.onBadId !== undefined ? 'valid ' : ''}ids`);
+  if (pairs.length === 0) throw new Error(`${fn}: split list '${listPath}' holds no ${skipped > 0 ? 'valid ' : ''}ids`);
   const palette = Array.from({ length: 256 }, (_, i) => vocColor(i));
   return {
     name: 'voc',
