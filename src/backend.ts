@@ -35,18 +35,6 @@ export interface BackendInfo {
   tfjsVersion: string;
 }
 
-type SetupHook = (backendName: string) => void;
-const setupHooks: SetupHook[] = [];
-
-/**
- * Registers a function that runs every time `setBackend` activates a backend
- * (used by `kernels/` to register the fast gradient kernels on wasm).
- * It also runs at once if a backend is already active.
- */
-export function onBackendSetup(hook: SetupHook): void {
-  setupHooks.push(hook);
-}
-
 const isNode: boolean =
   typeof globalThis.process !== 'undefined' && typeof globalThis.process.versions?.node === 'string';
 
@@ -91,7 +79,6 @@ async function activate(name: string, options: BackendOptions): Promise<boolean>
     return false;
   }
   installKernels(name);
-  for (const hook of setupHooks) hook(name);
   return true;
 }
 

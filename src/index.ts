@@ -4,8 +4,15 @@
  * loaders and file helpers are in 'hemnet/node'.
  */
 
+// Extension points: registries and schemas (docs/design.md)
+export { Registry } from './registry.js';
+export type { Named } from './registry.js';
+export { validateAgainstSchema, validateField, checkKnownKeys, checkOneOf, checkComplete, defaultsOf, keysOf, pickKeys, omitKeys, flagsOf, describeSchema } from './schema.js';
+export type { Schema, FieldSpec, SchemaFlag } from './schema.js';
+export { registerLayer, shortClassName, LAYER_NAMESPACE } from './layers/serialization.js';
+
 // Backend choice and fast ops
-export { setBackend, backendInfo, onBackendSetup, parseBackendName, BACKEND_NAMES } from './backend.js';
+export { setBackend, backendInfo, parseBackendName, BACKEND_NAMES } from './backend.js';
 export type { BackendName, BackendInfo, BackendOptions } from './backend.js';
 export { batchMatMul, setDefaultBatchMatMulPath, usesSplitPath } from './ops/batchMatMul.js';
 export type { BatchMatMulOptions } from './ops/batchMatMul.js';
@@ -29,8 +36,8 @@ export {
 export type { EStepOptions, NStepOptions, HemOptions, HemResult, HemTraceStep, GradientFlowReport, Kernel } from './em/index.js';
 
 // Layers
-export { HemHead, hemHead, HEM_PRESETS, resolveHemHeadOptions } from './layers/hemHead.js';
-export type { HemHeadOptions, HemHeadConfig, HemPreset } from './layers/hemHead.js';
+export { HemHead, hemHead, HEM_PRESETS, HEM_HEAD_SCHEMA, LEGACY_PRESET_NAMES, presetName, resolveHemHeadOptions } from './layers/hemHead.js';
+export type { HemHeadOptions, HemHeadConfig, HemPreset, LegacyHemPreset, ResolvedHemHeadOptions } from './layers/hemHead.js';
 export { BilinearUpsample } from './layers/resize.js';
 export type { BilinearUpsampleConfig } from './layers/resize.js';
 

@@ -30,3 +30,5 @@ export {
 } from './train/checkpointFiles.js';
 export type { NoteSink, CheckpointWriteStage, WriteCheckpointOptions, IntactCheckpoint } from './train/checkpointFiles.js';
 export { TrainLog, readStepRecords } from './train/trainLog.js';
+// Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
+export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';

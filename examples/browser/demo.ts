@@ -121,7 +121,7 @@ export async function runDemo(options: { backend: string; steps: number; stepSiz
   const sceneOptions = {
     canvasSize: CANVAS,
     digitsPerScene: [1, 2] as [number, number],
-    scaleRange: [1, 1.4] as [number, number],
+    digitScale: [1, 1.4] as [number, number],
     clutter: false as const,
     labelDilation: 1,
     validationDigits: 500,

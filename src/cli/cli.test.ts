@@ -88,7 +88,7 @@ describe('hemnet CLI', () => {
       assert.equal(await main(['train', '--out', run, ...TINY, '--step-size', '0.8', '--step-size-end', '0.2', '--step-size-tau', '3'], io), 0);
       assert.match(io.text(), /η anneals 0\.8 → 0\.2 over 3 steps/);
       const saved = JSON.parse(await readFile(join(run, 'model', 'model.json'), 'utf8')) as { modelTopology: { config: { layers: Array<{ class_name: string; config: { step_size?: number } }> } } };
-      const head = saved.modelTopology.config.layers.find((l) => l.class_name === 'HemHead');
+      const head = saved.modelTopology.config.layers.find((l) => l.class_name === 'hemnet>HemHead');
       assert.ok(head !== undefined);
       assert.ok(Math.abs((head.config.step_size ?? NaN) - 0.2) < 1e-9, `saved η ${head.config.step_size}`);
     } finally {

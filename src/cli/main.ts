@@ -8,7 +8,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CommandSpec, Output } from './command.js';
-import { COMMANDS, findCommand } from './commands/index.js';
+import { COMMAND_REGISTRY, findCommand } from './commands/index.js';
 import { configFlagHelp, configFlagOptions, flagsToConfig } from './flags.js';
 
 function packageVersion(): string {
@@ -16,9 +16,17 @@ function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version;
 }
 
+/** What the process exit code means (README "The command line" repeats it). */
+export const EXIT_CODES = `Exit codes:
+  0    success (also: --help, --version)
+  1    error: unknown command or option, invalid config or flag, unreadable file, failed run (the message is on stderr); no command given
+  130  interrupted by Ctrl-C (SIGINT) during 'train': a checkpoint was written, continue with --resume
+`;
+
 function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  const commands = COMMAND_REGISTRY.list();
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return `hemnet — Highway Expectation-Maximization networks on TensorFlow.js
 
 Usage: hemnet <command> [options]      hemnet <command> --help for its options
@@ -31,7 +39,8 @@ Global options:
   --version      print the version
 
 Environment: HEMNET_BACKEND chooses the backend when --backend is auto.
-`;
+
+${EXIT_CODES}`;
 }
 
 function commandHelp(spec: CommandSpec): string {
@@ -46,7 +55,8 @@ function commandHelp(spec: CommandSpec): string {
     (spec.description !== undefined ? `\n${spec.description}\n` : '') +
     (own !== '' ? `\nOptions:\n${own}\n` : '') +
     `  ${'-h, --help'.padEnd(width)}  this help\n` +
-    (spec.configFlags ? `\nConfig flags (the bracket names the config key they set):\n${configFlagHelp()}\n` : '')
+    (spec.configFlags ? `\nConfig flags (the bracket names the config key they set):\n${configFlagHelp()}\n` : '') +
+    `\n${EXIT_CODES}`
   );
 }
 
@@ -62,7 +72,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
   }
   const spec = findCommand(first);
   if (spec === undefined) {
-    io.err(`hemnet: unknown command '${first}' (valid: ${COMMANDS.map((c) => c.name).join(', ')})\n`);
+    io.err(`hemnet: unknown command '${first}' (valid: ${COMMAND_REGISTRY.names().join(', ')})\n`);
     return 1;
   }
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {

@@ -7,11 +7,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
-import { augmentDataset } from '../data/augment.js';
-import { loadMnistScenes } from '../data/mnistScenes.js';
-import { createStreamingDataset } from '../data/streaming.js';
-import { vocLayout } from '../data/vocLayout.js';
+import '../data/builtinDatasets.js';
+import { DATASETS } from '../data/registry.js';
 import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
+import { evaluateSegmentation, type EvaluationResult } from '../train/evaluate.js';
+import type { Output } from './command.js';
+import { ProgressBar } from './progress.js';
 import { buildSegmentationModel } from '../models/zoo.js';
 import { colorizeMask, imageToRgba, tileImages, type RgbaImage } from '../plots/image.js';
 import { lineChart } from '../plots/svg.js';
@@ -19,7 +20,6 @@ import { writePng, writeSvgPng } from '../plots/png.js';
 import { restoreModel, restoreOptimizer, type Checkpoint } from '../train/checkpoint.js';
 import type { TrainingOptimizer } from '../train/optimizer.js';
 import { readLatestCheckpoint, readNewestIntactCheckpoint, loadModelFromFiles, type NoteSink } from '../train/checkpointFiles.js';
-import type { Output } from './command.js';
 import { attentionMaps } from '../train/attention.js';
 import { defaultRunConfig, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 
@@ -50,32 +50,19 @@ export async function assembleConfig(configPath: string | undefined, flags: Part
 export interface Datasets {
   train: SegmentationDataset;
   val: SegmentationDataset;
-  /** Mean/std the images were normalised with (for pictures). */
+  /** Mean/std the images were normalised with (for pictures): the dataset's own metadata. */
   mean: readonly number[];
   std: readonly number[];
+  /** The dataset's class colours. */
+  palette: (classIndex: number) => [number, number, number];
 }
 
-/** The training (augmented) and validation datasets of a run. */
+/** The training (augmented) and validation datasets of a run, from the dataset registry. */
 export async function createDatasets(config: RunConfig, which: 'both' | 'val' = 'both'): Promise<Datasets> {
-  const d = config.data;
-  const augment = { scaleRange: d.scaleRange, flip: d.flip, cropSize: d.canvasSize, seed: d.seed };
-  if (d.source === 'scenes') {
-    // Digits are 28·scale pixels; the default scales [1.5, 2.2] shrink to fit small canvases.
-    const largest = d.canvasSize / 28;
-    const digitScale: [number, number] = d.digitScale ?? [Math.min(1.5, largest), Math.min(2.2, largest)];
-    const common = { canvasSize: d.canvasSize, digitsPerScene: d.digitsPerScene, scaleRange: digitScale, labelDilation: d.labelDilation, clutter: { fragments: d.clutterFragments }, seed: d.seed };
-    const val = loadMnistScenes({ split: 'val', size: d.valSize, ...common });
-    const rawTrain = which === 'both' ? loadMnistScenes({ split: 'train', size: d.trainSize, ...common }) : val;
-    const plain = d.scaleRange[0] === 1 && d.scaleRange[1] === 1 && !d.flip;
-    return { train: plain ? rawTrain : augmentDataset(rawTrain, augment), val, mean: [0.5, 0.5, 0.5], std: [0.29, 0.29, 0.29] };
-  }
-  // VOC streams from disk: the split lists are read now, files decode on demand
-  // into a bounded cache a few batches ahead of the step that uses them.
-  const root = d.vocRoot as string;
-  const numClasses = config.model.numClasses;
-  const val = augmentDataset(createStreamingDataset(vocLayout(root, { split: 'val', numClasses }), { maxSide: d.canvasSize }), { cropSize: d.canvasSize, seed: d.seed });
-  const train = which === 'both' ? createStreamingDataset(vocLayout(root, { split: 'train', numClasses }), { augment }) : val;
-  return { train, val, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+  const spec = DATASETS.get(config.data.source, 'hemnet');
+  const { mean, std, palette } = spec.metadata(config);
+  const { train, val } = await spec.create(config, which);
+  return { train, val, mean, std, palette };
 }
 
 /** Reads and verifies the run folder's latest checkpoint, or null; a damaged one is an error naming the file. */
@@ -173,14 +160,23 @@ export function predictLabels(model: tf.LayersModel, sample: SegmentationSample)
 }
 
 /** Rows of [image | truth | prediction] for the first `count` samples. */
-export async function writePredictions(path: string, model: tf.LayersModel, dataset: SegmentationDataset, count: number, mean: readonly number[], std: readonly number[]): Promise<void> {
+export async function writePredictions(
+  path: string,
+  model: tf.LayersModel,
+  dataset: SegmentationDataset,
+  count: number,
+  mean: readonly number[],
+  std: readonly number[],
+  palette?: (classIndex: number) => [number, number, number],
+): Promise<void> {
+  const colors = { ignoreLabel: dataset.ignoreLabel, ...(palette !== undefined ? { palette } : {}) };
   const tiles: RgbaImage[] = [];
   const samples = await loadSamples(dataset, Array.from({ length: Math.min(count, dataset.size) }, (_, index) => ({ index })));
   for (const sample of samples) {
     tiles.push(
       upscale(sampleImage(sample, mean, std), 2),
-      upscale(colorizeMask(sample.label, sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), 2),
-      upscale(colorizeMask(predictLabels(model, sample), sample.height, sample.width, { ignoreLabel: dataset.ignoreLabel }), 2),
+      upscale(colorizeMask(sample.label, sample.height, sample.width, colors), 2),
+      upscale(colorizeMask(predictLabels(model, sample), sample.height, sample.width, colors), 2),
     );
   }
   await writePng(path, tileImages(tiles, { columns: 3, gap: 4 }));
@@ -209,4 +205,29 @@ export async function writeAttentionMaps(path: string, model: tf.LayersModel, sa
   if (maps === null) return false;
   await writePng(path, maps.grid);
   return true;
+}
+
+/** mIoU, pixel accuracy and per-class IoU as two lines of text. */
+export function formatMetrics(result: EvaluationResult, classNames: readonly string[]): string {
+  const m = result.metrics;
+  const lines = [`mIoU ${(100 * m.meanIoU).toFixed(2)}   pixel accuracy ${(100 * m.pixelAccuracy).toFixed(2)}   (${result.samples} images)`];
+  const iou = m.perClassIoU.map((v, i) => `${classNames[i] ?? i}:${v === null ? '—' : (100 * v).toFixed(1)}`);
+  lines.push(`per-class IoU  ${iou.join('  ')}`);
+  return lines.join('\n');
+}
+
+/** Evaluates on the run's validation split (its `eval` settings) with a progress bar. */
+export async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io: Output, evalIterations: number | null, val?: SegmentationDataset): Promise<EvaluationResult> {
+  const dataset = val ?? (await createDatasets(config, 'val')).val;
+  const total = Math.min(dataset.size, config.eval.limit ?? dataset.size);
+  const bar = new ProgressBar({ label: 'eval ', total, ...(io.progressStream ? { stream: io.progressStream } : {}) });
+  return evaluateSegmentation(model, dataset, {
+    batchSize: config.eval.batchSize,
+    scales: config.eval.scales,
+    flip: config.eval.flip,
+    evalIterations,
+    sizeMultiple: config.model.outputStride,
+    ...(config.eval.limit !== null ? { limit: config.eval.limit } : {}),
+    onProgress: (done) => bar.update(done),
+  });
 }

@@ -4,6 +4,7 @@
  * horizontal flip, normalisation, and batching into `[B, H, W, C]` arrays or
  * tf tensors. Randomness comes from a seed, so (seed, epoch, index) fixes a sample.
  */
+import { checkKnownKeys } from '../schema.js';
 import * as tf from '@tensorflow/tfjs';
 import { createRng, hashSeed, type Rng } from './random.js';
 import type { SegmentationDataset, SegmentationSample } from './types.js';
@@ -195,8 +196,7 @@ export const IMAGENET_MEAN: readonly number[] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly number[] = [0.229, 0.224, 0.225];
 
 function checkAugmentOptions(fn: string, options: AugmentOptions): { scale: [number, number]; crop: [number, number] | null } {
-  const known = new Set(['scaleRange', 'cropSize', 'flip', 'imagePadValue', 'ignoreLabel', 'seed']);
-  for (const key of Object.keys(options)) if (!known.has(key)) throw new Error(`${fn}: unknown option '${key}'`);
+  checkKnownKeys(fn, 'option', options, ['scaleRange', 'cropSize', 'flip', 'imagePadValue', 'ignoreLabel', 'seed']);
   const scale = options.scaleRange ?? [1, 1];
   if (!Array.isArray(scale) || scale.length !== 2 || !(scale[0] > 0) || !(scale[1] >= scale[0]) || !Number.isFinite(scale[1])) {
     throw new Error(`${fn}: 'scaleRange' must be [min, max] with 0 < min ≤ max, received ${JSON.stringify(scale)}`);

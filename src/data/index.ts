@@ -11,7 +11,13 @@ export {
   SCENE_NUM_CLASSES,
   SCENE_CLASS_NAMES,
   SCENE_IGNORE_LABEL,
+  SCENE_MEAN,
+  SCENE_STD,
 } from './scenes.js';
+export { DATASETS } from './registry.js';
+export type { DatasetSpec, DatasetMetadata, DatasetRunConfig, DatasetSplits } from './registry.js';
+export { DATA_SCHEMA, RENAMED_DATA_KEYS } from './config.js';
+export type { DataConfig } from './config.js';
 export type { SceneSplit, DigitPool, SceneOptions, SceneClutterOptions, ScenePlacement, SceneFragment, SceneLayout } from './scenes.js';
 export { createStrokeDigitPool } from './strokeDigits.js';
 export type { StrokeDigitOptions } from './strokeDigits.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadMnistScenes } from './mnistScenes.js';
 import { loadMnist } from './mnist.js';
-import { SCENE_CLASS_NAMES, SceneDataset, sceneDigitRange, type DigitPool } from './scenes.js';
+import { SceneDataset, sceneDigitRange, type DigitPool } from './scenes.js';
 
 /** A tiny synthetic pool: digit i is a filled square of class i % 10, so labels are predictable. */
 function squarePool(count: number): DigitPool {
@@ -31,10 +31,10 @@ test('scenes: same seed gives identical arrays, another seed differs', () => {
 });
 
 test('scenes: shapes, contract fields and label values', () => {
-  const data = loadMnistScenes({ split: 'val', size: 6, canvasSize: 96, digitsPerScene: [2, 4], scaleRange: [1, 2], seed: 1 });
+  const data = loadMnistScenes({ split: 'val', size: 6, canvasSize: 96, digitsPerScene: [2, 4], digitScale: [1, 2], seed: 1 });
   assert.equal(data.numClasses, 11);
   assert.equal(data.ignoreLabel, 255);
-  assert.deepEqual(data.classNames, SCENE_CLASS_NAMES);
+  assert.deepEqual(data.classNames, ['background', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']); // class k + 1 is digit k
   assert.equal(data.classNames.length, 11);
   const seen = new Set<number>();
   for (let i = 0; i < data.size; i++) {
@@ -62,7 +62,7 @@ test('scenes: shapes, contract fields and label values', () => {
 
 test('scenes: labels follow the digit mask exactly on a synthetic pool', () => {
   const data = new SceneDataset(squarePool(30), {
-    split: 'train', size: 3, validationDigits: 10, digitsPerScene: [1, 1], scaleRange: [1, 1], clutter: false, seed: 3,
+    split: 'train', size: 3, validationDigits: 10, digitsPerScene: [1, 1], digitScale: [1, 1], clutter: false, seed: 3,
   });
   const s = data.get(0);
   const d = data.layout(0).digits[0]!;
@@ -114,7 +114,8 @@ test('scenes: option validation names the argument and value', () => {
   assert.throws(() => new SceneDataset(pool, { split: 'test', size: 0 }), /SceneDataset: 'size' must be a positive integer, received 0/);
   assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, canvasSize: 20 }), /'canvasSize' must be an integer ≥ 28, received 20/);
   assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, digitsPerScene: [3, 1] }), /'digitsPerScene' must be \[min, max\].*received \[3,1\]/);
-  assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, scaleRange: [1, 3] }), /'scaleRange' must be .*≤ 2\.28.*received \[1,3\]/);
+  assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, digitScale: [1, 3] }), /'digitScale' must be .*≤ 2\.28.*received \[1,3\]/);
+  assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, scaleRange: [1, 3] } as never), /SceneDataset: option 'scaleRange' was renamed 'digitScale'/);
   assert.throws(() => new SceneDataset(pool, { split: 'train', size: 2 }), /SceneDataset: 'validationDigits' must be an integer in \[1, 19\] .*received 5000/);
   assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, colour: 1 } as never), /unknown option 'colour'/);
   assert.throws(() => new SceneDataset(pool, { split: 'test', size: 2, clutter: { noiseStd: -1 } }), /'clutter.noiseStd' must be a finite number ≥ 0, received -1/);
@@ -125,7 +126,7 @@ test('scenes: option validation names the argument and value', () => {
 
 test('scenes: labelDilation grows each digit label by one pixel per step over background only', () => {
   // One square "digit" of side 20 (rows/cols 4..23 of 28) at scale 1, clean canvas.
-  const options = { split: 'train' as const, size: 1, canvasSize: 40, digitsPerScene: [1, 1] as [number, number], scaleRange: [1, 1] as [number, number], clutter: false as const, seed: 3, validationDigits: 5 };
+  const options = { split: 'train' as const, size: 1, canvasSize: 40, digitsPerScene: [1, 1] as [number, number], digitScale: [1, 1] as [number, number], clutter: false as const, seed: 3, validationDigits: 5 };
   const plain = new SceneDataset(squarePool(20), options).get(0).label;
   const grown = new SceneDataset(squarePool(20), { ...options, labelDilation: 2 }).get(0).label;
   const count = (label: Uint8Array) => label.filter((v) => v !== 0 && v !== 255).length;

@@ -14,6 +14,7 @@
  * Every sample is a pure function of (seed, split, index): generated lazily,
  * optionally cached.
  */
+import { checkKnownKeys } from '../schema.js';
 import { createRng, hashSeed, type Rng } from './random.js';
 import type { SegmentationDataset, SegmentationSample } from './types.js';
 
@@ -49,8 +50,8 @@ export interface SceneOptions {
   canvasSize?: number;
   /** Number of digits per scene, [min, max], min ≥ 1. Default [1, 3]. */
   digitsPerScene?: [number, number];
-  /** Digit side = 28·scale pixels, scale drawn from [min, max]. Default [1, 1.5]. */
-  scaleRange?: [number, number];
+  /** Digit side = 28·scale pixels, scale drawn from [min, max]. Default [1, 1.5]. (hemnet 0.1: `scaleRange`.) */
+  digitScale?: [number, number];
   /** Clutter settings, or `false` for clean scenes. Default `{}` (the defaults above). */
   clutter?: SceneClutterOptions | false;
   /** Digit intensity thresholds [low, high]: ≥ high → class, in (low, high) → ignore. Default [0.2, 0.5]. */
@@ -103,6 +104,9 @@ export interface SceneLayout {
 export const SCENE_NUM_CLASSES = 11;
 export const SCENE_CLASS_NAMES: readonly string[] = ['background', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 export const SCENE_IGNORE_LABEL = 255;
+/** Default per-channel normalisation of the scenes: image = (rgb − mean) / std. */
+export const SCENE_MEAN: readonly [number, number, number] = [0.5, 0.5, 0.5];
+export const SCENE_STD: readonly [number, number, number] = [0.29, 0.29, 0.29];
 
 const SPLIT_IDS: Record<SceneSplit, number> = { train: 1, val: 2, test: 3 };
 
@@ -183,7 +187,7 @@ export class SceneDataset implements SegmentationDataset {
   readonly digitRange: { start: number; end: number };
   private readonly digits: DigitPool;
   private readonly digitsPerScene: [number, number];
-  private readonly scaleRange: [number, number];
+  private readonly digitScale: [number, number];
   private readonly clutter: Required<SceneClutterOptions> | false;
   private readonly edgeThresholds: [number, number];
   private readonly labelDilation: number;
@@ -210,13 +214,13 @@ export class SceneDataset implements SegmentationDataset {
     if (options === null || typeof options !== 'object') {
       throw new Error(`SceneDataset: 'options' must be an object, received ${String(options)}`);
     }
-    const known = new Set([
-      'split', 'size', 'canvasSize', 'digitsPerScene', 'scaleRange', 'clutter', 'edgeThresholds', 'labelDilation', 'seed',
+    if ('scaleRange' in options) {
+      throw new Error("SceneDataset: option 'scaleRange' was renamed 'digitScale' (the digit size; augmentation's rescaling is AugmentOptions.scaleRange)");
+    }
+    checkKnownKeys('SceneDataset', 'option', options, [
+      'split', 'size', 'canvasSize', 'digitsPerScene', 'digitScale', 'clutter', 'edgeThresholds', 'labelDilation', 'seed',
       'validationDigits', 'mean', 'std', 'cache',
     ]);
-    for (const key of Object.keys(options)) {
-      if (!known.has(key)) throw new Error(`SceneDataset: unknown option '${key}'`);
-    }
     if (options.split !== 'train' && options.split !== 'val' && options.split !== 'test') {
       throw new Error(`SceneDataset: 'split' must be 'train', 'val' or 'test', received '${String(options.split)}'`);
     }
@@ -234,7 +238,7 @@ export class SceneDataset implements SegmentationDataset {
     this.canvasSize = canvasSize;
     this.seed = seed;
     this.digitsPerScene = checkRange('digitsPerScene', options.digitsPerScene ?? [1, 3], 1, 64, true);
-    this.scaleRange = checkRange('scaleRange', options.scaleRange ?? [1, 1.5], 0.25, canvasSize / DIGIT_SIDE, false);
+    this.digitScale = checkRange('digitScale', options.digitScale ?? [1, 1.5], 0.25, canvasSize / DIGIT_SIDE, false);
     this.edgeThresholds = checkRange('edgeThresholds', options.edgeThresholds ?? [0.2, 0.5], 0, 1, false);
     const dilation = options.labelDilation ?? 0;
     if (!Number.isInteger(dilation) || dilation < 0 || dilation > 8) {
@@ -245,9 +249,7 @@ export class SceneDataset implements SegmentationDataset {
       this.clutter = false;
     } else {
       const clutter = options.clutter ?? {};
-      for (const key of Object.keys(clutter)) {
-        if (!['fragments', 'fragmentSize', 'noiseStd'].includes(key)) throw new Error(`SceneDataset: unknown clutter option '${key}'`);
-      }
+      checkKnownKeys('SceneDataset', 'clutter option', clutter, ['fragments', 'fragmentSize', 'noiseStd']);
       const noiseStd = clutter.noiseStd ?? 0.05;
       if (!Number.isFinite(noiseStd) || noiseStd < 0) {
         throw new Error(`SceneDataset: 'clutter.noiseStd' must be a finite number ≥ 0, received ${noiseStd}`);
@@ -258,8 +260,8 @@ export class SceneDataset implements SegmentationDataset {
         noiseStd,
       };
     }
-    this.mean = checkTriple('mean', options.mean ?? [0.5, 0.5, 0.5], false);
-    this.std = checkTriple('std', options.std ?? [0.29, 0.29, 0.29], true);
+    this.mean = checkTriple('mean', options.mean ?? [...SCENE_MEAN], false);
+    this.std = checkTriple('std', options.std ?? [...SCENE_STD], true);
     this.digits = digits;
     try {
       this.digitRange = sceneDigitRange(options.split, digits.count, options.validationDigits ?? 5000);
@@ -298,7 +300,7 @@ export class SceneDataset implements SegmentationDataset {
           cropLeft = rng.int(0, DIGIT_SIDE - cropSide);
           if (this.cropInk(digitIndex, cropTop, cropLeft, cropSide) > 0.15) break;
         }
-        const side = Math.min(S, Math.max(2, Math.round(cropSide * rng.uniform(this.scaleRange[0], this.scaleRange[1]))));
+        const side = Math.min(S, Math.max(2, Math.round(cropSide * rng.uniform(this.digitScale[0], this.digitScale[1]))));
         fragments.push({
           digitIndex,
           digitClass: this.digits.labels[digitIndex] as number,
@@ -316,7 +318,7 @@ export class SceneDataset implements SegmentationDataset {
     const count = rng.int(this.digitsPerScene[0], this.digitsPerScene[1]);
     for (let d = 0; d < count; d++) {
       const digitIndex = pick();
-      const side = Math.min(S, Math.round(DIGIT_SIDE * rng.uniform(this.scaleRange[0], this.scaleRange[1])));
+      const side = Math.min(S, Math.round(DIGIT_SIDE * rng.uniform(this.digitScale[0], this.digitScale[1])));
       // Rejection sampling keeps digits mostly visible; after 12 tries accept the last position.
       let top = 0;
       let left = 0;

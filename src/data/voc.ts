@@ -12,6 +12,7 @@
  * Everything is decoded up front (sharp is async) and kept as bytes, so
  * `get` stays synchronous; `maxSide` shrinks large images at load time.
  */
+import { checkKnownKeys } from '../schema.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -186,8 +187,7 @@ async function loadItem(
 export async function loadVocDataset(root: string, options: VocOptions): Promise<VocDataset> {
   if (typeof root !== 'string' || root === '') throw new Error(`loadVocDataset: 'root' must be a folder path, received ${JSON.stringify(root)}`);
   if (options === null || typeof options !== 'object') throw new Error(`loadVocDataset: 'options' must be an object, received ${String(options)}`);
-  const known = new Set(['split', 'numClasses', 'classNames', 'limit', 'maxSide', 'maskFormat', 'augment', 'mean', 'std', 'concurrency']);
-  for (const key of Object.keys(options)) if (!known.has(key)) throw new Error(`loadVocDataset: unknown option '${key}'`);
+  checkKnownKeys('loadVocDataset', 'option', options, ['split', 'numClasses', 'classNames', 'limit', 'maxSide', 'maskFormat', 'augment', 'mean', 'std', 'concurrency']);
   const { split, numClasses = 21, limit, maxSide, maskFormat = 'color', concurrency = 4 } = options;
   if (typeof split !== 'string' || !/^[\w.-]+$/.test(split)) {
     throw new Error(`loadVocDataset: 'split' must be a list name such as 'train' or 'val', received ${JSON.stringify(split)}`);

@@ -286,6 +286,7 @@ describe('gradientFlow', () => {
       const x = randn([2, n, c], 31) as tf.Tensor3D;
       const mu0 = randn([k, c], 32) as tf.Tensor2D;
       const upstream = randn([2, k, c], 33); // ∂E/∂μ⁽ᵀ⁾ for E = Σ upstream ⊙ μ⁽ᵀ⁾
+      const growth = new Map<number, number>();
       for (const stepSize of [0.3, 0.7]) {
         const options = { stepSize, iterations, stopGammaGradient: true };
         const report = gradientFlow(x, mu0, (r) => tf.sum(tf.mul(r.mu, upstream)), options);
@@ -299,9 +300,31 @@ describe('gradientFlow', () => {
         });
         assertClose(report.nstep, predicted, 1e-7, 1e-4, `η=${stepSize}`);
         assert.deepEqual(report.estep, [0, 0, 0, 0]);
-        // The shares grow towards the last layer for η > 0.5 and are flatter for small η.
-        const shareSum = report.nstepShare.reduce((s, v) => s + v, 0);
-        assert.ok(Math.abs(shareSum - 1) < 1e-6);
+        // Eq. 18: share ∝ η(1 − η)^(T−t), so the shares grow towards the last layer ...
+        const shares = report.nstepShare;
+        for (let t = 1; t < iterations; t++) assert.ok(shares[t]! > shares[t - 1]!, `η=${stepSize}: share of layer ${t + 1} ${shares[t]} ≤ layer ${t} ${shares[t - 1]}`);
+        growth.set(stepSize, shares[iterations - 1]! / shares[0]!);
+      }
+      // ... by about (1 − η)^−(T−1) from the first to the last: steeper for large η, flatter for small η.
+      assert.ok(growth.get(0.7)! > 3 * growth.get(0.3)!, `last/first share: η=0.7 ${growth.get(0.7)}, η=0.3 ${growth.get(0.3)}`);
+    });
+  });
+
+  it("gives Eq. 18's shares η(1 − η)^(T−t) / Σ exactly when γ cannot change (K = 1)", async () => {
+    await useBackend(FAST_BACKEND);
+    tf.tidy(() => {
+      // With one basis γ ≡ 1 in every iteration, so γ/N_k is the same in every layer and only (1 − η)^(T−t) differs.
+      const x = randn([2, 20, 5], 51) as tf.Tensor3D;
+      const mu0 = randn([1, 5], 52) as tf.Tensor2D;
+      const loss = (r: HemResult): tf.Scalar => tf.sum(tf.square(r.mu));
+      // The paper's numbers, by hand: η = 0.5, T = 3 → ∝ 0.125, 0.25, 0.5 → 1/7, 2/7, 4/7.
+      const half = gradientFlow(x, mu0, loss, { stepSize: 0.5, iterations: 3, stopGammaGradient: true });
+      assertClose(half.nstepShare, [1 / 7, 2 / 7, 4 / 7], 1e-5, 1e-4, 'η=0.5, T=3');
+      for (const [stepSize, iterations] of [[0.2, 5], [0.8, 4]] as const) {
+        const report = gradientFlow(x, mu0, loss, { stepSize, iterations, stopGammaGradient: true });
+        const eq18 = Array.from({ length: iterations }, (_, i) => stepSize * (1 - stepSize) ** (iterations - (i + 1)));
+        const total = eq18.reduce((a, b) => a + b, 0);
+        assertClose(report.nstepShare, eq18.map((v) => v / total), 1e-5, 1e-4, `η=${stepSize}, T=${iterations}`);
       }
     });
   });

@@ -3,6 +3,7 @@
  * N-step (Eq. 13), then the R-step (Eq. 10), and the gradient-flow probe of
  * Eq. 16-18.
  */
+import { checkKnownKeys } from '../schema.js';
 import * as tf from '@tensorflow/tfjs';
 import { usesSplitPath } from '../ops/batchMatMul.js';
 import { stopGradient } from '../ops/stopGradient.js';
@@ -87,7 +88,7 @@ interface ResolvedOptions {
   trace: boolean;
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set([
+const OPTION_KEYS: readonly string[] = ([
   'stepSize',
   'iterations',
   'temperature',
@@ -100,9 +101,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 function resolveOptions(fn: string, x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, options: HemOptions): ResolvedOptions {
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) fail(fn, `unknown option '${key}' (valid: ${[...OPTION_KEYS].join(', ')})`);
-  }
+  checkKnownKeys(fn, 'option', options, OPTION_KEYS);
   const resolved: ResolvedOptions = {
     stepSize: options.stepSize ?? 0.5,
     iterations: options.iterations ?? 3,

@@ -1,4 +1,5 @@
 /** Input validation shared by the public EM functions (messages name the function and argument). */
+import { checkInteger, checkOneOf } from '../schema.js';
 import * as tf from '@tensorflow/tfjs';
 
 export type Kernel = 'dot' | 'rbf';
@@ -59,9 +60,7 @@ export function checkStepSize(fn: string, stepSize: number): void {
 }
 
 export function checkIterations(fn: string, name: string, iterations: number): void {
-  if (typeof iterations !== 'number' || !Number.isInteger(iterations) || iterations < 1) {
-    fail(fn, `'${name}' must be an integer ≥ 1, received ${String(iterations)}`);
-  }
+  checkInteger(fn, name, iterations, 1);
 }
 
 export function checkTemperature(fn: string, temperature: number): void {
@@ -71,9 +70,7 @@ export function checkTemperature(fn: string, temperature: number): void {
 }
 
 export function checkKernel(fn: string, kernel: string): asserts kernel is Kernel {
-  if (!(KERNELS as readonly string[]).includes(kernel)) {
-    fail(fn, `'kernel' must be one of ${KERNELS.map((k) => `'${k}'`).join(', ')}, received '${kernel}'`);
-  }
+  checkOneOf(fn, 'kernel', kernel, KERNELS);
 }
 
 /** Reads the tensor back (a device sync) and fails on NaN or ±Inf. */

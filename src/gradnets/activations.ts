@@ -12,6 +12,7 @@
  * - Inverse GReLU: slope −1 → 0 (absolute value → ReLU), `slopeStart: -1`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerLayer } from '../layers/serialization.js';
 import { GradNetLayer, checkNumberInRange } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 
@@ -62,4 +63,4 @@ export class GradualReLU extends GradNetLayer {
     return { slopeStart: this.slopeStart, slopeEnd: this.slopeEnd, ...super.getConfig() };
   }
 }
-tf.serialization.registerClass(GradualReLU, 'hemnet', 'GradualReLU');
+registerLayer(GradualReLU);

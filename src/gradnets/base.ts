@@ -14,7 +14,9 @@
  * sublayers: their weights are reported through this layer's
  * `trainableWeights`/`nonTrainableWeights`, so models save, load and train them.
  */
+import { checkInteger, checkKnownKeys, checkOneOf, describeValue } from '../schema.js';
 import * as tf from '@tensorflow/tfjs';
+import { defaultLayerName, shortClassName } from '../layers/serialization.js';
 
 /** Constructor arguments of `tf.layers.Layer` (name, trainable, inputShape, …). */
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -32,11 +34,7 @@ export function describeShape(shape: ReadonlyArray<number | null>): string {
   return `[${shape.map((d) => (d === null ? 'null' : String(d))).join(', ')}]`;
 }
 
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if (Array.isArray(value)) return `[${value.map(describeValue).join(', ')}]`;
-  return String(value);
-}
+export { describeValue };
 
 /** Throws `fn: 'name' must be …, received …` unless `value` is a finite number in [lo, hi] (or [lo, hi) when `openHigh`). */
 export function checkNumberInRange(fn: string, name: string, value: unknown, lo: number, hi: number, openHigh = false): number {
@@ -47,21 +45,11 @@ export function checkNumberInRange(fn: string, name: string, value: unknown, lo:
   return value as number;
 }
 
-/** Throws unless `value` is an integer ≥ `min`. */
-export function checkInteger(fn: string, name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${fn}: '${name}' must be an integer ≥ ${min}, received ${describeValue(value)}`);
-  }
-  return value;
-}
+/** Throws unless `value` is an integer ≥ `min` (src/schema.ts). */
+export { checkInteger };
 
-/** Throws unless `value` is one of `allowed`. */
-export function checkOneOf<T extends string>(fn: string, name: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new Error(`${fn}: '${name}' must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, received ${describeValue(value)}`);
-  }
-  return value as T;
-}
+/** One membership check for the whole library (src/schema.ts). */
+export { checkOneOf };
 
 /** Reads the `training` flag tfjs-layers passes in `kwargs` (true inside `fit`). */
 export function isTraining(kwargs: Kwargs | undefined): boolean {
@@ -74,23 +62,6 @@ export function isTraining(kwargs: Kwargs | undefined): boolean {
  */
 const LAYER_ARG_KEYS = ['inputShape', 'batchInputShape', 'batchSize', 'dtype', 'name', 'trainable', 'weights', 'inputDType', 'customObjects'] as const;
 
-const nameCounters = new Map<string, number>();
-
-/**
- * Default layer name, e.g. 'gradual_re_lu_3'. tfjs would derive one from the
- * class name, but ours contain '>' ('hemnet>GradualReLU'), which is not valid
- * in weight names.
- */
-function defaultLayerName(className: string): string {
-  const base = className
-    .replace(/^hemnet>/, '')
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase();
-  const count = (nameCounters.get(base) ?? 0) + 1;
-  nameCounters.set(base, count);
-  return `${base}_${count}`;
-}
-
 export abstract class GradNetLayer extends tf.layers.Layer {
   /** g at construction (config value; the live value is `gate`). */
   readonly initialGate: number;
@@ -102,14 +73,10 @@ export abstract class GradNetLayer extends tf.layers.Layer {
     const { initialGate = 0, ...layerArgs } = args;
     // The static className survives minification, unlike the JS class name.
     const className = (new.target as unknown as { className?: string }).className ?? new.target.name;
-    const shortName = className.replace(/^hemnet>/, '');
+    const shortName = shortClassName(className);
     // Subclasses take their own keys out before calling super(), so anything
     // left that tf.layers.Layer does not know is a typo in a config.
-    for (const key of Object.keys(layerArgs)) {
-      if (!(LAYER_ARG_KEYS as readonly string[]).includes(key)) {
-        throw new Error(`${shortName}: unknown argument '${key}'`);
-      }
-    }
+    checkKnownKeys(shortName, 'argument', layerArgs, LAYER_ARG_KEYS);
     super({ ...layerArgs, name: layerArgs.name ?? defaultLayerName(className) });
     this.initialGate = checkNumberInRange(shortName, 'initialGate', initialGate, 0, 1);
     this.pendingGate = this.initialGate;
@@ -117,7 +84,7 @@ export abstract class GradNetLayer extends tf.layers.Layer {
 
   /** Class name without the 'hemnet>' registry prefix, for messages. */
   protected displayName(): string {
-    return this.getClassName().replace(/^hemnet>/, '');
+    return shortClassName(this.getClassName());
   }
 
   /** Layers this component contains (what controllers search for nested GradNets). */

@@ -5,15 +5,24 @@
  * only when it changes.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { GradSchedule } from './schedule.js';
+import { GradSchedule } from './schedule.js';
+import { checkInteger, type FieldSpec, type Schema } from '../schema.js';
 
 export function checkCount(fn: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    const shown = typeof value === 'string' ? `'${value}'` : String(value);
-    throw new Error(`${fn}: '${name}' must be an integer ≥ 0, received ${shown}`);
-  }
-  return value;
+  return checkInteger(fn, name, value, 0);
 }
+
+/** A schema field for a step or epoch counter (integer ≥ 0), with `checkCount`'s message. */
+export function countField(name: string, doc: string): FieldSpec {
+  return { kind: 'integer', min: 0, doc, check: (where, value) => void checkCount(where, name, value) };
+}
+
+/** State fields every clock saves: the schedule, steps taken, the epoch. */
+export const CLOCK_STATE_SCHEMA = {
+  schedule: { kind: 'any-object', doc: "the schedule's toJSON()", check: (_where: string, value: unknown) => void GradSchedule.fromJSON(value) },
+  step: countField('step', 'optimiser steps taken so far'),
+  epoch: countField('epoch', 'current epoch (0-based)'),
+} as const satisfies Schema;
 
 export abstract class ScheduleClock {
   /** Bound hook for custom loops: call `hook(step, epoch)` before each optimiser step. */

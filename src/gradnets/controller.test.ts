@@ -127,7 +127,7 @@ for (const backend of TEST_BACKENDS) {
       await loaded.fit(x, y, { epochs: 3, initialEpoch: 2, batchSize: 4, verbose: 0, callbacks: [resumed.callback()] });
       assert.equal(loadedRelu.gate, 0.5, 'epoch 2 of τ = 4');
       assert.equal(resumed.step, 8);
-      assert.throws(() => resumed.restore({ schedule: { tau: 1 }, step: 0, epoch: 0, extra: 1 }), /GradNetController.restore: unknown key 'extra' in state/);
+      assert.throws(() => resumed.restore({ schedule: { tau: 1 }, step: 0, epoch: 0, extra: 1 }), /GradNetController.restore: unknown state key 'extra' \(valid: schedule, step, epoch\)/);
       assert.throws(() => resumed.restore({ schedule: { tau: 0 }, step: 0, epoch: 0 }), /GradSchedule: 'tau' \(τ\) must be a finite number > 0, received 0/);
       assert.throws(() => resumed.restore({ schedule: { tau: 1 }, step: 1.5, epoch: 0 }), /GradNetController.restore: 'step' must be an integer ≥ 0, received 1.5/);
       tf.dispose([x, y]);

@@ -10,9 +10,10 @@
  * - `controller.state()` / `restore(state)` → plain JSON for checkpoints. The
  *   gate values themselves are layer weights, so `model.save` stores them too.
  */
+import { validateComplete } from '../schema.js';
 import { GradNetLayer } from './base.js';
 import { GradSchedule, toGradSchedule } from './schedule.js';
-import { checkCount, ScheduleClock } from './clock.js';
+import { CLOCK_STATE_SCHEMA, ScheduleClock } from './clock.js';
 import { collectLayers, type LayerTarget } from './walk.js';
 import type { GradScheduleConfig } from './schedule.js';
 
@@ -33,7 +34,6 @@ export interface GradNetControllerState {
   epoch: number;
 }
 
-const STATE_KEYS = ['schedule', 'step', 'epoch'] as const;
 
 /**
  * Every GradNet layer reachable from `target`: layers of (nested) models,
@@ -82,19 +82,7 @@ export class GradNetController extends ScheduleClock {
 
   /** Restores `state()` output (validated) and re-applies g. */
   restore(state: unknown): void {
-    const fn = 'GradNetController.restore';
-    if (typeof state !== 'object' || state === null || Array.isArray(state)) {
-      throw new Error(`${fn}: 'state' must be an object {schedule, step, epoch}, received ${String(state)}`);
-    }
-    const record = state as Record<string, unknown>;
-    for (const key of Object.keys(record)) {
-      if (!(STATE_KEYS as readonly string[]).includes(key)) {
-        throw new Error(`${fn}: unknown key '${key}' in state; allowed keys are ${STATE_KEYS.join(', ')}`);
-      }
-    }
-    const schedule = GradSchedule.fromJSON(record['schedule']);
-    const step = checkCount(fn, 'step', record['step']);
-    const epoch = checkCount(fn, 'epoch', record['epoch']);
-    this.restoreTime(schedule, step, epoch);
+    const record = validateComplete('GradNetController.restore', CLOCK_STATE_SCHEMA, state, 'state key');
+    this.restoreTime(GradSchedule.fromJSON(record['schedule']), record['step'] as number, record['epoch'] as number);
   }
 }

@@ -11,6 +11,7 @@
  * (see STACK-NOTES); train these on a backend that has it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerLayer } from '../layers/serialization.js';
 import { GradNetLayer, checkInteger, checkOneOf, describeShape, describeValue } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 import { POOL_PADDINGS, pair } from './pooling.js';
@@ -120,7 +121,7 @@ export class GradualConv2D extends GradNetLayer {
     };
   }
 }
-tf.serialization.registerClass(GradualConv2D, 'hemnet', 'GradualConv2D');
+registerLayer(GradualConv2D);
 
 export interface GradualNetworkInNetworkArgs extends GradNetLayerArgs {
   /** F: output channels of the convolution and of every 1×1 layer. */
@@ -239,4 +240,4 @@ export class GradualNetworkInNetwork extends GradNetLayer {
     };
   }
 }
-tf.serialization.registerClass(GradualNetworkInNetwork, 'hemnet', 'GradualNetworkInNetwork');
+registerLayer(GradualNetworkInNetwork);

@@ -11,6 +11,7 @@
  * reads data back from the device and never rebuilds anything.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerLayer } from '../layers/serialization.js';
 import { GradNetLayer, checkInteger, checkNumberInRange, isTraining } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 
@@ -65,4 +66,4 @@ export class GradualDropout extends GradNetLayer {
     return { rate: this.rate, seed: this.seed, ...super.getConfig() };
   }
 }
-tf.serialization.registerClass(GradualDropout, 'hemnet', 'GradualDropout');
+registerLayer(GradualDropout);

@@ -144,7 +144,7 @@ describe('HemStepSizeController', () => {
     );
     assert.throws(
       () => new HemStepSizeController(model, { stepSizeStart: 0.5, stepSizeEnd: 0.5, schedule, extra: 1 } as never),
-      /HemStepSizeController: unknown key 'extra' in options/,
+      /HemStepSizeController: unknown option 'extra' \(valid: /,
     );
     const input = tf.input({ shape: [3] });
     const plain = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 1 }).apply(input) as tf.SymbolicTensor });
@@ -156,7 +156,7 @@ describe('HemStepSizeController', () => {
     const c = new HemStepSizeController(model, { stepSizeStart: 0.5, stepSizeEnd: 0.5, schedule });
     assert.throws(() => c.hook(-1), /HemStepSizeController.hook: 'step' must be an integer ≥ 0, received -1/);
     assert.throws(() => c.restore({ stepSizeStart: 0.5 }), /HemStepSizeController.restore: 'stepSizeEnd' \(η\) must be a number in \(0, 1\], received undefined/);
-    assert.throws(() => c.restore({ ...c.state(), gate: 1 }), /HemStepSizeController.restore: unknown key 'gate' in state/);
+    assert.throws(() => c.restore({ ...c.state(), gate: 1 }), /HemStepSizeController.restore: unknown state key 'gate' \(valid: /);
     assert.throws(() => c.restore(null), /HemStepSizeController.restore: 'state' must be an object/);
     plain.dispose();
     model.dispose();

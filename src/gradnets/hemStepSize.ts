@@ -17,9 +17,10 @@
  *   restore this state (which re-applies η).
  * - `controller.release()` → hands η back to each head's configured value.
  */
+import { validateComplete, type FieldSpec, type Schema } from '../schema.js';
 import { HemHead } from '../layers/hemHead.js';
 import { GradSchedule, toGradSchedule } from './schedule.js';
-import { checkCount, ScheduleClock } from './clock.js';
+import { CLOCK_STATE_SCHEMA, ScheduleClock } from './clock.js';
 import { collectLayers, type LayerTarget } from './walk.js';
 import type { GradScheduleConfig } from './schedule.js';
 
@@ -46,8 +47,6 @@ export interface HemStepSizeState {
   epoch: number;
 }
 
-const OPTION_KEYS = ['stepSizeStart', 'stepSizeEnd', 'schedule'] as const;
-const STATE_KEYS = ['stepSizeStart', 'stepSizeEnd', 'schedule', 'step', 'epoch'] as const;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
@@ -68,13 +67,25 @@ function checkStepSizeValue(fn: string, name: string, value: unknown): number {
   return value;
 }
 
-function checkKeys(fn: string, what: string, record: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(record)) {
-    if (!allowed.includes(key)) {
-      throw new Error(`${fn}: unknown key '${key}' in ${what}; allowed keys are ${allowed.join(', ')}`);
-    }
-  }
+function stepSizeField(name: string, doc: string): FieldSpec {
+  return { kind: 'number', min: 0, exclusiveMin: true, max: 1, doc, check: (where, value) => void checkStepSizeValue(where, name, value) };
 }
+
+/** HemStepSizeController options, one entry each (validated against this). */
+export const HEM_STEP_SIZE_SCHEMA = {
+  stepSizeStart: stepSizeField('stepSizeStart', 'η at g = 0 (before and at the start of the ramp); in (0, 1]'),
+  stepSizeEnd: stepSizeField('stepSizeEnd', 'η at g = 1 (after the ramp); in (0, 1]'),
+  schedule: {
+    kind: 'any-object', doc: 'the g(t) schedule: a GradSchedule or its config (GRAD_SCHEDULE_SCHEMA)',
+    check: (where: string, value: unknown) => {
+      if (typeof value !== 'object' || value === null) throw new Error(`${where}: 'schedule' must be a GradSchedule or a config like {tau: 5}, received ${describe(value)}`);
+    },
+  },
+} as const satisfies Schema;
+
+/** What `state()` saves: the options (schedule as JSON) and the clock. */
+export const HEM_STEP_SIZE_STATE_SCHEMA = { ...HEM_STEP_SIZE_SCHEMA, ...CLOCK_STATE_SCHEMA } as const satisfies Schema;
+
 
 /**
  * Every `HemHead` reachable from `target` (layers of nested models, wrapped
@@ -104,15 +115,10 @@ export class HemStepSizeController extends ScheduleClock {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw new Error(`${fn}: 'options' must be an object {stepSizeStart, stepSizeEnd, schedule}, received ${describe(options)}`);
     }
-    checkKeys(fn, 'options', options, OPTION_KEYS);
-    const start = checkStepSizeValue(fn, 'stepSizeStart', options.stepSizeStart);
-    const end = checkStepSizeValue(fn, 'stepSizeEnd', options.stepSizeEnd);
-    if (typeof options.schedule !== 'object' || options.schedule === null) {
-      throw new Error(`${fn}: 'schedule' must be a GradSchedule or a config like {tau: 5}, received ${describe(options.schedule)}`);
-    }
+    validateComplete(fn, HEM_STEP_SIZE_SCHEMA, options, 'option');
     super(fn, toGradSchedule(options.schedule));
-    this.start = start;
-    this.end = end;
+    this.start = options.stepSizeStart;
+    this.end = options.stepSizeEnd;
     const heads = findHemHeadLayers(target);
     if (heads.length === 0) {
       throw new Error(`${fn}: found no HemHead layers in 'target'; build the model with head 'hem' or 'ema'`);
@@ -164,15 +170,9 @@ export class HemStepSizeController extends ScheduleClock {
     if (typeof state !== 'object' || state === null || Array.isArray(state)) {
       throw new Error(`${fn}: 'state' must be an object {stepSizeStart, stepSizeEnd, schedule, step, epoch}, received ${describe(state)}`);
     }
-    checkKeys(fn, 'state', state, STATE_KEYS);
-    const record = state as Record<string, unknown>;
-    const start = checkStepSizeValue(fn, 'stepSizeStart', record['stepSizeStart']);
-    const end = checkStepSizeValue(fn, 'stepSizeEnd', record['stepSizeEnd']);
-    const schedule = GradSchedule.fromJSON(record['schedule']);
-    const step = checkCount(fn, 'step', record['step']);
-    const epoch = checkCount(fn, 'epoch', record['epoch']);
-    this.start = start;
-    this.end = end;
-    this.restoreTime(schedule, step, epoch);
+    const record = validateComplete(fn, HEM_STEP_SIZE_STATE_SCHEMA, state, 'state key');
+    this.start = record['stepSizeStart'] as number;
+    this.end = record['stepSizeEnd'] as number;
+    this.restoreTime(GradSchedule.fromJSON(record['schedule']), record['step'] as number, record['epoch'] as number);
   }
 }

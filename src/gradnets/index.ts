@@ -1,5 +1,6 @@
 /** GradNets (Almeida & Sauder 2015): annealed interpolation between architectures. */
-export { GradSchedule, toGradSchedule, GRAD_SCHEDULE_UNITS, GRAD_SCHEDULE_KINDS } from './schedule.js';
+export { GradSchedule, toGradSchedule, GRAD_SCHEDULE_UNITS, GRAD_SCHEDULE_KINDS, GRAD_SCHEDULE_SCHEMA } from './schedule.js';
+export { CLOCK_STATE_SCHEMA } from './clock.js';
 export type { GradScheduleConfig, GradScheduleUnit, GradScheduleKind } from './schedule.js';
 export { GradNetLayer } from './base.js';
 export type { GradNetLayerArgs } from './base.js';
@@ -20,7 +21,7 @@ export type { GradualConv2DArgs, GradualNetworkInNetworkArgs, ActivationName, In
 export { GradualSpatialTransformer } from './spatialTransformer.js';
 export type { GradualSpatialTransformerArgs, DownsampleMode } from './spatialTransformer.js';
 export { affineSample, interpolationWeights, targetGrid, IDENTITY_THETA } from './sampler.js';
-export { HemStepSizeController, findHemHeadLayers, interpolateStepSize } from './hemStepSize.js';
+export { HemStepSizeController, findHemHeadLayers, interpolateStepSize, HEM_STEP_SIZE_SCHEMA, HEM_STEP_SIZE_STATE_SCHEMA } from './hemStepSize.js';
 export type { HemStepSizeOptions, HemStepSizeState, HemStepSizeTarget } from './hemStepSize.js';
 export { collectLayers } from './walk.js';
 export type { LayerTarget } from './walk.js';

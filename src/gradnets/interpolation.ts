@@ -4,6 +4,7 @@
  *   y = g·late(x) + (1 − g)·early(x).
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerLayer } from '../layers/serialization.js';
 import { GradNetLayer, describeShape } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 
@@ -114,4 +115,4 @@ export class GradualInterpolation extends GradNetLayer {
     return new cls(args);
   }
 }
-tf.serialization.registerClass(GradualInterpolation, 'hemnet', 'GradualInterpolation');
+registerLayer(GradualInterpolation);

@@ -8,6 +8,7 @@
  * `fit`) while g < 1.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerLayer } from '../layers/serialization.js';
 import { GradNetLayer, checkNumberInRange, describeValue } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 
@@ -92,4 +93,4 @@ export class GradualBatchNormalization extends GradNetLayer {
     };
   }
 }
-tf.serialization.registerClass(GradualBatchNormalization, 'hemnet', 'GradualBatchNormalization');
+registerLayer(GradualBatchNormalization);

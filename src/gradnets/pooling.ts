@@ -5,6 +5,7 @@
  *   y = g·maxPool(x) + (1 − g)·avgPool(x),  x [B, H, W, C] → [B, H', W', C].
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerLayer } from '../layers/serialization.js';
 import { GradNetLayer, checkInteger, checkOneOf, describeShape, describeValue } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 
@@ -86,4 +87,4 @@ export class GradualPooling2D extends GradNetLayer {
     return { poolSize: [...this.poolSize], strides: [...this.strides], padding: this.padding, ...super.getConfig() };
   }
 }
-tf.serialization.registerClass(GradualPooling2D, 'hemnet', 'GradualPooling2D');
+registerLayer(GradualPooling2D);

@@ -56,12 +56,12 @@ describe('GradSchedule', () => {
     assert.throws(() => new GradSchedule({ tau: 1, start: NaN }), /GradSchedule: 'start' must be a finite number, received NaN/);
     assert.throws(
       () => new GradSchedule({ tau: 1, unit: 'batch' as 'step' }),
-      /GradSchedule: 'unit' must be one of epoch, step, received 'batch'/,
+      /GradSchedule: 'unit' must be one of 'epoch', 'step', received 'batch'/,
     );
-    assert.throws(() => new GradSchedule({ tau: 1, kind: 'cosine' as 'linear' }), /GradSchedule: 'kind' must be one of linear, received 'cosine'/);
+    assert.throws(() => new GradSchedule({ tau: 1, kind: 'cosine' as 'linear' }), /GradSchedule: 'kind' must be one of 'linear', received 'cosine'/);
     assert.throws(
       () => GradSchedule.fromJSON({ tau: 1, taux: 2 }),
-      /GradSchedule: unknown key 'taux' in config; allowed keys are kind, tau, start, unit/,
+      /GradSchedule: unknown config key 'taux' \(valid: kind, tau, start, unit\)/,
     );
     assert.throws(() => GradSchedule.fromJSON(null), /GradSchedule.fromJSON: 'json' must be an object like \{tau: 5\}, received null/);
     assert.throws(() => new GradSchedule({ tau: 1 }).value(NaN), /GradSchedule.value: 't' must be a finite number, received NaN/);

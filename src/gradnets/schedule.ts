@@ -9,6 +9,7 @@
  * into a checkpoint, and `GradSchedule.fromJSON` restores it (unknown keys are
  * errors, so a typo in a config file never passes silently).
  */
+import { checkKnownKeys, defaultsOf, keysOf, validateField, type FieldSpec, type Schema } from '../schema.js';
 
 /** What t counts: finished epochs (the paper's choice) or optimiser steps. */
 export type GradScheduleUnit = 'epoch' | 'step';
@@ -30,7 +31,6 @@ export interface GradScheduleConfig {
   unit?: GradScheduleUnit;
 }
 
-const CONFIG_KEYS = ['kind', 'tau', 'start', 'unit'] as const;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
@@ -45,6 +45,26 @@ function describe(value: unknown): string {
 }
 
 /** A validated, immutable g(t) schedule. */
+/** The GradSchedule config, one entry per key (type, default, doc); the constructor validates against it. */
+export const GRAD_SCHEDULE_SCHEMA = {
+  kind: { kind: 'enum', values: GRAD_SCHEDULE_KINDS, default: 'linear', doc: "curve shape of g(t): 'linear' = clip((t − start)/τ, 0, 1)" },
+  tau: {
+    kind: 'number', doc: 'τ, length of the ramp in units (finite, > 0)',
+    check: (where: string, tau: unknown) => {
+      if (typeof tau !== 'number' || !Number.isFinite(tau) || !(tau > 0)) throw new Error(`${where}: 'tau' (τ) must be a finite number > 0, received ${describe(tau)}`);
+    },
+  },
+  start: {
+    kind: 'number', default: 0, doc: 't at which the ramp begins (g = 0 before it)',
+    check: (where: string, start: unknown) => {
+      if (typeof start !== 'number' || !Number.isFinite(start)) throw new Error(`${where}: 'start' must be a finite number, received ${describe(start)}`);
+    },
+  },
+  unit: { kind: 'enum', values: GRAD_SCHEDULE_UNITS, default: 'epoch', doc: "what t counts: 'epoch' or 'step'" },
+} as const satisfies Schema;
+
+const CONFIG_KEYS = keysOf(GRAD_SCHEDULE_SCHEMA);
+
 export class GradSchedule {
   readonly kind: GradScheduleKind;
   readonly tau: number;
@@ -56,23 +76,10 @@ export class GradSchedule {
     if (typeof config !== 'object' || config === null || Array.isArray(config)) {
       throw new Error(`${fn}: 'config' must be an object like {tau: 5}, received ${describe(config)}`);
     }
-    for (const key of Object.keys(config)) {
-      if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-        throw new Error(`${fn}: unknown key '${key}' in config; allowed keys are ${CONFIG_KEYS.join(', ')}`);
-      }
-    }
-    const { kind = 'linear', tau, start = 0, unit = 'epoch' } = config;
-    if (!GRAD_SCHEDULE_KINDS.includes(kind)) {
-      throw new Error(`${fn}: 'kind' must be one of ${GRAD_SCHEDULE_KINDS.join(', ')}, received ${describe(kind)}`);
-    }
-    if (typeof tau !== 'number' || !Number.isFinite(tau) || !(tau > 0)) {
-      throw new Error(`${fn}: 'tau' (τ) must be a finite number > 0, received ${describe(tau)}`);
-    }
-    if (typeof start !== 'number' || !Number.isFinite(start)) {
-      throw new Error(`${fn}: 'start' must be a finite number, received ${describe(start)}`);
-    }
-    if (!GRAD_SCHEDULE_UNITS.includes(unit)) {
-      throw new Error(`${fn}: 'unit' must be one of ${GRAD_SCHEDULE_UNITS.join(', ')}, received ${describe(unit)}`);
+    checkKnownKeys(fn, 'config key', config, CONFIG_KEYS);
+    const { kind, tau, start, unit } = { ...defaultsOf<Required<GradScheduleConfig>>(GRAD_SCHEDULE_SCHEMA), ...config };
+    for (const [key, value] of [['kind', kind], ['tau', tau], ['start', start], ['unit', unit]] as const) {
+      validateField(fn, key, GRAD_SCHEDULE_SCHEMA[key] as FieldSpec, value);
     }
     this.kind = kind;
     this.tau = tau;

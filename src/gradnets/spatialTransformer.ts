@@ -14,6 +14,7 @@
  *   and the wasm-safe bilinear sampler of `sampler.ts`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerLayer } from '../layers/serialization.js';
 import { GradNetLayer, checkInteger, checkOneOf, describeShape, describeValue } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 import { IDENTITY_THETA, affineSample } from './sampler.js';
@@ -164,4 +165,4 @@ export class GradualSpatialTransformer extends GradNetLayer {
     };
   }
 }
-tf.serialization.registerClass(GradualSpatialTransformer, 'hemnet', 'GradualSpatialTransformer');
+registerLayer(GradualSpatialTransformer);

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { HemHead, hemHead, HEM_PRESETS } from './hemHead.js';
+import { HemHead, hemHead } from './hemHead.js';
 import { disposeHemResult } from '../em/unroll.js';
 import { assertClose, randn, useBackend } from '../../test/helpers.js';
 import { saveAndLoad } from '../../test/layers.js';
@@ -23,7 +23,7 @@ describe('HemHead layer', () => {
   it('round-trips its config with every option', async () => {
     await useBackend('wasm');
     const options = {
-      preset: 'emanet' as const, numBases: 7, emChannels: 5, stepSize: 0.3, trainIterations: 2, evalIterations: 6,
+      preset: 'ema' as const, numBases: 7, emChannels: 5, stepSize: 0.3, trainIterations: 2, evalIterations: 6,
       temperature: 2.5, kernel: 'rbf' as const, normalizeBases: false, detachEm: false, basesMomentum: 0.8,
       batchNormMomentum: 0.95, seed: 11,
     };
@@ -36,15 +36,40 @@ describe('HemHead layer', () => {
 
   it('fills defaults from the presets', () => {
     const hem = new HemHead({});
-    assert.equal(hem.options.stepSize, HEM_PRESETS.hemnet.stepSize);
+    // The paper's HEMNet setting on VOC: η = 0.5 (Sec. 5), T_train = 3, σ² = √C.
+    assert.equal(hem.options.stepSize, 0.5);
+    assert.equal(hem.options.trainIterations, 3);
+    assert.equal(hem.options.preset, 'hem');
     assert.equal(hem.options.detachEm, false);
     assert.equal(hem.options.temperature, null); // √C at run time
-    const ema = new HemHead({ preset: 'emanet' });
+    // EMANet: η = 1 (plain EM), no gradient through EM, normalised bases, no temperature.
+    const ema = new HemHead({ preset: 'ema' });
     assert.deepEqual(
       [ema.options.stepSize, ema.options.detachEm, ema.options.normalizeBases, ema.options.temperature],
       [1, true, true, 1],
     );
-    assert.equal(new HemHead({ preset: 'emanet', stepSize: 0.5 }).options.stepSize, 0.5);
+    assert.equal(new HemHead({ preset: 'ema', stepSize: 0.5 }).options.stepSize, 0.5);
+    // hemnet 0.1's preset names still load (saved models hold them) and map to the current ones.
+    assert.deepEqual(new HemHead({ preset: 'emanet' }).options, ema.options);
+    assert.equal(new HemHead({ preset: 'hemnet' }).getConfig()['preset'], 'hem');
+  });
+
+  it("the 'hem' preset's σ² is √C of the EM features (Eq. 8), not a stored constant", async () => {
+    await useBackend('wasm');
+    const x = randn([1, 6, 5, 8], 21) as tf.Tensor4D;
+    const gammaOf = (options: ConstructorParameters<typeof HemHead>[0]): Float32Array => {
+      const { model, head } = headModel(options);
+      const result = head.attend(x);
+      const gamma = result.gamma.dataSync() as Float32Array;
+      disposeHemResult(result);
+      model.dispose();
+      return gamma;
+    };
+    const byDefault = gammaOf({ emChannels: 8 });
+    assertClose(Array.from(byDefault), Array.from(gammaOf({ emChannels: 8, temperature: Math.sqrt(8) })), 1e-6);
+    const unit = gammaOf({ emChannels: 8, temperature: 1 });
+    assert.ok(byDefault.some((v, i) => Math.abs(v - (unit[i] as number)) > 1e-3), 'σ² = 1 must give other responsibilities');
+    x.dispose();
   });
 
   it('saves and loads with equal outputs and the same μ⁽⁰⁾', async () => {
@@ -85,9 +110,9 @@ describe('HemHead layer', () => {
     tf.dispose([x, expected]);
   });
 
-  it("'hemnet' sends gradient to the 1×1 conv in through EM; 'emanet' does not", async () => {
+  it("'hem' sends gradient to the 1×1 conv in through EM; 'ema' does not", async () => {
     await useBackend('wasm');
-    for (const preset of ['hemnet', 'emanet'] as const) {
+    for (const preset of ['hem', 'ema'] as const) {
       const { model, head } = headModel({ preset });
       const x = randn([2, 6, 5, 8], 7);
       const target = randn([2, 6, 5, 8], 8);
@@ -97,7 +122,7 @@ describe('HemHead layer', () => {
         [inKernel.read() as tf.Variable],
       );
       const magnitude = tf.max(tf.abs(Object.values(grads)[0]!)).dataSync()[0]!;
-      if (preset === 'hemnet') assert.ok(magnitude > 1e-6, `hemnet in-conv gradient ${magnitude}`);
+      if (preset === 'hem') assert.ok(magnitude > 1e-6, `hem in-conv gradient ${magnitude}`);
       else assert.equal(magnitude, 0, 'emanet in-conv gradient');
       tf.dispose([x, target, ...Object.values(grads)]);
     }
@@ -143,8 +168,8 @@ describe('HemHead layer', () => {
     assert.throws(() => new HemHead({ trainIterations: 1.5 }), /HemHead: 'trainIterations' must be an integer ≥ 1, received 1.5/);
     assert.throws(() => new HemHead({ temperature: -2 }), /HemHead: 'temperature' must be a finite number > 0, received -2/);
     assert.throws(() => new HemHead({ basesMomentum: 1 }), /HemHead: 'basesMomentum' must be in \[0, 1\), received 1/);
-    assert.throws(() => new HemHead({ preset: 'ema' as 'emanet' }), /HemHead: 'preset' must be one of 'hemnet', 'emanet', received 'ema'/);
-    assert.throws(() => new HemHead({ numbases: 3 } as never), /HemHead: unknown option 'numbases'/);
+    assert.throws(() => new HemHead({ preset: 'hemm' as 'hem' }), /HemHead: 'preset' must be one of 'hem', 'ema', received 'hemm'/);
+    assert.throws(() => new HemHead({ numbases: 3 } as never), /HemHead: unknown option 'numbases' \(valid: preset, numBases, /);
     assert.throws(() => new HemHead({ kernel: 'cos' as 'dot' }), /HemHead: 'kernel' must be one of 'dot', 'rbf', received 'cos'/);
     const head = new HemHead({});
     assert.throws(() => head.apply(tf.input({ shape: [8] })), /HemHead: input must be rank 4 \[B, H, W, C\] with known C, received \[null, 8\]/);

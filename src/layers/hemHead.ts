@@ -1,6 +1,6 @@
 /**
  * The HEM attention head for tfjs-layers: EMANet's EMAU generalised to
- * unrolled highway EM (HEMNet Fig. 1; DESIGN.md "Head around it").
+ * unrolled highway EM (HEMNet Fig. 1; docs/design.md "The head around the EM module").
  *
  *   input [B, H, W, C_in] ─┬─ 1×1 conv → x [B, N, C] → T × (E-step, N-step) → R-step X̃
  *                          │  → ReLU → 1×1 conv (no bias) → batch norm
@@ -12,20 +12,62 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { unrollHem, type HemResult } from '../em/unroll.js';
-import { checkIterations, checkKernel, checkStepSize, checkTemperature, KERNELS, type Kernel } from '../em/validate.js';
+import { checkIterations, checkStepSize, checkTemperature, KERNELS, type Kernel } from '../em/validate.js';
+import { checkKnownKeys, checkOneOf, defaultsOf, keysOf, pickKeys, validateField, type FieldSpec, type Schema } from '../schema.js';
+import { defaultLayerName, registerLayer } from './serialization.js';
 
-/** Named settings: `hemnet` (the paper) and `emanet` (the baseline, one flag away). */
+/**
+ * Named settings: `hem` (the paper) and `ema` (the baseline, one flag away).
+ * The same names as the segmentation heads that use them (src/models/heads.ts).
+ */
 export const HEM_PRESETS = {
   /** HEMNet: η 0.5, gradients through EM, σ² = √C, T_train 3, bases free. */
-  hemnet: { stepSize: 0.5, detachEm: false, normalizeBases: false, temperature: null, trainIterations: 3 },
+  hem: { stepSize: 0.5, detachEm: false, normalizeBases: false, temperature: null, trainIterations: 3 },
   /** EMANet: plain EM (η 1) under no-grad, L2-normalised bases, no temperature (σ² = 1). */
-  emanet: { stepSize: 1, detachEm: true, normalizeBases: true, temperature: 1, trainIterations: 3 },
+  ema: { stepSize: 1, detachEm: true, normalizeBases: true, temperature: 1, trainIterations: 3 },
 } as const;
 export type HemPreset = keyof typeof HEM_PRESETS;
+/** Preset names of hemnet 0.1 ('hemnet', 'emanet'): still accepted (saved models hold them), resolved to the new ones. */
+export const LEGACY_PRESET_NAMES: Readonly<Record<string, HemPreset>> = { hemnet: 'hem', emanet: 'ema' };
+/** @deprecated 0.1 names of the presets; use 'hem' / 'ema'. */
+export type LegacyHemPreset = 'hemnet' | 'emanet';
+
+const FN = 'HemHead';
+const BN_EPSILON = 1e-3;
+
+function checkUnitInterval(name: string): (where: string, value: unknown) => void {
+  return (where, value) => {
+    if (!(typeof value === 'number' && value >= 0 && value < 1)) throw new Error(`${where}: '${name}' must be in [0, 1), received ${String(value)}`);
+  };
+}
+
+/**
+ * The HemHead options, one entry each: type, default, doc (with the paper
+ * symbol), CLI flag. Defaults of `stepSize`, `trainIterations`,
+ * `temperature`, `normalizeBases` and `detachEm` come from the preset.
+ * Validation, `getConfig`, the model config's `hem` section and the CLI
+ * flags are derived from this table; a new option is one entry here (and
+ * its use in `call`).
+ */
+export const HEM_HEAD_SCHEMA = {
+  preset: { kind: 'enum', values: [...Object.keys(HEM_PRESETS), ...Object.keys(LEGACY_PRESET_NAMES)], default: 'hem', doc: "settings to start from: 'hem' (HEMNet) or 'ema' (EMANet); explicit options override it" },
+  numBases: { kind: 'integer', min: 1, default: 64, flag: 'num-bases', doc: 'K, Gaussian bases of the HEM head', check: (w: string, v: unknown) => checkIterations(w, 'numBases', v as number) },
+  emChannels: { kind: 'integer', min: 1, nullable: true, default: null, doc: 'C of the EM features (the 1×1 conv in maps C_in → C); null: C_in', check: (w: string, v: unknown) => checkIterations(w, 'emChannels', v as number) },
+  stepSize: { kind: 'number', flag: 'step-size', doc: 'η of the N-step (Eq. 13), in (0, 1]; 1 = plain EM', check: (w: string, v: unknown) => checkStepSize(w, v as number) },
+  trainIterations: { kind: 'integer', min: 1, flag: 'train-iterations', doc: 'T_train, unrolled HEM iterations in training', check: (w: string, v: unknown) => checkIterations(w, 'trainIterations', v as number) },
+  evalIterations: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'eval-iterations', doc: 'T_eval, iterations in inference (default T_train)', check: (w: string, v: unknown) => checkIterations(w, 'evalIterations', v as number) },
+  temperature: { kind: 'number', nullable: true, flag: 'temperature', doc: 'σ² of the E-step (Eq. 7/8); default √C', check: (w: string, v: unknown) => checkTemperature(w, v as number) },
+  kernel: { kind: 'enum', values: KERNELS, default: 'dot', flag: 'kernel', doc: 'E-step kernel: dot (Eq. 8) | rbf (Eq. 7)' },
+  normalizeBases: { kind: 'boolean', flag: 'normalize-bases', doc: 'L2-normalise μ after each N-step (EMANet)' },
+  detachEm: { kind: 'boolean', flag: 'detach-em', doc: 'no gradient through the EM iterations (EMANet)' },
+  basesMomentum: { kind: 'number', min: 0, max: 1, exclusiveMax: true, default: 0.9, flag: 'bases-momentum', doc: 'm of the μ⁽⁰⁾ moving average (0.9)', check: checkUnitInterval('basesMomentum') },
+  batchNormMomentum: { kind: 'number', min: 0, max: 1, exclusiveMax: true, default: 0.9, doc: "momentum of the output batch norm's moving statistics", check: checkUnitInterval('batchNormMomentum') },
+  seed: { kind: 'integer', nullable: true, default: null, doc: 'seed of the weight initialisers' },
+} as const satisfies Schema;
 
 export interface HemHeadOptions {
-  /** Settings to start from; explicit options override it. Default 'hemnet'. */
-  preset?: HemPreset;
+  /** Settings to start from; explicit options override it. Default 'hem'. ('hemnet'/'emanet' are the 0.1 names.) */
+  preset?: HemPreset | LegacyHemPreset;
   /** K, the number of Gaussian bases. Default 64. */
   numBases?: number;
   /** C, channels of the EM features (the 1×1 conv in maps C_in → C). Default C_in. */
@@ -59,72 +101,25 @@ export interface HemHeadConfig extends HemHeadOptions {
   dtype?: tf.DataType;
 }
 
-interface ResolvedHeadOptions {
-  preset: HemPreset;
-  numBases: number;
-  emChannels: number | null;
-  stepSize: number;
-  trainIterations: number;
-  evalIterations: number | null;
-  temperature: number | null;
-  kernel: Kernel;
-  normalizeBases: boolean;
-  detachEm: boolean;
-  basesMomentum: number;
-  batchNormMomentum: number;
-  seed: number | null;
+/** Every option filled in (the preset by its current name). */
+export type ResolvedHemHeadOptions = Required<Omit<HemHeadOptions, 'preset'>> & { preset: HemPreset };
+
+/** Keys tf.layers.Layer itself takes (and that tfjs adds when deserializing). */
+const LAYER_KEYS = ['customObjects', 'name', 'trainable', 'inputShape', 'batchInputShape', 'dtype', 'batchSize', 'weights', 'inputDType'];
+
+/** The current name of a preset (the 0.1 names map to the new ones). */
+export function presetName(preset: string): HemPreset {
+  const name = LEGACY_PRESET_NAMES[preset] ?? preset;
+  return checkOneOf(FN, 'preset', name, Object.keys(HEM_PRESETS) as HemPreset[]);
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set([
-  'preset', 'numBases', 'emChannels', 'stepSize', 'trainIterations', 'evalIterations', 'temperature',
-  'kernel', 'normalizeBases', 'detachEm', 'basesMomentum', 'batchNormMomentum', 'seed',
-]);
-const LAYER_KEYS: ReadonlySet<string> = new Set(['customObjects', 'name', 'trainable', 'inputShape', 'batchInputShape', 'dtype', 'batchSize', 'weights', 'inputDType']);
-
-const FN = 'HemHead';
-const BN_EPSILON = 1e-3;
-
-function checkUnitInterval(name: string, value: number, closedAtZero: boolean): void {
-  const ok = typeof value === 'number' && (closedAtZero ? value >= 0 : value > 0) && value < 1;
-  if (!ok) throw new Error(`${FN}: '${name}' must be in ${closedAtZero ? '[0' : '(0'}, 1), received ${String(value)}`);
-}
-
-/** Validates options and fills defaults from the preset. */
-export function resolveHemHeadOptions(options: HemHeadOptions): ResolvedHeadOptions {
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key) && !LAYER_KEYS.has(key)) {
-      throw new Error(`${FN}: unknown option '${key}' (valid: ${[...OPTION_KEYS].join(', ')})`);
-    }
-  }
-  const presetName = options.preset ?? 'hemnet';
-  if (!Object.hasOwn(HEM_PRESETS, presetName)) {
-    throw new Error(`${FN}: 'preset' must be one of ${Object.keys(HEM_PRESETS).map((p) => `'${p}'`).join(', ')}, received '${String(presetName)}'`);
-  }
-  const preset = HEM_PRESETS[presetName];
-  const resolved: ResolvedHeadOptions = {
-    preset: presetName,
-    numBases: options.numBases ?? 64,
-    emChannels: options.emChannels ?? null,
-    stepSize: options.stepSize ?? preset.stepSize,
-    trainIterations: options.trainIterations ?? preset.trainIterations,
-    evalIterations: options.evalIterations ?? null,
-    temperature: options.temperature === undefined ? preset.temperature : options.temperature,
-    kernel: options.kernel ?? 'dot',
-    normalizeBases: options.normalizeBases ?? preset.normalizeBases,
-    detachEm: options.detachEm ?? preset.detachEm,
-    basesMomentum: options.basesMomentum ?? 0.9,
-    batchNormMomentum: options.batchNormMomentum ?? 0.9,
-    seed: options.seed ?? null,
-  };
-  checkIterations(FN, 'numBases', resolved.numBases);
-  if (resolved.emChannels !== null) checkIterations(FN, 'emChannels', resolved.emChannels);
-  checkStepSize(FN, resolved.stepSize);
-  checkIterations(FN, 'trainIterations', resolved.trainIterations);
-  if (resolved.evalIterations !== null) checkIterations(FN, 'evalIterations', resolved.evalIterations);
-  if (resolved.temperature !== null) checkTemperature(FN, resolved.temperature);
-  if (!(KERNELS as readonly string[]).includes(resolved.kernel)) checkKernel(FN, resolved.kernel);
-  checkUnitInterval('basesMomentum', resolved.basesMomentum, true);
-  checkUnitInterval('batchNormMomentum', resolved.batchNormMomentum, true);
+/** Validates options and fills defaults: schema defaults ← preset ← explicit options. */
+export function resolveHemHeadOptions(options: HemHeadOptions): ResolvedHemHeadOptions {
+  checkKnownKeys(FN, 'option', options, [...keysOf(HEM_HEAD_SCHEMA), ...LAYER_KEYS]);
+  const preset = presetName(options.preset ?? HEM_HEAD_SCHEMA.preset.default);
+  const explicit = Object.fromEntries(Object.entries(pickKeys(HEM_HEAD_SCHEMA, options)).filter(([, v]) => v !== undefined));
+  const resolved = { ...defaultsOf<object>(HEM_HEAD_SCHEMA), ...HEM_PRESETS[preset], ...explicit, preset } as ResolvedHemHeadOptions;
+  for (const [key, spec] of Object.entries(HEM_HEAD_SCHEMA) as [string, FieldSpec][]) validateField(FN, key, spec, (resolved as Record<string, unknown>)[key]);
   return resolved;
 }
 
@@ -134,8 +129,8 @@ function l2Normalize(t: tf.Tensor, axis: number): tf.Tensor {
 
 /** The HEM attention head layer (EMAU of EMANet generalised). Input and output `[B, H, W, C_in]`. */
 export class HemHead extends tf.layers.Layer {
-  static className = 'HemHead';
-  readonly options: ResolvedHeadOptions;
+  static className = 'hemnet>HemHead';
+  readonly options: ResolvedHemHeadOptions;
   private inKernel: tf.LayerVariable | null = null;
   private inBias: tf.LayerVariable | null = null;
   private outKernel: tf.LayerVariable | null = null;
@@ -148,7 +143,7 @@ export class HemHead extends tf.layers.Layer {
   private stepSizeOverride: number | null = null;
 
   constructor(config: HemHeadConfig = {}) {
-    super(config);
+    super({ ...config, name: config.name ?? defaultLayerName(HemHead.className) });
     this.options = resolveHemHeadOptions(config);
   }
 
@@ -309,28 +304,17 @@ export class HemHead extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const o = this.options;
     return {
       ...super.getConfig(),
-      preset: o.preset,
-      numBases: o.numBases,
-      emChannels: o.emChannels,
+      ...(pickKeys(HEM_HEAD_SCHEMA, this.options) as tf.serialization.ConfigDict),
       // The η in use: after an annealing schedule, a saved model keeps its final η.
       stepSize: this.stepSize,
-      trainIterations: o.trainIterations,
-      evalIterations: o.evalIterations,
-      temperature: o.temperature,
-      kernel: o.kernel,
-      normalizeBases: o.normalizeBases,
-      detachEm: o.detachEm,
-      basesMomentum: o.basesMomentum,
-      batchNormMomentum: o.batchNormMomentum,
-      seed: o.seed,
     };
   }
 }
 
-tf.serialization.registerClass(HemHead);
+// Registered as 'hemnet>HemHead'; models saved by hemnet 0.1 name it 'HemHead'.
+registerLayer(HemHead, ['HemHead']);
 
 /** Creates an HEM head layer. */
 export function hemHead(options: HemHeadConfig = {}): HemHead {

@@ -5,6 +5,7 @@
  * shifts the upsampled logits by up to (factor − 1)/2 pixels.
  */
 import * as tf from '@tensorflow/tfjs';
+import { defaultLayerName, registerLayer } from './serialization.js';
 
 export interface BilinearUpsampleConfig {
   /** Integer factor ≥ 1 for both height and width. */
@@ -15,11 +16,11 @@ export interface BilinearUpsampleConfig {
 }
 
 export class BilinearUpsample extends tf.layers.Layer {
-  static className = 'BilinearUpsample';
+  static className = 'hemnet>BilinearUpsample';
   readonly factor: number;
 
   constructor(config: BilinearUpsampleConfig) {
-    super(config);
+    super({ ...config, name: config.name ?? defaultLayerName(BilinearUpsample.className) });
     const factor = config.factor;
     if (!Number.isInteger(factor) || factor < 1) {
       throw new Error(`BilinearUpsample: 'factor' must be an integer ≥ 1, received ${String(factor)}`);
@@ -47,4 +48,5 @@ export class BilinearUpsample extends tf.layers.Layer {
   }
 }
 
-tf.serialization.registerClass(BilinearUpsample);
+// Registered as 'hemnet>BilinearUpsample'; models saved by hemnet 0.1 name it 'BilinearUpsample'.
+registerLayer(BilinearUpsample, ['BilinearUpsample']);

@@ -14,16 +14,29 @@
  * weights transfer by name (`loadBackboneWeights`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { channelsOf, checkOneOf, checkPositiveInteger, convBnRelu, SeedSequence } from './builders.js';
+import { Registry, type Named } from '../registry.js';
+import { checkOneOf } from '../schema.js';
+import { channelsOf, checkPositiveInteger, convBnRelu, SeedSequence } from './builders.js';
 
-export const BACKBONE_NAMES = ['compact', 'resnet50'] as const;
-export type BackboneName = (typeof BACKBONE_NAMES)[number];
+/** What the model config gives a backbone (each backbone reads `width` its own way). */
+export interface BackboneBuildOptions {
+  outputStride: number;
+  /** Base width: compact stages w·[1, 2, 4, 8]; resnet50 scales 64..2048 by w/64. */
+  width: number;
+  /** Residual blocks per stage (compact; others may ignore it). */
+  blocksPerStage: number;
+  seed: number | null;
+}
 
-/** Output strides each backbone supports. */
-export const BACKBONE_OUTPUT_STRIDES: Readonly<Record<BackboneName, readonly number[]>> = {
-  compact: [4, 8],
-  resnet50: [8, 16],
-};
+/** A registered backbone: image `[B, H, W, C_in]` → features at 1/OS (and stage-3 features for the auxiliary head). */
+export interface BackboneSpec extends Named {
+  /** Output strides it supports (the model config's `outputStride` must be one). */
+  outputStrides: readonly number[];
+  build(input: tf.SymbolicTensor, options: BackboneBuildOptions): BackboneOutput;
+}
+
+const COMPACT_OUTPUT_STRIDES = [4, 8] as const;
+const RESNET50_OUTPUT_STRIDES = [8, 16] as const;
 
 /** Name prefix of every backbone layer. */
 export const BACKBONE_PREFIX = 'backbone';
@@ -134,7 +147,7 @@ function bottleneckBlock(
 export function compactBackbone(input: tf.SymbolicTensor, options: CompactBackboneOptions = {}): BackboneOutput {
   const fn = 'compactBackbone';
   const outputStride = options.outputStride ?? 8;
-  checkOneOf(fn, 'outputStride', outputStride, BACKBONE_OUTPUT_STRIDES.compact);
+  checkOneOf(fn, 'outputStride', outputStride, COMPACT_OUTPUT_STRIDES);
   const width = options.width ?? 16;
   checkPositiveInteger(fn, 'width', width);
   const blocks = blockCounts(fn, options.blocksPerStage ?? 1);
@@ -166,7 +179,7 @@ export function compactBackbone(input: tf.SymbolicTensor, options: CompactBackbo
 export function resnet50Backbone(input: tf.SymbolicTensor, options: ResNet50BackboneOptions = {}): BackboneOutput {
   const fn = 'resnet50Backbone';
   const outputStride = options.outputStride ?? 8;
-  checkOneOf(fn, 'outputStride', outputStride, BACKBONE_OUTPUT_STRIDES.resnet50);
+  checkOneOf(fn, 'outputStride', outputStride, RESNET50_OUTPUT_STRIDES);
   const multiplier = options.widthMultiplier ?? 1;
   if (typeof multiplier !== 'number' || !(multiplier > 0) || !Number.isFinite(multiplier)) {
     throw new Error(`${fn}: 'widthMultiplier' must be a positive number, received ${JSON.stringify(multiplier)}`);
@@ -196,3 +209,34 @@ export function resnet50Backbone(input: tf.SymbolicTensor, options: ResNet50Back
   }
   return { features: x, stage3: stage3 as tf.SymbolicTensor, outputStride };
 }
+
+/**
+ * The backbone registry: `model.backbone` names one of these. Adding a
+ * backbone is a file exporting a `BackboneSpec` and one entry here (or
+ * `BACKBONES.register(spec)` from your own code); docs/design.md shows one.
+ */
+export const BACKBONES = new Registry<BackboneSpec>('backbone', [
+  {
+    name: 'compact',
+    summary: 'compact dilated ResNet (basic blocks, widths w·[1, 2, 4, 8])',
+    outputStrides: COMPACT_OUTPUT_STRIDES,
+    build: (input, o) => compactBackbone(input, { outputStride: o.outputStride, width: o.width, blocksPerStage: o.blocksPerStage, seed: o.seed }),
+  },
+  {
+    name: 'resnet50',
+    summary: 'ResNet-50-like dilated backbone (bottlenecks [3, 4, 6, 3], multi-grid), widths scaled by width/64',
+    outputStrides: RESNET50_OUTPUT_STRIDES,
+    build: (input, o) => resnet50Backbone(input, { outputStride: o.outputStride, widthMultiplier: o.width / 64, seed: o.seed }),
+  },
+]);
+
+/** Names of the built-in backbones (the registry may hold more: `BACKBONES.names()`). */
+export const BACKBONE_NAMES = ['compact', 'resnet50'] as const;
+/** A backbone name: a built-in one or any registered later. */
+export type BackboneName = (typeof BACKBONE_NAMES)[number] | (string & {});
+
+/** Output strides of the built-in backbones (`BACKBONES.get(name).outputStrides` for any registered one). */
+export const BACKBONE_OUTPUT_STRIDES: Readonly<Record<(typeof BACKBONE_NAMES)[number], readonly number[]>> = {
+  compact: COMPACT_OUTPUT_STRIDES,
+  resnet50: RESNET50_OUTPUT_STRIDES,
+};

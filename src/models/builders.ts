@@ -77,19 +77,3 @@ export function checkPositiveInteger(fn: string, name: string, value: unknown): 
     throw new Error(`${fn}: '${name}' must be a positive integer, received ${JSON.stringify(value)}`);
   }
 }
-
-export function checkOneOf<T extends string | number>(fn: string, name: string, value: unknown, valid: readonly T[]): asserts value is T {
-  if (!(valid as readonly unknown[]).includes(value)) {
-    const list = valid.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(', ');
-    const got = typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
-    throw new Error(`${fn}: '${name}' must be one of ${list}, received ${got}`);
-  }
-}
-
-export function checkKeys(fn: string, what: string, value: object, valid: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!valid.includes(key)) {
-      throw new Error(`${fn}: unknown ${what} '${key}' (valid: ${valid.join(', ')})`);
-    }
-  }
-}

@@ -1,10 +1,10 @@
 /**
  * Segmentation heads on backbone features `[B, H/OS, W/OS, C_b]`
- * (DESIGN.md "Head around it"):
+ * (docs/design.md "The head around the EM module"), and the head registry:
  *
- * - `hem`: 3×3 conv → C (BN, ReLU) → HemHead (preset 'hemnet') → 3×3 conv →
+ * - `hem`: 3×3 conv → C (BN, ReLU) → HemHead (preset 'hem') → 3×3 conv →
  *   mid (BN, ReLU, dropout 0.1) → 1×1 classifier → bilinear ×OS.
- * - `ema`: the same with HemHead preset 'emanet' (EMANet's EMAU).
+ * - `ema`: the same with HemHead preset 'ema' (EMANet's EMAU).
  * - `fcn`: the same without attention.
  *
  * The auxiliary head (`fcnAuxHead`) is the FCN head on stage-3 features
@@ -14,11 +14,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BilinearUpsample } from '../layers/resize.js';
-import { hemHead, type HemHead, type HemHeadOptions } from '../layers/hemHead.js';
-import { checkOneOf, checkPositiveInteger, convBnRelu, SeedSequence } from './builders.js';
-
-export const HEAD_NAMES = ['hem', 'ema', 'fcn'] as const;
-export type HeadName = (typeof HEAD_NAMES)[number];
+import { HEM_HEAD_SCHEMA, hemHead, type HemHead, type HemHeadOptions, type HemPreset } from '../layers/hemHead.js';
+import { Registry, type Named } from '../registry.js';
+import { keysOf, omitKeys } from '../schema.js';
+import { checkPositiveInteger, convBnRelu, SeedSequence } from './builders.js';
 
 /**
  * HemHead options a segmentation head passes through (the preset follows
@@ -29,11 +28,10 @@ export type HeadName = (typeof HEAD_NAMES)[number];
  */
 export type SegmentationHemOptions = Omit<HemHeadOptions, 'preset' | 'seed'>;
 
-/** Keys of `SegmentationHemOptions` (for config validation). */
-export const HEM_OPTION_KEYS = [
-  'numBases', 'emChannels', 'stepSize', 'trainIterations', 'evalIterations', 'temperature', 'kernel',
-  'normalizeBases', 'detachEm', 'basesMomentum', 'batchNormMomentum',
-] as const;
+/** The schema of `SegmentationHemOptions`: HemHead's, without what the head and the model decide. */
+export const SEGMENTATION_HEM_SCHEMA = omitKeys(HEM_HEAD_SCHEMA, ['preset', 'seed']);
+/** Keys of `SegmentationHemOptions` (derived from HemHead's schema). */
+export const HEM_OPTION_KEYS: readonly string[] = keysOf(SEGMENTATION_HEM_SCHEMA);
 
 export interface SegmentationHeadOptions {
   numClasses: number;
@@ -89,32 +87,81 @@ function classify(
   return new BilinearUpsample({ name: `${prefix}/logits`, factor: upsample }).apply(y) as tf.SymbolicTensor;
 }
 
-/** A segmentation head (`hem`, `ema` or `fcn`): features `[B, h, w, C_b]` → logits `[B, h·OS, w·OS, numClasses]`. */
-export function segmentationHead(kind: HeadName, features: tf.SymbolicTensor, options: SegmentationHeadOptions): SegmentationHeadOutput {
-  const fn = 'segmentationHead';
-  checkOneOf(fn, 'head', kind, HEAD_NAMES);
+/** A registered segmentation head: features `[B, h, w, C_b]` → logits `[B, h·OS, w·OS, numClasses]`. */
+export interface HeadSpec extends Named {
+  /** The HemHead preset of its attention module, or null when it has none (then `model.hem` is ignored). */
+  hemPreset: HemPreset | null;
+  build(features: tf.SymbolicTensor, options: SegmentationHeadOptions): SegmentationHeadOutput;
+}
+
+function checkHeadOptions(fn: string, options: SegmentationHeadOptions): number {
   checkPositiveInteger(fn, 'numClasses', options.numClasses);
-  checkPositiveInteger(fn, 'channels', options.channels);
   checkPositiveInteger(fn, 'midChannels', options.midChannels);
   checkPositiveInteger(fn, 'upsample', options.upsample);
   const dropout = options.dropout ?? 0.1;
   checkDropout(fn, dropout);
+  return dropout;
+}
+
+/**
+ * conv in → (attention) → classifier: the shape every built-in head shares.
+ * `attend` adds the attention module (null: none); a new head can reuse
+ * this with its own module, or build anything else in `HeadSpec.build`.
+ */
+export function buildAttentionHead(
+  fn: string,
+  features: tf.SymbolicTensor,
+  options: SegmentationHeadOptions,
+  attend: ((x: tf.SymbolicTensor, prefix: string, seeds: SeedSequence) => { output: tf.SymbolicTensor; hemHead: HemHead | null }) | null,
+): SegmentationHeadOutput {
+  const dropout = checkHeadOptions(fn, options);
+  checkPositiveInteger(fn, 'channels', options.channels);
   const prefix = options.prefix ?? 'head';
   const seeds = new SeedSequence(options.seed ?? null, prefix);
-
   let x = convBnRelu(features, `${prefix}/conv_in`, { filters: options.channels, kernelSize: 3 }, seeds);
   let attention: HemHead | null = null;
-  if (kind !== 'fcn') {
-    attention = hemHead({
-      ...options.hem,
-      preset: kind === 'hem' ? 'hemnet' : 'emanet',
-      seed: seeds.nextOrNull(),
-      name: `${prefix}/${kind}`,
-    });
-    x = attention.apply(x) as tf.SymbolicTensor;
+  if (attend !== null) {
+    const attended = attend(x, prefix, seeds);
+    x = attended.output;
+    attention = attended.hemHead;
   }
   const logits = classify(x, prefix, options.midChannels, options.numClasses, dropout, options.upsample, seeds);
   return { logits, hemHead: attention };
+}
+
+/** A head whose attention module is a HemHead with `preset` (the layer is named `<prefix>/<name>`). */
+function hemAttentionHead(name: string, summary: string, preset: HemPreset): HeadSpec {
+  return {
+    name,
+    summary,
+    hemPreset: preset,
+    build: (features, options) =>
+      buildAttentionHead('segmentationHead', features, options, (x, prefix, seeds) => {
+        const layer = hemHead({ ...options.hem, preset, seed: seeds.nextOrNull(), name: `${prefix}/${name}` });
+        return { output: layer.apply(x) as tf.SymbolicTensor, hemHead: layer };
+      }),
+  };
+}
+
+/**
+ * The head registry: `model.head` names one of these. Adding a head is a
+ * file exporting a `HeadSpec` and one entry here (or `HEADS.register(spec)`
+ * from your own code); docs/design.md shows one.
+ */
+export const HEADS = new Registry<HeadSpec>('head', [
+  hemAttentionHead('hem', 'HEMNet: highway EM attention (η 0.5, gradients through EM, σ² = √C)', 'hem'),
+  hemAttentionHead('ema', 'EMANet baseline: plain EM under no-grad, normalised bases', 'ema'),
+  { name: 'fcn', summary: 'no attention (FCN head)', hemPreset: null, build: (features, options) => buildAttentionHead('segmentationHead', features, options, null) },
+]);
+
+/** Names of the built-in heads (the registry may hold more: `HEADS.names()`). */
+export const HEAD_NAMES = ['hem', 'ema', 'fcn'] as const;
+/** A head name: a built-in one or any registered later. */
+export type HeadName = (typeof HEAD_NAMES)[number] | (string & {});
+
+/** A registered segmentation head by name: features `[B, h, w, C_b]` → logits `[B, h·OS, w·OS, numClasses]`. */
+export function segmentationHead(kind: HeadName, features: tf.SymbolicTensor, options: SegmentationHeadOptions): SegmentationHeadOutput {
+  return HEADS.get(kind, 'segmentationHead').build(features, options);
 }
 
 export interface AuxHeadOptions {
@@ -129,12 +176,7 @@ export interface AuxHeadOptions {
 
 /** The auxiliary FCN head: 3×3 conv → mid (BN, ReLU, dropout) → 1×1 classifier → bilinear ×upsample. */
 export function fcnAuxHead(features: tf.SymbolicTensor, options: AuxHeadOptions): tf.SymbolicTensor {
-  const fn = 'fcnAuxHead';
-  checkPositiveInteger(fn, 'numClasses', options.numClasses);
-  checkPositiveInteger(fn, 'midChannels', options.midChannels);
-  checkPositiveInteger(fn, 'upsample', options.upsample);
-  const dropout = options.dropout ?? 0.1;
-  checkDropout(fn, dropout);
+  const dropout = checkHeadOptions('fcnAuxHead', { ...options, channels: options.midChannels });
   const prefix = options.prefix ?? 'aux';
   const seeds = new SeedSequence(options.seed ?? null, prefix);
   return classify(features, prefix, options.midChannels, options.numClasses, dropout, options.upsample, seeds);

@@ -31,8 +31,8 @@ describe('buildSegmentationModel', () => {
         assert.equal(built.outputStride, outputStride);
         assert.equal(built.hemHead === null, head === 'fcn');
         if (built.hemHead !== null) {
-          // The head name picks the preset; the config's HemHead options pass through.
-          assert.equal(built.hemHead.options.preset, head === 'hem' ? 'hemnet' : 'emanet');
+          // The head name picks the preset of the same name; the config's HemHead options pass through.
+          assert.equal(built.hemHead.options.preset, head);
           assert.equal(built.hemHead.options.stepSize, head === 'hem' ? 0.5 : 1);
           assert.equal(built.hemHead.options.numBases, 8);
         }
@@ -170,8 +170,8 @@ describe('model config', () => {
     assert.throws(() => buildSegmentationModel({ outputStride: 16 }), /buildSegmentationModel: 'outputStride' must be one of 4, 8, received 16/);
     assert.throws(() => buildSegmentationModel({ backbone: 'resnet50', outputStride: 4 }), /'outputStride' must be one of 8, 16, received 4/);
     assert.throws(() => buildSegmentationModel({ inputSize: [60, 64] }), /buildSegmentationModel: 'inputSize' must be \[H, W\] of positive integers divisible by outputStride 8, received \[60,64\]/);
-    assert.throws(() => buildSegmentationModel({ hem: { stepSize: 1.5 } }), /HemHead: 'stepSize' must be in \(0, 1\], received 1.5/);
-    assert.throws(() => buildSegmentationModel({ hem: { numBasis: 3 } as never }), /buildSegmentationModel: unknown 'hem' option 'numBasis'/);
+    assert.throws(() => buildSegmentationModel({ hem: { stepSize: 1.5 } }), /buildSegmentationModel: 'stepSize' must be in \(0, 1\], received 1.5/);
+    assert.throws(() => buildSegmentationModel({ hem: { numBasis: 3 } as never }), /buildSegmentationModel: unknown key 'hem\.numBasis' \(valid: numBases, emChannels, /);
     assert.throws(() => defaultModelConfig({ dropout: 1 }), /defaultModelConfig: 'dropout' must be in \[0, 1\), received 1/);
     const { inputSize: _dropped, ...incomplete } = defaultModelConfig();
     assert.throws(() => validateModelConfig(incomplete), /buildSegmentationModel: config is missing 'inputSize'/);

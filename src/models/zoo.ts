@@ -8,22 +8,16 @@
  *   (+ auxiliary FCN head on stage-3 features → aux logits [B, H, W, numClasses])
  */
 import * as tf from '@tensorflow/tfjs';
-import { HemHead, resolveHemHeadOptions } from '../layers/hemHead.js';
-import {
-  BACKBONE_NAMES,
-  BACKBONE_OUTPUT_STRIDES,
-  compactBackbone,
-  resnet50Backbone,
-  type BackboneName,
-  type BackboneOutput,
-} from './backbones.js';
-import { checkKeys, checkOneOf, checkPositiveInteger } from './builders.js';
-import { fcnAuxHead, HEAD_NAMES, HEM_OPTION_KEYS, segmentationHead, type HeadName, type SegmentationHemOptions } from './heads.js';
+import type { HemHead } from '../layers/hemHead.js';
+import { shortClassName } from '../layers/serialization.js';
+import { checkComplete, checkKnownKeys, checkObject, checkOneOf, defaultsOf, keysOf, validateAgainstSchema, type Schema } from '../schema.js';
+import { BACKBONES, type BackboneName, type BackboneOutput } from './backbones.js';
+import { fcnAuxHead, HEADS, SEGMENTATION_HEM_SCHEMA, type HeadName, type SegmentationHemOptions } from './heads.js';
 
 export interface SegmentationModelConfig {
-  /** 'compact' (basic blocks) or 'resnet50' (bottlenecks). */
+  /** A registered backbone: 'compact' (basic blocks), 'resnet50' (bottlenecks), … */
   backbone: BackboneName;
-  /** 'hem' (HEMNet), 'ema' (EMANet) or 'fcn' (no attention). */
+  /** A registered head: 'hem' (HEMNet), 'ema' (EMANet), 'fcn' (no attention), … */
   head: HeadName;
   /** Classes, background included. */
   numClasses: number;
@@ -51,72 +45,59 @@ export interface SegmentationModelConfig {
   seed: number | null;
 }
 
-export const MODEL_CONFIG_KEYS: readonly (keyof SegmentationModelConfig)[] = [
-  'backbone', 'head', 'numClasses', 'inputSize', 'inputChannels', 'channels', 'midChannels', 'outputStride',
-  'width', 'blocksPerStage', 'auxiliaryHead', 'dropout', 'hem', 'seed',
-];
+/**
+ * The model config schema: one entry per key (type, range, default, doc,
+ * CLI flag); `hem` holds HemHead's own schema (src/layers/hemHead.ts).
+ * Backbone and head names are checked against their registries.
+ */
+export const MODEL_SCHEMA = {
+  backbone: { kind: 'enum', values: () => BACKBONES.names(), default: 'compact', flag: 'backbone', doc: 'backbone (registry BACKBONES)' },
+  head: { kind: 'enum', values: () => HEADS.names(), default: 'hem', flag: 'head', doc: 'segmentation head (registry HEADS): hem (HEMNet), ema (EMANet baseline), fcn (no attention)' },
+  numClasses: { kind: 'integer', min: 1, default: 11, doc: 'classes, background included' },
+  inputSize: { kind: 'numbers', integer: true, length: 2, min: 1, default: [64, 64], doc: '[H, W] of the input images, both divisible by outputStride' },
+  inputChannels: { kind: 'integer', min: 1, default: 3, doc: 'C_in of the input images' },
+  channels: { kind: 'integer', min: 1, default: 64, flag: 'channels', doc: 'C, channels of the head and of x [B, N, C]' },
+  midChannels: { kind: 'integer', min: 1, default: 64, doc: 'channels of the 3×3 conv before each classifier' },
+  outputStride: { kind: 'integer', min: 1, default: 8, flag: 'output-stride', doc: "OS of the backbone (one of the backbone's outputStrides: compact 4|8, resnet50 8|16)" },
+  width: { kind: 'integer', min: 1, default: 16, flag: 'width', doc: 'backbone base width' },
+  blocksPerStage: { kind: 'integer', min: 1, default: 1, doc: 'residual blocks per stage of the compact backbone' },
+  auxiliaryHead: { kind: 'boolean', default: false, flag: 'aux-head', doc: 'add the auxiliary FCN head (loss weight 0.4)' },
+  dropout: {
+    kind: 'number', min: 0, max: 1, exclusiveMax: true, default: 0.1, doc: 'dropout before the classifiers',
+    check: (where: string, v: unknown) => {
+      if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new Error(`${where}: 'dropout' must be in [0, 1), received ${JSON.stringify(v)}`);
+    },
+  },
+  hem: { kind: 'object', fields: SEGMENTATION_HEM_SCHEMA, default: { numBases: 16 }, doc: "HemHead options of the 'hem'/'ema' heads" },
+  seed: { kind: 'integer', nullable: true, default: 0, flag: 'model-seed', doc: 'seed of the weight initialisers (null: unseeded)' },
+} as const satisfies Schema;
 
-const DEFAULTS: SegmentationModelConfig = {
-  backbone: 'compact',
-  head: 'hem',
-  numClasses: 11,
-  inputSize: [64, 64],
-  inputChannels: 3,
-  channels: 64,
-  midChannels: 64,
-  outputStride: 8,
-  width: 16,
-  blocksPerStage: 1,
-  auxiliaryHead: false,
-  dropout: 0.1,
-  hem: { numBases: 16 },
-  seed: 0,
-};
+/** Keys of the model config (derived from `MODEL_SCHEMA`). */
+export const MODEL_CONFIG_KEYS: readonly (keyof SegmentationModelConfig)[] = keysOf<keyof SegmentationModelConfig>(MODEL_SCHEMA);
+
+const DEFAULTS: SegmentationModelConfig = defaultsOf<SegmentationModelConfig>(MODEL_SCHEMA);
 
 const BUILD = 'buildSegmentationModel';
 
 /** Validates a complete config (e.g. parsed from JSON); unknown keys are errors. */
 export function validateModelConfig(config: unknown, fn = BUILD): SegmentationModelConfig {
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new Error(`${fn}: config must be an object, received ${JSON.stringify(config)}`);
+  checkObject(fn, 'config', config);
+  checkKnownKeys(fn, 'config key', config, MODEL_SCHEMA);
+  validateAgainstSchema(fn, MODEL_SCHEMA, config);
+  checkComplete(fn, MODEL_SCHEMA, config);
+  const c = config as unknown as SegmentationModelConfig;
+  checkOneOf(fn, 'outputStride', c.outputStride, BACKBONES.get(c.backbone, fn).outputStrides);
+  const [height, width] = c.inputSize;
+  if (height % c.outputStride !== 0 || width % c.outputStride !== 0) {
+    throw new Error(`${fn}: 'inputSize' must be [H, W] of positive integers divisible by outputStride ${c.outputStride}, received ${JSON.stringify(c.inputSize)}`);
   }
-  checkKeys(fn, 'config key', config, MODEL_CONFIG_KEYS);
-  for (const key of MODEL_CONFIG_KEYS) {
-    if (!(key in config)) throw new Error(`${fn}: config is missing '${key}'`);
-  }
-  const c = config as SegmentationModelConfig;
-  checkOneOf(fn, 'backbone', c.backbone, BACKBONE_NAMES);
-  checkOneOf(fn, 'head', c.head, HEAD_NAMES);
-  checkPositiveInteger(fn, 'numClasses', c.numClasses);
-  checkPositiveInteger(fn, 'inputChannels', c.inputChannels);
-  checkPositiveInteger(fn, 'channels', c.channels);
-  checkPositiveInteger(fn, 'midChannels', c.midChannels);
-  checkPositiveInteger(fn, 'width', c.width);
-  checkPositiveInteger(fn, 'blocksPerStage', c.blocksPerStage);
-  checkOneOf(fn, 'outputStride', c.outputStride, BACKBONE_OUTPUT_STRIDES[c.backbone]);
-  const size: unknown = c.inputSize;
-  if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => Number.isInteger(v) && v > 0 && v % c.outputStride === 0)) {
-    throw new Error(`${fn}: 'inputSize' must be [H, W] of positive integers divisible by outputStride ${c.outputStride}, received ${JSON.stringify(size)}`);
-  }
-  if (typeof c.auxiliaryHead !== 'boolean') throw new Error(`${fn}: 'auxiliaryHead' must be a boolean, received ${JSON.stringify(c.auxiliaryHead)}`);
-  if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) {
-    throw new Error(`${fn}: 'dropout' must be in [0, 1), received ${JSON.stringify(c.dropout)}`);
-  }
-  if (c.seed !== null && !Number.isInteger(c.seed)) throw new Error(`${fn}: 'seed' must be an integer or null, received ${JSON.stringify(c.seed)}`);
-  if (typeof c.hem !== 'object' || c.hem === null || Array.isArray(c.hem)) {
-    throw new Error(`${fn}: 'hem' must be an object of HemHead options, received ${JSON.stringify(c.hem)}`);
-  }
-  checkKeys(fn, "'hem' option", c.hem, HEM_OPTION_KEYS);
-  resolveHemHeadOptions(c.hem); // value checks, with HemHead's messages
-  return { ...c, inputSize: [size[0] as number, size[1] as number], hem: { ...c.hem } };
+  return { ...c, inputSize: [height, width], hem: { ...c.hem } };
 }
 
 /** The default config (compact backbone, hem head, 64×64 scenes, 11 classes) with `overrides` applied; `hem` merges key by key. */
 export function defaultModelConfig(overrides: Partial<SegmentationModelConfig> = {}): SegmentationModelConfig {
-  if (typeof overrides !== 'object' || overrides === null) {
-    throw new Error(`defaultModelConfig: 'overrides' must be an object, received ${JSON.stringify(overrides)}`);
-  }
-  checkKeys('defaultModelConfig', 'config key', overrides, MODEL_CONFIG_KEYS);
+  checkObject('defaultModelConfig', 'overrides', overrides);
+  checkKnownKeys('defaultModelConfig', 'config key', overrides, MODEL_SCHEMA);
   const merged = { ...DEFAULTS, ...overrides, hem: { ...DEFAULTS.hem, ...(overrides.hem ?? {}) } };
   return validateModelConfig(merged, 'defaultModelConfig');
 }
@@ -138,18 +119,15 @@ export interface SegmentationModel {
  * of `defaultModelConfig`, unknown keys and bad values are errors.
  */
 export function buildSegmentationModel(config: Partial<SegmentationModelConfig> = {}): SegmentationModel {
-  if (typeof config !== 'object' || config === null) throw new Error(`${BUILD}: config must be an object, received ${JSON.stringify(config)}`);
-  checkKeys(BUILD, 'config key', config, MODEL_CONFIG_KEYS);
+  checkObject(BUILD, 'config', config);
+  checkKnownKeys(BUILD, 'config key', config, MODEL_SCHEMA);
   const merged = { ...DEFAULTS, ...config, hem: { ...DEFAULTS.hem, ...(config.hem ?? {}) } };
   const c = validateModelConfig(merged, BUILD);
   const [height, width] = c.inputSize;
   const input = tf.input({ name: 'image', shape: [height, width, c.inputChannels] });
   const seed = c.seed;
-  const backbone: BackboneOutput =
-    c.backbone === 'compact'
-      ? compactBackbone(input, { outputStride: c.outputStride, width: c.width, blocksPerStage: c.blocksPerStage, seed })
-      : resnet50Backbone(input, { outputStride: c.outputStride, widthMultiplier: c.width / 64, seed });
-  const head = segmentationHead(c.head, backbone.features, {
+  const backbone: BackboneOutput = BACKBONES.get(c.backbone, BUILD).build(input, { outputStride: c.outputStride, width: c.width, blocksPerStage: c.blocksPerStage, seed });
+  const head = HEADS.get(c.head, BUILD).build(backbone.features, {
     numClasses: c.numClasses,
     channels: c.channels,
     midChannels: c.midChannels,
@@ -190,7 +168,7 @@ function describeShape(layer: tf.layers.Layer): string {
 export function summarizeModel(model: tf.LayersModel): string {
   const rows = model.layers.map((layer) => [
     layer.name,
-    layer.getClassName(),
+    shortClassName(layer.getClassName()),
     describeShape(layer),
     String(layer.weights.reduce((sum, w) => sum + w.shape.reduce((p: number, d) => p * (d ?? 0), 1), 0)),
   ]);

@@ -9,7 +9,7 @@ export { evaluateSegmentation, predictProbabilities, findHemHeads, withVariableI
 export type { EvaluateOptions, EvaluationResult } from './evaluate.js';
 export { attentionMaps } from './attention.js';
 export type { AttentionMapOptions, AttentionMaps } from './attention.js';
-export { validateAgainstSchema } from './validateConfig.js';
-export type { Schema, FieldSpec } from './validateConfig.js';
-export { createOptimizer, ScheduledAdam, MomentumSgd, OPTIMIZER_NAMES } from './optimizer.js';
-export type { OptimizerName, TrainingOptimizer } from './optimizer.js';
+export { defaultRunConfig, mergeRunConfig, RUN_SCHEMA, TRAIN_SCHEMA, EVAL_SCHEMA } from './runConfig.js';
+export type { RunConfig, PartialRunConfig, RunTrainConfig, EvalConfig } from './runConfig.js';
+export { createOptimizer, optimizerName, ScheduledAdam, MomentumSgd, OPTIMIZER_NAMES, OPTIMIZERS } from './optimizer.js';
+export type { OptimizerName, OptimizerSpec, TrainingOptimizer } from './optimizer.js';

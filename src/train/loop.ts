@@ -1,7 +1,7 @@
 /**
  * The training loop: one readable function that emits events. SGD with
  * momentum, poly learning-rate decay, weight decay on conv kernels only,
- * cross-entropy with an ignore label (the EMANet recipe, DESIGN.md).
+ * cross-entropy with an ignore label (the EMANet recipe, docs/design.md "Training recipe").
  * Platform-neutral: checkpoints go through a callback the caller supplies.
  */
 import * as tf from '@tensorflow/tfjs';

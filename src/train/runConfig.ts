@@ -1,40 +1,19 @@
 /**
- * The run config: everything `hemnet train` needs, as typed data. A JSON
- * config file is validated against the schema (unknown keys are errors) and
- * merged over the defaults; command-line flags are merged over that.
+ * The run config: everything `hemnet train` needs, as typed data. One schema
+ * per section (model: src/models/zoo.ts, data: src/data/config.ts, train
+ * and eval: here); defaults, validation and the CLI flags come from them. A
+ * JSON config file is validated (unknown keys are errors) and merged over
+ * the defaults; command-line flags are merged over that.
  */
 import { BACKEND_NAMES, type BackendName } from '../backend.js';
-import { defaultModelConfig, validateModelConfig, type SegmentationModelConfig } from '../models/zoo.js';
+import { DATA_SCHEMA, RENAMED_DATA_KEYS, type DataConfig } from '../data/config.js';
+import { DATASETS } from '../data/registry.js';
+import { MODEL_SCHEMA, validateModelConfig, type SegmentationModelConfig } from '../models/zoo.js';
+import { checkObject, defaultsOf, validateAgainstSchema, type Schema } from '../schema.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from './loop.js';
-import { validateAgainstSchema, type Schema } from './validateConfig.js';
-import { OPTIMIZER_NAMES } from './optimizer.js';
+import { OPTIMIZERS } from './optimizer.js';
 
-export interface DataConfig {
-  /** 'scenes': the built-in MNIST scenes; 'voc': a PASCAL-VOC-format folder. */
-  source: 'scenes' | 'voc';
-  /** Root of the VOC-format folder (source 'voc'). */
-  vocRoot: string | null;
-  /** Scenes in the training split (source 'scenes'). */
-  trainSize: number;
-  /** Scenes in the validation split (source 'scenes'); VOC uses its val list. */
-  valSize: number;
-  /** Canvas side of the scenes, also the training crop size for VOC. */
-  canvasSize: number;
-  /** Digits per scene [min, max]. */
-  digitsPerScene: [number, number];
-  /** Digit side = 28·scale pixels, scale drawn from [min, max] (null: [1.5, 2.2], capped at canvas/28). */
-  digitScale: [number, number] | null;
-  /** Grow digit labels by this many pixels so strokes become regions (0: labels follow the strokes). */
-  labelDilation: number;
-  /** Digit fragments pasted as background clutter per scene, [min, max]. */
-  clutterFragments: [number, number];
-  /** Random rescaling range of the training augmentation. */
-  scaleRange: [number, number];
-  /** Random horizontal flips in training. */
-  flip: boolean;
-  /** Seed of the dataset and of the augmentation. */
-  seed: number;
-}
+export type { DataConfig } from '../data/config.js';
 
 export interface EvalConfig {
   batchSize: number;
@@ -74,82 +53,64 @@ export interface PartialRunConfig {
 }
 
 /**
+ * The `train` section. The run defaults are `npm start`'s: Adam, not the
+ * paper's SGD: from scratch on the scenes, SGD (lr 0.01–0.1) stalls for
+ * >1000 steps on a plateau that knows digit from background but not which
+ * digit; Adam leaves it within a few hundred steps.
+ */
+export const TRAIN_SCHEMA = {
+  optimizer: { kind: 'enum', values: () => OPTIMIZERS.names(), default: 'adam', flag: 'optimizer', doc: "optimizer (registry OPTIMIZERS): sgd (momentum, the paper's recipe) | adam" },
+  steps: { kind: 'integer', min: 1, max: 1_000_000_000, default: 1000, flag: 'steps', doc: 'optimisation steps' },
+  batchSize: { kind: 'integer', min: 1, max: 4096, default: 8, flag: 'batch-size', doc: 'images per step' },
+  learningRate: { kind: 'number', min: 0, exclusiveMin: true, max: 100, default: 2e-3, flag: 'lr', doc: 'base learning rate (poly decay, power 0.9)' },
+  momentum: { kind: 'number', min: 0, max: 1, default: DEFAULT_TRAIN_OPTIONS.momentum, flag: 'momentum', doc: 'SGD momentum' },
+  weightDecay: { kind: 'number', min: 0, default: DEFAULT_TRAIN_OPTIONS.weightDecay, flag: 'weight-decay', doc: 'L2 weight decay on kernels' },
+  lrPower: { kind: 'number', min: 0, default: DEFAULT_TRAIN_OPTIONS.lrPower, doc: 'power of the poly decay' },
+  seed: { kind: 'integer', min: 0, default: 0, flag: 'seed', doc: 'seed of the sample order' },
+  checkpointEvery: { kind: 'integer', min: 0, max: 1_000_000_000, default: 200, flag: 'checkpoint-every', doc: 'steps between checkpoints (0: only at the end)' },
+  stepSizeEnd: { kind: 'number', min: 0, exclusiveMin: true, max: 1, nullable: true, default: null, flag: 'step-size-end', doc: 'anneal η from --step-size to this value during training (GradNets schedule)' },
+  stepSizeTau: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'step-size-tau', doc: 'τ, steps over which η anneals (default: half the steps)' },
+} as const satisfies Schema;
+
+export const EVAL_SCHEMA = {
+  batchSize: { kind: 'integer', min: 1, max: 4096, default: 16, flag: 'eval-batch-size', doc: 'images per forward pass in evaluation' },
+  scales: { kind: 'numbers', min: 0, exclusiveMin: true, default: [1], flag: 'eval-scales', doc: 'comma-separated input scales, e.g. 0.75,1,1.25 (multi-scale)' },
+  flip: { kind: 'boolean', default: false, flag: 'eval-flip', doc: 'also average the flipped input' },
+  evalIterations: { kind: 'integer', min: 1, nullable: true, default: null, doc: 'T_eval override for every HEM head (null: the model’s own)' },
+  limit: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'eval-limit', doc: 'evaluate at most this many images' },
+} as const satisfies Schema;
+
+/** The whole run config; `hemnet --help` lists every field that has a flag. */
+export const RUN_SCHEMA = {
+  backend: { kind: 'enum', values: BACKEND_NAMES, default: 'auto', flag: 'backend', doc: 'wasm | cpu | tensorflow | auto (env HEMNET_BACKEND)' },
+  model: { kind: 'object', fields: MODEL_SCHEMA },
+  data: { kind: 'object', fields: DATA_SCHEMA },
+  train: { kind: 'object', fields: TRAIN_SCHEMA },
+  eval: { kind: 'object', fields: EVAL_SCHEMA },
+} as const satisfies Schema;
+
+/**
  * The default run (`npm start`): HEMNet on the built-in scenes, sized to
  * train and evaluate in under five minutes on a 2-core machine with wasm.
  */
 export function defaultRunConfig(): RunConfig {
-  return {
-    backend: 'auto',
-    model: defaultModelConfig(),
-    data: {
-      source: 'scenes',
-      vocRoot: null,
-      trainSize: 4000,
-      valSize: 500,
-      canvasSize: 64,
-      digitsPerScene: [1, 2],
-      digitScale: null,
-      labelDilation: 1,
-      clutterFragments: [0, 2],
-      scaleRange: [1, 1],
-      flip: false,
-      seed: 0,
-    },
-    // Adam, not the paper's SGD: from scratch on the scenes, SGD (lr 0.01–0.1)
-    // stalls for >1000 steps on a plateau that knows digit from background but
-    // not which digit; Adam leaves it within a few hundred steps.
-    train: { ...DEFAULT_TRAIN_OPTIONS, optimizer: 'adam', steps: 1000, batchSize: 8, learningRate: 2e-3, checkpointEvery: 200, stepSizeEnd: null, stepSizeTau: null },
-    eval: { batchSize: 16, scales: [1], flip: false, evalIterations: null, limit: null },
-  };
+  return defaultsOf<RunConfig>(RUN_SCHEMA);
 }
 
-const SECTIONS: Schema = {
-  backend: { kind: 'enum', values: BACKEND_NAMES },
-  model: { kind: 'any-object' },
-  data: {
-    kind: 'object',
-    fields: {
-      source: { kind: 'enum', values: ['scenes', 'voc'] },
-      vocRoot: { kind: 'string', nullable: true },
-      trainSize: { kind: 'integer', min: 1, max: 10_000_000 },
-      valSize: { kind: 'integer', min: 1, max: 10_000_000 },
-      canvasSize: { kind: 'integer', min: 8, max: 8192 },
-      digitsPerScene: { kind: 'numbers', length: 2, min: 1 },
-      digitScale: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true, nullable: true },
-      labelDilation: { kind: 'integer', min: 0, max: 8 },
-      clutterFragments: { kind: 'numbers', length: 2, min: 0 },
-      scaleRange: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true },
-      flip: { kind: 'boolean' },
-      seed: { kind: 'integer', min: 0 },
-    },
-  },
-  train: {
-    kind: 'object',
-    fields: {
-      optimizer: { kind: 'enum', values: OPTIMIZER_NAMES },
-      steps: { kind: 'integer', min: 1, max: 1_000_000_000 },
-      batchSize: { kind: 'integer', min: 1, max: 4096 },
-      learningRate: { kind: 'number', min: 0, exclusiveMin: true, max: 100 },
-      momentum: { kind: 'number', min: 0, max: 1 },
-      weightDecay: { kind: 'number', min: 0 },
-      lrPower: { kind: 'number', min: 0 },
-      seed: { kind: 'integer', min: 0 },
-      checkpointEvery: { kind: 'integer', min: 0, max: 1_000_000_000 },
-      stepSizeEnd: { kind: 'number', min: 0, exclusiveMin: true, max: 1, nullable: true },
-      stepSizeTau: { kind: 'integer', min: 1, nullable: true },
-    },
-  },
-  eval: {
-    kind: 'object',
-    fields: {
-      batchSize: { kind: 'integer', min: 1, max: 4096 },
-      scales: { kind: 'numbers', min: 0, exclusiveMin: true },
-      flip: { kind: 'boolean' },
-      evalIterations: { kind: 'integer', min: 1, nullable: true },
-      limit: { kind: 'integer', min: 1, nullable: true },
-    },
-  },
-};
+/** Moves keys renamed since hemnet 0.1 to their new names (both given: an error naming the new key). */
+function renameLegacyKeys(partial: unknown, source: string): unknown {
+  if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) return partial;
+  const data = (partial as { data?: unknown }).data;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return partial;
+  const renamed: Record<string, unknown> = { ...(data as Record<string, unknown>) };
+  for (const [old, current] of Object.entries(RENAMED_DATA_KEYS)) {
+    if (!(old in renamed)) continue;
+    if (current in renamed) throw new Error(`${source}: 'data.${old}' was renamed 'data.${current}'; give only 'data.${current}'`);
+    renamed[current] = renamed[old];
+    delete renamed[old];
+  }
+  return { ...partial, data: renamed };
+}
 
 /**
  * Validates a (partial) run config and merges it over `base`, section by
@@ -157,8 +118,11 @@ const SECTIONS: Schema = {
  * it came from (a file path, 'flags') for messages.
  */
 export function mergeRunConfig(base: RunConfig, partial: unknown, source = 'config'): RunConfig {
-  validateAgainstSchema(source, SECTIONS, partial);
-  const p = partial as PartialRunConfig;
+  checkObject(source, 'config', partial);
+  const upgraded = renameLegacyKeys(partial, source);
+  // The model section is validated by validateModelConfig after the merge (messages without the 'model.' prefix).
+  validateAgainstSchema(source, { ...RUN_SCHEMA, model: { kind: 'any-object' } }, upgraded);
+  const p = upgraded as PartialRunConfig;
   const modelPartial: Partial<SegmentationModelConfig> = { ...(p.model ?? {}) };
   // The scenes' canvas sets the model's input size unless the model names one.
   const canvas = p.data?.canvasSize;
@@ -174,15 +138,6 @@ export function mergeRunConfig(base: RunConfig, partial: unknown, source = 'conf
     train: { ...base.train, ...(p.train ?? {}) },
     eval: { ...base.eval, ...(p.eval ?? {}) },
   };
-  const [minDigits, maxDigits] = merged.data.digitsPerScene;
-  if (minDigits > maxDigits) throw new Error(`${source}: 'data.digitsPerScene' must be [min, max] with min ≤ max, received [${minDigits}, ${maxDigits}]`);
-  if (merged.data.source === 'voc' && merged.data.vocRoot === null) {
-    throw new Error(`${source}: 'data.vocRoot' must name the VOC-format folder when 'data.source' is 'voc'`);
-  }
-  if (merged.data.source === 'scenes' && (model.inputSize[0] !== merged.data.canvasSize || model.inputSize[1] !== merged.data.canvasSize)) {
-    throw new Error(
-      `${source}: 'model.inputSize' [${model.inputSize.join(', ')}] must equal the scene canvas [${merged.data.canvasSize}, ${merged.data.canvasSize}] ('data.canvasSize')`,
-    );
-  }
+  DATASETS.get(merged.data.source, source).check?.(merged, source);
   return merged;
 }

@@ -1,5 +1,6 @@
 import { setBackend } from '../../backend.js';
-import type { Kernel } from '../../em/validate.js';
+import { KERNELS, type Kernel } from '../../em/validate.js';
+import { checkOneOf } from '../../schema.js';
 import type { CommandSpec } from '../command.js';
 import { numberOption, stringOption } from '../command.js';
 import { formatElboTable, runElboDemo } from '../elbo.js';
@@ -22,9 +23,7 @@ export const elboSpec: CommandSpec = {
   },
   run: async ({ values, io }) => {
     const backend = await setBackend(stringOption(values.backend) ?? 'auto');
-    const kernelName = stringOption(values.kernel) ?? 'dot';
-    if (kernelName !== 'dot' && kernelName !== 'rbf') throw new Error(`hemnet elbo: '--kernel' must be one of 'dot', 'rbf', received '${kernelName}'`);
-    const kernel: Kernel = kernelName;
+    const kernel: Kernel = checkOneOf('hemnet elbo', '--kernel', stringOption(values.kernel) ?? 'dot', KERNELS);
     const options = {
       points: numberOption('points', values.points, 1000),
       batch: numberOption('batch', values.batch, 2),

@@ -1,6 +1,23 @@
-import type { CommandSpec } from '../command.js';
+/** `hemnet eval`: evaluate a run folder's model (latest checkpoint or saved model). */
+import { backendInfo } from '../../backend.js';
+import type { EvaluationResult } from '../../train/evaluate.js';
+import { mergeRunConfig, type PartialRunConfig } from '../../train/runConfig.js';
+import type { CommandSpec, Output } from '../command.js';
 import { requireOption } from '../command.js';
-import { evalCommand } from '../commands.js';
+import { createDatasets, evaluateWithProgress, formatMetrics, loadRunModel } from '../run.js';
+
+/** `hemnet eval`: evaluate a run folder's model (latest checkpoint or saved model). */
+export async function evalCommand(options: { run: string; flags: PartialRunConfig }, io: Output): Promise<EvaluationResult['metrics']> {
+  const { model, config: runConfig, step } = await loadRunModel(options.run, options.flags.backend, (note) => io.err(`${note}\n`));
+  const config = mergeRunConfig(runConfig, { ...(options.flags.eval ? { eval: options.flags.eval } : {}), ...(options.flags.data ? { data: options.flags.data } : {}) }, 'flags');
+  const backend = backendInfo();
+  const evalIterations = options.flags.model?.hem?.evalIterations ?? config.eval.evalIterations;
+  io.out(`backend ${backend.name} · ${options.run} (step ${Number.isNaN(step) ? 'final' : step}) · scales [${config.eval.scales.join(', ')}]${config.eval.flip ? ' + flip' : ''}${evalIterations !== null ? ` · T_eval ${evalIterations}` : ''}\n`);
+  const { val } = await createDatasets(config, 'val');
+  const result = await evaluateWithProgress(model, config, io, evalIterations, val);
+  io.out(`${formatMetrics(result, val.classNames)}\n`);
+  return result.metrics;
+}
 
 export const evalSpec: CommandSpec = {
   name: 'eval',

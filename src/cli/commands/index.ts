@@ -1,8 +1,9 @@
 /**
  * The command registry: every `hemnet` subcommand, in help order. Adding a
  * command is one file in this folder exporting a `CommandSpec` and one line
- * here.
+ * in `COMMANDS` here (or `COMMAND_REGISTRY.register(spec)` at run time).
  */
+import { Registry } from '../../registry.js';
 import type { CommandSpec } from '../command.js';
 import { dataSpec } from './data.js';
 import { elboSpec } from './elbo.js';
@@ -20,7 +21,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   dataSpec,
 ];
 
+/** The commands by name: `main` dispatches, lists and helps from this. */
+export const COMMAND_REGISTRY = new Registry<CommandSpec>('command', COMMANDS);
+
 /** The registered command of that name, or undefined. */
 export function findCommand(name: string): CommandSpec | undefined {
-  return COMMANDS.find((c) => c.name === name);
+  return COMMAND_REGISTRY.has(name) ? COMMAND_REGISTRY.get(name) : undefined;
 }

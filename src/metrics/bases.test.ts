@@ -1,0 +1,46 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { basesUsage, effectiveNumber } from './bases.js';
+
+describe('basesUsage (effective number of bases)', () => {
+  it('is K for uniform use, 1 for collapse, and exp(H) in between (hand-computed)', () => {
+    const uniform = tf.fill([2, 6, 4], 0.25) as tf.Tensor3D;
+    assert.ok(Math.abs(basesUsage(uniform).effectiveBases - 4) < 1e-5);
+    // Every pixel picks basis 2: one basis in use.
+    const collapsed = tf.oneHot(tf.fill([2, 6], 2, 'int32') as tf.Tensor2D, 4).toFloat() as tf.Tensor3D;
+    const c = basesUsage(collapsed);
+    assert.ok(Math.abs(c.effectiveBases - 1) < 1e-6);
+    assert.deepEqual(c.share.map((v) => Math.round(v * 1e6) / 1e6), [0, 0, 1, 0]);
+    // Hard assignments: 3 pixels to basis 0, 1 pixel to basis 1 → p = (3/4, 1/4, 0),
+    // H = −(0.75 ln 0.75 + 0.25 ln 0.25) = 0.562335, exp(H) = 1.754765.
+    const hard = tf.tensor2d([[1, 0, 0], [1, 0, 0], [1, 0, 0], [0, 1, 0]]);
+    assert.ok(Math.abs(basesUsage(hard).effectiveBases - 1.754765) < 1e-5);
+    // Soft rows average the same way: rows (0.5, 0.5) and (1, 0) → p = (0.75, 0.25).
+    const soft = tf.tensor2d([[0.5, 0.5], [1, 0]]);
+    assert.ok(Math.abs(basesUsage(soft).effectiveBases - 1.754765) < 1e-5);
+    tf.dispose([uniform, collapsed, hard, soft]);
+  });
+
+  it('counts usage over the whole batch, not per item', () => {
+    // Item 0 uses only basis 0, item 1 only basis 1: two bases in use overall.
+    const gamma = tf.tensor3d([[[1, 0], [1, 0]], [[0, 1], [0, 1]]]);
+    assert.ok(Math.abs(basesUsage(gamma).effectiveBases - 2) < 1e-6);
+    gamma.dispose();
+  });
+
+  it('rejects what is not a responsibility tensor, naming the argument', () => {
+    const before = tf.memory().numTensors;
+    assert.throws(() => basesUsage(tf.ones([4]) as unknown as tf.Tensor2D), /basesUsage: 'gamma' must be \[N, K\] or \[B, N, K\], received rank 1/);
+    assert.throws(() => basesUsage(tf.ones([3, 2]) as tf.Tensor2D), /basesUsage: the rows of 'gamma' must sum to 1 .* sums to 2\.000000/);
+    assert.throws(() => basesUsage(tf.tensor2d([[NaN, 1]])), /finite responsibilities/);
+    assert.throws(() => basesUsage(tf.zeros([0, 3]) as tf.Tensor2D), /must not be empty/);
+    tf.disposeVariables();
+    assert.ok(tf.memory().numTensors - before <= 4, 'only the test inputs remain');
+  });
+
+  it('effectiveNumber treats 0·ln 0 as 0', () => {
+    assert.equal(effectiveNumber([1, 0, 0]), 1);
+    assert.ok(Math.abs(effectiveNumber([0.5, 0.5]) - 2) < 1e-12);
+  });
+});
