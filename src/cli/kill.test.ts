@@ -165,9 +165,9 @@ describe('kills, signals and locks (built CLI)', () => {
       // The two may be handled in either order; the exit code is the first one's.
       const first = /\n(SIGTERM|SIGINT): stopping after this step/.exec(stderr2)?.[1];
       assert.ok(first !== undefined, stderr2);
-      const code = first === 'SIGTERM' ? 143 : 130;
-      assert.equal(second.code, code, stderr2);
-      assert.match(stderr2, new RegExp(`(SIGINT|SIGTERM) again: exiting now \\(exit code ${code}\\); the last complete checkpoint is intact`));
+      const expectedCode = first === 'SIGTERM' ? 143 : 130;
+      assert.equal(second.code, expectedCode, stderr2);
+      assert.match(stderr2, new RegExp(`(SIGINT|SIGTERM) again: exiting now \\(exit code ${expectedCode}\\); the last complete checkpoint is intact`));
       const intact = await readLatestCheckpoint(join(runDir, 'checkpoints'));
       assert.ok(intact !== null && intact.manifest.step >= steps.length);
       const resumed = await run(['train', '--out', runDir, '--resume', '--steps', String(steps.length + 6), ...TINY]);
