@@ -5,7 +5,8 @@
  *
  * Order of preference for `'auto'`:
  * - Node: `tensorflow` (only if the user has `@tensorflow/tfjs-node`
- *   installed; never a dependency of ours) → `wasm` → `cpu`.
+ *   installed; never a dependency of ours) → `native` (hemnet's optional
+ *   addon, when built: `npm run build:native`) → `wasm` → `cpu`.
  * - Browser: `webgpu` / `webgl` if registered → `wasm` → `cpu`.
  *
  * The environment variable `HEMNET_BACKEND` (Node) overrides `'auto'`.
@@ -16,7 +17,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installKernels } from './kernels/index.js';
 
 /** Backends hemnet knows how to select. */
-export const BACKEND_NAMES = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
+export const BACKEND_NAMES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendOptions {
@@ -33,6 +34,8 @@ export interface BackendInfo {
   isNode: boolean;
   /** tfjs-core version in use. */
   tfjsVersion: string;
+  /** Why faster backends were passed over by `'auto'` (e.g. `native: the native addon is not built ...`). */
+  notes: string[];
 }
 
 const isNode: boolean =
@@ -67,8 +70,48 @@ async function tryTensorflowNode(): Promise<boolean> {
   return tf.engine().registryFactory['tensorflow'] !== undefined;
 }
 
+let lastNotes: string[] = [];
+let nativeReason = '';
+
+/** Registers hemnet's `native` backend (Node only) when its addon loads; records why not otherwise. */
+async function tryNative(): Promise<boolean> {
+  if (!isNode) {
+    nativeReason = 'the native backend runs in Node only';
+    return false;
+  }
+  if (tf.engine().registryFactory['native'] !== undefined) return true;
+  // A variable specifier: bundlers for the browser leave the Node-only module out.
+  const moduleName = './backends/native/index.js';
+  try {
+    const native = (await import(/* @vite-ignore */ moduleName)) as { registerNativeBackend(): { available: boolean; reason?: string } };
+    const status = native.registerNativeBackend();
+    if (!status.available) nativeReason = status.reason ?? 'unavailable';
+    return status.available;
+  } catch (error) {
+    nativeReason = `the native backend failed to load: ${(error as Error).message}`;
+    return false;
+  }
+}
+
+/**
+ * The backends that can start here, fastest first (Node: `native` when its
+ * addon is built, `wasm`, `cpu`; `tensorflow` when tfjs-node is installed).
+ * Registers `native` as a side effect when its addon loads.
+ */
+export async function availableBackends(): Promise<string[]> {
+  const candidates = isNode ? ['tensorflow', 'native', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
+  const found: string[] = [];
+  for (const name of candidates) {
+    if (name === 'tensorflow' && !(await tryTensorflowNode())) continue;
+    if (name === 'native' && !(await tryNative())) continue;
+    if (tf.engine().registryFactory[name] !== undefined) found.push(name);
+  }
+  return found;
+}
+
 async function activate(name: string, options: BackendOptions): Promise<boolean> {
   if (name === 'tensorflow' && !(await tryTensorflowNode())) return false;
+  if (name === 'native' && !(await tryNative())) return false;
   if (name === 'wasm' && options.wasmPaths !== undefined) setWasmPaths(options.wasmPaths);
   if (tf.engine().registryFactory[name] === undefined) return false;
   try {
@@ -97,24 +140,28 @@ export async function setBackend(
     if (fromEnv !== undefined) name = parseBackendName(fromEnv, 'HEMNET_BACKEND');
   }
   lastRequested = name;
+  lastNotes = [];
   if (name !== 'auto') {
     if (!(await activate(name, options))) {
       const hint =
         name === 'tensorflow'
           ? ' (install @tensorflow/tfjs-node yourself; hemnet does not depend on it)'
-          : '';
+          : name === 'native'
+            ? ` (${nativeReason})`
+            : '';
       throw new Error(`setBackend: backend '${name}' could not be initialised${hint}`);
     }
     return backendInfo();
   }
-  const order = isNode ? ['tensorflow', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
+  const order = isNode ? ['tensorflow', 'native', 'wasm', 'cpu'] : ['webgpu', 'webgl', 'wasm', 'cpu'];
   for (const candidate of order) {
     if (await activate(candidate, options)) return backendInfo();
+    if (candidate === 'native') lastNotes.push(`native: ${nativeReason}`);
   }
   throw new Error('setBackend: no TensorFlow.js backend could be initialised');
 }
 
 /** Reports the active backend. */
 export function backendInfo(): BackendInfo {
-  return { name: tf.getBackend(), requested: lastRequested, isNode, tfjsVersion: tf.version_core };
+  return { name: tf.getBackend(), requested: lastRequested, isNode, tfjsVersion: tf.version_core, notes: [...lastNotes] };
 }

@@ -32,3 +32,4 @@ export type { NoteSink, CheckpointWriteStage, WriteCheckpointOptions, IntactChec
 export { TrainLog, readStepRecords } from './train/trainLog.js';
 // Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
 export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
+export { readSafetensorsFile } from './interop/safetensorsFile.js';

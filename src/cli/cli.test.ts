@@ -115,7 +115,7 @@ describe('hemnet CLI', () => {
       await assert.rejects(main(['eval', '--run', join(dir, 'nothing')], capture()), /holds no checkpoint/);
       const unknown = capture();
       assert.equal(await main(['fly'], unknown), 1);
-      assert.match(unknown.errors(), /unknown command 'fly' \(valid: train, eval, predict, info, elbo, data\)/);
+      assert.match(unknown.errors(), /unknown command 'fly' \(valid: train, eval, predict, info, elbo, import, data\)/);
       assert.ok(!existsSync(join(dir, 'r')), 'a failed config must not create the run folder');
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -125,7 +125,7 @@ describe('hemnet CLI', () => {
   it('the built bin prints help that names every option with its paper symbol', () => {
     const bin = resolve('dist/cli/main.js');
     const help = execFileSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
-    for (const needle of ['train ', 'eval ', 'predict ', 'info ', 'elbo ', '--version']) assert.ok(help.includes(needle), `help lacks '${needle}'`);
+    for (const needle of ['train ', 'eval ', 'predict ', 'info ', 'elbo ', 'import ', '--version']) assert.ok(help.includes(needle), `help lacks '${needle}'`);
     const trainHelp = execFileSync(process.execPath, [bin, 'train', '--help'], { encoding: 'utf8' });
     for (const needle of ['--step-size N', 'η of the N-step (Eq. 13)', 'T_train', 'T_eval', 'σ²', '--num-bases N', 'K, Gaussian bases', '--resume', '--overwrite']) {
       assert.ok(trainHelp.includes(needle), `train help lacks '${needle}'`);

@@ -15,6 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 
 /** Per-channel sums over every axis but the last: `[..., C] → [C]`. */
 function channelSums(t: tf.Tensor, channels: number): tf.Tensor1D {
+  // The native backend reduces leading axes directly (no ones vector to build).
+  if (tf.getBackend() === 'native') return tf.reshape(tf.sum(t, t.shape.map((_, i) => i).slice(0, -1)), [channels]);
   const rows = t.size / channels;
   return tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(t, [rows, channels])), [channels]);
 }

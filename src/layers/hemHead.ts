@@ -33,7 +33,8 @@ export const LEGACY_PRESET_NAMES: Readonly<Record<string, HemPreset>> = { hemnet
 export type LegacyHemPreset = 'hemnet' | 'emanet';
 
 const FN = 'HemHead';
-const BN_EPSILON = 1e-3;
+/** ε of the output batch norm (tfjs-layers default; PyTorch uses 1e-5). */
+export const BN_EPSILON = 1e-3;
 
 function checkUnitInterval(name: string): (where: string, value: unknown) => void {
   return (where, value) => {

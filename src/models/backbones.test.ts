@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
-import { BACKBONE_PREFIX, compactBackbone, resnet50Backbone } from './backbones.js';
+import { BACKBONE_PREFIX, compactBackbone, resnet101Backbone, resnet50Backbone, resnetBackbone } from './backbones.js';
 
 function dilationOf(model: tf.LayersModel, name: string): number[] {
   return model.getLayer(name).getConfig()['dilationRate'] as number[];
@@ -76,8 +76,52 @@ describe('resnet50 backbone', () => {
     }
   });
 
+  it("dilationStyle 'torchvision': a dilated stage's first block keeps the previous rate, no multi-grid", () => {
+    for (const [outputStride, stage3Rates, stage4Rates] of [
+      [8, [1, 2, 2], [2, 4, 4]],
+      [16, [1, 1, 1], [1, 2, 2]],
+    ] as const) {
+      const input = tf.input({ shape: [32, 32, 3] });
+      const { features } = resnet50Backbone(input, { outputStride, widthMultiplier: 1 / 16, dilationStyle: 'torchvision', seed: 2 });
+      const model = tf.model({ inputs: input, outputs: features });
+      assert.deepEqual([1, 2, 3].map((b) => dilationOf(model, `backbone/stage3/block${b}/conv2/conv`)[0]), stage3Rates);
+      assert.deepEqual([1, 2, 3].map((b) => dilationOf(model, `backbone/stage4/block${b}/conv2/conv`)[0]), stage4Rates);
+      model.dispose();
+    }
+  });
+
+  it("pads strided convs and the max pool symmetrically (PyTorch's padding), so an even input keeps torchvision's sampling grid", () => {
+    const input = tf.input({ shape: [32, 32, 3] });
+    const { features } = resnet50Backbone(input, { outputStride: 8, widthMultiplier: 1 / 16, seed: 2 });
+    const model = tf.model({ inputs: input, outputs: features });
+    assert.deepEqual(model.getLayer('backbone/stem/pad').getConfig()['padding'], [[3, 3], [3, 3]]);
+    assert.equal(model.getLayer('backbone/stem/conv').getConfig()['padding'], 'valid');
+    assert.deepEqual(model.getLayer('backbone/stem/pool_pad').getConfig()['padding'], [[1, 1], [1, 1]]);
+    assert.deepEqual(model.getLayer('backbone/stage2/block1/conv2/pad').getConfig()['padding'], [[1, 1], [1, 1]]);
+    assert.equal(model.getLayer('backbone/stage2/block1/shortcut/conv').getConfig()['padding'], 'valid');
+    // Stride-1 convs keep 'same' (symmetric for odd kernels).
+    assert.equal(model.getLayer('backbone/stage3/block2/conv2/conv').getConfig()['padding'], 'same');
+    model.dispose();
+  });
+
+  it('resnet101 has [3, 4, 23, 3] bottlenecks', () => {
+    const input = tf.input({ shape: [32, 32, 3] });
+    const { features } = resnet101Backbone(input, { outputStride: 16, widthMultiplier: 1 / 32, seed: 2 });
+    const model = tf.model({ inputs: input, outputs: features });
+    const blocks = [1, 2, 3, 4].map((s) => model.layers.filter((l) => l.name.match(new RegExp(`^backbone/stage${s}/block\\d+/add$`))).length);
+    assert.deepEqual(blocks, [3, 4, 23, 3]);
+    assert.deepEqual(features.shape, [null, 2, 2, 64]);
+    model.dispose();
+  });
+
   it('rejects an unsupported output stride', () => {
     const input = tf.input({ shape: [32, 32, 3] });
+    assert.throws(() => resnetBackbone(input, { depth: 152 as 50 }), /^Error: resnetBackbone: 'depth' must be one of 50, 101, received 152$/);
+    assert.throws(() => resnet101Backbone(input, { dilationStyle: 'deeplab' as 'torchvision' }), /^Error: resnet101Backbone: 'dilationStyle' must be one of 'multiGrid', 'torchvision', received 'deeplab'$/);
+    assert.throws(
+      () => resnet50Backbone(input, { dilationStyle: 'torchvision', multiGrid: [1, 2, 4] }),
+      /^Error: resnet50Backbone: 'multiGrid' applies to dilationStyle 'multiGrid' only, received \[1,2,4\] with 'torchvision'$/,
+    );
     assert.throws(() => resnet50Backbone(input, { outputStride: 4 }), /resnet50Backbone: 'outputStride' must be one of 8, 16, received 4/);
     assert.throws(() => resnet50Backbone(input, { widthMultiplier: -1 }), /resnet50Backbone: 'widthMultiplier' must be a positive number, received -1/);
   });

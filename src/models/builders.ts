@@ -43,17 +43,33 @@ export interface ConvUnitOptions {
   dilation?: number;
   /** Apply ReLU after the batch norm. Default true. */
   relu?: boolean;
+  /**
+   * 'same' (default): tfjs 'same' padding, which for a strided conv on an
+   * even size pads one more row/column at the bottom/right. 'symmetric':
+   * PyTorch's `padding = d·(k − 1)/2` on every side (an explicit
+   * `name/pad` ZeroPadding2D layer, then a 'valid' conv), so strided convs
+   * sample the same pixels as torchvision's.
+   */
+  padding?: 'same' | 'symmetric';
 }
 
 /** `name/conv` (no bias) → `name/bn` (→ `name/relu`). Input and output `[B, H, W, C]`. */
 export function convBnRelu(input: tf.SymbolicTensor, name: string, options: ConvUnitOptions, seeds: SeedSequence): tf.SymbolicTensor {
+  const strides = options.strides ?? 1;
+  const dilation = options.dilation ?? 1;
+  const pad = (dilation * (options.kernelSize - 1)) / 2;
+  // Stride 1 with an odd kernel: 'same' is already symmetric.
+  const explicit = options.padding === 'symmetric' && strides > 1;
+  if (explicit && pad > 0) {
+    input = tf.layers.zeroPadding2d({ name: `${name}/pad`, padding: [[pad, pad], [pad, pad]] }).apply(input) as tf.SymbolicTensor;
+  }
   const conv = tf.layers.conv2d({
     name: `${name}/conv`,
     filters: options.filters,
     kernelSize: options.kernelSize,
-    strides: options.strides ?? 1,
-    dilationRate: options.dilation ?? 1,
-    padding: 'same',
+    strides,
+    dilationRate: dilation,
+    padding: explicit ? 'valid' : 'same',
     useBias: false,
     kernelInitializer: tf.initializers.heNormal({ seed: seeds.next() }),
   });

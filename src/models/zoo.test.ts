@@ -164,11 +164,12 @@ describe('model config', () => {
     );
     assert.throws(
       () => buildSegmentationModel({ backbone: 'resnet18' as 'compact' }),
-      /^Error: buildSegmentationModel: 'backbone' must be one of 'compact', 'resnet50', received 'resnet18'$/,
+      /^Error: buildSegmentationModel: 'backbone' must be one of 'compact', 'resnet50', 'resnet101', received 'resnet18'$/,
     );
     assert.throws(() => buildSegmentationModel({ numClass: 3 } as Partial<SegmentationModelConfig>), /buildSegmentationModel: unknown config key 'numClass' \(valid: backbone, head, numClasses,/);
     assert.throws(() => buildSegmentationModel({ outputStride: 16 }), /buildSegmentationModel: 'outputStride' must be one of 4, 8, received 16/);
     assert.throws(() => buildSegmentationModel({ backbone: 'resnet50', outputStride: 4 }), /'outputStride' must be one of 8, 16, received 4/);
+    assert.throws(() => buildSegmentationModel({ backbone: 'resnet101', outputStride: 4 }), /'outputStride' must be one of 8, 16, received 4/);
     assert.throws(() => buildSegmentationModel({ inputSize: [60, 64] }), /buildSegmentationModel: 'inputSize' must be \[H, W\] of positive integers divisible by outputStride 8, received \[60,64\]/);
     assert.throws(() => buildSegmentationModel({ hem: { stepSize: 1.5 } }), /buildSegmentationModel: 'stepSize' must be in \(0, 1\], received 1.5/);
     assert.throws(() => buildSegmentationModel({ hem: { numBasis: 3 } as never }), /buildSegmentationModel: unknown key 'hem\.numBasis' \(valid: numBases, emChannels, /);
@@ -192,6 +193,13 @@ describe('model config', () => {
     assert.match(summary, /head\/logits\s+BilinearUpsample\s+\[B, 32, 32, 5\]\s+0/);
     assert.match(summary, new RegExp(`total params: ${total} \\(trainable ${trainable}, non-trainable ${total - trainable}\\)`));
     assert.throws(() => countParameters(model, 'some' as 'all'), /countParameters: 'which' must be one of 'all', 'trainable', 'nonTrainable', received 'some'/);
+    model.dispose();
+  });
+
+  it('builds resnet101 ([3, 4, 23, 3] bottlenecks) from the config', () => {
+    const { model, config } = buildSegmentationModel({ ...SMALL, backbone: 'resnet101', width: 2, outputStride: 16, head: 'fcn' });
+    assert.equal(config.backbone, 'resnet101');
+    assert.equal(model.layers.filter((l) => /^backbone\/stage3\/block\d+\/add$/.test(l.name)).length, 23);
     model.dispose();
   });
 });

@@ -15,7 +15,7 @@ import { BACKBONES, type BackboneName, type BackboneOutput } from './backbones.j
 import { fcnAuxHead, HEADS, SEGMENTATION_HEM_SCHEMA, type HeadName, type SegmentationHemOptions } from './heads.js';
 
 export interface SegmentationModelConfig {
-  /** A registered backbone: 'compact' (basic blocks), 'resnet50' (bottlenecks), … */
+  /** A registered backbone: 'compact' (basic blocks), 'resnet50' or 'resnet101' (bottlenecks), … */
   backbone: BackboneName;
   /** A registered head: 'hem' (HEMNet), 'ema' (EMANet), 'fcn' (no attention), … */
   head: HeadName;
@@ -29,7 +29,7 @@ export interface SegmentationModelConfig {
   channels: number;
   /** Channels of the 3×3 conv before each classifier. */
   midChannels: number;
-  /** OS: compact 4 or 8, resnet50 8 or 16. */
+  /** OS: compact 4 or 8, resnet50/101 8 or 16. */
   outputStride: number;
   /** Backbone base width: compact stages w·[1, 2, 4, 8]; resnet50 scales 64..2048 by width/64. */
   width: number;
@@ -58,7 +58,7 @@ export const MODEL_SCHEMA = {
   inputChannels: { kind: 'integer', min: 1, default: 3, doc: 'C_in of the input images' },
   channels: { kind: 'integer', min: 1, default: 64, flag: 'channels', doc: 'C, channels of the head and of x [B, N, C]' },
   midChannels: { kind: 'integer', min: 1, default: 64, doc: 'channels of the 3×3 conv before each classifier' },
-  outputStride: { kind: 'integer', min: 1, default: 8, flag: 'output-stride', doc: "OS of the backbone (one of the backbone's outputStrides: compact 4|8, resnet50 8|16)" },
+  outputStride: { kind: 'integer', min: 1, default: 8, flag: 'output-stride', doc: "OS of the backbone (one of the backbone's outputStrides: compact 4|8, resnet50/101 8|16)" },
   width: { kind: 'integer', min: 1, default: 16, flag: 'width', doc: 'backbone base width' },
   blocksPerStage: { kind: 'integer', min: 1, default: 1, doc: 'residual blocks per stage of the compact backbone' },
   auxiliaryHead: { kind: 'boolean', default: false, flag: 'aux-head', doc: 'add the auxiliary FCN head (loss weight 0.4)' },

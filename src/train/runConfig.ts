@@ -82,7 +82,7 @@ export const EVAL_SCHEMA = {
 
 /** The whole run config; `hemnet --help` lists every field that has a flag. */
 export const RUN_SCHEMA = {
-  backend: { kind: 'enum', values: BACKEND_NAMES, default: 'auto', flag: 'backend', doc: 'wasm | cpu | tensorflow | auto (env HEMNET_BACKEND)' },
+  backend: { kind: 'enum', values: BACKEND_NAMES, default: 'auto', flag: 'backend', doc: 'native (when built) | wasm | cpu | tensorflow | auto (env HEMNET_BACKEND)' },
   model: { kind: 'object', fields: MODEL_SCHEMA },
   data: { kind: 'object', fields: DATA_SCHEMA },
   train: { kind: 'object', fields: TRAIN_SCHEMA },

@@ -8,6 +8,7 @@ import type { CommandSpec } from '../command.js';
 import { dataSpec } from './data.js';
 import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
+import { importSpec } from './import.js';
 import { infoSpec } from './info.js';
 import { predictSpec } from './predict.js';
 import { trainSpec } from './train.js';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   predictSpec,
   infoSpec,
   elboSpec,
+  importSpec,
   dataSpec,
 ];
 

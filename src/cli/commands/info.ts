@@ -17,6 +17,7 @@ export async function infoCommand(options: { run?: string; configPath?: string; 
     })();
   const backend = backendInfo();
   io.out(`backend: ${backend.name} (requested ${backend.requested}; tfjs ${backend.tfjsVersion}; ${backend.isNode ? 'Node' : 'browser'})\n`);
+  for (const note of backend.notes) io.out(`note: ${note}\n`);
   io.out(`${summarizeModel(model)}\n`);
   io.out(`parameters: ${countParameters(model, 'all').toLocaleString('en')} (trainable ${countParameters(model, 'trainable').toLocaleString('en')}, non-trainable ${countParameters(model, 'nonTrainable').toLocaleString('en')})\n`);
   if (options.run !== undefined) {

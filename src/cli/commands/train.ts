@@ -120,6 +120,7 @@ export async function buildRun(folder: PreparedRunFolder, io: Output): Promise<T
   await ensureDir(dir);
   await writeJson(join(dir, 'config.json'), config);
   io.out(`backend ${backend.name} · run folder ${dir}\n`);
+  for (const note of backend.notes) io.out(`note: ${note}\n`);
   const datasets = await createDatasets(config);
   const restored = checkpoint !== null ? await restoreRun(checkpoint) : null;
   const model = restored?.model ?? buildModel(config);

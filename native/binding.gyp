@@ -1,0 +1,22 @@
+{
+  "targets": [
+    {
+      "target_name": "hemnet_native",
+      "sources": [
+        "src/addon.cc",
+        "src/conv.cc",
+        "src/matmul.cc",
+        "src/elementwise.cc",
+        "src/reduce.cc",
+        "src/norm.cc",
+        "src/resize.cc"
+      ],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags!": ["-fno-exceptions"],
+      "include_dirs": ["/usr/include/x86_64-linux-gnu"],
+      "libraries": ["-ldnnl", "-lopenblas", "-fopenmp"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

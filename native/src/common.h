@@ -1,0 +1,97 @@
+// Shared helpers of the hemnet native addon: argument access for Node-API
+// (zero-copy views of Float32Array / Int32Array arguments) and errors.
+#pragma once
+#include <node_api.h>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <omp.h>
+
+namespace hemnet {
+
+struct Args {
+  napi_env env;
+  size_t argc = 0;
+  napi_value argv[12];
+  Args(napi_env e, napi_callback_info info) : env(e) {
+    argc = 12;
+    napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr);
+  }
+  void need(size_t n, const char* fn) const {
+    if (argc < n) throw std::runtime_error(std::string(fn) + ": expected " + std::to_string(n) + " arguments, received " + std::to_string(argc));
+  }
+  template <typename T>
+  T* typed(size_t i, napi_typedarray_type want, size_t* length, const char* fn) const {
+    bool is = false;
+    napi_is_typedarray(env, argv[i], &is);
+    if (!is) throw std::runtime_error(std::string(fn) + ": argument " + std::to_string(i) + " must be a typed array");
+    napi_typedarray_type type;
+    size_t len = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    size_t offset = 0;
+    napi_get_typedarray_info(env, argv[i], &type, &len, &data, &buffer, &offset);
+    if (type != want) throw std::runtime_error(std::string(fn) + ": argument " + std::to_string(i) + " has the wrong typed-array type");
+    if (length != nullptr) *length = len;
+    return static_cast<T*>(data);
+  }
+  float* f32(size_t i, size_t* length, const char* fn) const { return typed<float>(i, napi_float32_array, length, fn); }
+  const int32_t* i32(size_t i, size_t* length, const char* fn) const { return typed<int32_t>(i, napi_int32_array, length, fn); }
+  int32_t integer(size_t i) const {
+    int32_t v = 0;
+    napi_get_value_int32(env, argv[i], &v);
+    return v;
+  }
+  double number(size_t i) const {
+    double v = 0;
+    napi_get_value_double(env, argv[i], &v);
+    return v;
+  }
+};
+
+// Wraps a kernel body: C++ exceptions become JS errors.
+template <typename F>
+napi_value guarded(napi_env env, napi_callback_info info, F body) {
+  try {
+    Args args(env, info);
+    body(args);
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, e.what());
+  }
+  return nullptr;
+}
+
+// Runs body(begin, end) over [0, n): split across OpenMP threads when
+// `parallel`, else directly (an OpenMP region, even a serial one, costs
+// microseconds, more than a small kernel).
+template <typename F>
+inline void chunks(ptrdiff_t n, bool parallel, F body) {
+  if (!parallel || n < 2) {
+    body(ptrdiff_t(0), n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    body(n * t / nt, n * (t + 1) / nt);
+  }
+}
+
+inline void check(bool ok, const std::string& message) {
+  if (!ok) throw std::runtime_error(message);
+}
+
+// Kernel entry points, one family per source file.
+napi_value Conv2d(napi_env env, napi_callback_info info);
+napi_value MatMul(napi_env env, napi_callback_info info);
+napi_value Binary(napi_env env, napi_callback_info info);
+napi_value Unary(napi_env env, napi_callback_info info);
+napi_value Reduce(napi_env env, napi_callback_info info);
+napi_value BatchNorm(napi_env env, napi_callback_info info);
+napi_value Softmax(napi_env env, napi_callback_info info);
+napi_value ResizeBilinear(napi_env env, napi_callback_info info);
+napi_value ResizeBilinearGrad(napi_env env, napi_callback_info info);
+napi_value Info(napi_env env, napi_callback_info info);
+
+}  // namespace hemnet

@@ -1,0 +1,202 @@
+// Elementwise kernels: binary ops with numpy/tfjs broadcasting (float32)
+// and unary activations, OpenMP-parallel above a size threshold.
+#include "common.h"
+#include <omp.h>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace hemnet {
+namespace {
+
+constexpr size_t kParallelMin = 1 << 20;
+
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum };
+
+template <int Op>
+inline float apply(float x, float y) {
+  if constexpr (Op == kAdd) return x + y;
+  if constexpr (Op == kSub) return x - y;
+  if constexpr (Op == kMul) return x * y;
+  if constexpr (Op == kDiv) return x / y;
+  if constexpr (Op == kSquaredDifference) return (x - y) * (x - y);
+  if constexpr (Op == kMaximum) return (std::isnan(x) || std::isnan(y)) ? NAN : std::max(x, y);
+  if constexpr (Op == kMinimum) return (std::isnan(x) || std::isnan(y)) ? NAN : std::min(x, y);
+  return 0;
+}
+
+// One inner run of length n with strides sa, sb ∈ {0, 1}.
+template <int Op>
+inline void run(const float* a, const float* b, float* o, size_t n, size_t sa, size_t sb) {
+  if (sa == 1 && sb == 1) {
+    for (size_t i = 0; i < n; i++) o[i] = apply<Op>(a[i], b[i]);
+  } else if (sa == 1) {
+    const float y = b[0];
+    for (size_t i = 0; i < n; i++) o[i] = apply<Op>(a[i], y);
+  } else if (sb == 1) {
+    const float x = a[0];
+    for (size_t i = 0; i < n; i++) o[i] = apply<Op>(x, b[i]);
+  } else {
+    const float v = apply<Op>(a[0], b[0]);
+    for (size_t i = 0; i < n; i++) o[i] = v;
+  }
+}
+
+struct Layout {
+  std::vector<size_t> dims, sa, sb;  // coalesced output dims and element strides
+};
+
+Layout layoutOf(const int32_t* as, size_t ar, const int32_t* bs, size_t br, const int32_t* os, size_t orank) {
+  std::vector<size_t> dims, sa, sb;
+  // Right-aligned strides of a and b over the output's axes (0 where broadcast).
+  std::vector<size_t> fa(orank, 0), fb(orank, 0);
+  size_t stride = 1;
+  for (size_t k = 0; k < ar; k++) {
+    size_t axis = ar - 1 - k, oaxis = orank - 1 - k;
+    fa[oaxis] = as[axis] == 1 && os[oaxis] != 1 ? 0 : stride;
+    stride *= size_t(as[axis]);
+  }
+  stride = 1;
+  for (size_t k = 0; k < br; k++) {
+    size_t axis = br - 1 - k, oaxis = orank - 1 - k;
+    fb[oaxis] = bs[axis] == 1 && os[oaxis] != 1 ? 0 : stride;
+    stride *= size_t(bs[axis]);
+  }
+  for (size_t i = 0; i < orank; i++) {
+    size_t d = size_t(os[i]);
+    if (d == 1) continue;
+    if (!dims.empty() && sa.back() == fa[i] * d && sb.back() == fb[i] * d) {
+      dims.back() *= d;
+      sa.back() = fa[i];
+      sb.back() = fb[i];
+    } else {
+      dims.push_back(d);
+      sa.push_back(fa[i]);
+      sb.push_back(fb[i]);
+    }
+  }
+  // The coalescing above merges an axis into the previous one only when the
+  // previous stride equals this stride × size; re-check strides are sane.
+  return {dims, sa, sb};
+}
+
+template <int Op>
+void binaryKernel(const float* a, const float* b, float* o, const Layout& L, size_t total) {
+  if (L.dims.empty()) {
+    o[0] = apply<Op>(a[0], b[0]);
+    return;
+  }
+  const size_t rank = L.dims.size();
+  const size_t inner = L.dims[rank - 1];
+  const size_t ia = L.sa[rank - 1], ib = L.sb[rank - 1];
+  const size_t rows = total / inner;
+  const bool simpleInner = (ia <= 1 && ib <= 1);
+  auto rowOffsets = [&](size_t row, size_t& offA, size_t& offB) {
+    offA = 0;
+    offB = 0;
+    for (size_t k = rank - 1; k-- > 0;) {
+      size_t idx = row % L.dims[k];
+      row /= L.dims[k];
+      offA += idx * L.sa[k];
+      offB += idx * L.sb[k];
+    }
+  };
+  chunks(ptrdiff_t(rows), total >= kParallelMin, [&](ptrdiff_t r0, ptrdiff_t r1) {
+  for (size_t row = size_t(r0); row < size_t(r1); row++) {
+    size_t offA, offB;
+    rowOffsets(row, offA, offB);
+    float* out = o + row * inner;
+    if (simpleInner) {
+      run<Op>(a + offA, b + offB, out, inner, ia, ib);
+    } else {
+      for (size_t i = 0; i < inner; i++) out[i] = apply<Op>(a[offA + i * ia], b[offB + i * ib]);
+    }
+  }
+  });
+}
+
+}  // namespace
+
+// binary(op, a, aShape, b, bShape, out, outShape)
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, info, [](Args& args) {
+    args.need(7, "binary");
+    int op = args.integer(0);
+    size_t la, lb, lo, ra, rb, ro;
+    const float* a = args.f32(1, &la, "binary");
+    const int32_t* as = args.i32(2, &ra, "binary");
+    const float* b = args.f32(3, &lb, "binary");
+    const int32_t* bs = args.i32(4, &rb, "binary");
+    float* o = args.f32(5, &lo, "binary");
+    const int32_t* os = args.i32(6, &ro, "binary");
+    check(ra <= ro && rb <= ro, "binary: output rank must be the larger rank");
+    if (lo == 0) return;
+    Layout L = layoutOf(as, ra, bs, rb, os, ro);
+    switch (op) {
+      case kAdd: binaryKernel<kAdd>(a, b, o, L, lo); break;
+      case kSub: binaryKernel<kSub>(a, b, o, L, lo); break;
+      case kMul: binaryKernel<kMul>(a, b, o, L, lo); break;
+      case kDiv: binaryKernel<kDiv>(a, b, o, L, lo); break;
+      case kSquaredDifference: binaryKernel<kSquaredDifference>(a, b, o, L, lo); break;
+      case kMaximum: binaryKernel<kMaximum>(a, b, o, L, lo); break;
+      case kMinimum: binaryKernel<kMinimum>(a, b, o, L, lo); break;
+      default: throw std::runtime_error("binary: unknown op " + std::to_string(op));
+    }
+  });
+}
+
+enum UnaryOp { kRelu = 0, kStep, kExp, kLog, kSqrt, kRsqrt, kSquare, kNeg, kRelu6, kSigmoid, kAbs };
+
+// unary(op, x, out, alpha)
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, info, [](Args& args) {
+    args.need(4, "unary");
+    int op = args.integer(0);
+    size_t lx, lo;
+    const float* x = args.f32(1, &lx, "unary");
+    float* o = args.f32(2, &lo, "unary");
+    const float alpha = float(args.number(3));
+    check(lx == lo, "unary: input and output sizes differ");
+    const ptrdiff_t n = ptrdiff_t(lx);
+    const bool par = lx >= kParallelMin;
+    switch (op) {
+      case kRelu:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::isnan(x[i]) ? x[i] : (x[i] < 0 ? 0.0f : x[i]); });
+        break;
+      case kStep:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::isnan(x[i]) ? NAN : (x[i] > 0 ? 1.0f : alpha); });
+        break;
+      case kExp:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::exp(x[i]); });
+        break;
+      case kLog:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::log(x[i]); });
+        break;
+      case kSqrt:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::sqrt(x[i]); });
+        break;
+      case kRsqrt:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = 1.0f / std::sqrt(x[i]); });
+        break;
+      case kSquare:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = x[i] * x[i]; });
+        break;
+      case kNeg:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = -x[i]; });
+        break;
+      case kRelu6:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::isnan(x[i]) ? x[i] : std::min(6.0f, std::max(0.0f, x[i])); });
+        break;
+      case kSigmoid:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = 1.0f / (1.0f + std::exp(-x[i])); });
+        break;
+      case kAbs:
+        chunks(n, par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) o[i] = std::fabs(x[i]); });
+        break;
+      default:
+        throw std::runtime_error("unary: unknown op " + std::to_string(op));
+    }
+  });
+}
+
+}  // namespace hemnet

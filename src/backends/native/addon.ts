@@ -1,0 +1,75 @@
+/**
+ * Loads hemnet's optional native addon (`native/`, built from source by
+ * `npm run build:native`). Node-only; never throws: a missing or broken
+ * addon is reported as a reason string.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The functions the addon exports (see native/src/*.cc). All buffers are used in place. */
+export interface NativeAddon {
+  /** kind 0: y = conv(x, w); 1: dx = conv_bwd_data(dy, w); 2: dw = conv_bwd_weights(x, dy). geometry: 17 ints. */
+  conv2d(kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array): void;
+  /** params: batchA, batchB, M, K, N, transposeA, transposeB. */
+  matMul(a: Float32Array, b: Float32Array, out: Float32Array, params: Int32Array): void;
+  binary(op: number, a: Float32Array, aShape: Int32Array, b: Float32Array, bShape: Int32Array, out: Float32Array, outShape: Int32Array): void;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduced: number, inner: number): void;
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void;
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** params: B, H, W, C, newH, newW, flags (1 alignCorners, 2 halfPixelCenters). */
+  resizeBilinear(x: Float32Array, out: Float32Array, params: Int32Array): void;
+  /** params: B, xH, xW, C, yH, yW, flags. */
+  resizeBilinearGrad(dy: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /** Library versions and thread count. */
+  info(): string;
+}
+
+export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+
+/** How to get the addon, for error messages. */
+export const NATIVE_BUILD_HINT =
+  'build it with: apt-get install -y libdnnl-dev libopenblas-dev build-essential && npm run build:native';
+
+const ADDON_FILE = join('native', 'build', 'Release', 'hemnet_native.node');
+
+/** The package root: this file is `src/backends/native/addon.ts` or `dist/backends/native/addon.js`. */
+function packageRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+}
+
+let cached: AddonLoad | undefined;
+
+/**
+ * Loads the addon once. `HEMNET_NATIVE_ADDON` may name another `.node` file;
+ * `HEMNET_NATIVE=0` disables it (for comparisons).
+ */
+export function loadNativeAddon(): AddonLoad {
+  if (cached !== undefined) return cached;
+  if (process.env['HEMNET_NATIVE'] === '0') {
+    cached = { ok: false, reason: 'disabled by HEMNET_NATIVE=0' };
+    return cached;
+  }
+  const path = process.env['HEMNET_NATIVE_ADDON'] || join(packageRoot(), ADDON_FILE);
+  if (!existsSync(path)) {
+    cached = { ok: false, reason: `the native addon is not built (${path} does not exist)` };
+    return cached;
+  }
+  // OpenMP threads that finish a parallel region sleep instead of spinning,
+  // so that they do not compete with OpenBLAS's threads (libgomp reads this
+  // when the addon loads).
+  if (process.env['OMP_WAIT_POLICY'] === undefined) process.env['OMP_WAIT_POLICY'] = 'PASSIVE';
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    if (typeof addon.conv2d !== 'function' || typeof addon.info !== 'function') {
+      cached = { ok: false, reason: `${path} is not hemnet's native addon (rebuild it: npm run build:native)` };
+    } else {
+      cached = { ok: true, addon, path };
+    }
+  } catch (error) {
+    cached = { ok: false, reason: `the native addon at ${path} failed to load: ${(error as Error).message}` };
+  }
+  return cached;
+}

@@ -1,0 +1,384 @@
+/**
+ * The `native` tfjs backend: tfjs's cpu backend (tensors are plain JS typed
+ * arrays) whose hot kernels call hemnet's Node-API addon in place, on the
+ * arrays themselves (zero copy): convolutions and their gradients on oneDNN,
+ * matrix products on OpenBLAS, elementwise / reduction / normalisation /
+ * resize kernels in C++ with OpenMP. Every other kernel is the cpu one.
+ * A kernel given something it does not handle (another dtype, NCHW, an
+ * activation it does not fuse, non-contiguous reduction axes) runs the cpu
+ * kernel, so results never depend on which path was taken.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { NativeAddon } from './addon.js';
+
+type Inputs = tf.NamedTensorInfoMap;
+type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
+
+/** Outputs smaller than this many elements are not pooled (V8 allocates them cheaply). */
+const POOL_MIN_ELEMENTS = 64;
+/** Upper bound on the bytes kept in the pool. */
+const POOL_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The cpu backend (tfjs's `MathBackendCPU`: tensors are JS typed arrays)
+ * plus a pool of output buffers: allocating a fresh Float32Array costs more
+ * than most kernels on it (zeroing, page faults, GC of external memory), so
+ * the buffers of disposed native outputs are reused. A buffer is reused only
+ * when no stored tensor refers to it any more (views made by cpu kernels,
+ * e.g. a slice, count as references) and it never left the backend: once
+ * `readSync`/`read` hands it out (`dataSync()`, `bufferSync`), it is never
+ * recycled.
+ */
+export class NativeBackend extends MathBackendCPU {
+  /** Live references per buffer this backend allocated (absent: not ours, or escaped). */
+  private readonly owned = new WeakMap<ArrayBufferLike, number>();
+  private readonly pool = new Map<number, Float32Array[]>();
+  private pooledBytes = 0;
+
+  constructor(readonly addon: NativeAddon) {
+    super();
+    // MathBackendCPU prints an advert for tfjs-node on its first write in Node.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+  f32(t: tf.TensorInfo): Float32Array | null {
+    if (t.dtype !== 'float32') return null;
+    const values = this.data.get(t.dataId).values;
+    return values instanceof Float32Array ? values : null;
+  }
+  /** An output buffer of n elements; its contents are garbage (kernels overwrite every element). */
+  alloc(n: number): Float32Array {
+    if (n < POOL_MIN_ELEMENTS) return new Float32Array(n);
+    const free = this.pool.get(n);
+    const reused = free?.pop();
+    if (reused !== undefined) {
+      this.pooledBytes -= reused.byteLength;
+      this.owned.set(reused.buffer, 0);
+      return reused;
+    }
+    const fresh = new Float32Array(n);
+    this.owned.set(fresh.buffer, 0);
+    return fresh;
+  }
+  output(shape: number[], values: Float32Array): tf.TensorInfo {
+    return this.makeTensorInfo(shape, 'float32', values);
+  }
+  private track(values: unknown): void {
+    if (!ArrayBuffer.isView(values)) return;
+    const count = this.owned.get(values.buffer);
+    if (count !== undefined) this.owned.set(values.buffer, count + 1);
+  }
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): object {
+    const id = super.write(values, shape, dtype);
+    this.track(values);
+    return id;
+  }
+  override move(dataId: object, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    super.move(dataId, values, shape, dtype, refCount);
+    this.track(values);
+  }
+  override readSync(dataId: object): tf.backend_util.BackendValues {
+    const values = super.readSync(dataId);
+    if (ArrayBuffer.isView(values)) this.owned.delete(values.buffer);
+    return values;
+  }
+  override disposeData(dataId: object, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const released = super.disposeData(dataId, force);
+    if (released && values !== undefined && ArrayBuffer.isView(values) && !this.data.has(dataId)) {
+      const buffer = values.buffer;
+      const count = this.owned.get(buffer);
+      if (count !== undefined) {
+        if (count > 1) this.owned.set(buffer, count - 1);
+        else {
+          this.owned.delete(buffer);
+          if (this.pooledBytes + buffer.byteLength <= POOL_MAX_BYTES) {
+            const whole = new Float32Array(buffer);
+            const list = this.pool.get(whole.length) ?? [];
+            list.push(whole);
+            this.pool.set(whole.length, list);
+            this.pooledBytes += buffer.byteLength;
+          }
+        }
+      }
+    }
+    return released;
+  }
+  override dispose(): void {
+    this.pool.clear();
+    this.pooledBytes = 0;
+    super.dispose();
+  }
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Conv geometry in the addon's order, or null when the addon cannot run it. */
+function geometry(info: tf.backend_util.Conv2DInfo): Int32Array | null {
+  if (info.dataFormat !== 'channelsLast') return null;
+  const p = info.padInfo;
+  if (p.top < 0 || p.bottom < 0 || p.left < 0 || p.right < 0) return null;
+  return Int32Array.from([
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+    info.outHeight, info.outWidth, info.outChannels,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth,
+    info.dilationHeight, info.dilationWidth, p.top, p.left, p.bottom, p.right,
+  ]);
+}
+
+type Pair = [number, number] | number;
+function convInfo(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): tf.backend_util.Conv2DInfo {
+  const dataFormat = (attrs['dataFormat'] as 'NHWC' | 'NCHW' | undefined) ?? 'NHWC';
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    (attrs['strides'] as Pair | undefined) ?? 1,
+    (attrs['dilations'] as Pair | undefined) ?? 1,
+    attrs['pad'] as 'valid' | 'same' | number,
+    attrs['dimRoundingMode'] as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    tf.backend_util.convertConv2DDataFormat(dataFormat),
+  );
+}
+
+const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 };
+const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Exp: 2, Log: 3, Sqrt: 4, Rsqrt: 5, Square: 6, Neg: 7, Relu6: 8, Sigmoid: 9, Abs: 10 };
+const REDUCE_OPS: Record<string, number> = { Sum: 0, Mean: 1, Max: 2, Min: 3 };
+
+/**
+ * Builds the native kernel functions. `cpu(name)` is the cpu kernel to run
+ * when the native one declines (returns null).
+ */
+export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string, tf.KernelFunc> {
+  const kernels = new Map<string, tf.KernelFunc>();
+  const define = (name: string, body: (args: KernelArgs, be: NativeBackend) => tf.TensorInfo | null): void => {
+    const fallback = cpu(name);
+    kernels.set(name, (args) => {
+      const result = body(args as KernelArgs, args.backend as NativeBackend);
+      return result ?? fallback(args);
+    });
+  };
+
+  // --- elementwise -------------------------------------------------------
+  const binary = (be: NativeBackend, op: number, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo | null => {
+    const av = be.f32(a);
+    const bv = be.f32(b);
+    if (av === null || bv === null) return null;
+    const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const out = be.alloc(size(shape));
+    be.addon.binary(op, av, Int32Array.from(a.shape), bv, Int32Array.from(b.shape), out, Int32Array.from(shape));
+    return be.output(shape, out);
+  };
+  for (const [name, op] of Object.entries(BINARY_OPS)) {
+    define(name, ({ inputs }, be) => binary(be, op, inputs['a'] as tf.TensorInfo, inputs['b'] as tf.TensorInfo));
+  }
+  const unary = (be: NativeBackend, op: number, x: tf.TensorInfo, alpha = 0): tf.TensorInfo | null => {
+    const xv = be.f32(x);
+    if (xv === null) return null;
+    const out = be.alloc(xv.length);
+    be.addon.unary(op, xv, out, alpha);
+    return be.output(x.shape.slice(), out);
+  };
+  for (const [name, op] of Object.entries(UNARY_OPS)) {
+    define(name, ({ inputs, attrs }, be) => unary(be, op, inputs['x'] as tf.TensorInfo, Number(attrs?.['alpha'] ?? 0)));
+  }
+
+  // --- reductions over one contiguous block of axes ----------------------
+  for (const [name, op] of Object.entries(REDUCE_OPS)) {
+    define(name, ({ inputs, attrs }, be) => {
+      const x = inputs['x'] as tf.TensorInfo;
+      const xv = be.f32(x);
+      if (xv === null) return null;
+      // axis null / undefined: every axis (tfjs's convention).
+      // (Max names its axes `reductionIndices`, the others `axis`.)
+      const key = attrs !== undefined && 'reductionIndices' in attrs ? 'reductionIndices' : 'axis';
+      const axis = attrs?.[key] as number | number[] | null | undefined;
+      const axes = (axis === null || axis === undefined ? x.shape.map((_, i) => i) : tf.util.parseAxisParam(axis, x.shape)).sort((p, q) => p - q);
+      if (axes.length === 0) return null;
+      const first = axes[0] as number;
+      const last = axes[axes.length - 1] as number;
+      if (last - first + 1 !== axes.length) return null;
+      const outer = size(x.shape.slice(0, first));
+      const reduced = size(x.shape.slice(first, last + 1));
+      const inner = size(x.shape.slice(last + 1));
+      if (reduced === 0) return null;
+      const out = be.alloc(outer * inner);
+      be.addon.reduce(op, xv, out, outer, reduced, inner);
+      const keep = attrs?.['keepDims'] === true;
+      const shape = keep ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
+      return be.output(shape, out);
+    });
+  }
+
+  // --- softmax, batch norm -----------------------------------------------
+  define('Softmax', ({ inputs, attrs }, be) => {
+    const x = inputs['logits'] as tf.TensorInfo;
+    const xv = be.f32(x);
+    const dim = Number(attrs?.['dim'] ?? -1);
+    if (xv === null || x.shape.length === 0 || (dim !== -1 && dim !== x.shape.length - 1)) return null;
+    const cols = x.shape[x.shape.length - 1] as number;
+    const out = be.alloc(xv.length);
+    be.addon.softmax(xv, out, cols === 0 ? 0 : xv.length / cols, cols);
+    return be.output(x.shape.slice(), out);
+  });
+  define('FusedBatchNorm', ({ inputs, attrs }, be) => {
+    const x = inputs['x'] as tf.TensorInfo;
+    const get = (key: string): Float32Array | null | undefined => {
+      const t = inputs[key] as tf.TensorInfo | undefined | null;
+      return t === undefined || t === null ? undefined : be.f32(t);
+    };
+    const xv = be.f32(x);
+    const mean = get('mean');
+    const variance = get('variance');
+    const offset = get('offset');
+    const scale = get('scale');
+    if (xv === null || mean == null || variance == null || offset === null || scale === null) return null;
+    const out = be.alloc(xv.length);
+    be.addon.batchNorm(xv, mean, variance, offset ?? null, scale ?? null, out, Number(attrs?.['varianceEpsilon'] ?? 0.001));
+    return be.output(x.shape.slice(), out);
+  });
+
+  // --- resize --------------------------------------------------------------
+  define('ResizeBilinear', ({ inputs, attrs }, be) => {
+    const x = inputs['images'] as tf.TensorInfo;
+    const xv = be.f32(x);
+    if (xv === null || x.shape.length !== 4) return null;
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    const [nH, nW] = attrs?.['size'] as [number, number];
+    const flags = (attrs?.['alignCorners'] === true ? 1 : 0) | (attrs?.['halfPixelCenters'] === true ? 2 : 0);
+    const out = be.alloc(B * nH * nW * C);
+    be.addon.resizeBilinear(xv, out, Int32Array.from([B, H, W, C, nH, nW, flags]));
+    return be.output([B, nH, nW, C], out);
+  });
+  define('ResizeBilinearGrad', ({ inputs, attrs }, be) => {
+    const images = inputs['images'] as tf.TensorInfo;
+    const dy = inputs['dy'] as tf.TensorInfo;
+    const dyv = be.f32(dy);
+    if (dyv === null || images.shape.length !== 4) return null;
+    const [B, H, W, C] = images.shape as [number, number, number, number];
+    const [, yH, yW] = dy.shape as [number, number, number, number];
+    const out = be.alloc(B * H * W * C);
+    be.addon.resizeBilinearGrad(dyv, out, Int32Array.from([B, H, W, C, yH, yW, attrs?.['alignCorners'] === true ? 1 : 0]));
+    // tfjs's cpu kernel reports [B, W, H, C]; the shape of the images is the right one.
+    return be.output([B, H, W, C], out);
+  });
+
+  // --- convolutions ------------------------------------------------------
+  const conv = (be: NativeBackend, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: tf.NamedAttrMap): tf.TensorInfo | null => {
+    const xv = be.f32(x);
+    const wv = be.f32(filter);
+    if (xv === null || wv === null) return null;
+    const info = convInfo(x.shape, filter.shape, attrs);
+    const g = geometry(info);
+    if (g === null) return null;
+    const out = be.alloc(size(info.outShape));
+    be.addon.conv2d(0, xv, wv, out, g);
+    return be.output(info.outShape.slice(), out);
+  };
+  define('Conv2D', ({ inputs, attrs }, be) => conv(be, inputs['x'] as tf.TensorInfo, inputs['filter'] as tf.TensorInfo, attrs ?? {}));
+  define('FusedConv2D', ({ inputs, attrs }, be) => {
+    const activation = (attrs?.['activation'] as string | undefined) ?? 'linear';
+    if (activation !== 'linear' && activation !== 'relu') return null;
+    if (inputs['preluActivationWeights'] != null) return null;
+    const bias = inputs['bias'] as tf.TensorInfo | undefined | null;
+    if (bias != null && be.f32(bias) === null) return null;
+    let y = conv(be, inputs['x'] as tf.TensorInfo, inputs['filter'] as tf.TensorInfo, attrs ?? {});
+    if (y === null) return null;
+    if (bias != null) {
+      const biased = binary(be, 0, y, bias);
+      be.disposeIntermediateTensorInfo(y);
+      if (biased === null) return null;
+      y = biased;
+    }
+    if (activation === 'relu') {
+      const yv = be.f32(y) as Float32Array;
+      be.addon.unary(0, yv, yv, 0);
+    }
+    return y;
+  });
+  define('Conv2DBackpropInput', ({ inputs, attrs }, be) => {
+    const dy = inputs['dy'] as tf.TensorInfo;
+    const filter = inputs['filter'] as tf.TensorInfo;
+    const dyv = be.f32(dy);
+    const wv = be.f32(filter);
+    if (dyv === null || wv === null) return null;
+    const inputShape = attrs?.['inputShape'] as number[];
+    const info = convInfo(inputShape, filter.shape, attrs ?? {});
+    const g = geometry(info);
+    if (g === null) return null;
+    const out = be.alloc(size(inputShape));
+    be.addon.conv2d(1, dyv, wv, out, g);
+    return be.output(inputShape.slice(), out);
+  });
+  define('Conv2DBackpropFilter', ({ inputs, attrs }, be) => {
+    const x = inputs['x'] as tf.TensorInfo;
+    const dy = inputs['dy'] as tf.TensorInfo;
+    const xv = be.f32(x);
+    const dyv = be.f32(dy);
+    if (xv === null || dyv === null) return null;
+    const filterShape = attrs?.['filterShape'] as number[];
+    const info = convInfo(x.shape, filterShape, attrs ?? {});
+    const g = geometry(info);
+    if (g === null) return null;
+    const out = be.alloc(size(filterShape));
+    be.addon.conv2d(2, xv, dyv, out, g);
+    return be.output(filterShape.slice(), out);
+  });
+
+  // --- matrix products -----------------------------------------------------
+  const matMul = (be: NativeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo | null => {
+    const av = be.f32(a);
+    const bv = be.f32(b);
+    if (av === null || bv === null || a.shape.length < 2 || b.shape.length < 2) return null;
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const M = (transposeA ? a.shape[ra - 1] : a.shape[ra - 2]) as number;
+    const K = (transposeA ? a.shape[ra - 2] : a.shape[ra - 1]) as number;
+    const N = (transposeB ? b.shape[rb - 2] : b.shape[rb - 1]) as number;
+    const Kb = (transposeB ? b.shape[rb - 1] : b.shape[rb - 2]) as number;
+    if (K !== Kb) return null;
+    const outerA = a.shape.slice(0, -2);
+    const outerB = b.shape.slice(0, -2);
+    const batchA = size(outerA);
+    const batchB = size(outerB);
+    // The addon broadcasts a whole batch of 1 only (as tfjs's cpu kernel).
+    if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
+    const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
+    const shape = [...outer, M, N];
+    const out = be.alloc(size(shape));
+    be.addon.matMul(av, bv, out, Int32Array.from([batchA, batchB, M, K, N, transposeA ? 1 : 0, transposeB ? 1 : 0]));
+    return be.output(shape, out);
+  };
+  define('BatchMatMul', ({ inputs, attrs }, be) =>
+    matMul(be, inputs['a'] as tf.TensorInfo, inputs['b'] as tf.TensorInfo, attrs?.['transposeA'] === true, attrs?.['transposeB'] === true));
+  define('_FusedMatMul', ({ inputs, attrs }, be) => {
+    const activation = (attrs?.['activation'] as string | undefined) ?? 'linear';
+    if (activation !== 'linear' && activation !== 'relu') return null;
+    if (inputs['preluActivationWeights'] != null) return null;
+    const bias = inputs['bias'] as tf.TensorInfo | undefined | null;
+    if (bias != null && be.f32(bias) === null) return null;
+    let y = matMul(be, inputs['a'] as tf.TensorInfo, inputs['b'] as tf.TensorInfo, attrs?.['transposeA'] === true, attrs?.['transposeB'] === true);
+    if (y === null) return null;
+    if (bias != null) {
+      const biased = binary(be, 0, y, bias);
+      be.disposeIntermediateTensorInfo(y);
+      if (biased === null) return null;
+      y = biased;
+    }
+    if (activation === 'relu') {
+      const yv = be.f32(y) as Float32Array;
+      be.addon.unary(0, yv, yv, 0);
+    }
+    return y;
+  });
+  return kernels;
+}
+
+/** Names of the kernels the native backend runs in C++ (the rest are the cpu ones). */
+export const NATIVE_KERNEL_NAMES: readonly string[] = [
+  ...Object.keys(BINARY_OPS),
+  ...Object.keys(UNARY_OPS),
+  ...Object.keys(REDUCE_OPS),
+  'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
+  'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
+];

@@ -1,0 +1,230 @@
+/**
+ * The op suite of the models on every backend present: `cpu` is the
+ * reference; `wasm` always runs; `native` runs when its addon is built
+ * (`npm run build:native`; CI builds it). Each case compares values and
+ * gradients to 1e-4 relative (to the largest magnitude of the reference).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { availableBackends, setBackend } from '../../backend.js';
+import { batchMatMul } from '../../ops/batchMatMul.js';
+import { unrollHem } from '../../em/unroll.js';
+import { hemHead } from '../../layers/hemHead.js';
+import { assertClose, assertNoLeak } from '../../../test/helpers.js';
+import { registerNativeBackend } from './index.js';
+
+const RTOL = 1e-4;
+const nativeStatus = registerNativeBackend();
+const present = await availableBackends();
+const COMPARED = ['wasm', ...(present.includes('native') ? ['native'] : [])];
+if (!present.includes('native')) {
+  console.log(`# native backend absent, its cases are not generated: ${nativeStatus.available ? 'unavailable' : nativeStatus.reason}`);
+}
+
+type Arrays = { shape: number[]; values: number[] }[];
+type Case = {
+  name: string;
+  /** Input shapes (drawn from a seeded normal) or explicit inputs. */
+  inputs: number[][];
+  /** Makes the inputs valid for the op (e.g. positive for log). */
+  prepare?: (x: tf.Tensor, index: number) => tf.Tensor;
+  /** The op; its gradient w.r.t. every input is also compared (unless noGrad). */
+  op: (...xs: tf.Tensor[]) => tf.Tensor;
+  noGrad?: boolean;
+};
+
+/** Values and gradients of sum(op(xs) ⊙ r) for a fixed random r. */
+function evaluate(c: Case, inputs: Arrays): number[][] {
+  return tf.tidy(() => {
+    const xs = inputs.map(({ shape, values }) => tf.tensor(values, shape));
+    const y = c.op(...xs);
+    const r = tf.randomNormal(y.shape, 0, 1, 'float32', 99);
+    const out = [Array.from(y.dataSync())];
+    if (c.noGrad !== true) {
+      const grads = tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(c.op(...args), r)))(xs);
+      for (const g of grads) out.push(Array.from(g.dataSync()));
+    }
+    return out;
+  });
+}
+
+function drawInputs(c: Case): Arrays {
+  return tf.tidy(() =>
+    c.inputs.map((shape, index) => {
+      let x = tf.randomNormal(shape, 0, 1, 'float32', 17 + index);
+      if (c.prepare !== undefined) x = c.prepare(x, index);
+      return { shape, values: Array.from(x.dataSync()) };
+    }),
+  );
+}
+
+const positive = (x: tf.Tensor): tf.Tensor => tf.add(tf.abs(x), 0.5);
+const conv = (strides: number, pad: 'same' | 'valid', dilation: number) => (x: tf.Tensor, w: tf.Tensor) =>
+  tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, strides, pad, 'NHWC', dilation);
+
+const CASES: Case[] = [
+  { name: 'conv2d 3×3 same', inputs: [[2, 7, 7, 5], [3, 3, 5, 6]], op: conv(1, 'same', 1) },
+  { name: 'conv2d 3×3 stride 2 same', inputs: [[2, 8, 8, 4], [3, 3, 4, 5]], op: conv(2, 'same', 1) },
+  { name: 'conv2d 1×1 stride 2 valid', inputs: [[2, 8, 8, 4], [1, 1, 4, 8]], op: conv(2, 'valid', 1) },
+  { name: 'conv2d 3×3 dilation 2 same', inputs: [[2, 9, 9, 3], [3, 3, 3, 4]], op: conv(1, 'same', 2) },
+  { name: 'conv2d 5×5 valid', inputs: [[1, 9, 8, 2], [5, 5, 2, 3]], op: conv(1, 'valid', 1) },
+  {
+    name: 'fused conv2d + bias + relu',
+    inputs: [[2, 6, 6, 4], [3, 3, 4, 5], [5]],
+    op: (x, w, b) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 1, pad: 'same', bias: b, activation: 'relu' }),
+  },
+  { name: 'matMul', inputs: [[5, 7], [7, 3]], op: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) },
+  { name: 'matMul transposeA', inputs: [[7, 5], [7, 3]], op: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, true, false) },
+  { name: 'matMul transposeB', inputs: [[5, 7], [3, 7]], op: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, true) },
+  { name: 'batched matMul transpose both', inputs: [[3, 7, 5], [3, 4, 7]], op: (a, b) => tf.matMul(a, b, true, true) },
+  // tfjs-core's BatchMatMul and SquaredDifference gradients do not reduce broadcast batch axes (on every backend): values only.
+  { name: 'batched matMul broadcast batch', inputs: [[3, 5, 7], [1, 7, 4]], op: (a, b) => tf.matMul(a, b), noGrad: true },
+  { name: 'fused matMul + bias + relu', inputs: [[5, 7], [7, 3], [3]], op: (a, b, c) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias: c, activation: 'relu' }) },
+  { name: "hemnet batchMatMul (Aᵀ·B)", inputs: [[2, 9, 4], [2, 9, 6]], op: (a, b) => batchMatMul(a as tf.Tensor3D, b as tf.Tensor3D, { transposeA: true }) },
+  { name: 'add broadcast [2,3,4,5]+[5]', inputs: [[2, 3, 4, 5], [5]], op: (a, b) => tf.add(a, b) },
+  { name: 'sub broadcast [2,3,4,5]-[1,1,1,5]', inputs: [[2, 3, 4, 5], [1, 1, 1, 5]], op: (a, b) => tf.sub(a, b) },
+  { name: 'mul broadcast [4,1,5]·[3,1]', inputs: [[4, 1, 5], [3, 1]], op: (a, b) => tf.mul(a, b) },
+  { name: 'mul by scalar', inputs: [[6, 5], []], op: (a, b) => tf.mul(a, b) },
+  { name: 'div broadcast', inputs: [[3, 4, 5], [3, 1, 5]], prepare: (x, i) => (i === 1 ? positive(x) : x), op: (a, b) => tf.div(a, b) },
+  { name: 'squaredDifference broadcast', inputs: [[2, 4, 4, 3], [1, 1, 1, 3]], op: (a, b) => tf.squaredDifference(a, b), noGrad: true },
+  { name: 'squaredDifference', inputs: [[2, 4, 4, 3], [2, 4, 4, 3]], op: (a, b) => tf.squaredDifference(a, b) },
+  { name: 'maximum / minimum', inputs: [[4, 5], [4, 5]], op: (a, b) => tf.add(tf.maximum(a, b), tf.mul(tf.minimum(a, b), 0.5)) },
+  { name: 'relu', inputs: [[3, 40]], op: (x) => tf.relu(x) },
+  { name: 'relu6 / sigmoid / abs / neg', inputs: [[3, 40]], op: (x) => tf.addN([tf.relu6(tf.mul(x, 4)), tf.sigmoid(x), tf.abs(x), tf.neg(x)]) },
+  { name: 'exp / log / sqrt / rsqrt / square', inputs: [[3, 40]], prepare: positive, op: (x) => tf.addN([tf.exp(x), tf.log(x), tf.sqrt(x), tf.rsqrt(x), tf.square(x)]) },
+  { name: 'sum over leading axes (channel sums)', inputs: [[3, 4, 5, 6]], op: (x) => tf.sum(x, [0, 1, 2]) },
+  { name: 'sum over the last axis, keepDims', inputs: [[3, 4, 5]], op: (x) => tf.sum(x, -1, true) },
+  { name: 'sum over non-contiguous axes', inputs: [[3, 4, 5]], op: (x) => tf.sum(x, [0, 2]) },
+  { name: 'sum over every axis', inputs: [[3, 4, 5]], op: (x) => tf.sum(x) },
+  { name: 'mean over middle axes', inputs: [[3, 4, 5, 6]], op: (x) => tf.mean(x, [1, 2]) },
+  { name: 'max / min over axes', inputs: [[3, 4, 5]], op: (x) => tf.add(tf.max(x, 1), tf.min(x, 1)) },
+  { name: 'moments [0,1,2] (batch statistics)', inputs: [[2, 5, 5, 4]], op: (x) => { const m = tf.moments(x, [0, 1, 2]); return tf.concat([m.mean, m.variance]); } },
+  {
+    name: 'batchNorm (per-channel)',
+    inputs: [[2, 4, 4, 6], [6], [6], [6], [6]],
+    prepare: (x, i) => (i === 2 ? positive(x) : x),
+    op: (x, mean, variance, offset, scale) => tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset as tf.Tensor1D, scale as tf.Tensor1D, 1e-3),
+  },
+  { name: 'softmax last axis', inputs: [[4, 3, 7]], op: (x) => tf.softmax(x) },
+  { name: 'logSoftmax', inputs: [[6, 11]], op: (x) => tf.logSoftmax(x) },
+  { name: 'resizeBilinear ×2 halfPixelCenters', inputs: [[2, 4, 4, 3]], op: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [8, 8], false, true) },
+  { name: 'resizeBilinear alignCorners', inputs: [[1, 3, 3, 2]], op: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [7, 7], true) },
+  // tfjs's cpu gradient swaps height and width in its output shape: values only for a non-square image.
+  { name: 'resizeBilinear non-square', inputs: [[1, 3, 5, 2]], op: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [7, 9], true), noGrad: true },
+  { name: 'unrolled HEM (T=2)', inputs: [[2, 12, 8], [4, 8]], op: (x, mu) => unrollHem(x as tf.Tensor3D, mu as tf.Tensor2D, { stepSize: 0.5, iterations: 2 }).reconstruction },
+];
+
+describe('op suite: every backend present against cpu (values and gradients, 1e-4 relative)', () => {
+  for (const c of CASES) {
+    for (const backend of COMPARED) {
+      it(`${c.name} on ${backend}`, async () => {
+        await setBackend('cpu');
+        const inputs = drawInputs(c);
+        const expected = evaluate(c, inputs);
+        await setBackend(backend);
+        const actual = evaluate(c, inputs);
+        assert.equal(actual.length, expected.length);
+        actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-6, RTOL, `${c.name} ${i === 0 ? 'value' : `grad ${i - 1}`}`));
+      });
+    }
+  }
+});
+
+/** A tiny segmentation net: conv → BN → ReLU → strided conv → HEM head → 1×1 conv → bilinear up. */
+function tinyModel(): tf.LayersModel {
+  const input = tf.input({ shape: [12, 12, 3] });
+  let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: tf.initializers.heNormal({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
+  x = hemHead({ numBases: 4, seed: 3, name: 'hem' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 3, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: x });
+}
+
+function trainLosses(steps: number): number[] {
+  const model = tinyModel();
+  const images = tf.randomNormal([4, 12, 12, 3], 0, 1, 'float32', 5);
+  const labels = tf.tidy(() => tf.oneHot(tf.argMax(tf.concat([images, tf.fill([4, 12, 12, 1], 0.2)], 3), 3).toInt(), 3));
+  const optimizer = tf.train.adam(0.01);
+  const losses: number[] = [];
+  for (let step = 0; step < steps; step++) {
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, model.apply(images, { training: true }) as tf.Tensor) as tf.Scalar, true);
+    losses.push(loss?.dataSync()[0] ?? NaN);
+    loss?.dispose();
+  }
+  optimizer.dispose();
+  model.dispose();
+  tf.dispose([images, labels]);
+  return losses;
+}
+
+if (present.includes('native')) {
+  describe('native backend', () => {
+    it('trains a tiny HEM model with the same losses as cpu (Adam, 6 steps)', async () => {
+      await setBackend('cpu');
+      const reference = trainLosses(6);
+      await setBackend('native');
+      const before = tf.memory().numTensors;
+      const native = trainLosses(6);
+      assert.equal(tf.memory().numTensors, before, 'training leaked tensors');
+      assert.ok((reference[5] as number) < (reference[0] as number), `the loss should fall: ${reference.join(', ')}`);
+      assertClose(native, reference, 1e-6, 1e-4, 'losses');
+    });
+
+    it('does not leak tensors in a conv/BN/matMul step', async () => {
+      await setBackend('native');
+      const x = tf.randomNormal([2, 6, 6, 4]);
+      const w = tf.randomNormal([3, 3, 4, 4]);
+      assertNoLeak(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+        const y = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same');
+        const m = tf.moments(y, [0, 1, 2]);
+        return tf.sum(tf.relu(tf.batchNorm(y, m.mean, m.variance, tf.zeros([4]), tf.ones([4]), 1e-3)));
+      })([x, w]), 'native grads');
+      tf.dispose([x, w]);
+    });
+
+    it('never recycles a buffer handed out by dataSync', async () => {
+      await setBackend('native');
+      const x = tf.fill([64, 64], 2);
+      const first = tf.relu(x);
+      const values = first.dataSync();
+      first.dispose();
+      const second = tf.neg(x); // same size: would reuse the buffer if it were pooled
+      assert.equal(values[0], 2);
+      assert.equal(second.dataSync()[0], -2);
+      tf.dispose([x, second]);
+    });
+  });
+}
+
+describe('native backend selection', () => {
+  it('reports native absent: auto falls back to wasm with a note, --backend native says how to build it', () => {
+    // A child process: this one has already loaded the addon (when built).
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+    const script = [
+      "import { setBackend, availableBackends } from './src/backend.ts';",
+      'const auto = await setBackend("auto");',
+      'let message = "";',
+      'try { await setBackend("native"); } catch (e) { message = e.message; }',
+      'console.log(JSON.stringify({ name: auto.name, notes: auto.notes, available: await availableBackends(), message }));',
+    ].join('\n');
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: root,
+      env: { ...process.env, HEMNET_NATIVE: '0', HEMNET_BACKEND: '' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    const report = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { name: string; notes: string[]; available: string[]; message: string };
+    assert.equal(report.name, 'wasm');
+    assert.ok(!report.available.includes('native'), `native should be absent: ${report.available.join(', ')}`);
+    assert.match(report.notes.join('\n'), /^native: disabled by HEMNET_NATIVE=0; build it with: apt-get install -y libdnnl-dev libopenblas-dev build-essential && npm run build:native$/);
+    assert.match(report.message, /setBackend: backend 'native' could not be initialised \(disabled by HEMNET_NATIVE=0; build it with: apt-get install -y libdnnl-dev libopenblas-dev build-essential && npm run build:native\)/);
+  });
+});
