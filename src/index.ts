@@ -48,8 +48,30 @@ export * from './metrics/index.js';
 export * from './plots/index.js';
 export * from './train/index.js';
 
+// Inference on images of any size (whole image / sliding window) and one-line segmentation
+export { inferProbabilities, resolveInference, slidingWindows, modelInputSize, INFERENCE_MODES } from './infer/inference.js';
+export type { InferenceMode, InferenceOptions, ResolvedInference } from './infer/inference.js';
+export {
+  segment,
+  segmentSync,
+  loadSegmenterFromUrl,
+  loadSegmenterFromUrl as loadSegmenter,
+  createSegmenter,
+  checkSegmenterInfo,
+  defaultSegmenterInfo,
+  imageToPixelTensor,
+  SEGMENTER_FILE,
+  SEGMENTER_FORMAT,
+  SEGMENTER_VERSION,
+} from './infer/segment.js';
+export type { Segmenter, SegmenterInfo, SegmentInput, SegmentOptions, SegmentResult, PixelImage } from './infer/segment.js';
+export { segmenterInfoForRun, runClassNames, runNormalization } from './infer/runInfo.js';
+
 // GradNets
 export * from './gradnets/index.js';
 
 // PyTorch interop (safetensors, torchvision / EMANet / mmseg name maps)
 export * from './interop/index.js';
+
+// Interop: ONNX out
+export * from './interop/onnx/index.js';

@@ -30,6 +30,11 @@ export {
 } from './train/checkpointFiles.js';
 export type { NoteSink, CheckpointWriteStage, WriteCheckpointOptions, IntactCheckpoint } from './train/checkpointFiles.js';
 export { TrainLog, readStepRecords } from './train/trainLog.js';
+export { loadSegmenter, segment } from './infer/node.js';
+export { decodeImage } from './io/images.js';
+export type { RgbImage } from './io/images.js';
+export type { DatasetLayout, ImageMaskPair, MaskEncoding } from './data/pairs.js';
+export * from './data/layouts/index.js';
 // Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
 export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
 export { readSafetensorsFile } from './interop/safetensorsFile.js';

@@ -29,6 +29,7 @@ export type FieldSpec = FieldCommon &
     | { kind: 'integer'; min?: number; max?: number; nullable?: boolean }
     | { kind: 'boolean'; nullable?: boolean }
     | { kind: 'string'; nullable?: boolean }
+    | { kind: 'strings'; nullable?: boolean }
     /** `values` may be a function, so a registry's names are read when validating. */
     | { kind: 'enum'; values: readonly string[] | (() => readonly string[]); nullable?: boolean }
     | { kind: 'numbers'; min?: number; length?: number; exclusiveMin?: boolean; integer?: boolean; nullable?: boolean }
@@ -127,6 +128,11 @@ export function validateField(where: string, path: string, spec: FieldSpec, fiel
       break;
     case 'string':
       if (typeof field !== 'string') throw new Error(`${where}: '${path}' must be a string, received ${describeValue(field)}`);
+      break;
+    case 'strings':
+      if (!Array.isArray(field) || field.length === 0 || field.some((item) => typeof item !== 'string' || item === '')) {
+        throw new Error(`${where}: '${path}' must be a list of one or more non-empty strings, received ${describeValue(field)}`);
+      }
       break;
     case 'enum':
       checkOneOf(where, path, field, enumValues(spec));

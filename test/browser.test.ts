@@ -2,21 +2,25 @@
  * hemnet's browser entry, bundled by esbuild as a user's bundler would, in a
  * real headless Chromium (Debian's, through playwright-core): it loads with
  * no page errors, gives the numbers Node gives on cpu and wasm, and trains a
- * HEMNet in the page with a flat tensor count and drawn attention maps.
+ * HEMNet in the page with a flat tensor count and drawn attention maps; and
+ * its "load a trained model" path segments a picked image with segment().
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { setBackend } from 'hemnet';
+import sharp from 'sharp';
+import { buildSegmentationModel, createSegmenter, saveModelToFiles, SEGMENTER_FILE, segment } from 'hemnet/node';
 import { buildBrowserDemo, type BuiltDemo } from '../examples/browser/build.js';
 import { launchChromium } from '../examples/browser/chromium.js';
 import { serveDirectory } from '../examples/browser/serve.js';
 import { probeNumbers, type ProbeNumbers } from '../examples/browser/probe.js';
 import type { DemoReport, DemoState } from '../examples/browser/demo.js';
+import type { SegmentState } from '../examples/browser/segmentPanel.js';
 
 const STEPS = 60;
 const WEBGL_STEPS = 6;
@@ -147,5 +151,48 @@ describe('the browser build in headless Chromium', () => {
     // 48×48 input at output stride 8: 6×6 maps drawn ×8; every tile pixel is viridis, every gap pixel white.
     assert.equal(drawn.coloured, 3 * 8 * 48 * 48, 'coloured attention pixels');
     assert.equal(drawn.charts, 2, 'loss and ELBO charts');
+  });
+  it('loads a saved model with loadSegmenter(url) and segments a picked image at its own size with segment(), as Node does', async () => {
+    // A small HEMNet saved as a run's model folder would be (model.json, weights.bin, segmenter.json), served at ./model/.
+    await setBackend('wasm');
+    const { model } = buildSegmentationModel({ inputSize: [16, 16], width: 8, channels: 16, midChannels: 16, numClasses: 5, hem: { numBases: 4 }, seed: 5 });
+    const segmenter = createSegmenter(model, { classNames: ['background', 'a', 'b', 'c', 'd'], mean: [0.5, 0.5, 0.5], std: [0.29, 0.29, 0.29] });
+    await saveModelToFiles(join(dir, 'model'), model);
+    await writeFile(join(dir, 'model', SEGMENTER_FILE), JSON.stringify(segmenter.info));
+    const [width, height] = [45, 30];
+    const rgb = Buffer.alloc(width * height * 3);
+    for (let p = 0; p < width * height; p++) rgb.set([(p * 7) % 256, (p * 13) % 256, p % width > 20 ? 220 : 20], 3 * p);
+    const picture = join(dir, 'picture.png');
+    await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toFile(picture);
+    const expected = await segment(segmenter, picture);
+
+    const opened = await browser.newPage();
+    opened.on('pageerror', (error) => pageErrors.push(error.message));
+    await opened.goto(`${url}?backend=wasm&model=./model/`);
+    await opened.waitForFunction(() => ['ready', 'error'].includes(window.hemnetSegment.state), undefined, { timeout: 60_000, polling: 200 });
+    const ready = (await opened.evaluate(() => window.hemnetSegment)) as SegmentState;
+    assert.equal(ready.state, 'ready', JSON.stringify(ready));
+    await opened.setInputFiles('#image-file', picture);
+    await opened.waitForFunction(() => ['done', 'error'].includes(window.hemnetSegment.state), undefined, { timeout: 60_000, polling: 200 });
+    const state = (await opened.evaluate(() => window.hemnetSegment)) as SegmentState;
+    assert.equal(state.state, 'done', JSON.stringify(state));
+    if (state.state !== 'done') return;
+    const report = state.report;
+    assert.deepEqual([report.width, report.height], [width, height]);
+    assert.equal(report.mode, 'whole');
+    assertAllClose(report.probabilities, Array.from(expected.probabilities), 'browser vs Node class probabilities', 1e-4, 1e-5);
+    const differing = report.labels.filter((label, p) => label !== expected.labels[p]).length;
+    assert.equal(differing, 0, `${differing} labels differ from Node's`);
+    assert.deepEqual(report.attentionElbo?.length, expected.attention?.elbo.length);
+    assert.deepEqual(report.attentionSize, expected.attention?.featureSize);
+    const drawn = await opened.evaluate(() => {
+      const canvas = document.getElementById('segment-mask') as HTMLCanvasElement;
+      return [canvas.width, canvas.height, document.querySelectorAll('#segment-legend li').length];
+    });
+    assert.deepEqual(drawn.slice(0, 2), [width, height]);
+    assert.ok((drawn[2] as number) >= 1);
+    await opened.close();
+    model.dispose();
+    assert.deepEqual(pageErrors, []);
   });
 });

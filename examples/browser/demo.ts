@@ -27,6 +27,7 @@ import {
   type SegmentationDataset,
 } from 'hemnet';
 import { probeNumbers, type ProbeNumbers } from './probe.js';
+import { setUpSegmentPanel } from './segmentPanel.js';
 
 export interface DemoReport {
   backend: string;
@@ -246,6 +247,7 @@ function main(): void {
     event.preventDefault();
     run();
   });
+  setUpSegmentPanel(backendSelect);
   if (params.get('auto') === '1') run();
 }
 

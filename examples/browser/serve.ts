@@ -2,10 +2,14 @@
  * Builds the browser demo and serves it on localhost (Node's http, no
  * dependencies). `npm run demo` → open the printed address.
  *
- *   npx tsx examples/browser/serve.ts [--port 8080]
+ *   npx tsx examples/browser/serve.ts [--port 8080] [--model RUN_DIR]
+ *
+ * `--model` copies a run's model folder (RUN_DIR/model: model.json,
+ * weights.bin, segmenter.json) to ./model/, where the page's "Load model" looks.
  */
 import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBrowserDemo, DEFAULT_DEMO_DIR } from './build.js';
@@ -14,6 +18,10 @@ const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.map': 'application/json',
+  '.json': 'application/json',
+  '.bin': 'application/octet-stream',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
   '.wasm': 'application/wasm',
 };
 
@@ -47,6 +55,13 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   const port = portFlag >= 0 ? Number(process.argv[portFlag + 1]) : 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`serve: '--port' must be an integer in [0, 65535], received '${process.argv[portFlag + 1]}'`);
   const built = await buildBrowserDemo(DEFAULT_DEMO_DIR);
+  const modelFlag = process.argv.indexOf('--model');
+  if (modelFlag >= 0) {
+    const run = resolve(process.argv[modelFlag + 1] ?? '');
+    const source = existsSync(join(run, 'model', 'model.json')) ? join(run, 'model') : run;
+    if (!existsSync(join(source, 'model.json'))) throw new Error(`serve: '--model' must name a run folder or a model folder with model.json, received '${process.argv[modelFlag + 1] ?? ''}'`);
+    await cp(source, join(built.outDir, 'model'), { recursive: true });
+  }
   const { url } = await serveDirectory(built.outDir, port);
   console.log(`hemnet browser demo: ${url}  (Ctrl-C to stop)`);
 }

@@ -64,8 +64,10 @@ describe('hemnet CLI', () => {
       const predictDir = join(dir, 'predict');
       const predictIo = capture();
       assert.equal(await main(['predict', '--run', run, '--out', predictDir, '--count', '2', '--backend', 'wasm'], predictIo), 0);
-      assert.match(predictIo.text(), /wrote 6 files/);
+      // mask, overlay, panel and attention maps per image
+      assert.match(predictIo.text(), /wrote 8 files/);
       assert.deepEqual(await pngSize(join(predictDir, 'val-0-mask.png')), [32, 32]);
+      assert.deepEqual(await pngSize(join(predictDir, 'val-0-overlay.png')), [32, 32]);
 
       // A fresh process (the built bin) must set its backend up before loading the run.
       const fresh = execFileSync(process.execPath, [resolve('dist/cli/main.js'), 'eval', '--run', run, '--eval-limit', '4'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -115,7 +117,7 @@ describe('hemnet CLI', () => {
       await assert.rejects(main(['eval', '--run', join(dir, 'nothing')], capture()), /holds no checkpoint/);
       const unknown = capture();
       assert.equal(await main(['fly'], unknown), 1);
-      assert.match(unknown.errors(), /unknown command 'fly' \(valid: train, eval, predict, info, elbo, import, data\)/);
+      assert.match(unknown.errors(), /unknown command 'fly' \(valid: train, eval, predict, info, elbo, import, export, data\)/);
       assert.ok(!existsSync(join(dir, 'r')), 'a failed config must not create the run folder');
     } finally {
       await rm(dir, { recursive: true, force: true });

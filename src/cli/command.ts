@@ -11,6 +11,8 @@ export interface Output {
   out: (text: string) => void;
   err: (text: string) => void;
   progressStream?: NodeJS.WriteStream;
+  /** --quiet: no progress lines (results still go to `out`, errors to `err`). */
+  quiet?: boolean;
 }
 
 /** One command-specific option (run-config flags come from `flags.ts`). */

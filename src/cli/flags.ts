@@ -7,7 +7,7 @@
 import { enumValues, flagsOf, type FieldSpec } from '../schema.js';
 import { RUN_SCHEMA, type PartialRunConfig } from '../train/runConfig.js';
 
-type FlagType = 'number' | 'integer' | 'string' | 'boolean' | 'numbers';
+type FlagType = 'number' | 'integer' | 'string' | 'boolean' | 'numbers' | 'strings';
 
 export interface FlagSpec {
   flag: string;
@@ -23,6 +23,7 @@ function flagType(field: FieldSpec): FlagType {
     case 'integer':
     case 'boolean':
     case 'numbers':
+    case 'strings':
       return field.kind;
     default:
       return 'string';
@@ -59,6 +60,7 @@ function parseValue(spec: FlagSpec, raw: string | boolean): unknown {
   if (spec.type === 'boolean') return raw;
   const text = String(raw);
   if (spec.type === 'string') return text;
+  if (spec.type === 'strings') return text.split(',').map((part) => part.trim());
   if (spec.type === 'numbers') {
     return text.split(',').map((part) => {
       const value = Number(part);
@@ -96,7 +98,7 @@ export function configFlagHelp(): string {
   const flags = configFlags();
   const width = Math.max(...flags.map((s) => s.flag.length + (s.type === 'boolean' ? 0 : 4)));
   return flags.map((s) => {
-    const name = s.type === 'boolean' ? `--${s.flag}` : `--${s.flag} ${s.type === 'numbers' ? 'L' : s.type === 'string' ? 'S' : 'N'}`;
+    const name = s.type === 'boolean' ? `--${s.flag}` : `--${s.flag} ${s.type === 'numbers' || s.type === 'strings' ? 'L' : s.type === 'string' ? 'S' : 'N'}`;
     return `  ${name.padEnd(width + 3)} ${s.help}  [${s.path}]`;
   }).join('\n');
 }

@@ -38,8 +38,10 @@ ${lines.join('\n')}
 Global options:
   -h, --help     help (of a command, after its name)
   --version      print the version
+  -q, --quiet    no progress lines (results still print; errors go to stderr)
 
-Environment: HEMNET_BACKEND chooses the backend when --backend is auto.
+Environment: HEMNET_BACKEND chooses the backend when --backend is auto;
+NO_COLOR (or a non-terminal stderr, or TERM=dumb) prints progress as plain lines.
 
 ${EXIT_CODES}`;
 }
@@ -56,6 +58,7 @@ function commandHelp(spec: CommandSpec): string {
     (spec.description !== undefined ? `\n${spec.description}\n` : '') +
     (own !== '' ? `\nOptions:\n${own}\n` : '') +
     `  ${'-h, --help'.padEnd(width)}  this help\n` +
+    `  ${'-q, --quiet'.padEnd(width)}  no progress lines\n` +
     (spec.configFlags ? `\nConfig flags (the bracket names the config key they set):\n${configFlagHelp()}\n` : '') +
     `\n${EXIT_CODES}`
   );
@@ -78,6 +81,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
   }
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
+    quiet: { type: 'boolean', short: 'q' },
     ...(spec.configFlags ? configFlagOptions() : {}),
   };
   for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type, ...(o.short !== undefined ? { short: o.short } : {}) };
@@ -90,7 +94,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
   if (positionals.length > maxPositionals) throw new Error(`hemnet ${spec.name}: unexpected argument '${positionals[maxPositionals] ?? ''}'`);
   const parsed = values as Record<string, string | boolean | undefined>;
   const flags = spec.configFlags ? flagsToConfig(parsed) : {};
-  return spec.run({ values: parsed, positionals, flags, io });
+  return spec.run({ values: parsed, positionals, flags, io: values.quiet === true ? { ...io, quiet: true } : io });
 }
 
 function isEntryPoint(): boolean {

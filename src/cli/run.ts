@@ -21,14 +21,23 @@ import { restoreModel, restoreOptimizer, type Checkpoint } from '../train/checkp
 import type { TrainingOptimizer } from '../train/optimizer.js';
 import { readLatestCheckpoint, readNewestIntactCheckpoint, loadModelFromFiles, type NoteSink } from '../train/checkpointFiles.js';
 import { attentionMaps } from '../train/attention.js';
-import { defaultRunConfig, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
+import { defaultRunConfig, defaultRunConfigFor, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
+import { inferProbabilities, type InferenceOptions } from '../infer/inference.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
 export const MODEL_DIR = 'model';
 
-/** Defaults ← JSON config file ← flags. */
-export async function assembleConfig(configPath: string | undefined, flags: PartialRunConfig, base: RunConfig = defaultRunConfig()): Promise<RunConfig> {
-  let config = base;
+function sourceOf(partial: unknown): 'scenes' | 'voc' | undefined {
+  const source = (partial as { data?: { source?: unknown } } | null)?.data?.source;
+  return source === 'voc' || source === 'scenes' ? source : undefined;
+}
+
+/**
+ * Defaults ← JSON config file ← flags. The defaults are the data source's
+ * (`vocRunConfig()` for 'voc', the scenes run otherwise) unless `base` is given.
+ */
+export async function assembleConfig(configPath: string | undefined, flags: PartialRunConfig, base?: RunConfig): Promise<RunConfig> {
+  let parsed: unknown;
   if (configPath !== undefined) {
     let text: string;
     try {
@@ -36,14 +45,14 @@ export async function assembleConfig(configPath: string | undefined, flags: Part
     } catch (error) {
       throw new Error(`hemnet: cannot read config file '${configPath}': ${(error as Error).message}`);
     }
-    let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
       throw new Error(`hemnet: config file '${configPath}' is not valid JSON: ${(error as Error).message}`);
     }
-    config = mergeRunConfig(config, parsed, configPath);
   }
+  let config = base ?? defaultRunConfigFor(sourceOf(flags) ?? sourceOf(parsed) ?? 'scenes');
+  if (configPath !== undefined) config = mergeRunConfig(config, parsed, configPath);
   return mergeRunConfig(config, flags, 'flags');
 }
 
@@ -149,14 +158,24 @@ function sampleImage(sample: SegmentationSample, mean: readonly number[], std: r
   return imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
 }
 
-/** Class per pixel for a batch of one sample (argmax of the main output). */
-export function predictLabels(model: tf.LayersModel, sample: SegmentationSample): Uint8Array {
-  return tf.tidy(() => {
-    const input = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
-    const output = model.predict(input) as tf.Tensor | tf.Tensor[];
-    const logits = Array.isArray(output) ? (output[0] as tf.Tensor) : output;
-    return new Uint8Array(tf.argMax(logits, -1).dataSync());
-  });
+/** Class per pixel of one sample at its own size (whole image or sliding windows, `inferProbabilities`). */
+export function predictLabels(model: tf.LayersModel, sample: SegmentationSample, inference: InferenceOptions = {}): Uint8Array {
+  const input = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
+  const probabilities = inferProbabilities(model, input, inference);
+  const labels = tf.tidy(() => new Uint8Array(tf.argMax(probabilities, -1).dataSync()));
+  tf.dispose([input, probabilities]);
+  return labels;
+}
+
+/** The inference settings of a run's `eval` section. */
+export function runInference(config: RunConfig): InferenceOptions {
+  const e = config.eval;
+  return {
+    mode: e.mode,
+    sizeMultiple: config.model.outputStride,
+    ...(e.cropSize !== null ? { cropSize: [e.cropSize, e.cropSize] as [number, number] } : {}),
+    ...(e.stride !== null ? { stride: [e.stride, e.stride] as [number, number] } : {}),
+  };
 }
 
 /** Rows of [image | truth | prediction] for the first `count` samples. */
@@ -168,21 +187,25 @@ export async function writePredictions(
   mean: readonly number[],
   std: readonly number[],
   palette?: (classIndex: number) => [number, number, number],
+  inference: InferenceOptions = {},
 ): Promise<void> {
   const colors = { ignoreLabel: dataset.ignoreLabel, ...(palette !== undefined ? { palette } : {}) };
   const tiles: RgbaImage[] = [];
   const samples = await loadSamples(dataset, Array.from({ length: Math.min(count, dataset.size) }, (_, index) => ({ index })));
   for (const sample of samples) {
+    // Small scenes are drawn ×2; photographs (VOC, ~500 px) at their own size.
+    const factor = Math.max(1, Math.floor(160 / Math.max(sample.height, sample.width)));
     tiles.push(
-      upscale(sampleImage(sample, mean, std), 2),
-      upscale(colorizeMask(sample.label, sample.height, sample.width, colors), 2),
-      upscale(colorizeMask(predictLabels(model, sample), sample.height, sample.width, colors), 2),
+      upscale(sampleImage(sample, mean, std), factor),
+      upscale(colorizeMask(sample.label, sample.height, sample.width, colors), factor),
+      upscale(colorizeMask(predictLabels(model, sample, inference), sample.height, sample.width, colors), factor),
     );
   }
   await writePng(path, tileImages(tiles, { columns: 3, gap: 4 }));
 }
 
 function upscale(image: RgbaImage, factor: number): RgbaImage {
+  if (factor === 1) return image;
   const width = image.width * factor;
   const height = image.height * factor;
   const data = new Uint8ClampedArray(width * height * 4);
@@ -216,12 +239,21 @@ export function formatMetrics(result: EvaluationResult, classNames: readonly str
   return lines.join('\n');
 }
 
+/** Where progress lines go: the output's progress stream, or nowhere with --quiet. */
+export function progressTarget(io: Output): { stream?: NodeJS.WriteStream; enabled?: boolean } {
+  if (io.quiet === true) return { enabled: false };
+  return io.progressStream ? { stream: io.progressStream } : {};
+}
+
 /** Evaluates on the run's validation split (its `eval` settings) with a progress bar. */
 export async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io: Output, evalIterations: number | null, val?: SegmentationDataset): Promise<EvaluationResult> {
   const dataset = val ?? (await createDatasets(config, 'val')).val;
   const total = Math.min(dataset.size, config.eval.limit ?? dataset.size);
-  const bar = new ProgressBar({ label: 'eval ', total, ...(io.progressStream ? { stream: io.progressStream } : {}) });
+  const bar = new ProgressBar({ label: 'eval ', total, ...progressTarget(io) });
   return evaluateSegmentation(model, dataset, {
+    // VOC (auto/whole/slide): every image at its original resolution, one at a time. 'resize', and the
+    // scenes (all at the model's input size, where 'whole' is the same pass), go in batches.
+    ...(config.eval.mode === 'slide' || (config.data.source !== 'scenes' && config.eval.mode !== 'resize') ? { inference: runInference(config) } : {}),
     batchSize: config.eval.batchSize,
     scales: config.eval.scales,
     flip: config.eval.flip,

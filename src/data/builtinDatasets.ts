@@ -44,12 +44,18 @@ export const scenesDataset: DatasetSpec = {
   },
 };
 
+/** VOC class names: `data.classNames`, else VOC's 21 when numClasses is 21, else class0…. */
+function vocClassNames(data: DataConfig, numClasses: number): readonly string[] {
+  if (data.classNames !== null) return data.classNames;
+  return numClasses === VOC_CLASS_NAMES.length ? VOC_CLASS_NAMES : Array.from({ length: numClasses }, (_, i) => `class${i}`);
+}
+
 export const vocDataset: DatasetSpec = {
   name: 'voc',
   summary: 'a PASCAL-VOC-format folder (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/)',
-  metadata: ({ model }) => ({
+  metadata: ({ model, data }) => ({
     numClasses: model.numClasses,
-    classNames: model.numClasses === VOC_CLASS_NAMES.length ? VOC_CLASS_NAMES : Array.from({ length: model.numClasses }, (_, i) => `class${i}`),
+    classNames: vocClassNames(data, model.numClasses),
     ignoreLabel: 255,
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
@@ -58,13 +64,22 @@ export const vocDataset: DatasetSpec = {
   check: ({ data }, where) => {
     if (data.vocRoot === null) throw new Error(`${where}: 'data.vocRoot' must name the VOC-format folder when 'data.source' is 'voc'`);
   },
-  create: async ({ data: d, model }, which) => {
+  create: async ({ data: d, model, eval: evalConfig }, which) => {
     const root = d.vocRoot as string;
-    const numClasses = model.numClasses;
+    const crop = d.cropSize ?? d.canvasSize;
+    const common = {
+      numClasses: model.numClasses,
+      classNames: vocClassNames(d, model.numClasses),
+      maskFormat: d.maskFormat,
+      maskDir: d.maskDir ?? (d.maskFormat === 'index' ? 'SegmentationClassAug' : 'SegmentationClass'),
+    };
     // Streams from disk: the split lists are read now, files decode on demand into
     // a bounded cache a few batches ahead of the step that uses them.
-    const val = augmentDataset(createStreamingDataset(vocLayout(root, { split: 'val', numClasses }), { maxSide: d.canvasSize }), { cropSize: d.canvasSize, seed: d.seed });
-    const train = which === 'both' ? createStreamingDataset(vocLayout(root, { split: 'train', numClasses }), { augment: augmentOptionsOf(d) }) : val;
+    // Evaluation at the original resolution (eval.mode auto/whole/slide); 'resize' shrinks and pads to the crop.
+    const resize = evalConfig?.mode === 'resize';
+    const rawVal = createStreamingDataset(vocLayout(root, { split: d.valSplit, ...common }), resize ? { maxSide: crop } : {});
+    const val = resize ? augmentDataset(rawVal, { cropSize: crop, seed: d.seed }) : rawVal;
+    const train = which === 'both' ? createStreamingDataset(vocLayout(root, { split: d.trainSplit, ...common }), { augment: { ...augmentOptionsOf(d), cropSize: crop } }) : val;
     return { train, val };
   },
 };

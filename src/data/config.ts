@@ -15,8 +15,19 @@ export interface DataConfig {
   trainSize: number;
   /** Scenes in the validation split (source 'scenes'); VOC uses its val list. */
   valSize: number;
-  /** Canvas side of the scenes, also the training crop size for VOC. */
+  /** Canvas side of the scenes (and the VOC training crop when `cropSize` is null). */
   canvasSize: number;
+  /** VOC: side of the random training crops, which is also the model's input size (null: `canvasSize`). Evaluation is at the original resolution (`eval.mode`). */
+  cropSize: number | null;
+  /** One name per class (null: the dataset's; VOC's 21 names when numClasses is 21, else class0…). */
+  classNames: string[] | null;
+  /** VOC: 'color' (SegmentationClass palette PNGs) or 'index' (grey PNGs holding class indices, e.g. SegmentationClassAug). */
+  maskFormat: 'color' | 'index';
+  /** VOC: folder of the masks under the root (null: SegmentationClass for 'color', SegmentationClassAug for 'index'). */
+  maskDir: string | null;
+  /** VOC: list names in ImageSets/Segmentation for training and evaluation. */
+  trainSplit: string;
+  valSplit: string;
   /** Digits per scene [min, max]. */
   digitsPerScene: [number, number];
   /** Digit side = 28·scale pixels, scale drawn from [min, max] (null: [1.5, 2.2], capped at canvas/28). */
@@ -38,7 +49,13 @@ export const DATA_SCHEMA = {
   vocRoot: { kind: 'string', nullable: true, default: null, flag: 'voc-root', doc: 'PASCAL-VOC-format folder (JPEGImages/, SegmentationClass/, ImageSets/)' },
   trainSize: { kind: 'integer', min: 1, max: 10_000_000, default: 4000, flag: 'train-size', doc: 'scenes in the training split' },
   valSize: { kind: 'integer', min: 1, max: 10_000_000, default: 500, flag: 'val-size', doc: 'scenes in the validation split' },
-  canvasSize: { kind: 'integer', min: 8, max: 8192, default: 64, flag: 'canvas-size', doc: 'scene side in pixels (and VOC crop size)' },
+  canvasSize: { kind: 'integer', min: 8, max: 8192, default: 64, flag: 'canvas-size', doc: 'scene side in pixels' },
+  cropSize: { kind: 'integer', min: 8, nullable: true, default: null, flag: 'crop-size', doc: 'VOC: side of the random training crops = the model input size (--data voc: 256)' },
+  classNames: { kind: 'strings', nullable: true, default: null, flag: 'class-names', doc: "comma-separated class names, one per class (default: the dataset's; VOC's 21)" },
+  maskFormat: { kind: 'enum', values: ['color', 'index'], default: 'color', flag: 'mask-format', doc: 'VOC masks: color (SegmentationClass palette PNGs) | index (grey class indices, SegmentationClassAug)' },
+  maskDir: { kind: 'string', nullable: true, default: null, flag: 'mask-dir', doc: 'VOC: mask folder under the root (default SegmentationClass, or SegmentationClassAug for index)' },
+  trainSplit: { kind: 'string', default: 'train', flag: 'train-split', doc: 'VOC: training list in ImageSets/Segmentation (e.g. train_aug, trainval)' },
+  valSplit: { kind: 'string', default: 'val', flag: 'val-split', doc: 'VOC: evaluation list in ImageSets/Segmentation' },
   digitsPerScene: { kind: 'numbers', integer: true, length: 2, min: 1, default: [1, 2], doc: 'digits per scene [min, max]' },
   digitScale: { kind: 'numbers', length: 2, min: 0, exclusiveMin: true, nullable: true, default: null, flag: 'digit-scale', doc: 'min,max digit scale (side = 28·scale pixels)' },
   labelDilation: { kind: 'integer', min: 0, max: 8, default: 1, flag: 'label-dilation', doc: 'grow digit labels by this many pixels (0: strokes only)' },

@@ -30,12 +30,14 @@ export interface DatasetMetadata {
 export interface DatasetRunConfig {
   data: DataConfig;
   model: SegmentationModelConfig;
+  /** The evaluation settings (a dataset may keep validation images at their own size unless `mode` is 'resize'). */
+  eval?: { mode: 'auto' | 'whole' | 'slide' | 'resize' };
 }
 
 export interface DatasetSplits {
   /** The training split, augmented as `data` asks. */
   train: SegmentationDataset;
-  /** The validation split at the model's input size. */
+  /** The validation split (at the model's input size, or at the images' own size for evaluation at original resolution). */
   val: SegmentationDataset;
 }
 

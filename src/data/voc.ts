@@ -15,7 +15,7 @@
 import { checkKnownKeys } from '../schema.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { loadSharp } from '../io/sharp.js';
 import { augmentSample, IMAGENET_MEAN, IMAGENET_STD, normalizeImage, resizeLabelNearest, type AugmentOptions } from './augment.js';
 import { VOC_CLASS_NAMES, vocColorsToLabels } from './palette.js';
 import { hashSeed } from './random.js';
@@ -35,6 +35,8 @@ export interface VocOptions {
   maxSide?: number;
   /** 'color' (default): VOC colour-map masks; 'index': grey masks holding class indices. */
   maskFormat?: 'color' | 'index';
+  /** Folder of the masks under `root`. Default 'SegmentationClass' ('SegmentationClassAug' holds the augmented set's index masks). */
+  maskDir?: string;
   /** Random augmentation applied in `get(index, epoch)`, seeded by hash(seed, epoch, index). */
   augment?: AugmentOptions & { seed?: number };
   /** Normalisation of RGB in [0, 1]. Default ImageNet mean/std. */
@@ -102,6 +104,7 @@ function requireFile(path: string, what: string): void {
 }
 
 async function decode(path: string, what: string, id: string): Promise<{ data: Uint8Array; width: number; height: number; channels: number }> {
+  const sharp = await loadSharp('loadVocDataset (decoding VOC images)');
   try {
     const { data, info } = await sharp(path).raw().toBuffer({ resolveWithObject: true });
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels };
@@ -116,9 +119,10 @@ async function loadItem(
   numClasses: number,
   maskFormat: 'color' | 'index',
   maxSide: number | undefined,
+  maskDir = 'SegmentationClass',
 ): Promise<DecodedItem> {
   const imagePath = join(root, 'JPEGImages', `${id}.jpg`);
-  const maskPath = join(root, 'SegmentationClass', `${id}.png`);
+  const maskPath = join(root, maskDir, `${id}.png`);
   requireFile(imagePath, 'image');
   requireFile(maskPath, 'mask');
   const image = await decode(imagePath, 'image', id);
@@ -153,6 +157,7 @@ async function loadItem(
       );
     }
   }
+  const sharp = await loadSharp('loadVocDataset (decoding VOC images)');
   let rgb: Uint8Array;
   let { height, width } = image;
   if (image.channels === 3) {
@@ -187,8 +192,11 @@ async function loadItem(
 export async function loadVocDataset(root: string, options: VocOptions): Promise<VocDataset> {
   if (typeof root !== 'string' || root === '') throw new Error(`loadVocDataset: 'root' must be a folder path, received ${JSON.stringify(root)}`);
   if (options === null || typeof options !== 'object') throw new Error(`loadVocDataset: 'options' must be an object, received ${String(options)}`);
-  checkKnownKeys('loadVocDataset', 'option', options, ['split', 'numClasses', 'classNames', 'limit', 'maxSide', 'maskFormat', 'augment', 'mean', 'std', 'concurrency']);
-  const { split, numClasses = 21, limit, maxSide, maskFormat = 'color', concurrency = 4 } = options;
+  checkKnownKeys('loadVocDataset', 'option', options, ['split', 'numClasses', 'classNames', 'limit', 'maxSide', 'maskFormat', 'maskDir', 'augment', 'mean', 'std', 'concurrency']);
+  const { split, numClasses = 21, limit, maxSide, maskFormat = 'color', maskDir = 'SegmentationClass', concurrency = 4 } = options;
+  if (typeof maskDir !== 'string' || maskDir === '' || maskDir.includes('..')) {
+    throw new Error(`loadVocDataset: 'maskDir' must be a folder name under the root such as 'SegmentationClassAug', received ${JSON.stringify(maskDir)}`);
+  }
   if (typeof split !== 'string' || !/^[\w.-]+$/.test(split)) {
     throw new Error(`loadVocDataset: 'split' must be a list name such as 'train' or 'val', received ${JSON.stringify(split)}`);
   }
@@ -209,7 +217,7 @@ export async function loadVocDataset(root: string, options: VocOptions): Promise
   if (options.augment !== undefined) augmentSample({ image: new Float32Array(3), label: new Uint8Array(1), height: 1, width: 1, channels: 3, id: '' }, options.augment, 0);
 
   requireFolder(root);
-  for (const folder of ['JPEGImages', 'SegmentationClass', join('ImageSets', 'Segmentation')]) requireFolder(join(root, folder));
+  for (const folder of ['JPEGImages', maskDir, join('ImageSets', 'Segmentation')]) requireFolder(join(root, folder));
   const listPath = join(root, 'ImageSets', 'Segmentation', `${split}.txt`);
   requireFile(listPath, 'split list');
   let ids = readFileSync(listPath, 'utf8')
@@ -223,7 +231,7 @@ export async function loadVocDataset(root: string, options: VocOptions): Promise
   const items: DecodedItem[] = [];
   for (let start = 0; start < ids.length; start += concurrency) {
     const chunk = ids.slice(start, start + concurrency);
-    items.push(...(await Promise.all(chunk.map((id) => loadItem(root, id, numClasses, maskFormat, maxSide)))));
+    items.push(...(await Promise.all(chunk.map((id) => loadItem(root, id, numClasses, maskFormat, maxSide, maskDir)))));
   }
   return new VocDataset(items, numClasses, classNames, mean, std, options.augment);
 }

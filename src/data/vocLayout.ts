@@ -19,6 +19,8 @@ export interface VocLayoutOptions {
   classNames?: readonly string[];
   /** 'color' (default): VOC colour-map masks; 'index': grey masks holding class indices (SegmentationClassAug). */
   maskFormat?: 'color' | 'index';
+  /** Mask folder under the root. Default 'SegmentationClass'. */
+  maskDir?: string;
   /** Only the first `limit` ids of the list. */
   limit?: number;
   /** Called for a bad id (path separator, '..', duplicate), which is then skipped; default: throw. For scans that list every problem. */
@@ -57,7 +59,10 @@ function inside(folder: string, path: string): boolean {
 export function vocLayout(root: string, options: VocLayoutOptions): DatasetLayout {
   const fn = 'vocLayout';
   if (typeof root !== 'string' || root === '') throw new Error(`${fn}: 'root' must be a folder path, received ${JSON.stringify(root)}`);
-  const { split, numClasses = 21, maskFormat = 'color', limit } = options;
+  const { split, numClasses = 21, maskFormat = 'color', limit, maskDir = 'SegmentationClass' } = options;
+  if (typeof maskDir !== 'string' || !/^[\w.-]+$/.test(maskDir) || maskDir.includes('..')) {
+    throw new Error(`${fn}: 'maskDir' must be a folder name under the root such as 'SegmentationClassAug', received ${JSON.stringify(maskDir)}`);
+  }
   if (typeof split !== 'string' || !/^[\w.-]+$/.test(split) || split.includes('..')) {
     throw new Error(`${fn}: 'split' must be a list name such as 'train' or 'val', received ${JSON.stringify(split)}`);
   }
@@ -69,7 +74,7 @@ export function vocLayout(root: string, options: VocLayoutOptions): DatasetLayou
 
   requireFolder(fn, root);
   const images = join(root, 'JPEGImages');
-  const masks = join(root, 'SegmentationClass');
+  const masks = join(root, maskDir);
   for (const folder of [images, masks, join(root, 'ImageSets', 'Segmentation')]) requireFolder(fn, folder);
   const listPath = join(root, 'ImageSets', 'Segmentation', `${split}.txt`);
   let text: string;

@@ -53,7 +53,7 @@ export interface SegmentationModelConfig {
 export const MODEL_SCHEMA = {
   backbone: { kind: 'enum', values: () => BACKBONES.names(), default: 'compact', flag: 'backbone', doc: 'backbone (registry BACKBONES)' },
   head: { kind: 'enum', values: () => HEADS.names(), default: 'hem', flag: 'head', doc: 'segmentation head (registry HEADS): hem (HEMNet), ema (EMANet baseline), fcn (no attention)' },
-  numClasses: { kind: 'integer', min: 1, default: 11, doc: 'classes, background included' },
+  numClasses: { kind: 'integer', min: 1, default: 11, flag: 'num-classes', doc: 'classes, background included (scenes 11; --data voc 21)' },
   inputSize: { kind: 'numbers', integer: true, length: 2, min: 1, default: [64, 64], doc: '[H, W] of the input images, both divisible by outputStride' },
   inputChannels: { kind: 'integer', min: 1, default: 3, doc: 'C_in of the input images' },
   channels: { kind: 'integer', min: 1, default: 64, flag: 'channels', doc: 'C, channels of the head and of x [B, N, C]' },

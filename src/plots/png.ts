@@ -1,9 +1,9 @@
 /**
- * PNG output with sharp. Node only (sharp and node:fs).
+ * PNG output with sharp (an optional peer dependency, loaded on first use). Node only.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import sharp from 'sharp';
+import { loadSharp } from '../io/sharp.js';
 import type { RgbaImage } from './image.js';
 
 /** Encodes an RGBA image as PNG bytes. */
@@ -12,6 +12,7 @@ export async function encodePng(image: RgbaImage): Promise<Buffer> {
   if (data.length !== width * height * 4) {
     throw new Error(`encodePng: 'image.data' must have ${width}×${height}×4 = ${width * height * 4} bytes, received ${data.length}`);
   }
+  const sharp = await loadSharp('encodePng (writing PNG files)');
   return sharp(Buffer.from(data.buffer, data.byteOffset, data.length), { raw: { width, height, channels: 4 } }).png().toBuffer();
 }
 
@@ -26,6 +27,7 @@ export async function svgToPng(svg: string, density = 72): Promise<Buffer> {
   if (typeof svg !== 'string' || !svg.includes('<svg')) {
     throw new Error(`svgToPng: 'svg' must be an SVG document string, received ${typeof svg === 'string' ? `'${svg.slice(0, 40)}'` : typeof svg}`);
   }
+  const sharp = await loadSharp('svgToPng (rendering SVG charts)');
   try {
     return await sharp(Buffer.from(svg), { density }).png().toBuffer();
   } catch (error) {

@@ -54,8 +54,8 @@ export function attentionMaps(model: tf.LayersModel, sample: SegmentationSample,
   }
   const head = findHemHeads(model)[0];
   if (head === undefined) return null;
-  const featureModel = tf.model({ inputs: model.inputs, outputs: head.input as tf.SymbolicTensor });
-  const features = tf.tidy(() => featureModel.predict(tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels])) as tf.Tensor4D);
+  // execute (not predict): any height and width, with the model's own layers and weights.
+  const features = tf.tidy(() => model.execute(tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]), (head.input as tf.SymbolicTensor).name) as tf.Tensor4D);
   const [, h, w] = features.shape;
   const result = head.attend(features, iterations);
   try {

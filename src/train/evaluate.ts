@@ -9,6 +9,7 @@ import { loadSamples, type SegmentationDataset, type SegmentationSample } from '
 import type { HemHead } from '../layers/hemHead.js';
 import { findHemHeadLayers } from '../gradnets/hemStepSize.js';
 import { ConfusionMatrix, type ConfusionMatrixJSON } from '../metrics/confusion.js';
+import { inferProbabilities, type InferenceOptions } from '../infer/inference.js';
 
 export interface EvaluateOptions {
   /** Images per forward pass. Default 8. */
@@ -23,6 +24,12 @@ export interface EvaluateOptions {
   sizeMultiple?: number;
   /** Evaluate only the first `limit` samples. */
   limit?: number;
+  /**
+   * Evaluate every image at its own size, one at a time, with
+   * `inferProbabilities` ('whole' image or sliding windows; `scales` and
+   * `flip` apply on top). Without it, images are batched and must share one size.
+   */
+  inference?: InferenceOptions;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -105,6 +112,7 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
   if (scales.length === 0 || scales.some((s) => !(s > 0) || !Number.isFinite(s))) {
     throw new Error(`evaluateSegmentation: 'scales' must be positive numbers, received [${scales.join(', ')}]`);
   }
+  if (options.inference !== undefined) return evaluateAtOriginalSize(model, dataset, { ...options, scales });
   const multiScale = scales.some((s) => s !== 1);
   const target = multiScale && hasFixedSpatialInput(model) ? await withVariableInputSize(model) : model;
   const heads = findHemHeads(target);
@@ -135,6 +143,44 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
   } finally {
     if (evalIterations !== null) for (const head of heads) head.setEvalIterations(null);
     if (target !== model) target.dispose();
+  }
+  return { metrics: confusion.toJSON(), confusion, samples: total };
+}
+
+/** One image at a time at its own resolution (whole image or sliding windows). */
+async function evaluateAtOriginalSize(model: tf.LayersModel, dataset: SegmentationDataset, options: EvaluateOptions & { scales: number[] }): Promise<EvaluationResult> {
+  const heads = findHemHeads(model);
+  const evalIterations = options.evalIterations ?? null;
+  if (evalIterations !== null) for (const head of heads) head.setEvalIterations(evalIterations);
+  const confusion = new ConfusionMatrix(dataset.numClasses, { ignoreLabel: dataset.ignoreLabel, classNames: dataset.classNames });
+  const total = Math.min(dataset.size, options.limit ?? dataset.size);
+  const inference: InferenceOptions = {
+    sizeMultiple: options.sizeMultiple ?? 8,
+    ...options.inference,
+    scales: options.scales,
+    flip: options.flip ?? false,
+  };
+  try {
+    // A streaming dataset decodes the next image while this one runs.
+    const request = (i: number): Promise<SegmentationSample[]> | null => {
+      if (i >= total) return null;
+      const promise = loadSamples(dataset, [{ index: i }]);
+      promise.catch(() => undefined);
+      return promise;
+    };
+    let next = request(0);
+    for (let i = 0; i < total; i++) {
+      const [sample] = (await next) as SegmentationSample[];
+      next = request(i + 1);
+      if (sample === undefined) throw new Error(`evaluateSegmentation: the dataset returned no sample ${i}`);
+      const image = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
+      const probabilities = inferProbabilities(model, image, inference);
+      confusion.updateFromTensors(probabilities, sample.label);
+      tf.dispose([image, probabilities]);
+      options.onProgress?.(i + 1, total);
+    }
+  } finally {
+    if (evalIterations !== null) for (const head of heads) head.setEvalIterations(null);
   }
   return { metrics: confusion.toJSON(), confusion, samples: total };
 }

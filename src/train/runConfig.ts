@@ -16,6 +16,16 @@ import { OPTIMIZERS } from './optimizer.js';
 export type { DataConfig } from '../data/config.js';
 
 export interface EvalConfig {
+  /**
+   * 'auto': the whole image at its original resolution, sliding windows when
+   * its longer side exceeds 1024 px; 'whole' / 'slide' force one;
+   * 'resize': images shrunk and padded to the training size (fast, inexact).
+   */
+  mode: 'auto' | 'whole' | 'slide' | 'resize';
+  /** Side of the sliding window (null: the model's input size, i.e. the training crop). */
+  cropSize: number | null;
+  /** Pixels between sliding windows (null: 2/3 of the window, as mmseg's 512/341). */
+  stride: number | null;
   batchSize: number;
   /** Input scales; [1] = single-scale. */
   scales: number[];
@@ -73,6 +83,9 @@ export const TRAIN_SCHEMA = {
 } as const satisfies Schema;
 
 export const EVAL_SCHEMA = {
+  mode: { kind: 'enum', values: ['auto', 'whole', 'slide', 'resize'], default: 'auto', flag: 'eval-mode', doc: 'auto (whole image at original resolution; sliding window above 1024 px) | whole | slide | resize (to the training size)' },
+  cropSize: { kind: 'integer', min: 8, nullable: true, default: null, flag: 'eval-crop-size', doc: 'sliding-window side (default: the model input size)' },
+  stride: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'eval-stride', doc: 'pixels between sliding windows (default 2/3 of the window)' },
   batchSize: { kind: 'integer', min: 1, max: 4096, default: 16, flag: 'eval-batch-size', doc: 'images per forward pass in evaluation' },
   scales: { kind: 'numbers', min: 0, exclusiveMin: true, default: [1], flag: 'eval-scales', doc: 'comma-separated input scales, e.g. 0.75,1,1.25 (multi-scale)' },
   flip: { kind: 'boolean', default: false, flag: 'eval-flip', doc: 'also average the flipped input' },
@@ -95,6 +108,44 @@ export const RUN_SCHEMA = {
  */
 export function defaultRunConfig(): RunConfig {
   return defaultsOf<RunConfig>(RUN_SCHEMA);
+}
+
+/**
+ * Defaults for `--data voc`: the paper's VOC recipe (EMANet/HEMNet: SGD
+ * momentum 0.9, lr 9e-3 with poly decay 0.9, weight decay 1e-4, random
+ * scale 0.5–2 and flips, K = 64 bases, T = 3, η = 0.5, output stride 8,
+ * evaluation of whole images at their original resolution) scaled to a
+ * CPU: the compact backbone (base width 16) instead of ResNet-101, C = 64
+ * instead of 512, 256×256 crops instead of 513, batch 4 instead of 16,
+ * 2000 steps instead of 30k. Every value can be overridden by a config
+ * file or a flag.
+ */
+export function vocRunConfig(): RunConfig {
+  const base = defaultRunConfig();
+  return {
+    ...base,
+    model: validateModelConfig(
+      {
+        ...base.model,
+        numClasses: 21,
+        inputSize: [256, 256],
+        width: 16,
+        channels: 64,
+        midChannels: 64,
+        outputStride: 8,
+        hem: { ...base.model.hem, numBases: 64 }, // η 0.5, T 3 and σ² = √C come from the head's preset (hemnet; emanet for --head ema)
+      },
+      'vocRunConfig',
+    ),
+    data: { ...base.data, source: 'voc', canvasSize: 256, cropSize: 256, augmentScale: [0.5, 2], flip: true },
+    train: { ...base.train, optimizer: 'sgd', steps: 2000, batchSize: 4, learningRate: 9e-3, checkpointEvery: 200 },
+    eval: { ...base.eval, mode: 'auto', batchSize: 1 },
+  };
+}
+
+/** The defaults a run starts from: `vocRunConfig()` for 'voc', else `defaultRunConfig()`. */
+export function defaultRunConfigFor(source: string): RunConfig {
+  return source === 'voc' ? vocRunConfig() : defaultRunConfig();
 }
 
 /** Moves keys renamed since hemnet 0.1 to their new names (both given: an error naming the new key). */
@@ -124,8 +175,8 @@ export function mergeRunConfig(base: RunConfig, partial: unknown, source = 'conf
   validateAgainstSchema(source, { ...RUN_SCHEMA, model: { kind: 'any-object' } }, upgraded);
   const p = upgraded as PartialRunConfig;
   const modelPartial: Partial<SegmentationModelConfig> = { ...(p.model ?? {}) };
-  // The scenes' canvas sets the model's input size unless the model names one.
-  const canvas = p.data?.canvasSize;
+  // The scenes' canvas (VOC: the training crop) sets the model's input size unless the model names one.
+  const canvas = p.data?.cropSize ?? p.data?.canvasSize;
   if (canvas !== undefined && modelPartial.inputSize === undefined) modelPartial.inputSize = [canvas, canvas];
   const model = validateModelConfig(
     { ...base.model, ...modelPartial, hem: { ...base.model.hem, ...(modelPartial.hem ?? {}) } },
@@ -138,6 +189,10 @@ export function mergeRunConfig(base: RunConfig, partial: unknown, source = 'conf
     train: { ...base.train, ...(p.train ?? {}) },
     eval: { ...base.eval, ...(p.eval ?? {}) },
   };
+  const names = merged.data.classNames;
+  if (names !== null && names.length !== model.numClasses) {
+    throw new Error(`${source}: 'data.classNames' must have 'model.numClasses' = ${model.numClasses} names, received ${names.length}`);
+  }
   DATASETS.get(merged.data.source, source).check?.(merged, source);
   return merged;
 }

@@ -9,6 +9,7 @@ import { dataSpec } from './data.js';
 import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
 import { importSpec } from './import.js';
+import { exportSpec } from './export.js';
 import { infoSpec } from './info.js';
 import { predictSpec } from './predict.js';
 import { trainSpec } from './train.js';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   infoSpec,
   elboSpec,
   importSpec,
+  exportSpec,
   dataSpec,
 ];
 

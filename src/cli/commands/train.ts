@@ -26,6 +26,8 @@ import { stringOption } from '../command.js';
 import { ProgressBar } from '../progress.js';
 import { emptyRunFolder, lazyRunLock } from '../runLock.js';
 import { installStopSignals, SIGNAL_EXIT_CODES, testKillHooks } from '../signals.js';
+import { SEGMENTER_FILE } from '../../infer/segment.js';
+import { segmenterInfoForRun } from '../../infer/runInfo.js';
 import {
   assembleConfig,
   buildModel,
@@ -41,6 +43,8 @@ import {
   writeJson,
   writeLossCurve,
   writePredictions,
+  progressTarget,
+  runInference,
   type Datasets,
 } from '../run.js';
 
@@ -158,7 +162,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   const stops = installStopSignals(io);
   const hooks = testKillHooks();
   const log = TrainLog.open(join(run.dir, 'train-log.jsonl'), run.startStep, (note) => io.err(`${note}\n`));
-  const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...(io.progressStream ? { stream: io.progressStream } : {}) });
+  const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...progressTarget(io) });
   try {
     await trainSegmentation({
       model,
@@ -196,12 +200,14 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
 export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io: Output): Promise<EvaluationResult['metrics']> {
   const { dir, model, config, datasets } = run;
   await saveModelToFiles(join(dir, MODEL_DIR), model);
+  // Class names, normalisation and inference settings next to model.json: loadSegmenter needs nothing else.
+  await writeJson(join(dir, MODEL_DIR, SEGMENTER_FILE), segmenterInfoForRun(config));
   const val: SegmentationDataset = datasets.val;
   const result = await evaluateWithProgress(model, config, io, config.eval.evalIterations, val);
   io.out(`${formatMetrics(result, val.classNames)}\n`);
   await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, eval: config.eval, backend: backendInfo().name });
   await writeLossCurve(dir, outcome.losses.filter((v) => !Number.isNaN(v)), `${model.name}: training loss`);
-  await writePredictions(join(dir, 'predictions.png'), model, val, 6, datasets.mean, datasets.std, datasets.palette);
+  await writePredictions(join(dir, 'predictions.png'), model, val, 6, datasets.mean, datasets.std, datasets.palette, runInference(config));
   const attention = await writeAttentionMaps(join(dir, 'attention.png'), model, (await loadSamples(val, [{ index: 0 }]))[0] as SegmentationSample);
   io.out(`wrote ${dir}/{config.json, metrics.json, loss.png, predictions.png${attention ? ', attention.png' : ''}, ${MODEL_DIR}/, ${CHECKPOINT_DIR}/}\n`);
   return result.metrics;
