@@ -110,14 +110,14 @@ describe('hemnet CLI', () => {
       await assert.rejects(main(['train', '--config', configPath, '--out', join(dir, 'r')], capture()), /config file '.*config\.json' is not valid JSON/);
       await assert.rejects(main(['train', '--steps', 'ten', '--out', join(dir, 'r')], capture()), /hemnet: '--steps' must be an integer, received 'ten'/);
       await assert.rejects(main(['train', '--step-size', '1.5', '--out', join(dir, 'r')], capture()), /'stepSize' must be in \(0, 1\], received 1\.5/);
-      await assert.rejects(main(['train', '--lr', '0', '--out', join(dir, 'r')], capture()), /flags: 'train\.learningRate' must be a number > 0, received 0/);
+      await assert.rejects(main(['train', '--lr', '0', '--out', join(dir, 'r')], capture()), /flags: 'train\.learningRate' must be a number > 0 and ≤ 100, received 0/);
       await assert.rejects(main(['train', '--data', 'voc', '--out', join(dir, 'r')], capture()), /'data\.vocRoot' must name the VOC-format folder/);
       await assert.rejects(main(['train', '--stepz', '3'], capture()), /Unknown option '--stepz'/);
       await assert.rejects(main(['eval'], capture()), /hemnet eval: '--run DIR' is required/);
       await assert.rejects(main(['eval', '--run', join(dir, 'nothing')], capture()), /holds no checkpoint/);
       const unknown = capture();
       assert.equal(await main(['fly'], unknown), 1);
-      assert.match(unknown.errors(), /unknown command 'fly' \(valid: train, eval, predict, info, elbo, import, export, sweep, worker\)/);
+      assert.match(unknown.errors(), /unknown command 'fly' \(valid: train, eval, predict, info, elbo, import, export, sweep, worker, data\)/);
       assert.ok(!existsSync(join(dir, 'r')), 'a failed config must not create the run folder');
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -19,8 +19,9 @@ function packageVersion(): string {
 /** What the process exit code means (README "The command line" repeats it). */
 export const EXIT_CODES = `Exit codes:
   0    success (also: --help, --version)
-  1    error: unknown command or option, invalid config or flag, unreadable file, failed run (the message is on stderr); no command given
+  1    error: unknown command or option, invalid config or flag, unreadable file, failed run, bad files found by 'data check' (the message is on stderr); no command given
   130  interrupted by Ctrl-C (SIGINT) during 'train': a checkpoint was written, continue with --resume
+  143  stopped by SIGTERM during 'train': a checkpoint was written, continue with --resume
 `;
 
 function usage(): string {

@@ -2,14 +2,14 @@
  * What the `hemnet` subcommands share (Node only): config assembly, datasets,
  * model building or restoring, run folders and figures.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
 import '../data/builtinDatasets.js';
 import { DATASETS } from '../data/registry.js';
-import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
+import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import { evaluateSegmentation, type EvaluationResult } from '../train/evaluate.js';
 import type { Output } from './command.js';
 import { ProgressBar } from './progress.js';
@@ -19,7 +19,7 @@ import { lineChart } from '../plots/svg.js';
 import { writePng, writeSvgPng } from '../plots/png.js';
 import { restoreModel, restoreOptimizer, type Checkpoint } from '../train/checkpoint.js';
 import type { TrainingOptimizer } from '../train/optimizer.js';
-import { readLatestCheckpoint, loadModelFromFiles } from '../train/checkpointFiles.js';
+import { readLatestCheckpoint, readNewestIntactCheckpoint, loadModelFromFiles, type NoteSink } from '../train/checkpointFiles.js';
 import { attentionMaps } from '../train/attention.js';
 import { defaultRunConfig, defaultRunConfigFor, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 import { inferProbabilities, type InferenceOptions } from '../infer/inference.js';
@@ -74,17 +74,35 @@ export async function createDatasets(config: RunConfig, which: 'both' | 'val' = 
   return { train, val, mean, std, palette };
 }
 
-/** Reads the run folder's latest checkpoint, or null. */
-export function latestCheckpoint(runDir: string): Promise<Checkpoint | null> {
-  return readLatestCheckpoint(join(runDir, CHECKPOINT_DIR));
+/** Reads and verifies the run folder's latest checkpoint, or null; a damaged one is an error naming the file. */
+export async function latestCheckpoint(runDir: string, onNote?: NoteSink): Promise<Checkpoint | null> {
+  try {
+    return await readLatestCheckpoint(join(runDir, CHECKPOINT_DIR), onNote ? { onNote } : {});
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; refusing to compute on it ('hemnet train --resume' falls back to the newest intact generation)`);
+  }
+}
+
+/**
+ * The checkpoint `hemnet train` continues from: the newest generation that
+ * verifies. With `resume`, newer damaged generations are set aside
+ * (renamed `*.damaged`) and the fallback is reported on stderr.
+ */
+export async function resumeCheckpoint(runDir: string, resume: boolean, io: Output): Promise<Checkpoint | null> {
+  const found = await readNewestIntactCheckpoint(join(runDir, CHECKPOINT_DIR), {
+    setAsideDamaged: resume,
+    ...(resume ? { onNote: (note: string) => io.err(`hemnet train: ${note}\n`) } : {}),
+  });
+  return found?.checkpoint ?? null;
 }
 
 /**
  * The model of a run folder: its latest checkpoint, else its saved model.
  * The backend (the override, else the run's own) is set up before any tensor exists.
  */
-export async function loadRunModel(runDir: string, backendOverride?: string): Promise<{ model: tf.LayersModel; config: RunConfig; step: number }> {
-  const checkpoint = await latestCheckpoint(runDir);
+export async function loadRunModel(runDir: string, backendOverride?: string, onNote?: NoteSink): Promise<{ model: tf.LayersModel; config: RunConfig; step: number }> {
+  if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new Error(`hemnet: run folder '${runDir}' is a file, not a folder`);
+  const checkpoint = await latestCheckpoint(runDir, onNote);
   if (checkpoint !== null) {
     const config = mergeRunConfig(defaultRunConfig(), checkpoint.manifest.config, `${runDir}/${CHECKPOINT_DIR}`);
     await setBackend(backendOverride ?? config.backend);
@@ -93,7 +111,7 @@ export async function loadRunModel(runDir: string, backendOverride?: string): Pr
   if (existsSync(join(runDir, MODEL_DIR, 'model.json'))) {
     const config = mergeRunConfig(defaultRunConfig(), JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')), `${runDir}/config.json`);
     await setBackend(backendOverride ?? config.backend);
-    return { model: await loadModelFromFiles(join(runDir, MODEL_DIR)), config, step: NaN };
+    return { model: await loadModelFromFiles(join(runDir, MODEL_DIR), onNote ? { onNote } : {}), config, step: NaN };
   }
   throw new Error(`hemnet: '${runDir}' holds no checkpoint (${CHECKPOINT_DIR}/latest.json) and no saved model (${MODEL_DIR}/model.json)`);
 }
@@ -173,8 +191,8 @@ export async function writePredictions(
 ): Promise<void> {
   const colors = { ignoreLabel: dataset.ignoreLabel, ...(palette !== undefined ? { palette } : {}) };
   const tiles: RgbaImage[] = [];
-  for (let i = 0; i < Math.min(count, dataset.size); i++) {
-    const sample = dataset.get(i);
+  const samples = await loadSamples(dataset, Array.from({ length: Math.min(count, dataset.size) }, (_, index) => ({ index })));
+  for (const sample of samples) {
     // Small scenes are drawn ×2; photographs (VOC, ~500 px) at their own size.
     const factor = Math.max(1, Math.floor(160 / Math.max(sample.height, sample.width)));
     tiles.push(

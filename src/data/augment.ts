@@ -243,13 +243,23 @@ export function augmentDataset(base: SegmentationDataset, options: AugmentOption
   if (!Number.isInteger(seed)) throw new Error(`augmentDataset: 'seed' must be an integer, received ${seed}`);
   const augment = { ...options, ignoreLabel: options.ignoreLabel ?? base.ignoreLabel };
   delete (augment as { seed?: number }).seed;
-  return {
+  const augmented: SegmentationDataset = {
     numClasses: base.numClasses,
     ignoreLabel: base.ignoreLabel,
     classNames: base.classNames,
     size: base.size,
     get: (index: number, epoch = 0) => augmentSample(base.get(index, epoch), augment, hashSeed(seed, epoch, index)),
   };
+  const load = base.load?.bind(base);
+  if (load !== undefined) {
+    // A streaming base decodes ahead; the augmentation follows on the same requests.
+    augmented.load = async (requests) =>
+      (await load(requests)).map((sample, i) => {
+        const { index, epoch = 0 } = requests[i] as { index: number; epoch?: number };
+        return augmentSample(sample, augment, hashSeed(seed, epoch, index));
+      });
+  }
+  return augmented;
 }
 
 /** Stacks same-sized samples into `[B, H, W, C]` images and `[B, H, W]` int32 labels. */

@@ -10,7 +10,8 @@ import { loadMnistScenes } from './mnistScenes.js';
 import { VOC_CLASS_NAMES, vocColor } from './palette.js';
 import { DATASETS, type DatasetSpec } from './registry.js';
 import { SCENE_CLASS_NAMES, SCENE_IGNORE_LABEL, SCENE_MEAN, SCENE_NUM_CLASSES, SCENE_STD } from './scenes.js';
-import { loadVocDataset } from './voc.js';
+import { createStreamingDataset } from './streaming.js';
+import { vocLayout } from './vocLayout.js';
 
 /** The training augmentation `data` asks for (rescale, flip, crop to the canvas). */
 export function augmentOptionsOf(data: DataConfig): AugmentOptions & { seed: number } {
@@ -72,11 +73,13 @@ export const vocDataset: DatasetSpec = {
       maskFormat: d.maskFormat,
       maskDir: d.maskDir ?? (d.maskFormat === 'index' ? 'SegmentationClassAug' : 'SegmentationClass'),
     };
+    // Streams from disk: the split lists are read now, files decode on demand into
+    // a bounded cache a few batches ahead of the step that uses them.
     // Evaluation at the original resolution (eval.mode auto/whole/slide); 'resize' shrinks and pads to the crop.
     const resize = evalConfig?.mode === 'resize';
-    const rawVal = await loadVocDataset(root, { split: d.valSplit, ...common, ...(resize ? { maxSide: crop } : {}) });
+    const rawVal = createStreamingDataset(vocLayout(root, { split: d.valSplit, ...common }), resize ? { maxSide: crop } : {});
     const val = resize ? augmentDataset(rawVal, { cropSize: crop, seed: d.seed }) : rawVal;
-    const train = which === 'both' ? await loadVocDataset(root, { split: d.trainSplit, ...common, augment: { ...augmentOptionsOf(d), cropSize: crop } }) : val;
+    const train = which === 'both' ? createStreamingDataset(vocLayout(root, { split: d.trainSplit, ...common }), { augment: { ...augmentOptionsOf(d), cropSize: crop } }) : val;
     return { train, val };
   },
 };

@@ -49,9 +49,9 @@ export interface DataConfig {
 export const DATA_SCHEMA = {
   source: { kind: 'enum', values: () => DATASETS.names(), default: 'scenes', flag: 'data', doc: 'dataset (registry DATASETS): scenes (built-in MNIST scenes) | voc (PASCAL-VOC-format folder)' },
   vocRoot: { kind: 'string', nullable: true, default: null, flag: 'voc-root', doc: 'PASCAL-VOC-format folder (JPEGImages/, SegmentationClass/, ImageSets/)' },
-  trainSize: { kind: 'integer', min: 1, default: 4000, flag: 'train-size', doc: 'scenes in the training split' },
-  valSize: { kind: 'integer', min: 1, default: 500, flag: 'val-size', doc: 'scenes in the validation split' },
-  canvasSize: { kind: 'integer', min: 8, default: 64, flag: 'canvas-size', doc: 'scene side in pixels' },
+  trainSize: { kind: 'integer', min: 1, max: 10_000_000, default: 4000, flag: 'train-size', doc: 'scenes in the training split' },
+  valSize: { kind: 'integer', min: 1, max: 10_000_000, default: 500, flag: 'val-size', doc: 'scenes in the validation split' },
+  canvasSize: { kind: 'integer', min: 8, max: 8192, default: 64, flag: 'canvas-size', doc: 'scene side in pixels' },
   cropSize: { kind: 'integer', min: 8, nullable: true, default: null, flag: 'crop-size', doc: 'VOC: side of the random training crops = the model input size (--data voc: 256)' },
   classNames: { kind: 'strings', nullable: true, default: null, flag: 'class-names', doc: "comma-separated class names, one per class (default: the dataset's; VOC's 21)" },
   maskFormat: { kind: 'enum', values: ['color', 'index'], default: 'color', flag: 'mask-format', doc: 'VOC masks: color (SegmentationClass palette PNGs) | index (grey class indices, SegmentationClassAug)' },

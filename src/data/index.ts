@@ -1,5 +1,6 @@
 /** Browser-safe data API (no node:fs, no sharp). Node loaders: mnist.ts, mnistScenes.ts, voc.ts. */
-export type { SegmentationSample, SegmentationDataset } from './types.js';
+export type { SegmentationSample, SegmentationDataset, SampleRequest } from './types.js';
+export { loadSamples } from './types.js';
 export { createRng, hashSeed } from './random.js';
 export type { Rng } from './random.js';
 export { VOC_CLASS_NAMES, vocColor, vocColormap, vocColorsToLabels } from './palette.js';

@@ -31,4 +31,28 @@ export interface SegmentationDataset {
    * take an `epoch` so that a sample is deterministic given (seed, epoch, index).
    */
   get(index: number, epoch?: number): SegmentationSample;
+  /**
+   * Optional asynchronous access for datasets that decode on demand (files
+   * on disk): resolves to the samples of `requests`, in order, equal to what
+   * `get(index, epoch)` returns. The training loop and evaluation call it a
+   * few batches ahead of use, so decoding (e.g. sharp on libuv threads)
+   * overlaps the steps. Datasets held in memory leave it out; their
+   * synchronous `get` serves everything (also in a browser).
+   */
+  load?(requests: readonly SampleRequest[]): Promise<SegmentationSample[]>;
+}
+
+/** One sample to `load`: its index and the epoch its augmentation is drawn for. */
+export interface SampleRequest {
+  index: number;
+  epoch?: number;
+}
+
+/**
+ * The samples of `requests`: through `dataset.load` when the dataset has it,
+ * else through its synchronous `get`.
+ */
+export function loadSamples(dataset: SegmentationDataset, requests: readonly SampleRequest[]): Promise<SegmentationSample[]> {
+  if (dataset.load !== undefined) return dataset.load(requests);
+  return Promise.resolve(requests.map((r) => dataset.get(r.index, r.epoch)));
 }

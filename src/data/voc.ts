@@ -20,6 +20,7 @@ import { augmentSample, IMAGENET_MEAN, IMAGENET_STD, normalizeImage, resizeLabel
 import { VOC_CLASS_NAMES, vocColorsToLabels } from './palette.js';
 import { hashSeed } from './random.js';
 import type { SegmentationDataset, SegmentationSample } from './types.js';
+import { checkSampleId } from './vocLayout.js';
 
 export interface VocOptions {
   /** Name of the list in ImageSets/Segmentation (e.g. 'train', 'val', 'trainval'). */
@@ -224,6 +225,7 @@ export async function loadVocDataset(root: string, options: VocOptions): Promise
     .map((line) => line.trim())
     .filter((line) => line !== '');
   if (ids.length === 0) throw new Error(`loadVocDataset: split list '${listPath}' holds no ids`);
+  ids.forEach((id) => checkSampleId('loadVocDataset', id, `'${listPath}'`));
   if (limit !== undefined) ids = ids.slice(0, limit);
 
   const items: DecodedItem[] = [];

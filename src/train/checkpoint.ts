@@ -69,6 +69,10 @@ export async function captureCheckpoint(
   const modelData = toArrayBuffer(artifacts.weightData as ArrayBuffer | ArrayBuffer[] | undefined);
   const optimizerWeights = await optimizer.getWeights();
   const encoded = await tf.io.encodeWeights(optimizerWeights);
+  // getWeights makes a fresh scalar for the iteration count on every call (the
+  // accumulators are the optimizer's own variables): dispose what is not a variable,
+  // or every checkpoint leaks one tensor (found by bench/soak.ts).
+  for (const { tensor } of optimizerWeights) if (!(tensor instanceof tf.Variable)) tensor.dispose();
   const data = new Uint8Array(modelData.byteLength + encoded.data.byteLength);
   data.set(new Uint8Array(modelData), 0);
   data.set(new Uint8Array(encoded.data), modelData.byteLength);

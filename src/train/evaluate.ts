@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchSamples, batchToTensors } from '../data/augment.js';
-import type { SegmentationDataset } from '../data/types.js';
+import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import type { HemHead } from '../layers/hemHead.js';
 import { findHemHeadLayers } from '../gradnets/hemStepSize.js';
 import { ConfusionMatrix, type ConfusionMatrixJSON } from '../metrics/confusion.js';
@@ -121,9 +121,19 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
   const confusion = new ConfusionMatrix(dataset.numClasses, { ignoreLabel: dataset.ignoreLabel, classNames: dataset.classNames });
   const total = Math.min(dataset.size, options.limit ?? dataset.size);
   try {
+    // A streaming dataset decodes the next batch while this one runs.
+    const requestBatch = (start: number): Promise<SegmentationSample[]> | null => {
+      if (start >= total) return null;
+      const promise = loadSamples(dataset, Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => ({ index: start + i })));
+      promise.catch(() => undefined);
+      return promise;
+    };
+    let next = requestBatch(0);
     for (let start = 0; start < total; start += batchSize) {
-      const indices = Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => start + i);
-      const batch = batchSamples(indices.map((i) => dataset.get(i)));
+      const samples = await (next as Promise<SegmentationSample[]>);
+      next = requestBatch(start + batchSize);
+      const indices = samples.map((_, i) => start + i);
+      const batch = batchSamples(samples);
       const { images, labels } = batchToTensors(batch);
       const probabilities = predictProbabilities(target, images, scales, options.flip ?? false, options.sizeMultiple ?? 8);
       confusion.updateFromTensors(probabilities, batch.labels);
@@ -138,7 +148,7 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
 }
 
 /** One image at a time at its own resolution (whole image or sliding windows). */
-function evaluateAtOriginalSize(model: tf.LayersModel, dataset: SegmentationDataset, options: EvaluateOptions & { scales: number[] }): EvaluationResult {
+async function evaluateAtOriginalSize(model: tf.LayersModel, dataset: SegmentationDataset, options: EvaluateOptions & { scales: number[] }): Promise<EvaluationResult> {
   const heads = findHemHeads(model);
   const evalIterations = options.evalIterations ?? null;
   if (evalIterations !== null) for (const head of heads) head.setEvalIterations(evalIterations);
@@ -151,8 +161,18 @@ function evaluateAtOriginalSize(model: tf.LayersModel, dataset: SegmentationData
     flip: options.flip ?? false,
   };
   try {
+    // A streaming dataset decodes the next image while this one runs.
+    const request = (i: number): Promise<SegmentationSample[]> | null => {
+      if (i >= total) return null;
+      const promise = loadSamples(dataset, [{ index: i }]);
+      promise.catch(() => undefined);
+      return promise;
+    };
+    let next = request(0);
     for (let i = 0; i < total; i++) {
-      const sample = dataset.get(i);
+      const [sample] = (await next) as SegmentationSample[];
+      next = request(i + 1);
+      if (sample === undefined) throw new Error(`evaluateSegmentation: the dataset returned no sample ${i}`);
       const image = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
       const probabilities = inferProbabilities(model, image, inference);
       confusion.updateFromTensors(probabilities, sample.label);

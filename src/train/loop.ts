@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchSamples, batchToTensors, type SegmentationBatch } from '../data/augment.js';
 import { createRng, hashSeed } from '../data/random.js';
-import type { SegmentationDataset } from '../data/types.js';
+import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
 import { segmentationCrossEntropy } from './loss.js';
 import type { HeadBasesUsage, TrainingMeasurement } from './monitor.js';
 import { polyLearningRate } from './schedule.js';
@@ -47,7 +47,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
 
 export type TrainEvent =
   | { type: 'start'; step: number; totalSteps: number; trainableParameters: number }
-  | { type: 'step'; step: number; totalSteps: number; loss: number; learningRate: number; imagesPerSecond: number; elapsedMs: number }
+  | { type: 'step'; step: number; totalSteps: number; loss: number; learningRate: number; imagesPerSecond: number; elapsedMs: number; dataWaitMs: number }
   | { type: 'checkpoint'; step: number }
   /** Every `monitor.every` steps: bases usage of every HEM/EMA head and (optionally) ‖∂loss/∂backbone output‖ (src/train/monitor.ts). */
   | { type: 'monitor'; step: number; bases: HeadBasesUsage[]; backboneGradientNorm: number | null }
@@ -88,6 +88,12 @@ export interface TrainSetup {
   workers?: GradientWorkers;
   /** Measured after step s when s % every = 0 (and after step 1), emitted as a 'monitor' event (e.g. `measureTraining`). */
   monitor?: { every: number; measure: (step: number) => TrainingMeasurement };
+  /**
+   * Batches requested ahead of use from a dataset with `load` (a streaming
+   * dataset), so that decoding overlaps the steps. Default 3; ignored for
+   * datasets without `load`.
+   */
+  readAhead?: number;
 }
 
 /** What a data-parallel worker computes for one shard of a batch. */
@@ -116,6 +122,12 @@ export interface GradientWorkers {
   readonly count: number;
   /** Sends the model's current weights and one shard to each worker; resolves with their results in order. */
   compute(model: tf.LayersModel, shards: readonly SegmentationBatch[], settings: ShardSettings): Promise<ShardResult[]>;
+}
+
+/** Lets timers, I/O callbacks and signal handlers run (setImmediate in Node, a 0 ms timeout elsewhere). */
+function yieldToEventLoop(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate !== undefined ? immediate(resolve) : setTimeout(resolve, 0)));
 }
 
 export interface TrainResult {
@@ -316,20 +328,51 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
   };
   let next: SegmentationBatch | null = null;
 
+  const readAhead = dataset.load !== undefined ? (setup.readAhead ?? 3) : 0;
+  if (!Number.isInteger(readAhead) || readAhead < 0) throw new Error(`trainSegmentation: 'readAhead' must be a non-negative integer, received ${String(setup.readAhead)}`);
+  // Streaming datasets: batch s + readAhead is requested when step s starts, so
+  // its files decode (sharp, libuv threads) while steps s … s + readAhead − 1 run.
+  const pending = new Map<number, { promise: Promise<SegmentationSample[]>; ready: boolean }>();
+  const request = (s: number): void => {
+    if (readAhead === 0 || s >= options.steps || pending.has(s) || dataset.load === undefined) return;
+    const { indices, epochs } = batchIndices(s, options.batchSize, dataset.size, options.seed);
+    const entry = { promise: dataset.load(indices.map((index, i) => ({ index, epoch: epochs[i] as number }))), ready: false };
+    // Errors surface when the batch is awaited; never an unhandled rejection.
+    entry.promise.then(() => (entry.ready = true), () => (entry.ready = true));
+    pending.set(s, entry);
+  };
+  const yieldEachStep = readAhead > 0 || setup.signal !== undefined;
+
   while (step < options.steps) {
+    if (yieldEachStep) await yieldToEventLoop();
     if (setup.signal?.aborted === true) {
       emit({ type: 'stopped', step, reason: String(setup.signal.reason ?? 'aborted') });
       break;
     }
     setup.beforeStep?.(step);
     const stepStart = performance.now();
-    const batch = next ?? prepareBatch(step);
-    next = null;
+    let batch: SegmentationBatch;
+    // Time the step waited for a batch that was not decoded yet (0 when read-ahead kept up).
+    let dataWaitMs = 0;
+    if (readAhead > 0) {
+      for (let s = step; s <= step + readAhead; s++) request(s);
+      const entry = pending.get(step) as { promise: Promise<SegmentationSample[]>; ready: boolean };
+      const waitStart = performance.now();
+      const wasReady = entry.ready;
+      const samples = await entry.promise;
+      if (!wasReady) dataWaitMs = performance.now() - waitStart;
+      pending.delete(step);
+      batch = batchSamples(samples);
+    } else {
+      batch = next ?? prepareBatch(step);
+      next = null;
+    }
     const learningRate = polyLearningRate(options.learningRate, step, options.steps, options.lrPower);
     optimizer.setLearningRate(learningRate);
     let loss: number;
+    // In-memory datasets: the next batch is prepared while this step's kernels (or workers) run.
     const prefetch = () => {
-      if (step + 1 < options.steps) next = prepareBatch(step + 1);
+      if (readAhead === 0 && step + 1 < options.steps) next = prepareBatch(step + 1);
     };
     if (workers !== undefined && workers.count > 0) {
       loss = await shardedStep(model, workers, batch, trainable, decayed, optimizer, dataset.ignoreLabel, options.weightDecay, prefetch);
@@ -356,6 +399,7 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
       learningRate,
       imagesPerSecond: (options.batchSize * 1000) / elapsed,
       elapsedMs: performance.now() - startTime,
+      dataWaitMs,
     });
     const monitor = setup.monitor;
     if (monitor !== undefined && monitor.every > 0 && (step % monitor.every === 0 || step === 1)) {

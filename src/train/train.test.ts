@@ -8,6 +8,7 @@ import { segmentationCrossEntropy } from './loss.js';
 import { polyLearningRate } from './schedule.js';
 import { batchIndices, decayedVariables, trainSegmentation, type TrainEvent, type TrainOptions } from './loop.js';
 import { captureCheckpoint, restoreModel, restoreOptimizer } from './checkpoint.js';
+import { createOptimizer } from './optimizer.js';
 import { loadModelFromFiles, readLatestCheckpoint, saveModelToFiles, writeCheckpoint } from './checkpointFiles.js';
 import { hemHead } from '../layers/hemHead.js';
 import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
@@ -202,5 +203,24 @@ describe('trainSegmentation', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('captureCheckpoint', () => {
+  it('leaks no tensor (Adam makes a fresh iteration scalar in getWeights)', async () => {
+    await useBackend('wasm');
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] });
+    const optimizer = createOptimizer('adam', 1e-3, 0.9);
+    const x = tf.ones([1, 3]);
+    optimizer.minimize(() => tf.sum(model.apply(x) as tf.Tensor) as tf.Scalar, false);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 4; i++) await captureCheckpoint(model, optimizer, i, {});
+    assert.equal(tf.memory().numTensors, before);
+    const restored = await restoreOptimizer(await captureCheckpoint(model, optimizer, 4, {}));
+    assert.equal(restored.iterations, optimizer.iterations);
+    tf.dispose([x]);
+    restored.dispose();
+    optimizer.dispose();
+    model.dispose();
   });
 });

@@ -10,7 +10,7 @@ import { createDatasets, evaluateWithProgress, formatMetrics, loadRunModel } fro
 
 /** `hemnet eval`: evaluate a run folder's model (latest checkpoint or saved model). */
 export async function evalCommand(options: { run: string; flags: PartialRunConfig }, io: Output): Promise<EvaluationResult['metrics']> {
-  const { model, config: runConfig, step } = await loadRunModel(options.run, options.flags.backend);
+  const { model, config: runConfig, step } = await loadRunModel(options.run, options.flags.backend, (note) => io.err(`${note}\n`));
   const config = mergeRunConfig(runConfig, { ...(options.flags.eval ? { eval: options.flags.eval } : {}), ...(options.flags.data ? { data: options.flags.data } : {}) }, 'flags');
   const backend = backendInfo();
   const evalIterations = options.flags.model?.hem?.evalIterations ?? config.eval.evalIterations;

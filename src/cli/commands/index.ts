@@ -5,6 +5,7 @@
  */
 import { Registry } from '../../registry.js';
 import type { CommandSpec } from '../command.js';
+import { dataSpec } from './data.js';
 import { elboSpec } from './elbo.js';
 import { evalSpec } from './eval.js';
 import { importSpec } from './import.js';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   exportSpec,
   sweepSpec,
   workerSpec,
+  dataSpec,
 ];
 
 /** The commands by name: `main` dispatches, lists and helps from this. */

@@ -15,7 +15,7 @@ import { assembleConfig, buildModel, loadRunModel } from '../run.js';
 /** `hemnet info`: backend, model summary and parameter counts. */
 export async function infoCommand(options: { run?: string; configPath?: string; preset?: string; flags: PartialRunConfig }, io: Output): Promise<void> {
   const { model } =
-    options.run !== undefined ? await loadRunModel(options.run, options.flags.backend) : await (async () => {
+    options.run !== undefined ? await loadRunModel(options.run, options.flags.backend, (note) => io.err(`${note}\n`)) : await (async () => {
       const c = await assembleConfig(options.configPath, options.flags, options.preset !== undefined ? presetRunConfig(options.preset) : undefined);
       await setBackend(c.backend);
       return { model: buildModel(c), config: c };

@@ -1,5 +1,6 @@
 /** `hemnet predict`: colour-mapped masks, overlays and attention maps as PNG. */
 import { basename, extname, join } from 'node:path';
+import { loadSamples } from '../../data/types.js';
 import * as tf from '@tensorflow/tfjs';
 import { segmentSync } from '../../infer/segment.js';
 import { segmenterInfoForRun } from '../../infer/runInfo.js';
@@ -16,7 +17,7 @@ export async function predictCommand(
   options: { run: string; out: string; images: string[]; count: number; backend?: string; eval?: PartialRunConfig['eval'] },
   io: Output,
 ): Promise<string[]> {
-  const loaded = await loadRunModel(options.run, options.backend);
+  const loaded = await loadRunModel(options.run, options.backend, (note) => io.err(`${note}\n`));
   const model = loaded.model;
   // --eval-mode / --eval-crop-size / --eval-stride choose how images are run.
   const config = options.eval !== undefined ? mergeRunConfig(loaded.config, { eval: options.eval }, 'flags') : loaded.config;
@@ -57,7 +58,8 @@ export async function predictCommand(
   if (datasets !== null) {
     const { val } = datasets;
     for (let i = 0; i < Math.min(options.count, val.size); i++) {
-      const sample = val.get(i);
+      const [sample] = await loadSamples(val, [{ index: i }]);
+      if (sample === undefined) continue;
       const picture = imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
       const input = tf.tensor3d(sample.image, [sample.height, sample.width, sample.channels]);
       const result = segmentSync(segmenter, input, { normalized: true });

@@ -5,11 +5,10 @@
  * one by one.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { backendInfo, setBackend } from '../../backend.js';
-import type { SegmentationDataset } from '../../data/types.js';
+import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../../data/types.js';
 import { HemStepSizeController } from '../../gradnets/hemStepSize.js';
 import { resolveHemHeadOptions } from '../../layers/hemHead.js';
 import { HEADS } from '../../models/heads.js';
@@ -18,7 +17,8 @@ import { captureCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
 import { saveModelToFiles, writeCheckpoint } from '../../train/checkpointFiles.js';
 import type { EvaluationResult } from '../../train/evaluate.js';
 import { findHemHeads } from '../../train/evaluate.js';
-import { trainSegmentation, type TrainEvent } from '../../train/loop.js';
+import { trainSegmentation } from '../../train/loop.js';
+import { TrainLog } from '../../train/trainLog.js';
 import { createGradientWorkers, defaultWorkerCount } from '../../train/parallel.js';
 import { datasetBasesUsage, disposeProbe, formatBasesUsage, measureTraining, probeBatch } from '../../train/monitor.js';
 import type { TrainingOptimizer } from '../../train/optimizer.js';
@@ -27,6 +27,8 @@ import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../../tra
 import type { CommandSpec, Output } from '../command.js';
 import { stringOption } from '../command.js';
 import { ProgressBar } from '../progress.js';
+import { emptyRunFolder, lazyRunLock } from '../runLock.js';
+import { installStopSignals, SIGNAL_EXIT_CODES, testKillHooks } from '../signals.js';
 import { SEGMENTER_FILE } from '../../infer/segment.js';
 import { segmenterInfoForRun } from '../../infer/runInfo.js';
 import {
@@ -37,9 +39,9 @@ import {
   ensureDir,
   evaluateWithProgress,
   formatMetrics,
-  latestCheckpoint,
   MODEL_DIR,
   restoreRun,
+  resumeCheckpoint,
   writeAttentionMaps,
   writeJson,
   writeLossCurve,
@@ -69,18 +71,21 @@ export interface PreparedRunFolder {
 
 /**
  * Step 1, the run-folder policy: a folder with a checkpoint needs --resume
- * or --overwrite; --overwrite deletes it; --resume takes the checkpoint's
- * config with the flags on top (e.g. more --steps). Writes `config.json`
- * only after the config validated, so a bad flag leaves no folder behind.
+ * or --overwrite; --overwrite empties it (except the lock); --resume takes
+ * the newest checkpoint generation that verifies (newer damaged ones are
+ * set aside with a note on stderr) and its config with the flags on top
+ * (e.g. more --steps). Writes `config.json` only after the config
+ * validated, so a bad flag leaves no folder behind.
  */
-export async function prepareRunFolder(options: TrainCommandOptions): Promise<PreparedRunFolder> {
+export async function prepareRunFolder(options: TrainCommandOptions, io?: Output): Promise<PreparedRunFolder> {
   const dir = options.out;
-  let checkpoint = existsSync(dir) ? await latestCheckpoint(dir) : null;
+  const quiet: Output = { out: () => undefined, err: () => undefined };
+  let checkpoint = existsSync(dir) && !options.overwrite ? await resumeCheckpoint(dir, options.resume, io ?? quiet) : null;
   if (checkpoint !== null && !options.resume && !options.overwrite) {
     throw new Error(`hemnet train: '${dir}' already has a checkpoint at step ${checkpoint.manifest.step}; pass --resume to continue it or --overwrite to start over`);
   }
   if (options.overwrite && existsSync(dir)) {
-    await rm(dir, { recursive: true, force: true });
+    emptyRunFolder(dir); // the lock, when held, stays
     checkpoint = null;
   }
   const config =
@@ -140,47 +145,37 @@ export async function buildRun(folder: PreparedRunFolder, io: Output): Promise<T
   return { ...folder, datasets, model, optimizer: restored?.optimizer ?? null, startStep, annealing };
 }
 
-/** The losses of the steps before `startStep`, from the run's train-log.jsonl (so loss.png covers a resumed run). */
-async function previousLosses(logPath: string, startStep: number): Promise<number[]> {
-  const losses: number[] = [];
-  if (!existsSync(logPath)) return losses;
-  for (const line of (await readFile(logPath, 'utf8')).split('\n').filter(Boolean)) {
-    const event = JSON.parse(line) as TrainEvent;
-    if (event.type === 'step' && event.step <= startStep) losses[event.step - 1] = event.loss;
-  }
-  return losses;
-}
-
 /** Step 3's result. */
 export interface TrainingOutcome {
-  /** Ctrl-C stopped the run (a checkpoint was written; continue with --resume). */
+  /** SIGINT or SIGTERM stopped the run (a checkpoint was written; continue with --resume). */
   interrupted: boolean;
-  /** Loss per step (index step − 1), including the steps of earlier runs of this folder. */
+  /** The exit code of the stop: 130 (SIGINT), 143 (SIGTERM); 0 when not interrupted. */
+  exitCode: number;
+  /** Loss per step (index step − 1), from train-log.jsonl, including the steps of earlier runs of this folder. */
   losses: number[];
 }
 
 /**
  * Step 3: the training loop, with a progress bar, every event appended to
- * train-log.jsonl, checkpoints, and SIGINT stopping it at a step boundary.
+ * train-log.jsonl (cut back to the resumed step first; one record per
+ * step, fsync'ed before every checkpoint), checkpoints, and SIGINT/SIGTERM
+ * stopping it at a step boundary (a second signal exits at once).
  */
 export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOutcome> {
   const { model, config, datasets, annealing } = run;
   const checkpointDir = join(run.dir, CHECKPOINT_DIR);
-  const logPath = join(run.dir, 'train-log.jsonl');
-  const losses = await previousLosses(logPath, run.startStep);
+  const stops = installStopSignals(io);
+  const hooks = testKillHooks();
+  const log = TrainLog.open(join(run.dir, 'train-log.jsonl'), run.startStep, (note) => io.err(`${note}\n`));
   // Data-parallel threads (the caller's + worker_threads), each with its own backend instance.
   // Default: one per core on wasm/cpu (single-threaded); 1 on native/tensorflow, which thread inside.
   const singleThreaded = ['wasm', 'cpu'].includes(backendInfo().name);
   const workerCount = Math.min(config.train.workers ?? (singleThreaded ? defaultWorkerCount() : 1), config.train.batchSize);
   const workers = await createGradientWorkers(model, workerCount, backendInfo().name);
   io.out(`training on ${workerCount} thread${workerCount === 1 ? '' : 's'} (data-parallel, ${backendInfo().name} each)\n`);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort('interrupted (SIGINT)');
-  process.once('SIGINT', onSignal);
-  const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...progressTarget(io) });
-  let pending: Promise<void> = Promise.resolve();
   const monitored = config.train.monitorEvery > 0 && (findHemHeads(model).length > 0 || config.train.monitorGradient);
   const probe = monitored ? probeBatch(datasets.val, config.train.monitorSamples) : null;
+  const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...progressTarget(io) });
   try {
     await trainSegmentation({
       model,
@@ -189,16 +184,17 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
       startStep: run.startStep,
       ...(run.optimizer !== null ? { optimizer: run.optimizer } : {}),
       ...(annealing !== null ? { beforeStep: (step: number) => annealing.hook(step) } : {}),
-      signal: controller.signal,
+      signal: stops.signal,
+      ...(hooks.afterStep ? { afterStep: hooks.afterStep } : {}),
       ...(workers !== null ? { workers } : {}),
       ...(probe !== null ? { monitor: { every: config.train.monitorEvery, measure: () => measureTraining(model, probe, { gradient: config.train.monitorGradient }) } } : {}),
       saveCheckpoint: async (step, optimizer) => {
-        await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config));
+        log.flush(); // the records of steps 1..step are on disk before the checkpoint of step
+        await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config), hooks.onStage ? { onStage: hooks.onStage } : {});
       },
       onEvent: (event) => {
-        pending = pending.then(() => appendFile(logPath, `${JSON.stringify(event)}\n`));
+        log.append(event);
         if (event.type === 'step') {
-          losses[event.step - 1] = event.loss;
           bar.update(event.step, { loss: event.loss.toFixed(3), lr: event.learningRate.toExponential(2), 'img/s': event.imagesPerSecond.toFixed(1) });
         } else if (event.type === 'stopped') {
           bar.finish();
@@ -208,11 +204,13 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
     });
   } finally {
     if (probe !== null) disposeProbe(probe);
-    process.removeListener('SIGINT', onSignal);
     await workers?.close();
-    await pending;
+    stops.dispose();
+    log.close();
   }
-  return { interrupted: controller.signal.aborted, losses };
+  const { losses, missing } = log.stepLosses(config.train.steps);
+  if (!stops.signal.aborted && missing.length > 0) io.err(`train-log.jsonl lacks ${missing.length} step record(s) (first: step ${missing[0]}); loss.png leaves them out\n`);
+  return { interrupted: stops.signal.aborted, exitCode: stops.signal.aborted ? (stops.exitCode() ?? SIGNAL_EXIT_CODES.SIGINT) : 0, losses };
 }
 
 /** Step 4: the saved model, metrics.json (evaluated on the validation split), loss.png, predictions.png, attention.png. */
@@ -227,22 +225,34 @@ export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io
   const bases = datasetBasesUsage(model, val, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: config.eval.evalIterations });
   if (bases.length > 0) io.out(`${formatBasesUsage(bases)}\n`);
   await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, bases, eval: config.eval, backend: backendInfo().name });
-  await writeLossCurve(dir, outcome.losses.filter((v): v is number => typeof v === 'number'), `${model.name}: training loss`);
+  await writeLossCurve(dir, outcome.losses.filter((v) => !Number.isNaN(v)), `${model.name}: training loss`);
   await writePredictions(join(dir, 'predictions.png'), model, val, 6, datasets.mean, datasets.std, datasets.palette, runInference(config));
-  const attention = await writeAttentionMaps(join(dir, 'attention.png'), model, val.get(0));
+  const attention = await writeAttentionMaps(join(dir, 'attention.png'), model, (await loadSamples(val, [{ index: 0 }]))[0] as SegmentationSample);
   io.out(`wrote ${dir}/{config.json, metrics.json, loss.png, predictions.png${attention ? ', attention.png' : ''}, ${MODEL_DIR}/, ${CHECKPOINT_DIR}/}\n`);
   return result.metrics;
 }
 
 /**
- * `hemnet train`: the four steps. `metrics` is null and `interrupted` true
- * when Ctrl-C stopped the run (the CLI then exits with 130).
+ * `hemnet train`: the four steps, with the run folder locked (train.lock)
+ * from the first step on. `metrics` is null and `interrupted` true when
+ * SIGINT/SIGTERM stopped the run (the CLI then exits with `exitCode`, 130 or 143).
  */
-export async function trainCommand(options: TrainCommandOptions, io: Output): Promise<{ metrics: EvaluationResult['metrics'] | null; config: RunConfig; interrupted: boolean }> {
-  const run = await buildRun(await prepareRunFolder(options), io);
-  const outcome = await runTraining(run, io);
-  if (outcome.interrupted) return { metrics: null, config: run.config, interrupted: true };
-  return { metrics: await writeArtefacts(run, outcome, io), config: run.config, interrupted: false };
+export async function trainCommand(
+  options: TrainCommandOptions,
+  io: Output,
+): Promise<{ metrics: EvaluationResult['metrics'] | null; config: RunConfig; interrupted: boolean; exitCode: number }> {
+  const lock = lazyRunLock(options.out, io);
+  if (existsSync(options.out)) lock.acquire();
+  try {
+    const folder = await prepareRunFolder(options, io);
+    lock.acquire(); // before buildRun creates the folder
+    const run = await buildRun(folder, io);
+    const outcome = await runTraining(run, io);
+    if (outcome.interrupted) return { metrics: null, config: run.config, interrupted: true, exitCode: outcome.exitCode };
+    return { metrics: await writeArtefacts(run, outcome, io), config: run.config, interrupted: false, exitCode: 0 };
+  } finally {
+    lock.release();
+  }
 }
 
 export const trainSpec: CommandSpec = {
@@ -251,7 +261,9 @@ export const trainSpec: CommandSpec = {
   synopsis: '[--preset NAME] [--config FILE] [--out DIR] [--resume | --overwrite] [config flags]',
   description:
     'Writes checkpoints, the model, metrics.json, loss.png, predictions.png and attention.png into the run folder.\n' +
-    'Ctrl-C stops at the next step boundary, writes a checkpoint and exits with 130; --resume continues.',
+    'SIGINT (Ctrl-C) or SIGTERM stops at the next step boundary, writes a checkpoint and exits with 130 (SIGINT) or 143 (SIGTERM);\n' +
+    'a second signal exits at once, leaving the last complete checkpoint. --resume continues from the newest checkpoint that verifies.\n' +
+    'The run folder is locked (train.lock, with the pid) while a process trains into it.',
   configFlags: true,
   options: {
     preset: { type: 'string', value: 'NAME', help: `a built-in run preset under the config file and flags (${RUN_PRESETS.list().map((p) => `${p.name}: ${p.summary}`).join('; ')})` },
@@ -263,7 +275,7 @@ export const trainSpec: CommandSpec = {
   run: async ({ values, flags, io }) => {
     const configPath = stringOption(values.config);
     const preset = stringOption(values.preset);
-    const { interrupted } = await trainCommand(
+    const { exitCode } = await trainCommand(
       {
         ...(configPath !== undefined ? { configPath } : {}),
         ...(preset !== undefined ? { preset } : {}),
@@ -274,6 +286,6 @@ export const trainSpec: CommandSpec = {
       },
       io,
     );
-    return interrupted ? 130 : 0;
+    return exitCode;
   },
 };
