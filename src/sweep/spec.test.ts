@@ -38,7 +38,8 @@ describe('sweep files', () => {
 
   it('rejects bad sweep files with messages naming the file and key', () => {
     const bad: Array<[unknown, RegExp]> = [
-      [{ axis: {} }, /sweeps\/t\.json: unknown key 'axis' \(valid: name, description, base, axes/],
+      [{ axis: {} }, /sweeps\/t\.json: unknown key 'axis' \(valid: name, description, preset, base, axes/],
+      [{ preset: 'no-such', axes: { 'model.head': ['hem', 'fcn'] } }, /unknown preset 'no-such' \(registered: attention-bench\)/],
       [{ axes: { 'model.hem.stepSize': [] } }, /sweeps\/t\.json: axis 'axes\.model\.hem\.stepSize' must be a non-empty list of values, received \[\]/],
       [{ axes: { 'model.hem.stepSize': [0.5, 2] } }, /sweeps\/t\.json: run 'stepSize=2\/seed-0'.*'stepSize' must be in \(0, 1\], received 2/],
       [{ axes: { 'train.stpes': [1, 2] } }, /sweeps\/t\.json: run 'stpes=1\/seed-0'.*unknown key 'train\.stpes'/],
@@ -46,7 +47,7 @@ describe('sweep files', () => {
       [{ seeds: [1, 1] }, /'seeds' lists 1 twice \(duplicate cells\)/],
       [{ axes: { 'model.hem.evalIterations': [null, 3] }, base: { model: { hem: { trainIterations: 3 } } } }, null as unknown as RegExp],
       [{ variants: { v: [{ name: 'a', config: {} }, { name: 'b', config: {} }] } }, /runs 'v=a\/seed-0' and 'v=b\/seed-0' have the same run config \(duplicate cells\)/],
-      [{ base: { train: { steps: 0 } } }, /sweeps\/t\.json \(base\): 'train\.steps' must be an integer ≥ 1, received 0/],
+      [{ base: { train: { steps: 0 } } }, /sweeps\/t\.json \(base\): 'train\.steps' must be an integer ≥ 1 and ≤ 1000000000, received 0/],
       [{ evaluations: [{ evalIterations: [] }] }, /'evaluations\[0\]\.evalIterations' must not be an empty list/],
       [{ axes: { 'model.head': ['hem', 'ema'] }, compare: [{ axis: 'model.head', a: 'hem', b: 'fcn' }] }, /'compare\[0\]\.b' must be one of the values of 'model\.head' \(hem, ema\), received 'fcn'/],
     ];

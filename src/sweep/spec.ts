@@ -8,6 +8,7 @@
  * built-in ones).
  */
 import { defaultRunConfig, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
+import { presetRunConfig } from '../train/presets.js';
 
 /** A named partial run config: one value of a variant axis. */
 export interface SweepVariant {
@@ -80,7 +81,7 @@ export interface SweepRun {
 }
 
 export const DEFAULT_SEED_KEYS: readonly string[] = ['model.seed', 'train.seed'];
-const TOP_KEYS = ['name', 'description', 'base', 'axes', 'variants', 'seeds', 'seedKeys', 'evaluations', 'compare'] as const;
+const TOP_KEYS = ['name', 'description', 'preset', 'base', 'axes', 'variants', 'seeds', 'seedKeys', 'evaluations', 'compare'] as const;
 const EVAL_KEYS = ['name', 'evalIterations', 'scales', 'flip', 'limit'] as const;
 const SAFE_TEXT = /^[A-Za-z0-9._+-]+$/;
 
@@ -204,8 +205,12 @@ export function parseSweep(raw: unknown, source: string, defaultName = 'sweep'):
   if (typeof name !== 'string' || !SAFE_TEXT.test(name)) throw new Error(`${source}: 'name' must be a string of letters, digits and . _ + -, received ${describe(name)}`);
   const description = raw.description ?? '';
   if (typeof description !== 'string') throw new Error(`${source}: 'description' must be a string, received ${describe(description)}`);
-  const base = raw.base ?? {};
-  if (!isPlainObject(base)) throw new Error(`${source}: 'base' must be a run config object, received ${describe(base)}`);
+  const rawBase = raw.base ?? {};
+  if (!isPlainObject(rawBase)) throw new Error(`${source}: 'base' must be a run config object, received ${describe(rawBase)}`);
+  // A named run preset (RUN_PRESETS, e.g. 'attention-bench') under the base: the base is then the whole merged config.
+  const preset = raw.preset;
+  if (preset !== undefined && typeof preset !== 'string') throw new Error(`${source}: 'preset' must be a preset name, received ${describe(preset)}`);
+  const base = preset !== undefined ? mergeRunConfig(presetRunConfig(preset), rawBase, `${source} (base)`) : rawBase;
   // The base alone must be a valid run config.
   mergeRunConfig(defaultRunConfig(), base, `${source} (base)`);
 
