@@ -36,6 +36,6 @@ export type { RgbImage } from './io/images.js';
 export type { DatasetLayout, ImageMaskPair, MaskEncoding } from './data/pairs.js';
 export * from './data/layouts/index.js';
 // Registers the built-in datasets 'scenes' and 'voc' in DATASETS.
-export { scenesDataset, vocDataset, augmentOptionsOf } from './data/builtinDatasets.js';
+export { scenesDataset, vocDataset, cityscapesDataset, ade20kDataset, folderDataset, augmentOptionsOf } from './data/builtinDatasets.js';
 export { readSafetensorsFile } from './interop/safetensorsFile.js';
 export { createGradientWorkers, GradientWorkerPool, defaultWorkerCount } from './train/parallel.js';

@@ -27,9 +27,9 @@ import { inferProbabilities, type InferenceOptions } from '../infer/inference.js
 export const CHECKPOINT_DIR = 'checkpoints';
 export const MODEL_DIR = 'model';
 
-function sourceOf(partial: unknown): 'scenes' | 'voc' | undefined {
+function sourceOf(partial: unknown): string | undefined {
   const source = (partial as { data?: { source?: unknown } } | null)?.data?.source;
-  return source === 'voc' || source === 'scenes' ? source : undefined;
+  return typeof source === 'string' ? source : undefined;
 }
 
 /**

@@ -12,6 +12,12 @@ import { DATASETS, type DatasetSpec } from './registry.js';
 import { SCENE_CLASS_NAMES, SCENE_IGNORE_LABEL, SCENE_MEAN, SCENE_NUM_CLASSES, SCENE_STD } from './scenes.js';
 import { createStreamingDataset } from './streaming.js';
 import { vocLayout } from './vocLayout.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { vocRunConfig } from '../train/runConfig.js';
+import { ADE20K_CLASS_NAMES, ADE20K_PALETTE, ade20kLayout, CITYSCAPES_CLASS_NAMES, CITYSCAPES_PALETTE, cityscapesLayout, folderLayout, parseClassList, type ClassList } from './layouts/index.js';
+import type { DatasetLayout } from './pairs.js';
+import type { DatasetRunConfig, DatasetSplits } from './registry.js';
 
 /** The training augmentation `data` asks for (rescale, flip, crop to the canvas). */
 export function augmentOptionsOf(data: DataConfig): AugmentOptions & { seed: number } {
@@ -52,6 +58,7 @@ function vocClassNames(data: DataConfig, numClasses: number): readonly string[] 
 
 export const vocDataset: DatasetSpec = {
   name: 'voc',
+  runDefaults: () => vocRunConfig(),
   summary: 'a PASCAL-VOC-format folder (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/)',
   metadata: ({ model, data }) => ({
     numClasses: model.numClasses,
@@ -84,4 +91,107 @@ export const vocDataset: DatasetSpec = {
   },
 };
 
-for (const spec of [scenesDataset, vocDataset]) if (!DATASETS.has(spec.name)) DATASETS.register(spec);
+type Rgb = readonly [number, number, number];
+const paletteOf = (colors: readonly Rgb[]) => (c: number): [number, number, number] => {
+  const rgb = colors[c];
+  return rgb === undefined ? vocColor(c) : [rgb[0], rgb[1], rgb[2]];
+};
+
+/** The VOC recipe's CPU defaults with this dataset's source and class count. */
+function layoutRunDefaults(source: string, numClasses: number): ReturnType<typeof vocRunConfig> {
+  const voc = vocRunConfig();
+  return { ...voc, model: { ...voc.model, numClasses }, data: { ...voc.data, source } };
+}
+
+/** Splits of a `DatasetLayout` read by the streaming reader, as for VOC (evaluation at the images' own size unless eval.mode is 'resize'). */
+async function streamedSplits(config: DatasetRunConfig, which: 'both' | 'val', layoutOf: (split: string) => Promise<DatasetLayout>): Promise<DatasetSplits> {
+  const d = config.data;
+  const crop = d.cropSize ?? d.canvasSize;
+  const resize = config.eval?.mode === 'resize';
+  const rawVal = createStreamingDataset(await layoutOf(d.valSplit), resize ? { maxSide: crop } : {});
+  const val = resize ? augmentDataset(rawVal, { cropSize: crop, seed: d.seed }) : rawVal;
+  const train = which === 'both' ? createStreamingDataset(await layoutOf(d.trainSplit), { augment: { ...augmentOptionsOf(d), cropSize: crop } }) : val;
+  return { train, val };
+}
+
+function requireRoot(config: DatasetRunConfig, where: string, layout: string): string {
+  if (config.data.root === null) throw new Error(`${where}: 'data.root' (--data-root DIR) must name the ${layout} folder when 'data.source' is '${config.data.source}'`);
+  return config.data.root;
+}
+
+function requireClassCount(config: DatasetRunConfig, where: string, numClasses: number): void {
+  if (config.model.numClasses !== numClasses) {
+    throw new Error(`${where}: '${config.data.source}' has ${numClasses} classes; 'model.numClasses' is ${config.model.numClasses} (pass --num-classes ${numClasses})`);
+  }
+}
+
+export const cityscapesDataset: DatasetSpec = {
+  name: 'cityscapes',
+  summary: 'a Cityscapes folder (leftImg8bit/, gtFine/ labelIds → 19 train ids, ignore 255)',
+  runDefaults: () => layoutRunDefaults('cityscapes', CITYSCAPES_CLASS_NAMES.length),
+  metadata: ({ data }) => ({
+    numClasses: CITYSCAPES_CLASS_NAMES.length,
+    classNames: data.classNames ?? CITYSCAPES_CLASS_NAMES,
+    ignoreLabel: 255,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    palette: paletteOf(CITYSCAPES_PALETTE),
+  }),
+  check: (config, where) => {
+    requireRoot(config, where, 'Cityscapes');
+    requireClassCount(config, where, CITYSCAPES_CLASS_NAMES.length);
+  },
+  create: (config, which) => streamedSplits(config, which, (split) => cityscapesLayout(config.data.root as string, { split })),
+};
+
+export const ade20kDataset: DatasetSpec = {
+  name: 'ade20k',
+  summary: 'an ADE20K folder (ADEChallengeData2016/: 150 classes, 0 → ignore)',
+  runDefaults: () => layoutRunDefaults('ade20k', ADE20K_CLASS_NAMES.length),
+  metadata: ({ data }) => ({
+    numClasses: ADE20K_CLASS_NAMES.length,
+    classNames: data.classNames ?? ADE20K_CLASS_NAMES,
+    ignoreLabel: 255,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    palette: paletteOf(ADE20K_PALETTE),
+  }),
+  check: (config, where) => {
+    requireRoot(config, where, 'ADE20K');
+    requireClassCount(config, where, ADE20K_CLASS_NAMES.length);
+  },
+  create: (config, which) => streamedSplits(config, which, (split) => ade20kLayout(config.data.root as string, { split })),
+};
+
+/** The class list of a folder dataset (root/classes.json, else root/classes.txt), read when the run is configured. */
+function folderClasses(root: string, where: string): ClassList {
+  for (const name of ['classes.json', 'classes.txt']) {
+    const file = join(root, name);
+    if (existsSync(file)) return parseClassList(file, readFileSync(file, 'utf8'));
+  }
+  throw new Error(`${where}: the folder dataset '${root}' has no class list (classes.json or classes.txt)`);
+}
+
+export const folderDataset: DatasetSpec = {
+  name: 'folder',
+  summary: 'a folder of image/mask pairs (images/<split>/, masks/<split>/ matched by stem, classes.json|txt)',
+  runDefaults: () => layoutRunDefaults('folder', 21),
+  metadata: ({ data }) => {
+    const classes = folderClasses(data.root ?? '', 'folder dataset');
+    return {
+      numClasses: classes.classNames.length,
+      classNames: data.classNames ?? classes.classNames,
+      ignoreLabel: classes.ignoreLabel,
+      mean: IMAGENET_MEAN,
+      std: IMAGENET_STD,
+      palette: paletteOf(classes.palette),
+    };
+  },
+  check: (config, where) => {
+    const root = requireRoot(config, where, 'image/mask');
+    requireClassCount(config, where, folderClasses(root, where).classNames.length);
+  },
+  create: (config, which) => streamedSplits(config, which, (split) => folderLayout(config.data.root as string, { split })),
+};
+
+for (const spec of [scenesDataset, vocDataset, cityscapesDataset, ade20kDataset, folderDataset]) if (!DATASETS.has(spec.name)) DATASETS.register(spec);

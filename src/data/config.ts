@@ -11,6 +11,8 @@ export interface DataConfig {
   source: string;
   /** Root of the VOC-format folder (source 'voc'). */
   vocRoot: string | null;
+  /** Root of a dataset folder in another layout (sources 'cityscapes', 'ade20k', 'folder'). */
+  root: string | null;
   /** Scenes in the training split (source 'scenes'). */
   trainSize: number;
   /** Scenes in the validation split (source 'scenes'); VOC uses its val list. */
@@ -49,6 +51,7 @@ export interface DataConfig {
 export const DATA_SCHEMA = {
   source: { kind: 'enum', values: () => DATASETS.names(), default: 'scenes', flag: 'data', doc: 'dataset (registry DATASETS): scenes (built-in MNIST scenes) | voc (PASCAL-VOC-format folder)' },
   vocRoot: { kind: 'string', nullable: true, default: null, flag: 'voc-root', doc: 'PASCAL-VOC-format folder (JPEGImages/, SegmentationClass/, ImageSets/)' },
+  root: { kind: 'string', nullable: true, default: null, flag: 'data-root', doc: 'dataset folder of --data cityscapes (leftImg8bit/, gtFine/), ade20k (ADEChallengeData2016/) or folder (images/<split>/, masks/<split>/, classes.json|txt)' },
   trainSize: { kind: 'integer', min: 1, max: 10_000_000, default: 4000, flag: 'train-size', doc: 'scenes in the training split' },
   valSize: { kind: 'integer', min: 1, max: 10_000_000, default: 500, flag: 'val-size', doc: 'scenes in the validation split' },
   canvasSize: { kind: 'integer', min: 8, max: 8192, default: 64, flag: 'canvas-size', doc: 'scene side in pixels' },

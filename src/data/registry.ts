@@ -41,6 +41,9 @@ export interface DatasetSplits {
   val: SegmentationDataset;
 }
 
+/** A complete run config (typed loosely here: the data registry sits below train/runConfig). */
+export type RunConfigLike = DatasetRunConfig & { train: object; backend: string };
+
 export interface DatasetSpec extends Named {
   metadata(config: DatasetRunConfig): DatasetMetadata;
   /**
@@ -48,6 +51,11 @@ export interface DatasetSpec extends Named {
    * an input size the dataset fixes); throws with `where` as the prefix.
    */
   check?(config: DatasetRunConfig, where: string): void;
+  /**
+   * The run defaults this dataset starts from when a run names it (e.g. the
+   * paper's VOC recipe scaled to a CPU); absent: the library's defaults.
+   */
+  runDefaults?(): RunConfigLike;
   /** Builds the splits; `which: 'val'` may skip the training split (then `train` is `val`). */
   create(config: DatasetRunConfig, which: 'both' | 'val'): Promise<DatasetSplits>;
 }

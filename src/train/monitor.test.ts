@@ -7,7 +7,7 @@ import { buildSegmentationModel } from '../models/zoo.js';
 import { effectiveNumber } from '../metrics/bases.js';
 import { segmentationCrossEntropy } from './loss.js';
 import { trainSegmentation, type TrainEvent } from './loop.js';
-import { applyFrom, backboneGradientNorm, backboneOutput, datasetBasesUsage, disposeProbe, formatBasesUsage, headBasesUsage, measureTraining, probeBatch } from './monitor.js';
+import { applyFrom, backboneGradientNorm, backboneOutput, datasetBasesUsage, disposeProbe, fitSample, formatBasesUsage, headBasesUsage, measureTraining, probeBatch } from './monitor.js';
 import { findHemHeads } from './evaluate.js';
 import { useBackend } from '../../test/helpers.js';
 
@@ -22,9 +22,9 @@ describe('training monitor', () => {
     await useBackend('wasm');
   });
 
-  it('bases usage of a HEM head: exp(H) of the mean γ the head computes, shares summing to 1', () => {
+  it('bases usage of a HEM head: exp(H) of the mean γ the head computes, shares summing to 1', async () => {
     const { model } = buildSegmentationModel({ ...TINY_MODEL, head: 'hem' });
-    const probe = probeBatch(scenes(3), 3);
+    const probe = await probeBatch(scenes(3), 3);
     const before = tf.memory().numTensors;
     const [usage, ...rest] = headBasesUsage(model, probe.images);
     assert.equal(tf.memory().numTensors, before, 'no tensor leak');
@@ -50,32 +50,32 @@ describe('training monitor', () => {
     model.dispose();
   });
 
-  it('datasetBasesUsage averages over all images whatever the batch size; fcn has no heads', () => {
+  it('datasetBasesUsage averages over all images whatever the batch size; fcn has no heads', async () => {
     const { model } = buildSegmentationModel({ ...TINY_MODEL, head: 'ema' });
     const data = scenes(4);
-    const [a] = datasetBasesUsage(model, data, { batchSize: 4 });
-    const [b] = datasetBasesUsage(model, data, { batchSize: 3 });
+    const [a] = await datasetBasesUsage(model, data, { batchSize: 4 });
+    const [b] = await datasetBasesUsage(model, data, { batchSize: 3 });
     assert.ok(a !== undefined && b !== undefined);
     a.share.forEach((p, k) => assert.ok(Math.abs(p - (b.share[k] as number)) < 1e-5));
     assert.ok(Math.abs(a.effectiveBases - effectiveNumber(a.share)) < 1e-9);
-    const [two] = datasetBasesUsage(model, data, { batchSize: 4, limit: 2 });
-    const probe = probeBatch(data, 2);
+    const [two] = await datasetBasesUsage(model, data, { batchSize: 4, limit: 2 });
+    const probe = await probeBatch(data, 2);
     const [direct] = headBasesUsage(model, probe.images);
     assert.ok(Math.abs(two!.effectiveBases - direct!.effectiveBases) < 1e-5);
     disposeProbe(probe);
     model.dispose();
     const fcn = buildSegmentationModel({ ...TINY_MODEL, head: 'fcn' }).model;
-    assert.deepEqual(datasetBasesUsage(fcn, data), []);
+    assert.deepEqual(await datasetBasesUsage(fcn, data), []);
     fcn.dispose();
   });
 
-  it('applyFrom replays the head from the backbone output exactly', () => {
+  it('applyFrom replays the head from the backbone output exactly', async () => {
     for (const head of ['hem', 'fcn'] as const) {
       const { model, backbone } = buildSegmentationModel({ ...TINY_MODEL, head });
       const from = backboneOutput(model);
       assert.ok(from !== null);
       assert.deepEqual(from.shape, backbone.outputs[0]!.shape);
-      const probe = probeBatch(scenes(2), 2);
+      const probe = await probeBatch(scenes(2), 2);
       const [full, replayed] = tf.tidy(() => [model.predict(probe.images) as tf.Tensor, applyFrom(model, from, backbone.predict(probe.images) as tf.Tensor)]);
       assert.ok(tf.max(tf.abs(tf.sub(full!, replayed!))).dataSync()[0]! < 1e-4, head);
       tf.dispose([full!, replayed!]);
@@ -84,10 +84,10 @@ describe('training monitor', () => {
     }
   });
 
-  it('‖∂loss/∂backbone output‖ matches a finite difference along the gradient', () => {
+  it('‖∂loss/∂backbone output‖ matches a finite difference along the gradient', async () => {
     for (const head of ['hem', 'ema', 'fcn'] as const) {
       const { model, backbone } = buildSegmentationModel({ ...TINY_MODEL, head });
-      const probe = probeBatch(scenes(2), 2);
+      const probe = await probeBatch(scenes(2), 2);
       const norm = backboneGradientNorm(model, probe);
       assert.ok(norm !== null && norm > 0, `${head}: ${String(norm)}`);
       const from = backboneOutput(model)!;
@@ -110,7 +110,7 @@ describe('training monitor', () => {
   it("trainSegmentation emits 'monitor' events after step 1 and every `every` steps", async () => {
     const { model } = buildSegmentationModel({ ...TINY_MODEL, head: 'hem' });
     const data = scenes(4);
-    const probe = probeBatch(data, 2);
+    const probe = await probeBatch(data, 2);
     const events: TrainEvent[] = [];
     await trainSegmentation({
       model,
@@ -130,7 +130,21 @@ describe('training monitor', () => {
     model.dispose();
   });
 
-  it('rejects a bad probe size', () => {
-    assert.throws(() => probeBatch(scenes(1), 0), /probeBatch: 'count' must be an integer ≥ 1, received 0/);
+  it('rejects a bad probe size', async () => {
+    await assert.rejects(probeBatch(scenes(1), 0), /probeBatch: 'count' must be an integer ≥ 1, received 0/);
+  });
+});
+
+describe('fitSample (validation images at their own size into a fixed-size model)', () => {
+  it('centre-crops larger images and pads smaller ones with the ignore label', () => {
+    // 2×4 image, 1 channel, values = pixel index; labels = 10 + index.
+    const sample = { image: Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), label: Uint8Array.from([10, 11, 12, 13, 14, 15, 16, 17]), height: 2, width: 4, channels: 1, id: 's' };
+    const cropped = fitSample(sample, [2, 2], 255);
+    assert.deepEqual(Array.from(cropped.image), [1, 2, 5, 6]);
+    assert.deepEqual(Array.from(cropped.label), [11, 12, 15, 16]);
+    const padded = fitSample(sample, [4, 4], 255);
+    assert.deepEqual(Array.from(padded.label), [255, 255, 255, 255, 10, 11, 12, 13, 14, 15, 16, 17, 255, 255, 255, 255]);
+    assert.equal(padded.image[0], 0);
+    assert.equal(fitSample(sample, [2, 4], 255), sample, 'unchanged when the size matches');
   });
 });

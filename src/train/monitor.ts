@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchSamples, batchToTensors } from '../data/augment.js';
-import type { SegmentationDataset } from '../data/types.js';
+import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import { disposeHemResult } from '../em/unroll.js';
 import { basesUsage, effectiveNumber } from '../metrics/bases.js';
 import { findHemHeads } from './evaluate.js';
@@ -41,11 +41,49 @@ export interface ProbeBatch {
   ignoreLabel: number;
 }
 
-/** The first `count` samples of `dataset` as a probe batch (dispose it with `disposeProbe`). */
-export function probeBatch(dataset: SegmentationDataset, count: number): ProbeBatch {
+/**
+ * `sample` centre-cropped (and zero-padded, labels with the ignore label) to
+ * `[height, width]`: validation images at their own size (VOC, folders) into
+ * a model built for one input size. Unchanged when the size already matches.
+ */
+export function fitSample(sample: SegmentationSample, size: readonly [number, number] | null, ignoreLabel: number): SegmentationSample {
+  if (size === null || (sample.height === size[0] && sample.width === size[1])) return sample;
+  const [height, width] = size;
+  const c = sample.channels;
+  const image = new Float32Array(height * width * c);
+  const label = new Uint8Array(height * width).fill(ignoreLabel);
+  const top = Math.floor((sample.height - height) / 2);
+  const left = Math.floor((sample.width - width) / 2);
+  for (let y = 0; y < height; y++) {
+    const sy = y + top;
+    if (sy < 0 || sy >= sample.height) continue;
+    for (let x = 0; x < width; x++) {
+      const sx = x + left;
+      if (sx < 0 || sx >= sample.width) continue;
+      label[y * width + x] = sample.label[sy * sample.width + sx] as number;
+      for (let k = 0; k < c; k++) image[(y * width + x) * c + k] = sample.image[(sy * sample.width + sx) * c + k] as number;
+    }
+  }
+  return { ...sample, image, label, height, width };
+}
+
+/** [H, W] of a model's input when it is fixed, else null. */
+export function fixedInputSize(model: tf.LayersModel): [number, number] | null {
+  const shape = model.inputs[0]?.shape ?? [];
+  const h = shape[1];
+  const w = shape[2];
+  return typeof h === 'number' && typeof w === 'number' ? [h, w] : null;
+}
+
+/**
+ * The first `count` samples of `dataset` as a probe batch (dispose it with
+ * `disposeProbe`), centre-cropped to `size` when given (see `fitSample`).
+ */
+export async function probeBatch(dataset: SegmentationDataset, count: number, size: readonly [number, number] | null = null): Promise<ProbeBatch> {
   if (!Number.isInteger(count) || count < 1) throw new Error(`probeBatch: 'count' must be an integer ≥ 1, received ${String(count)}`);
   const n = Math.min(count, dataset.size);
-  const { images, labels } = batchToTensors(batchSamples(Array.from({ length: n }, (_, i) => dataset.get(i, 0))));
+  const samples = await loadSamples(dataset, Array.from({ length: n }, (_, i) => ({ index: i, epoch: 0 })));
+  const { images, labels } = batchToTensors(batchSamples(samples.map((sample) => fitSample(sample, size, dataset.ignoreLabel))));
   return { images, labels, ignoreLabel: dataset.ignoreLabel };
 }
 
@@ -143,17 +181,20 @@ export function measureTraining(model: tf.LayersModel, probe: ProbeBatch, option
  * Bases usage of every head over a whole dataset (at most `limit` samples),
  * in batches: the shares are averaged over all pixels of all images.
  */
-export function datasetBasesUsage(
+export async function datasetBasesUsage(
   model: tf.LayersModel,
   dataset: SegmentationDataset,
   options: { batchSize?: number; limit?: number | null; iterations?: number | null } = {},
-): HeadBasesUsage[] {
+): Promise<HeadBasesUsage[]> {
   const batchSize = options.batchSize ?? 8;
   const total = Math.min(dataset.size, options.limit ?? dataset.size);
   const sums = new Map<string, { share: number[]; images: number }>();
   for (let start = 0; start < total; start += batchSize) {
     const n = Math.min(batchSize, total - start);
-    const { images, labels } = batchToTensors(batchSamples(Array.from({ length: n }, (_, i) => dataset.get(start + i))));
+    const size = fixedInputSize(model);
+    // Streaming datasets decode on demand (load); in-memory ones answer get.
+    const samples = await loadSamples(dataset, Array.from({ length: n }, (_, i) => ({ index: start + i })));
+    const { images, labels } = batchToTensors(batchSamples(samples.map((sample) => fitSample(sample, size, dataset.ignoreLabel))));
     labels.dispose();
     try {
       for (const usage of headBasesUsage(model, images, options.iterations ?? undefined)) {

@@ -155,9 +155,10 @@ export function vocRunConfig(): RunConfig {
   };
 }
 
-/** The defaults a run starts from: `vocRunConfig()` for 'voc', else `defaultRunConfig()`. */
+/** The defaults a run starts from: the dataset's own (`DatasetSpec.runDefaults`, e.g. `vocRunConfig()` for 'voc'), else `defaultRunConfig()`. */
 export function defaultRunConfigFor(source: string): RunConfig {
-  return source === 'voc' ? vocRunConfig() : defaultRunConfig();
+  const spec = DATASETS.has(source) ? DATASETS.get(source, 'defaultRunConfigFor') : undefined;
+  return (spec?.runDefaults?.() as RunConfig | undefined) ?? defaultRunConfig();
 }
 
 /** Moves keys renamed since hemnet 0.1 to their new names (both given: an error naming the new key). */

@@ -18,7 +18,7 @@ export async function evalCommand(options: { run: string; flags: PartialRunConfi
   const { val } = await createDatasets(config, 'val');
   const result = await evaluateWithProgress(model, config, io, evalIterations, val);
   io.out(`${formatMetrics(result, val.classNames)}\n`);
-  const bases = datasetBasesUsage(model, val, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: evalIterations });
+  const bases = await datasetBasesUsage(model, val, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: evalIterations });
   if (bases.length > 0) io.out(`${formatBasesUsage(bases)}\n`);
   return result.metrics;
 }

@@ -171,12 +171,17 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   // Default: one per core on wasm/cpu (single-threaded); 1 on native/tensorflow, which thread inside.
   const singleThreaded = ['wasm', 'cpu'].includes(backendInfo().name);
   const workerCount = Math.min(config.train.workers ?? (singleThreaded ? defaultWorkerCount() : 1), config.train.batchSize);
-  const workers = await createGradientWorkers(model, workerCount, backendInfo().name);
-  io.out(`training on ${workerCount} thread${workerCount === 1 ? '' : 's'} (data-parallel, ${backendInfo().name} each)\n`);
   const monitored = config.train.monitorEvery > 0 && (findHemHeads(model).length > 0 || config.train.monitorGradient);
-  const probe = monitored ? probeBatch(datasets.val, config.train.monitorSamples) : null;
   const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...progressTarget(io) });
+  // Created inside the try: whatever fails (a bad validation file in the probe, a worker that
+  // does not start), the finally closes the worker threads, or the process would never exit.
+  let workers: Awaited<ReturnType<typeof createGradientWorkers>> = null;
+  let probe: Awaited<ReturnType<typeof probeBatch>> | null = null;
   try {
+    probe = monitored ? await probeBatch(datasets.val, config.train.monitorSamples, config.model.inputSize) : null;
+    const probed = probe;
+    workers = await createGradientWorkers(model, workerCount, backendInfo().name);
+    io.out(`training on ${workerCount} thread${workerCount === 1 ? '' : 's'} (data-parallel, ${backendInfo().name} each)\n`);
     await trainSegmentation({
       model,
       dataset: datasets.train,
@@ -187,7 +192,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
       signal: stops.signal,
       ...(hooks.afterStep ? { afterStep: hooks.afterStep } : {}),
       ...(workers !== null ? { workers } : {}),
-      ...(probe !== null ? { monitor: { every: config.train.monitorEvery, measure: () => measureTraining(model, probe, { gradient: config.train.monitorGradient }) } } : {}),
+      ...(probed !== null ? { monitor: { every: config.train.monitorEvery, measure: () => measureTraining(model, probed, { gradient: config.train.monitorGradient }) } } : {}),
       saveCheckpoint: async (step, optimizer) => {
         log.flush(); // the records of steps 1..step are on disk before the checkpoint of step
         await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config), hooks.onStage ? { onStage: hooks.onStage } : {});
@@ -222,7 +227,7 @@ export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io
   const val: SegmentationDataset = datasets.val;
   const result = await evaluateWithProgress(model, config, io, config.eval.evalIterations, val);
   io.out(`${formatMetrics(result, val.classNames)}\n`);
-  const bases = datasetBasesUsage(model, val, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: config.eval.evalIterations });
+  const bases = await datasetBasesUsage(model, val, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: config.eval.evalIterations });
   if (bases.length > 0) io.out(`${formatBasesUsage(bases)}\n`);
   await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, bases, eval: config.eval, backend: backendInfo().name });
   await writeLossCurve(dir, outcome.losses.filter((v) => !Number.isNaN(v)), `${model.name}: training loss`);
