@@ -45,6 +45,8 @@ export interface RunTrainConfig extends TrainOptions {
   stepSizeTau: number | null;
   /** Data-parallel training threads, each with its own backend (null: one per core). */
   workers: number | null;
+  /** Folder of a model whose backbone weights start a new run (`hemnet import` output or a run's model/); null: random init. */
+  backboneWeights: string | null;
   /** Record the bases usage of every HEM/EMA head every this many steps (0: never); 'monitor' events in train-log.jsonl. */
   monitorEvery: number;
   /** Also record ‖∂loss/∂(backbone output)‖ at those steps (the paper's Fig. 3d). */
@@ -89,6 +91,7 @@ export const TRAIN_SCHEMA = {
   stepSizeEnd: { kind: 'number', min: 0, exclusiveMin: true, max: 1, nullable: true, default: null, flag: 'step-size-end', doc: 'anneal η from --step-size to this value during training (GradNets schedule)' },
   stepSizeTau: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'step-size-tau', doc: 'τ, steps over which η anneals (default: half the steps)' },
   workers: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'workers', doc: 'training threads (data-parallel on worker_threads, gradients averaged; default: one per core on wasm/cpu, 1 on backends that thread inside)' },
+  backboneWeights: { kind: 'string', nullable: true, default: null, flag: 'backbone-weights', doc: "folder with a model.json whose backbone layers (by name) start a new run: 'hemnet import' output or a run's model/ (not used on --resume)" },
   monitorEvery: { kind: 'integer', min: 0, default: 100, flag: 'monitor-every', doc: "steps between 'monitor' events in train-log.jsonl: effective number of bases per HEM/EMA head (0: off)" },
   monitorGradient: { kind: 'boolean', default: false, flag: 'monitor-gradient', doc: 'monitor events also record ‖∂loss/∂(backbone output)‖ (Fig. 3d)' },
   monitorSamples: { kind: 'integer', min: 1, default: 8, doc: 'validation images in the fixed batch the monitor measures on' },

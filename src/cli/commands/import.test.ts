@@ -41,6 +41,16 @@ describe('hemnet import', () => {
       assert.equal(transfer.copiedWeights, 265);
       const stem = zoo.model.getLayer('backbone/stem/conv').getWeights()[0] as tf.Tensor;
       assert.deepEqual(stem.shape, [7, 7, 3, 3]);
+      // ... and so does `hemnet train --backbone-weights`: one step at a negligible learning rate keeps the imported stem.
+      const run = join(dir, 'run');
+      const trainIo = capture();
+      const trainArgs = ['train', '--out', run, '--backbone', 'resnet50', '--width', '3', '--canvas-size', '32', '--channels', '8', '--num-bases', '4', '--steps', '1', '--batch-size', '2', '--train-size', '4', '--val-size', '2', '--lr', '1e-12', '--backend', 'wasm', '--workers', '1', '--monitor-every', '0', '--backbone-weights', out];
+      assert.equal(await main(trainArgs, trainIo), 0);
+      assert.match(trainIo.text(), /backbone weights from .*r50: \d+ layers, [\d,]+ parameters/);
+      const trained = await tf.loadLayersModel(fileModelHandler(join(run, 'model')));
+      const trainedStem = trained.getLayer('backbone/stem/conv').getWeights()[0] as tf.Tensor;
+      assert.ok(tf.max(tf.abs(tf.sub(trainedStem, stem))).dataSync()[0]! < 1e-6, 'the run started from the imported stem');
+      trained.dispose();
       zoo.model.dispose();
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -14,7 +14,8 @@ import { resolveHemHeadOptions } from '../../layers/hemHead.js';
 import { HEADS } from '../../models/heads.js';
 import { countParameters } from '../../models/zoo.js';
 import { captureCheckpoint, type Checkpoint } from '../../train/checkpoint.js';
-import { saveModelToFiles, writeCheckpoint } from '../../train/checkpointFiles.js';
+import { fileModelHandler, saveModelToFiles, writeCheckpoint } from '../../train/checkpointFiles.js';
+import { loadBackboneWeights } from '../../models/transfer.js';
 import type { EvaluationResult } from '../../train/evaluate.js';
 import { findHemHeads } from '../../train/evaluate.js';
 import { trainSegmentation } from '../../train/loop.js';
@@ -134,6 +135,11 @@ export async function buildRun(folder: PreparedRunFolder, io: Output): Promise<T
   const restored = checkpoint !== null ? await restoreRun(checkpoint) : null;
   const model = restored?.model ?? buildModel(config);
   const startStep = checkpoint?.manifest.step ?? 0;
+  if (restored === null && config.train.backboneWeights !== null) {
+    // Pretrained backbone (e.g. torchvision weights through 'hemnet import'): copied by layer name, every shape checked.
+    const report = await loadBackboneWeights(model, fileModelHandler(config.train.backboneWeights, { onNote: (note) => io.err(`${note}\n`) }));
+    io.out(`backbone weights from ${config.train.backboneWeights}: ${report.copiedLayers.length} layers, ${report.copiedParameters.toLocaleString('en')} parameters\n`);
+  }
   io.out(
     `model ${model.name}: ${countParameters(model, 'trainable').toLocaleString('en')} trainable parameters · ` +
       `${config.data.source} ${datasets.train.size} train / ${datasets.val.size} val · ${config.train.steps} steps of ${config.train.batchSize}` +
