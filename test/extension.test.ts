@@ -103,7 +103,7 @@ describe('registering a head, a backbone, a dataset and an optimizer', () => {
       const help = capture();
       assert.equal(await main(['train', '--help'], help), 0);
       assert.match(help.text(), /--head S .*\[now: hem \| ema \| fcn \| toy-linear\]/);
-      assert.match(help.text(), /--data S .*\[now: scenes \| voc \| toy-stripes\]/);
+      assert.match(help.text(), /--data S .*\[now: scenes \| voc \| cityscapes \| ade20k \| folder \| toy-stripes\]/);
 
       const configPath = join(dir, 'run.json');
       await writeFile(configPath, JSON.stringify({ model: { numClasses: 3 } }));

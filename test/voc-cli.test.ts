@@ -150,7 +150,7 @@ describe('PASCAL VOC layout through the CLI, at the original resolution', () => 
     assert.deepEqual(lines, []);
     assert.match(io.text(), /mIoU \d+\.\d\d .*\(1 images\)/);
     // Wrong class count for the data: the loader names the label and the flag's value.
-    await assert.rejects(main([...args, '--overwrite', '--num-classes', '10'], capture()), /label 1\d at pixel \(\d+, \d+\), outside \[0, 9\] for numClasses 10/);
+    await assert.rejects(main([...args, '--overwrite', '--num-classes', '10'], capture()), /label 1\d at pixel \(\d+, \d+\), outside \[0, 9\] for 10 classes/);
     await assert.rejects(main([...args, '--overwrite', '--class-names', 'a,b'], capture()), /'data.classNames' must have 'model.numClasses' = 21 names, received 2/);
   });
 });

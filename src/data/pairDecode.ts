@@ -3,7 +3,7 @@
  * streaming reader and `hemnet data check` share it, so both report a bad
  * file with the same words: the layout, the id, the file and what is wrong.
  */
-import sharp from 'sharp';
+import { loadSharp } from '../io/sharp.js';
 import { resizeLabelNearest } from './augment.js';
 import type { DatasetLayout, ImageMaskPair, MaskEncoding } from './pairs.js';
 
@@ -47,6 +47,7 @@ export function colorLookup(mask: MaskEncoding, ignoreLabel: number): ColorLooku
 }
 
 async function decodeRaw(path: string): Promise<{ data: Uint8Array; width: number; height: number; channels: number }> {
+  const sharp = await loadSharp('reading dataset masks');
   const { data, info } = await sharp(path, { failOn: 'truncated' }).raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels };
 }
@@ -111,6 +112,8 @@ function maskLabels(
  * of another size than its partner, or with an unknown colour / label.
  */
 export async function decodePair(layout: DatasetLayout, pair: ImageMaskPair, lookup: ColorLookup | null, maxSide?: number): Promise<DecodedPair> {
+  // Outside the try below: a missing 'sharp' says what to install, it is not a bad file.
+  const sharp = await loadSharp('reading dataset images');
   let image: Awaited<ReturnType<typeof decodeRaw>>;
   try {
     const { data, info } = await sharp(pair.imagePath, { failOn: 'truncated' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });

@@ -269,6 +269,25 @@ const HEARTBEAT_MS = 2000;
 /** A lock whose heartbeat is older than this belongs to a dead process (any machine) and is taken over. */
 export const LOCK_STALE_MS = 15000;
 
+/**
+ * Whether a lock owner ('<host> pid <n> <id>') is a process of this machine
+ * that no longer exists (e.g. a `sweep run` killed with SIGKILL): its lock is
+ * stale at once, without waiting for the heartbeat to age. Owners on other
+ * machines are judged by their heartbeat only.
+ */
+function holderIsDeadHere(owner: string): boolean {
+  const match = /^(\S+) pid (\d+) /.exec(owner);
+  if (match === null || match[1] !== hostname()) return false;
+  const pid = Number(match[2]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 interface RunLock {
   release: () => Promise<void>;
 }
@@ -297,7 +316,7 @@ async function acquireRunLock(runDir: string, onLost: () => void): Promise<RunLo
     } catch {
       // vanished or half-written: treat as stale
     }
-    if (age < LOCK_STALE_MS) return `${holder} (heartbeat ${(age / 1000).toFixed(1)} s ago)`;
+    if (age < LOCK_STALE_MS && !holderIsDeadHere(holder)) return `${holder} (heartbeat ${(age / 1000).toFixed(1)} s ago)`;
     await writeJsonAtomic(path, JSON.parse(body()));
     await new Promise((r) => setTimeout(r, 300));
     const now = await readJson<{ owner: string }>(path).catch(() => ({ owner: '' }));
