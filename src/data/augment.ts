@@ -294,3 +294,39 @@ export function batchToTensors(batch: SegmentationBatch): { images: tf.Tensor4D;
     labels: tf.tensor3d(batch.labels, [B, H, W], 'int32'),
   };
 }
+
+/** An RGB image (bytes) with its class per pixel, as a dataset keeps it between decoding and `get`. */
+export interface DecodedRgbSample {
+  id: string;
+  rgb: Uint8Array;
+  label: Uint8Array;
+  height: number;
+  width: number;
+}
+
+/**
+ * The normalised sample of a decoded RGB image, augmented (when `augment` is
+ * given) with a generator seeded by hash(seed, epoch, index), so that a
+ * sample is deterministic given (seed, epoch, index).
+ */
+export function decodedRgbSample(
+  item: DecodedRgbSample,
+  mean: readonly number[],
+  std: readonly number[],
+  augment: (AugmentOptions & { seed?: number }) | undefined,
+  ignoreLabel: number,
+  index: number,
+  epoch: number,
+): SegmentationSample {
+  const sample: SegmentationSample = {
+    image: normalizeImage(item.rgb, 3, mean, std, 1 / 255),
+    label: item.label.slice(),
+    height: item.height,
+    width: item.width,
+    channels: 3,
+    id: item.id,
+  };
+  if (augment === undefined) return sample;
+  const { seed = 0, ...options } = augment;
+  return augmentSample(sample, { ignoreLabel, ...options }, hashSeed(seed, epoch, index));
+}

@@ -8,10 +8,9 @@
  * `get` answers synchronously for samples in the cache and names the
  * sample otherwise.
  */
-import { augmentSample, IMAGENET_MEAN, IMAGENET_STD, normalizeImage, type AugmentOptions } from './augment.js';
+import { augmentSample, decodedRgbSample, IMAGENET_MEAN, IMAGENET_STD, normalizeImage, type AugmentOptions } from './augment.js';
 import { colorLookup, decodePair, type ColorLookup, type DecodedPair } from './pairDecode.js';
 import type { DatasetLayout } from './pairs.js';
-import { hashSeed } from './random.js';
 import type { SampleRequest, SegmentationDataset, SegmentationSample } from './types.js';
 
 export interface StreamingOptions {
@@ -98,17 +97,7 @@ export class StreamingDataset implements SegmentationDataset {
   }
 
   private sample(item: DecodedPair, index: number, epoch: number): SegmentationSample {
-    const sample: SegmentationSample = {
-      image: normalizeImage(item.rgb, 3, this.mean, this.std, 1 / 255),
-      label: item.label.slice(),
-      height: item.height,
-      width: item.width,
-      channels: 3,
-      id: item.id,
-    };
-    if (this.options.augment === undefined) return sample;
-    const { seed = 0, ...augment } = this.options.augment;
-    return augmentSample(sample, { ignoreLabel: this.ignoreLabel, ...augment }, hashSeed(seed, epoch, index));
+    return decodedRgbSample(item, this.mean, this.std, this.options.augment, this.ignoreLabel, index, epoch);
   }
 
   /** Sample `index` if it is in the cache (after `load`); else an error naming it. */

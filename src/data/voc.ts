@@ -16,9 +16,8 @@ import { checkKnownKeys } from '../schema.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSharp } from '../io/sharp.js';
-import { augmentSample, IMAGENET_MEAN, IMAGENET_STD, normalizeImage, resizeLabelNearest, type AugmentOptions } from './augment.js';
+import { augmentSample, decodedRgbSample, IMAGENET_MEAN, IMAGENET_STD, normalizeImage, resizeLabelNearest, type AugmentOptions } from './augment.js';
 import { VOC_CLASS_NAMES, vocColorsToLabels } from './palette.js';
-import { hashSeed } from './random.js';
 import type { SegmentationDataset, SegmentationSample } from './types.js';
 import { checkSampleId } from './vocLayout.js';
 
@@ -79,17 +78,7 @@ export class VocDataset implements SegmentationDataset {
     if (item === undefined || !Number.isInteger(index)) {
       throw new Error(`VocDataset.get: 'index' must be an integer in [0, ${this.size - 1}], received ${index}`);
     }
-    const sample: SegmentationSample = {
-      image: normalizeImage(item.rgb, 3, this.mean, this.std, 1 / 255),
-      label: item.label.slice(),
-      height: item.height,
-      width: item.width,
-      channels: 3,
-      id: item.id,
-    };
-    if (this.augment === undefined) return sample;
-    const { seed = 0, ...options } = this.augment;
-    return augmentSample(sample, { ignoreLabel: this.ignoreLabel, ...options }, hashSeed(seed, epoch, index));
+    return decodedRgbSample(item, this.mean, this.std, this.augment, this.ignoreLabel, index, epoch);
   }
 }
 
