@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { parseBackendName, type BackendName } from '../../src/backend.js';
 import { createRng, hashSeed } from '../../src/data/random.js';
 
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
@@ -199,10 +200,28 @@ export interface ExperimentFlags {
   activations: string[] | null;
   /** Overrides the experiment's learning rate. */
   learningRate: number | null;
+  /** tfjs backend to run on (default: the experiment's, usually wasm); also read from HEMNET_BACKEND. */
+  backend: BackendName | null;
+  /** τ as a fraction of the run's steps (overrides the experiment's, or its sweep). */
+  tau: number | null;
+  /** convNet: only these variants. */
+  variants: string[] | null;
+  /** deepMlp: hidden-kernel initialiser ('orthogonal' or 'heNormal'). */
+  init: string | null;
+  /** deepMlp: hidden units per layer. */
+  units: number | null;
 }
 
+const KNOWN_FLAGS =
+  '--quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N';
+
 export function parseFlags(argv: string[]): ExperimentFlags {
-  const flags: ExperimentFlags = { quick: false, probe: false, seeds: null, only: null, gain: null, epochs: null, activations: null, learningRate: null };
+  const envBackend = process.env['HEMNET_BACKEND'];
+  const flags: ExperimentFlags = {
+    quick: false, probe: false, seeds: null, only: null, gain: null, epochs: null, activations: null, learningRate: null,
+    backend: envBackend === undefined || envBackend === '' ? null : parseBackendName(envBackend, 'HEMNET_BACKEND'),
+    tau: null, variants: null, init: null, units: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') flags.quick = true;
@@ -213,7 +232,21 @@ export function parseFlags(argv: string[]): ExperimentFlags {
     else if (arg === '--epochs') flags.epochs = Number(argv[++i]);
     else if (arg === '--activations') flags.activations = String(argv[++i]).split(',');
     else if (arg === '--lr') flags.learningRate = Number(argv[++i]);
-    else throw new Error(`unknown flag '${String(arg)}' (known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR)`);
+    else if (arg === '--backend') flags.backend = parseBackendName(String(argv[++i]), '--backend');
+    else if (arg === '--tau') flags.tau = Number(argv[++i]);
+    else if (arg === '--variants') flags.variants = String(argv[++i]).split(',');
+    else if (arg === '--init') flags.init = String(argv[++i]);
+    else if (arg === '--units') flags.units = Number(argv[++i]);
+    else throw new Error(`unknown flag '${String(arg)}' (known: ${KNOWN_FLAGS})`);
+  }
+  if (flags.tau !== null && !(Number.isFinite(flags.tau) && flags.tau > 0)) {
+    throw new Error(`--tau must be a positive number (a fraction of the run's steps), received ${String(flags.tau)}`);
+  }
+  if (flags.units !== null && !(Number.isInteger(flags.units) && flags.units > 0)) {
+    throw new Error(`--units must be a positive integer, received ${String(flags.units)}`);
+  }
+  if (flags.init !== null && flags.init !== 'orthogonal' && flags.init !== 'heNormal') {
+    throw new Error(`--init must be 'orthogonal' or 'heNormal', received '${flags.init}'`);
   }
   if (flags.learningRate !== null && !(Number.isFinite(flags.learningRate) && flags.learningRate > 0)) {
     throw new Error(`--lr must be a positive number, received ${String(flags.learningRate)}`);

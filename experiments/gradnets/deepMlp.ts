@@ -5,12 +5,18 @@
  *
  *   npx tsx experiments/gradnets/deepMlp.ts [--quick] [--seeds N] [--probe]
  *     [--only depths] [--gain G] [--epochs N] [--activations relu,grelu,leaky,veryLeaky] [--lr LR]
+ *     [--tau F] [--init orthogonal|heNormal] [--units N] [--backend B]
+ * Resumable: results are written after every run, and a restarted command
+ * with the same flags skips the runs already in its file.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../../src/backend.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { GradNetController, GradualReLU } from '../../src/gradnets/index.js';
 import {
+  RESULTS_DIR,
   formatAccuracy,
   isMain,
   meanStd,
@@ -134,7 +140,14 @@ function mnistSet(split: 'train' | 'test', count: number): ClassificationSet {
   return { images: digits.images, labels: digits.labels, count: digits.count, shape: [784] };
 }
 
-export function runDeepMlp(config: DeepMlpConfig, log: (line: string) => void = () => undefined): DeepMlpResults {
+export interface RunDeepMlpOptions {
+  /** Runs already done by a previous (killed) invocation with the same config: skipped. */
+  previous?: DeepMlpRun[];
+  /** Called after every new run with all runs so far (write a checkpoint). */
+  onRun?: (runs: DeepMlpRun[]) => void;
+}
+
+export function runDeepMlp(config: DeepMlpConfig, log: (line: string) => void = () => undefined, options: RunDeepMlpOptions = {}): DeepMlpResults {
   const started = performance.now();
   const train = mnistSet('train', config.trainSize);
   const test = mnistSet('test', config.testSize);
@@ -144,6 +157,11 @@ export function runDeepMlp(config: DeepMlpConfig, log: (line: string) => void = 
   for (const depth of config.depths) {
     for (const activation of config.activations) {
       for (const seed of config.seedsForDepth?.[String(depth)] ?? config.seeds) {
+        const previous = options.previous?.find((r) => r.depth === depth && r.activation === activation && r.seed === seed);
+        if (previous !== undefined) {
+          runs.push(previous);
+          continue;
+        }
         const built = performance.now();
         const model = buildMlp(depth, config.units, activation, seed, config.initializer, config.gain);
         const buildSeconds = (performance.now() - built) / 1000;
@@ -160,11 +178,17 @@ export function runDeepMlp(config: DeepMlpConfig, log: (line: string) => void = 
         runs.push({ depth, activation, seed, result, buildSeconds });
         log(
           `depth ${depth} ${activation} seed ${seed}: acc ${(100 * result.testAccuracy).toFixed(2)}% ` +
-            `(${result.steps} steps, ${result.secondsPerStep.toFixed(3)} s/step, build ${buildSeconds.toFixed(1)} s)`,
+            `(${result.steps} steps, ${result.secondsPerStep.toFixed(3)} s/step, build ${buildSeconds.toFixed(1)} s, ` +
+            `train loss per epoch ${result.trainLossPerEpoch.map((l) => l.toFixed(3)).join(' ')})`,
         );
+        options.onRun?.(runs);
       }
     }
   }
+  return summariseDeepMlp(config, runs, (performance.now() - started) / 1000);
+}
+
+export function summariseDeepMlp(config: DeepMlpConfig, runs: DeepMlpRun[], totalSeconds: number): DeepMlpResults {
   const summary = config.depths.flatMap((depth) =>
     config.activations.map((activation) => {
       const accs = runs.filter((r) => r.depth === depth && r.activation === activation).map((r) => r.result.testAccuracy);
@@ -172,7 +196,7 @@ export function runDeepMlp(config: DeepMlpConfig, log: (line: string) => void = 
       return { depth, activation, meanAccuracy: mean, stdAccuracy: std, n, diverged: accs.length - n };
     }),
   );
-  return { experiment: 'deepMlp', config, runs, summary, totalSeconds: (performance.now() - started) / 1000 };
+  return { experiment: 'deepMlp', config, runs, summary, totalSeconds };
 }
 
 export function deepMlpTable(results: DeepMlpResults): { header: string[]; rows: string[][] } {
@@ -188,8 +212,11 @@ export function deepMlpTable(results: DeepMlpResults): { header: string[]; rows:
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  await setBackend('wasm');
+  await setBackend(flags.backend ?? 'wasm');
   let config = flags.quick ? DEEP_MLP_QUICK : DEEP_MLP_FULL;
+  if (flags.tau !== null) config = { ...config, tauFraction: flags.tau };
+  if (flags.init !== null) config = { ...config, initializer: flags.init as DeepMlpConfig['initializer'] };
+  if (flags.units !== null) config = { ...config, units: flags.units };
   if (flags.seeds !== null) config = { ...config, seeds: Array.from({ length: flags.seeds }, (_, i) => i), seedsForDepth: {} };
   if (flags.only !== null) config = { ...config, depths: flags.only.map(Number) };
   if (flags.gain !== null) config = { ...config, gain: flags.gain, activations: ['relu'] };
@@ -211,12 +238,27 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const results = runDeepMlp(config, (line) => console.log(line));
-  const { header, rows } = deepMlpTable(results);
-  printTable(header, rows);
   const depthSuffix = flags.only !== null && flags.gain === null ? `-depth${flags.only.join('-')}` : '';
   const epochsSuffix = `${flags.epochs !== null ? `-epochs${flags.epochs}` : ''}${flags.learningRate !== null ? `-lr${flags.learningRate}` : ''}`;
-  const name = `deepMlp${flags.quick ? '-quick' : ''}${flags.gain !== null ? `-gain${flags.gain}` : ''}${depthSuffix}${epochsSuffix}`;
+  const extraSuffix = `${flags.tau !== null ? `-tau${flags.tau}` : ''}${flags.init !== null ? `-${flags.init}` : ''}${flags.units !== null ? `-units${flags.units}` : ''}`;
+  const name = `deepMlp${flags.quick ? '-quick' : ''}${flags.gain !== null ? `-gain${flags.gain}` : ''}${depthSuffix}${epochsSuffix}${extraSuffix}`;
+  // Resumable: a restarted command with the same config skips the runs already in the file.
+  const path = join(RESULTS_DIR, `${name}.json`);
+  let previous: DeepMlpRun[] = [];
+  if (existsSync(path)) {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<DeepMlpResults>;
+    // Seeds may grow between invocations (--seeds 1, later --seeds 2); everything else must match.
+    const strip = (c: DeepMlpConfig): DeepMlpConfig => ({ ...c, seeds: [], seedsForDepth: {} });
+    if (saved.config !== undefined && JSON.stringify(strip(saved.config)) === JSON.stringify(strip(config))) previous = saved.runs ?? [];
+    if (previous.length > 0) console.log(`resuming: ${previous.length} runs already in ${path}`);
+  }
+  const started = performance.now();
+  const results = runDeepMlp(config, (line) => console.log(line), {
+    previous,
+    onRun: (runs) => writeResults(name, summariseDeepMlp(config, runs, (performance.now() - started) / 1000)),
+  });
+  const { header, rows } = deepMlpTable(results);
+  printTable(header, rows);
   console.log(`wrote ${writeResults(name, results)} (${results.totalSeconds.toFixed(0)} s)`);
 }
 

