@@ -210,17 +210,19 @@ export interface ExperimentFlags {
   init: string | null;
   /** deepMlp: hidden units per layer. */
   units: number | null;
+  /** First seed (with --seeds N: seeds K..K+N−1), so that two processes can split the seeds of one sweep. */
+  seedFrom: number | null;
 }
 
 const KNOWN_FLAGS =
-  '--quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N';
+  '--quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N, --seed-from K';
 
 export function parseFlags(argv: string[]): ExperimentFlags {
   const envBackend = process.env['HEMNET_BACKEND'];
   const flags: ExperimentFlags = {
     quick: false, probe: false, seeds: null, only: null, gain: null, epochs: null, activations: null, learningRate: null,
     backend: envBackend === undefined || envBackend === '' ? null : parseBackendName(envBackend, 'HEMNET_BACKEND'),
-    tau: null, variants: null, init: null, units: null,
+    tau: null, variants: null, init: null, units: null, seedFrom: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -237,10 +239,14 @@ export function parseFlags(argv: string[]): ExperimentFlags {
     else if (arg === '--variants') flags.variants = String(argv[++i]).split(',');
     else if (arg === '--init') flags.init = String(argv[++i]);
     else if (arg === '--units') flags.units = Number(argv[++i]);
+    else if (arg === '--seed-from') flags.seedFrom = Number(argv[++i]);
     else throw new Error(`unknown flag '${String(arg)}' (known: ${KNOWN_FLAGS})`);
   }
   if (flags.tau !== null && !(Number.isFinite(flags.tau) && flags.tau > 0)) {
     throw new Error(`--tau must be a positive number (a fraction of the run's steps), received ${String(flags.tau)}`);
+  }
+  if (flags.seedFrom !== null && !(Number.isInteger(flags.seedFrom) && flags.seedFrom >= 0)) {
+    throw new Error(`--seed-from must be a non-negative integer, received ${String(flags.seedFrom)}`);
   }
   if (flags.units !== null && !(Number.isInteger(flags.units) && flags.units > 0)) {
     throw new Error(`--units must be a positive integer, received ${String(flags.units)}`);

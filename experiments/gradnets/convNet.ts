@@ -17,6 +17,7 @@
  *
  *   npx tsx experiments/gradnets/convNet.ts [--quick] [--seeds N] [--probe]
  *     [--backend native|wasm|cpu] [--epochs N] [--only mnist,fashion] [--tau F]
+ *     [--variants a,b] [--seed-from K]   (with --seeds N: seeds K..K+N−1)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -382,7 +383,10 @@ async function main(): Promise<void> {
   const backend = flags.backend ?? 'wasm';
   await setBackend(backend);
   let config = flags.quick ? CONV_QUICK : CONV_FULL;
-  if (flags.seeds !== null) config = { ...config, seeds: Array.from({ length: flags.seeds }, (_, i) => i) };
+  if (flags.seeds !== null || flags.seedFrom !== null) {
+    const count = flags.seeds ?? config.seeds.length;
+    config = { ...config, seeds: Array.from({ length: count }, (_, i) => (flags.seedFrom ?? 0) + i) };
+  }
   if (flags.epochs !== null) config = { ...config, epochs: flags.epochs };
   if (flags.learningRate !== null) config = { ...config, learningRate: flags.learningRate };
   if (flags.tau !== null) config = { ...config, tauFraction: flags.tau };
@@ -409,13 +413,25 @@ async function main(): Promise<void> {
   const previous = loadPrevious(path, config);
   if (previous.length > 0) console.log(`resuming: ${previous.length} runs already in ${path}`);
   const started = performance.now();
+  // Merges with the file on disk before each write, so two processes running
+  // disjoint seeds (--seed-from) of one command can share its results file.
+  const merged = (runs: ConvRun[]): { runs: ConvRun[]; config: ConvNetConfig } => {
+    const onDisk = loadPrevious(path, config);
+    const ours = new Set(runs.map(runKey));
+    const all = [...onDisk.filter((r) => !ours.has(runKey(r))), ...runs];
+    const seeds = [...new Set(all.filter((r) => r.phase === 'main').map((r) => r.seed))].sort((a, b) => a - b);
+    return { runs: all, config: { ...config, seeds } };
+  };
   const checkpoint = (runs: ConvRun[], chosen: number | null): void => {
-    writeResults(name, summarise(config, runs, chosen ?? NaN, tf.getBackend(), (performance.now() - started) / 1000));
+    const m = merged(runs);
+    writeResults(name, summarise(m.config, m.runs, chosen ?? NaN, tf.getBackend(), (performance.now() - started) / 1000));
   };
   const results = runConvNet(config, { log: (line) => console.log(line), previous, onRun: checkpoint, backend: tf.getBackend() });
-  const { header, rows } = convTable(results);
+  const m = merged(results.runs);
+  const final = summarise(m.config, m.runs, results.chosenTauFraction, results.backend, results.totalSeconds);
+  const { header, rows } = convTable(final);
   printTable(header, rows);
-  console.log(`wrote ${writeResults(name, results)} (${results.totalSeconds.toFixed(0)} s)`);
+  console.log(`wrote ${writeResults(name, final)} (${results.totalSeconds.toFixed(0)} s)`);
 }
 
 if (isMain(import.meta.url)) await main();

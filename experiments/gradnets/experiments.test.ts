@@ -194,7 +194,7 @@ describe('experiment helpers', () => {
     delete process.env['HEMNET_BACKEND'];
     assert.deepEqual(parseFlags(['--only', '50', '--epochs', '8', '--activations', 'relu,grelu', '--seeds', '2']), {
       quick: false, probe: false, seeds: 2, only: ['50'], gain: null, epochs: 8, activations: ['relu', 'grelu'], learningRate: null,
-      backend: null, tau: null, variants: null, init: null, units: null,
+      backend: null, tau: null, variants: null, init: null, units: null, seedFrom: null,
     });
     const more = parseFlags(['--backend', 'native', '--tau', '1', '--variants', 'relu,gbn', '--init', 'heNormal', '--units', '128']);
     assert.deepEqual([more.backend, more.tau, more.variants, more.init, more.units], ['native', 1, ['relu', 'gbn'], 'heNormal', 128]);
@@ -203,12 +203,14 @@ describe('experiment helpers', () => {
     if (saved === undefined) delete process.env['HEMNET_BACKEND'];
     else process.env['HEMNET_BACKEND'] = saved;
     assert.throws(() => parseFlags(['--backend', 'gpu']), /setBackend: '--backend' must be one of/);
+    assert.equal(parseFlags(['--seed-from', '2']).seedFrom, 2);
+    assert.throws(() => parseFlags(['--seed-from', '-1']), /--seed-from must be a non-negative integer, received -1/);
     assert.throws(() => parseFlags(['--tau', '0']), /--tau must be a positive number/);
     assert.throws(() => parseFlags(['--init', 'xavier']), /--init must be 'orthogonal' or 'heNormal', received 'xavier'/);
     assert.equal(parseFlags(['--lr', '3e-4']).learningRate, 3e-4);
     assert.throws(() => parseFlags(['--lr', '-1']), /--lr must be a positive number, received -1/);
     assert.throws(() => parseFlags(['--epochs', '0']), /--epochs must be a positive integer, received 0/);
     assert.throws(() => parseFlags(['--seeds', 'x']), /--seeds must be a positive integer, received NaN/);
-    assert.throws(() => parseFlags(['--fast']), /unknown flag '--fast' \(known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N\)/);
+    assert.throws(() => parseFlags(['--fast']), /unknown flag '--fast' \(known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N, --seed-from K\)/);
   });
 });

@@ -1,0 +1,104 @@
+/**
+ * Figures of the GradNets conv-net and deep-MLP experiments (SVG + PNG via
+ * src/plots), from the JSON results:
+ *   docs/figures/gradnets-conv.{svg,png}      test accuracy per variant, MNIST and Fashion-MNIST
+ *   docs/figures/gradnets-tau-sweep.{svg,png} GReLU τ sweep (validation accuracy)
+ *   docs/figures/gradnets-deep-mlp.{svg,png}  training loss per epoch, depth 100 / 200
+ *
+ *   npx tsx experiments/gradnets/figures.ts
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeSvgPng } from '../../src/plots/png.js';
+import { barChart, lineChart, type LineSeries } from '../../src/plots/svg.js';
+import { RESULTS_DIR, meanStd } from './common.js';
+import type { ConvNetResults } from './convNet.js';
+import type { DeepMlpResults } from './deepMlp.js';
+
+const FIGURES = join(RESULTS_DIR, '..', '..', 'docs', 'figures');
+
+function read<T>(name: string): T | null {
+  const path = join(RESULTS_DIR, `${name}.json`);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+}
+
+async function save(name: string, svg: string): Promise<void> {
+  mkdirSync(FIGURES, { recursive: true });
+  writeFileSync(join(FIGURES, `${name}.svg`), svg);
+  await writeSvgPng(join(FIGURES, `${name}.png`), svg, 144);
+  console.log(`wrote docs/figures/${name}.{svg,png}`);
+}
+
+const conv = [read<ConvNetResults>('convNet-mnist'), read<ConvNetResults>('convNet-fashion')].filter((r): r is ConvNetResults => r !== null);
+if (conv.length > 0) {
+  const variants = conv[0]?.config.variants ?? [];
+  const series = conv.map((results) => {
+    const dataset = results.config.datasets[0] ?? '?';
+    const values = variants.map((variant) => {
+      const accs = results.runs.filter((r) => r.phase === 'main' && r.variant === variant).map((r) => r.result.testAccuracy);
+      return 100 * meanStd(accs).mean;
+    });
+    const n = Math.min(...variants.map((v) => results.runs.filter((r) => r.phase === 'main' && r.variant === v).length));
+    return { name: `${dataset} (n ≥ ${n} seeds)`, values };
+  });
+  const all = series.flatMap((s) => s.values).filter(Number.isFinite);
+  await save(
+    'gradnets-conv',
+    barChart({
+      title: 'GradNets conv net, 1000 training images, 200 steps: mean test accuracy',
+      yLabel: 'test accuracy %',
+      categories: variants,
+      series,
+      yRange: [Math.floor(Math.min(...all) - 2), Math.ceil(Math.max(...all) + 1)],
+      width: 820,
+    }),
+  );
+  const mnist = conv.find((r) => r.config.datasets[0] === 'mnist');
+  if (mnist !== undefined && mnist.sweep.length > 0) {
+    await save(
+      'gradnets-tau-sweep',
+      barChart({
+        title: 'GReLU τ sweep on MNIST (2 seeds each)',
+        xLabel: 'τ as a fraction of the 200 steps',
+        yLabel: 'accuracy %',
+        categories: mnist.sweep.map((s) => String(s.tauFraction)),
+        series: [
+          { name: 'validation', values: mnist.sweep.map((s) => 100 * s.meanValAccuracy) },
+          { name: 'test', values: mnist.sweep.map((s) => 100 * s.meanTestAccuracy) },
+        ],
+        yRange: [85, 95],
+      }),
+    );
+  }
+}
+
+const deep: Array<[string, DeepMlpResults | null]> = [
+  ['GReLU, orthogonal, τ = run', read<DeepMlpResults>('deepMlp-depth100-epochs6-lr0.0003-tau1-units128')],
+  ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth100-epochs6-lr0.0003-heNormal-units128')],
+  ['GReLU, orthogonal, τ = run', read<DeepMlpResults>('deepMlp-depth200-epochs6-lr0.0003-tau1-units128')],
+  ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth200-epochs6-lr0.0003-heNormal-units128')],
+];
+const lines: LineSeries[] = [];
+for (const [label, results] of deep) {
+  if (results === null) continue;
+  for (const run of results.runs) {
+    lines.push({
+      name: `depth ${run.depth} ${label} seed ${run.seed}`,
+      y: run.result.trainLossPerEpoch,
+      x: run.result.trainLossPerEpoch.map((_, i) => i + 1),
+      dashed: run.activation === 'relu',
+    });
+  }
+}
+if (lines.length > 0) {
+  await save(
+    'gradnets-deep-mlp',
+    lineChart({
+      title: 'Deep MLPs on MNIST (128 units, 47 steps per epoch): training loss',
+      xLabel: 'epoch',
+      yLabel: 'mean training loss (ln 10 = 2.30: chance)',
+      series: lines,
+      width: 900,
+    }),
+  );
+}
