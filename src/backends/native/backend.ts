@@ -33,6 +33,13 @@ function cpuBackendClass(): typeof MathBackendCPU {
 }
 const CpuBackend = cpuBackendClass();
 
+/** What `NativeBackend.fusedAdam` returns: the new tensor for each of w, m, v not updated in place. */
+export interface FusedAdamResult {
+  w: tf.TensorInfo | null;
+  m: tf.TensorInfo | null;
+  v: tf.TensorInfo | null;
+}
+
 /**
  * The cpu backend (tfjs's `MathBackendCPU`: tensors are JS typed arrays)
  * plus a pool of output buffers: allocating a fresh Float32Array costs more
@@ -59,9 +66,50 @@ export class NativeBackend extends CpuBackend {
     const values = this.data.get(t.dataId).values;
     return values instanceof Float32Array ? values : null;
   }
+  /**
+   * The values of `t` when nothing else can observe them: one tensor on its
+   * dataId, the whole buffer, allocated here, no other stored tensor viewing
+   * it (e.g. a slice) and never handed out by `readSync`. A kernel may then
+   * overwrite them in place; otherwise null.
+   */
+  exclusive(t: tf.TensorInfo): Float32Array | null {
+    const values = this.f32(t);
+    if (values === null || this.refCount(t.dataId) !== 1) return null;
+    if (this.owned.get(values.buffer) !== 1) return null;
+    if (values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength) return null;
+    return values;
+  }
+  /**
+   * One Adam step (native/src/train.cc) of a float32 variable `w` with
+   * moments `m`, `v` and gradient `g`. Each of w, m, v is updated in place
+   * when `exclusive`, else written to a fresh buffer: the returned
+   * replacements (null where updated in place) are for the caller to
+   * `assign`. Null when an input is not a float32 array of w's size.
+   */
+  fusedAdam(w: tf.TensorInfo, m: tf.TensorInfo, v: tf.TensorInfo, g: tf.TensorInfo, params: Float32Array): FusedAdamResult | null {
+    const wv = this.f32(w);
+    const mv = this.f32(m);
+    const vv = this.f32(v);
+    const gv = this.f32(g);
+    if (wv === null || mv === null || vv === null || gv === null) return null;
+    const n = wv.length;
+    if (mv.length !== n || vv.length !== n || gv.length !== n) return null;
+    const wo = this.exclusive(w) ?? this.alloc(n);
+    const mo = this.exclusive(m) ?? this.alloc(n);
+    const vo = this.exclusive(v) ?? this.alloc(n);
+    this.addon.adam(wv, mv, vv, gv, wo, mo, vo, params);
+    const replace = (t: tf.TensorInfo, before: Float32Array, after: Float32Array): tf.TensorInfo | null =>
+      after === before ? null : this.output(t.shape.slice(), after);
+    return { w: replace(w, wv, wo), m: replace(m, mv, mo), v: replace(v, vv, vo) };
+  }
   /** An output buffer of n elements; its contents are garbage (kernels overwrite every element). */
   alloc(n: number): Float32Array {
-    if (n < POOL_MIN_ELEMENTS) return new Float32Array(n);
+    if (n < POOL_MIN_ELEMENTS) {
+      // Not pooled, but tracked (so that `exclusive` can vouch for it).
+      const small = new Float32Array(n);
+      this.owned.set(small.buffer, 0);
+      return small;
+    }
     const free = this.pool.get(n);
     const reused = free?.pop();
     if (reused !== undefined) {
@@ -105,7 +153,7 @@ export class NativeBackend extends CpuBackend {
         if (count > 1) this.owned.set(buffer, count - 1);
         else {
           this.owned.delete(buffer);
-          if (this.pooledBytes + buffer.byteLength <= POOL_MAX_BYTES) {
+          if (buffer.byteLength >= POOL_MIN_ELEMENTS * 4 && this.pooledBytes + buffer.byteLength <= POOL_MAX_BYTES) {
             const whole = new Float32Array(buffer);
             const list = this.pool.get(whole.length) ?? [];
             list.push(whole);
