@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
+import { BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from './batchNormTraining.js';
 
 type Inputs = tf.NamedTensorInfoMap;
 type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
@@ -386,6 +387,43 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     return be.output(filterShape.slice(), out);
   });
 
+  // --- batch-norm training (batchNormTraining.ts): no cpu kernel to fall back on
+  kernels.set(BN_TRAINING_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const x = inputs['x'] as tf.TensorInfo;
+    const xv = be.f32(x);
+    const sv = be.f32(inputs['scale'] as tf.TensorInfo);
+    const ov = be.f32(inputs['offset'] as tf.TensorInfo);
+    if (xv === null || sv === null || ov === null) throw new Error(`native ${BN_TRAINING_KERNEL}: float32 inputs only`);
+    const channels = x.shape[x.shape.length - 1] as number;
+    const y = be.alloc(xv.length);
+    const mean = be.alloc(channels);
+    const variance = be.alloc(channels);
+    be.addon.batchNormTrain(xv, sv, ov, y, mean, variance, channels, Number(attrs?.['epsilon']));
+    return [be.output(x.shape.slice(), y), be.output([channels], mean), be.output([channels], variance)];
+  });
+  kernels.set(BN_TRAINING_GRAD_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const x = inputs['x'] as tf.TensorInfo;
+    const get = (key: string): Float32Array | null => {
+      const t = inputs[key] as tf.TensorInfo | undefined;
+      if (t === undefined) return null;
+      const values = be.f32(t);
+      if (values === null) throw new Error(`native ${BN_TRAINING_GRAD_KERNEL}: float32 inputs only (${key})`);
+      return values;
+    };
+    const [dyv, xv, mv, vv, sv] = ['dy', 'x', 'mean', 'variance', 'scale'].map(get);
+    if (dyv == null || xv == null || mv == null || vv == null || sv == null) throw new Error(`native ${BN_TRAINING_GRAD_KERNEL}: missing input`);
+    const channels = x.shape[x.shape.length - 1] as number;
+    const dx = be.alloc(xv.length);
+    const dScale = be.alloc(channels);
+    const dOffset = be.alloc(channels);
+    be.addon.batchNormTrainGrad(dyv, xv, mv, vv, sv, get('dMean'), get('dVariance'), dx, dScale, dOffset, channels, Number(attrs?.['epsilon']));
+    return [be.output(x.shape.slice(), dx), be.output([channels], dScale), be.output([channels], dOffset)];
+  });
+
   // --- matrix products -----------------------------------------------------
   const matMul = (be: NativeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo | null => {
     const av = be.f32(a);
@@ -442,4 +480,5 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(REDUCE_OPS),
   'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
+  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL,
 ];

@@ -17,6 +17,7 @@ import { hemHead } from '../../layers/hemHead.js';
 import { assertClose, assertNoLeak } from '../../../test/helpers.js';
 import { registerNativeBackend } from './index.js';
 import { ScheduledAdam } from '../../train/optimizer.js';
+import { batchNormTraining } from './batchNormTraining.js';
 
 const RTOL = 1e-4;
 const nativeStatus = registerNativeBackend();
@@ -109,6 +110,20 @@ const CASES: Case[] = [
     inputs: [[2, 4, 4, 6], [6], [6], [6], [6]],
     prepare: (x, i) => (i === 2 ? positive(x) : x),
     op: (x, mean, variance, offset, scale) => tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset as tf.Tensor1D, scale as tf.Tensor1D, 1e-3),
+  },
+  {
+    name: 'batchNormTraining: y, batch mean and variance (gradients through all three)',
+    inputs: [[2, 5, 5, 6], [6], [6]],
+    prepare: (x, i) => (i === 0 ? tf.add(tf.mul(x, 2), 0.7) : x),
+    op: (x, s, o) => {
+      const r = batchNormTraining(x, s as tf.Tensor1D, o as tf.Tensor1D, 1e-3);
+      return tf.concat([tf.reshape(r.y, [-1]), r.mean, r.variance]);
+    },
+  },
+  {
+    name: 'batchNormTraining: y only, rank 2, 70 channels',
+    inputs: [[9, 70], [70], [70]],
+    op: (x, s, o) => batchNormTraining(x, s as tf.Tensor1D, o as tf.Tensor1D, 1e-5).y,
   },
   { name: 'softmax last axis', inputs: [[4, 3, 7]], op: (x) => tf.softmax(x) },
   { name: 'logSoftmax', inputs: [[6, 11]], op: (x) => tf.logSoftmax(x) },
@@ -274,6 +289,46 @@ if (present.includes('native')) {
       const stock = await run(false, false);
       assertClose(await run(true, false), stock, 0, 1e-6, 'fused then stock');
       assertClose(await run(false, true), stock, 0, 1e-6, 'stock then fused');
+    });
+  });
+
+  describe('native fused batch-norm training', () => {
+    const layerStep = (): number[][] => {
+      const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3, gammaInitializer: tf.initializers.randomNormal({ seed: 5, mean: 1 }), betaInitializer: tf.initializers.randomNormal({ seed: 6 }) });
+      const x = tf.randomNormal([4, 6, 6, 8], 0.5, 2, 'float32', 7);
+      const r = tf.randomNormal([4, 6, 6, 8], 0, 1, 'float32', 8);
+      const grads = tf.grads((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, r)))([x]);
+      const y = layer.apply(x, { training: true }) as tf.Tensor;
+      const out = [y, ...grads, ...layer.getWeights()].map((t) => Array.from(t.dataSync()));
+      tf.dispose([x, r, y, ...grads]);
+      layer.dispose();
+      return out;
+    };
+
+    it('tf.layers.batchNormalization in training: output, input gradient and moving statistics equal cpu', async () => {
+      await setBackend('cpu');
+      const expected = layerStep();
+      await setBackend('native');
+      const before = tf.memory().numTensors;
+      const actual = layerStep();
+      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+      assert.equal(actual.length, expected.length);
+      actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-6, RTOL, `array ${i}`));
+    });
+
+    it('runs the layer in training as one forward and one gradient kernel', async () => {
+      await setBackend('native');
+      const layer = tf.layers.batchNormalization();
+      const x = tf.randomNormal([2, 4, 4, 8], 0, 1, 'float32', 9);
+      layer.apply(x, { training: true });
+      const profile = await tf.profile(() => tf.grads((input: tf.Tensor) => tf.sum(layer.apply(input, { training: true }) as tf.Tensor))([x]));
+      const names = profile.kernels.map((k) => k.name);
+      assert.equal(names.filter((n) => n === 'HemnetBatchNormTraining').length, 1, names.join(' '));
+      assert.equal(names.filter((n) => n === 'HemnetBatchNormTrainingGrad').length, 1, names.join(' '));
+      assert.ok(!names.includes('Mean') && !names.includes('FusedBatchNorm'), names.join(' '));
+      tf.dispose(profile.result as tf.Tensor[]);
+      tf.dispose(x);
+      layer.dispose();
     });
   });
 
