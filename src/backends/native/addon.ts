@@ -23,6 +23,8 @@ export interface NativeAddon {
   resizeBilinear(x: Float32Array, out: Float32Array, params: Int32Array): void;
   /** params: B, xH, xW, C, yH, yW, flags. */
   resizeBilinearGrad(dy: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /** out = x with axes permuted (out axis j is x axis perm[j]). */
+  transpose(x: Float32Array, shape: Int32Array, perm: Int32Array, out: Float32Array): void;
   /**
    * One Adam step, tfjs's arithmetic: outputs wOut, mOut, vOut may be the inputs (in place).
    * params: β₁, 1−β₁, β₂, 1−β₂, 1−β₁ᵗ, 1−β₂ᵗ, ε, −learningRate.

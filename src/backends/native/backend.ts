@@ -245,6 +245,16 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     define(name, ({ inputs, attrs }, be) => unary(be, op, inputs['x'] as tf.TensorInfo, Number(attrs?.['alpha'] ?? 0)));
   }
 
+  define('Transpose', ({ inputs, attrs }, be) => {
+    const x = inputs['x'] as tf.TensorInfo;
+    const xv = be.f32(x);
+    const perm = attrs?.['perm'] as number[] | undefined;
+    if (xv === null || perm === undefined || perm.length !== x.shape.length) return null;
+    const out = be.alloc(xv.length);
+    be.addon.transpose(xv, Int32Array.from(x.shape), Int32Array.from(perm), out);
+    return be.output(perm.map((axis) => x.shape[axis] as number), out);
+  });
+
   // --- reductions over one contiguous block of axes ----------------------
   for (const [name, op] of Object.entries(REDUCE_OPS)) {
     define(name, ({ inputs, attrs }, be) => {
@@ -478,7 +488,7 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(BINARY_OPS),
   ...Object.keys(UNARY_OPS),
   ...Object.keys(REDUCE_OPS),
-  'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
+  'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
   BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL,
 ];
