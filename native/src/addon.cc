@@ -27,6 +27,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"reduce", hemnet::Reduce},       {"batchNorm", hemnet::BatchNorm},
       {"softmax", hemnet::Softmax},     {"resizeBilinear", hemnet::ResizeBilinear},
       {"resizeBilinearGrad", hemnet::ResizeBilinearGrad}, {"adam", hemnet::Adam},
+      {"movingAverage", hemnet::MovingAverage},
       {"transpose", hemnet::Transpose},
       {"batchNormTrain", hemnet::BatchNormTrain}, {"batchNormTrainGrad", hemnet::BatchNormTrainGrad},
       {"info", hemnet::Info},

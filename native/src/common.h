@@ -93,6 +93,7 @@ napi_value Softmax(napi_env env, napi_callback_info info);
 napi_value ResizeBilinear(napi_env env, napi_callback_info info);
 napi_value ResizeBilinearGrad(napi_env env, napi_callback_info info);
 napi_value Transpose(napi_env env, napi_callback_info info);
+napi_value MovingAverage(napi_env env, napi_callback_info info);
 napi_value Adam(napi_env env, napi_callback_info info);
 napi_value BatchNormTrain(napi_env env, napi_callback_info info);
 napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info);

@@ -213,3 +213,26 @@ napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info) {
 }
 
 }  // namespace hemnet
+
+namespace hemnet {
+
+// movingAverage(current, value, out, decay): out = current − (current − value)·decay,
+// with tfjs-layers' order of float32 operations (BatchNormalization's update).
+napi_value MovingAverage(napi_env env, napi_callback_info info) {
+  return guarded(env, info, [](Args& args) {
+    args.need(4, "movingAverage");
+    size_t lc, lv, lo;
+    const float* cur = args.f32(0, &lc, "movingAverage");
+    const float* val = args.f32(1, &lv, "movingAverage");
+    float* out = args.f32(2, &lo, "movingAverage");
+    const float decay = float(args.number(3));
+    check(lv == lc && lo == lc, "movingAverage: buffer sizes differ");
+    for (size_t i = 0; i < lc; i++) {
+      const float d = cur[i] - val[i];
+      const float t = d * decay;
+      out[i] = cur[i] - t;
+    }
+  });
+}
+
+}  // namespace hemnet

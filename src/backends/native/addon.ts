@@ -38,6 +38,8 @@ export interface NativeAddon {
     dMean: Float32Array | null, dVariance: Float32Array | null, dx: Float32Array, dScale: Float32Array, dOffset: Float32Array,
     channels: number, epsilon: number,
   ): void;
+  /** out = current − (current − value)·decay (float32, tfjs-layers' moving-average update). */
+  movingAverage(current: Float32Array, value: Float32Array, out: Float32Array, decay: number): void;
   /** Library versions and thread count. */
   info(): string;
 }

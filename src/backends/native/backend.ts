@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
-import { BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from './batchNormTraining.js';
+import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from './batchNormTraining.js';
 
 type Inputs = tf.NamedTensorInfoMap;
 type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
@@ -413,6 +413,20 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     be.addon.batchNormTrain(xv, sv, ov, y, mean, variance, channels, Number(attrs?.['epsilon']));
     return [be.output(x.shape.slice(), y), be.output([channels], mean), be.output([channels], variance)];
   });
+  kernels.set(BN_MOVING_AVERAGE_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const decay = Number(attrs?.['decay']);
+    return [['movingMean', 'mean'], ['movingVariance', 'variance']].map(([current, batch]) => {
+      const c = inputs[current as string] as tf.TensorInfo;
+      const cv = be.f32(c);
+      const bv = be.f32(inputs[batch as string] as tf.TensorInfo);
+      if (cv === null || bv === null || cv.length !== bv.length) throw new Error(`native ${BN_MOVING_AVERAGE_KERNEL}: float32 inputs of one size only`);
+      const out = be.alloc(cv.length);
+      be.addon.movingAverage(cv, bv, out, decay);
+      return be.output(c.shape.slice(), out);
+    });
+  });
   kernels.set(BN_TRAINING_GRAD_KERNEL, (args) => {
     const { inputs, attrs } = args as KernelArgs;
     const be = args.backend as NativeBackend;
@@ -490,5 +504,5 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(REDUCE_OPS),
   'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
-  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL,
+  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL,
 ];

@@ -16,6 +16,8 @@ import * as tf from '@tensorflow/tfjs';
 
 /** The forward kernel: inputs x, scale, offset; attr epsilon; outputs [y, mean, variance]. */
 export const BN_TRAINING_KERNEL = 'HemnetBatchNormTraining';
+/** tfjs-layers' moving-average update of both statistics: inputs movingMean, movingVariance, mean, variance; attr decay; outputs [movingMean', movingVariance']. */
+export const BN_MOVING_AVERAGE_KERNEL = 'HemnetBatchNormMovingAverage';
 /** Its gradient: inputs dy, x, mean, variance, scale (and dMean, dVariance when they reach those outputs); outputs [dx, dScale, dOffset]. */
 export const BN_TRAINING_GRAD_KERNEL = 'HemnetBatchNormTrainingGrad';
 
@@ -115,16 +117,23 @@ export function installFusedBatchNormLayers(): void {
     if (input === null) return original.call(this, inputs, kwargs);
     return tf.tidy(() => {
       const { y, mean, variance } = batchNormTraining(input, (this.gamma as { read(): tf.Tensor }).read() as tf.Tensor1D, (this.beta as { read(): tf.Tensor }).read() as tf.Tensor1D, this.epsilon);
-      // tfjs-layers' moving averages, operation for operation.
-      const movingAverage = (variable: BatchNormLayerFields['movingMean'], value: tf.Tensor): void => {
-        tf.tidy(() => {
-          const decay = 1 - this.momentum;
-          const current = variable.read();
-          variable.write(tf.sub(current, tf.mul(tf.sub(current, value), decay)));
-        });
-      };
-      movingAverage(this.movingMean, mean);
-      movingAverage(this.movingVariance, variance);
+      // tfjs-layers' moving averages (current − (current − batch)·(1 − momentum)), both in one kernel.
+      const decay = 1 - this.momentum;
+      const current = [this.movingMean.read(), this.movingVariance.read()];
+      if (current.every((t) => t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === mean.shape[0]) && hasKernel(BN_MOVING_AVERAGE_KERNEL)) {
+        const [nextMean, nextVariance] = tf.engine().runKernel(BN_MOVING_AVERAGE_KERNEL, { movingMean: current[0] as tf.Tensor, movingVariance: current[1] as tf.Tensor, mean, variance }, { decay }) as tf.Tensor[];
+        this.movingMean.write(nextMean as tf.Tensor);
+        this.movingVariance.write(nextVariance as tf.Tensor);
+      } else {
+        const movingAverage = (variable: BatchNormLayerFields['movingMean'], value: tf.Tensor): void => {
+          tf.tidy(() => {
+            const previous = variable.read();
+            variable.write(tf.sub(previous, tf.mul(tf.sub(previous, value), decay)));
+          });
+        };
+        movingAverage(this.movingMean, mean);
+        movingAverage(this.movingVariance, variance);
+      }
       return y;
     });
   };
