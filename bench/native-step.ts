@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../src/backend.js';
-import { setFusedBatchNormLayers } from '../src/backends/native/batchNormTraining.js';
+import { setFusedBatchNorm } from '../src/backends/native/batchNormTraining.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
 import { batchLoss, decayedVariables } from '../src/train/loop.js';
 import { ScheduledAdam } from '../src/train/optimizer.js';
@@ -36,7 +36,7 @@ const labels = tf.randomUniform([8, 64, 64], 0, 11, 'int32', 2) as tf.Tensor3D;
 const optimizer = new ScheduledAdam(2e-3, 0.9, 0.999, 1e-7);
 const use = (v: Variant): void => {
   optimizer.fused = v.adam;
-  setFusedBatchNormLayers(v.batchNorm);
+  setFusedBatchNorm(v.batchNorm);
 };
 const step = (): void => {
   const loss = optimizer.minimize(() => batchLoss(model, images, labels, 255, 1e-4, decayed), true, trainable);

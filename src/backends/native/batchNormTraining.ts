@@ -27,6 +27,16 @@ export interface BatchNormTrainingResult {
   variance: tf.Tensor1D;
 }
 
+let fusedEnabled = true;
+/**
+ * Turns the fused path off (`batchNormTraining` composes tfjs ops and the
+ * layer runs tfjs's call, on every backend) or back on, e.g. to compare the
+ * two in one process.
+ */
+export function setFusedBatchNorm(enabled: boolean): void {
+  fusedEnabled = enabled;
+}
+
 function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
@@ -41,7 +51,7 @@ export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.T
   if (x.rank < 2 || channels === undefined || scale.shape[0] !== channels || offset.shape[0] !== channels) {
     throw new Error(`batchNormTraining: x must be [..., C] with scale and offset [C], received x [${x.shape.join(', ')}], scale [${scale.shape.join(', ')}], offset [${offset.shape.join(', ')}]`);
   }
-  if (x.dtype === 'float32' && scale.dtype === 'float32' && offset.dtype === 'float32' && x.size > 0 && hasKernel(BN_TRAINING_KERNEL)) {
+  if (fusedEnabled && x.dtype === 'float32' && scale.dtype === 'float32' && offset.dtype === 'float32' && x.size > 0 && hasKernel(BN_TRAINING_KERNEL)) {
     const [y, mean, variance] = tf.engine().runKernel(BN_TRAINING_KERNEL, { x, scale, offset }, { epsilon }) as tf.Tensor[];
     return { y: y as tf.Tensor, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
   }
@@ -85,15 +95,10 @@ type CallFunction = (this: BatchNormLayerFields, inputs: tf.Tensor | tf.Tensor[]
 
 const MARK = Symbol.for('hemnet.fusedBatchNormCall');
 
-let layersEnabled = true;
-/** Turns the layer override off (tfjs's call everywhere) or back on, e.g. to compare the two in one process. */
-export function setFusedBatchNormLayers(enabled: boolean): void {
-  layersEnabled = enabled;
-}
 
 /** The input of a training call the fused path takes, or null (tfjs's call runs). */
 function fusedInput(layer: BatchNormLayerFields, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown> | undefined): tf.Tensor | null {
-  if (!layersEnabled || kwargs?.['training'] !== true || !hasKernel(BN_TRAINING_KERNEL)) return null;
+  if (!fusedEnabled || kwargs?.['training'] !== true || !hasKernel(BN_TRAINING_KERNEL)) return null;
   const list = Array.isArray(inputs) ? inputs : [inputs];
   const input = list[0];
   if (list.length !== 1 || input === undefined || input.rank < 2 || input.dtype !== 'float32') return null;
