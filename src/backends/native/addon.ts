@@ -44,6 +44,12 @@ export interface NativeAddon {
   info(): string;
 }
 
+/** Every function of `NativeAddon`: an addon built from older sources lacks some and is refused. */
+const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
+  'conv2d', 'matMul', 'binary', 'unary', 'reduce', 'batchNorm', 'softmax', 'resizeBilinear', 'resizeBilinearGrad',
+  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'info',
+];
+
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
 
 /** How to get the addon, for error messages. */
@@ -80,8 +86,9 @@ export function loadNativeAddon(): AddonLoad {
   if (process.env['OMP_WAIT_POLICY'] === undefined) process.env['OMP_WAIT_POLICY'] = 'PASSIVE';
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    if (typeof addon.conv2d !== 'function' || typeof addon.adam !== 'function' || typeof addon.info !== 'function') {
-      cached = { ok: false, reason: `${path} is not hemnet's native addon (rebuild it: npm run build:native)` };
+    const missing = ADDON_FUNCTIONS.filter((name) => typeof (addon as unknown as Record<string, unknown>)[name] !== 'function');
+    if (missing.length > 0) {
+      cached = { ok: false, reason: `${path} is not hemnet's native addon or is out of date (no ${missing.join(', ')}; rebuild it: npm run build:native)` };
     } else {
       cached = { ok: true, addon, path };
     }
