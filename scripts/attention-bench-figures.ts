@@ -10,7 +10,7 @@
  *     - effective-bases: exp(H(mean γ)) per HEM/EMA head over training (collapse);
  *     - backbone-gradient: ‖∂L/∂(backbone output)‖ over training, hem vs ema vs fcn (Fig. 3d).
  *
- *   npx tsx scripts/attention-bench-figures.ts model RUN_DIR [--backend native]
+ *   npx tsx scripts/attention-bench-figures.ts model RUN_DIR [--backend native] [--out DIR]
  *     On a trained hem run (its checkpoint or model/) and its first 8 validation scenes:
  *     - elbo-trained: mean ELBO per iteration for η ∈ {0.2, 0.4, 0.6, 0.8, 1} (Fig. 3a), T = 8;
  *     - gradient-flow-trained: mean |∂L/∂x| reaching the head's EM features x through each
@@ -37,7 +37,8 @@ import { colorizeMask, imageToRgba, tileImages } from '../src/plots/image.js';
 import { createDatasets, loadRunModel } from '../src/cli/run.js';
 
 const ROOT = 'experiments/attention-bench';
-const OUT = 'docs/figures/attention-bench';
+const outFlag = process.argv.indexOf('--out');
+const OUT = outFlag >= 0 && process.argv[outFlag + 1] !== undefined ? (process.argv[outFlag + 1] as string) : 'docs/figures/attention-bench';
 
 interface MonitorEvent {
   type: 'monitor';
@@ -212,6 +213,6 @@ if (command === 'curves') {
   const b = rest.indexOf('--backend');
   await modelFigures(rest[0], b >= 0 ? rest[b + 1] : undefined);
 } else {
-  console.error('usage: npx tsx scripts/attention-bench-figures.ts curves | model RUN_DIR [--backend native|wasm]');
+  console.error('usage: npx tsx scripts/attention-bench-figures.ts curves [--out DIR] | model RUN_DIR [--backend native|wasm] [--out DIR]');
   process.exit(1);
 }
