@@ -116,7 +116,18 @@ async function curves(): Promise<void> {
   await writeFigure('effective-bases', lineChart({ title: 'Effective number of bases exp(H(mean γ)), K = 32 (probe: 8 validation scenes)', xLabel: 'step', yLabel: 'effective bases', series: bases, width: 900, height: 480 }));
   await writeFigure('backbone-gradient', lineChart({ title: 'Fig. 3d: ‖∂L/∂(backbone output)‖ on the probe batch', xLabel: 'step', yLabel: '‖∂L/∂features‖₂', series: gradient, logY: true, width: 900, height: 480 }));
   writeFileSync(join(OUT, 'curves.json'), `${JSON.stringify(summary, null, 1)}\n`);
-  console.log(`wrote ${OUT}/curves.json (${Object.keys(summary).length} runs)`);
+  // The same numbers as markdown tables, one per run (docs/paper.md quotes them).
+  const fmt = (v: number | null | undefined, digits: number) => (v === null || v === undefined ? '–' : v.toFixed(digits));
+  const tables = Object.entries(summary).map(([name, run]) => {
+    const rows = monitorEvents(join(ROOT, name)).map((e) => {
+      const usage = e.bases[0];
+      const top = usage !== undefined ? Math.max(...usage.share) : null;
+      return `| ${e.step} | ${fmt(e.validation != null ? 100 * e.validation.meanIoU : null, 1)} | ${fmt(e.validation != null ? 100 * e.validation.pixelAccuracy : null, 1)} | ${fmt(usage?.effectiveBases, 2)} | ${fmt(top, 2)} | ${e.backboneGradientNorm === null ? '–' : e.backboneGradientNorm.toExponential(2)} |`;
+    });
+    return [`### ${name} (${run.head}, ${run.steps} steps)`, '', '| step | val mIoU % | val pixel acc % | effective bases | top share | ‖∂L/∂backbone‖ |', '|---:|---:|---:|---:|---:|---:|', ...rows, ''].join('\n');
+  });
+  writeFileSync(join(OUT, 'curves.md'), `# Monitor events of the attention-bench runs\n\nWritten by \`npx tsx scripts/attention-bench-figures.ts curves\`.\n\n${tables.join('\n')}`);
+  console.log(`wrote ${OUT}/curves.{json,md} (${Object.keys(summary).length} runs)`);
 }
 
 async function modelFigures(runDir: string, backend: string | undefined): Promise<void> {
