@@ -125,43 +125,54 @@ function requireClassCount(config: DatasetRunConfig, where: string, numClasses: 
   }
 }
 
-export const cityscapesDataset: DatasetSpec = {
+/** A dataset whose folder layout fixes its classes and palette (Cityscapes, ADE20K), read through the streaming reader. */
+function fixedLayoutDataset(spec: {
+  name: string;
+  summary: string;
+  /** The layout's name in error messages. */
+  title: string;
+  classNames: readonly string[];
+  palette: Parameters<typeof paletteOf>[0];
+  layout: (root: string, split: string) => Promise<DatasetLayout>;
+}): DatasetSpec {
+  const numClasses = spec.classNames.length;
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    runDefaults: () => layoutRunDefaults(spec.name, numClasses),
+    metadata: ({ data }) => ({
+      numClasses,
+      classNames: data.classNames ?? spec.classNames,
+      ignoreLabel: 255,
+      mean: IMAGENET_MEAN,
+      std: IMAGENET_STD,
+      palette: paletteOf(spec.palette),
+    }),
+    check: (config, where) => {
+      requireRoot(config, where, spec.title);
+      requireClassCount(config, where, numClasses);
+    },
+    create: (config, which) => streamedSplits(config, which, (split) => spec.layout(config.data.root as string, split)),
+  };
+}
+
+export const cityscapesDataset = fixedLayoutDataset({
   name: 'cityscapes',
   summary: 'a Cityscapes folder (leftImg8bit/, gtFine/ labelIds → 19 train ids, ignore 255)',
-  runDefaults: () => layoutRunDefaults('cityscapes', CITYSCAPES_CLASS_NAMES.length),
-  metadata: ({ data }) => ({
-    numClasses: CITYSCAPES_CLASS_NAMES.length,
-    classNames: data.classNames ?? CITYSCAPES_CLASS_NAMES,
-    ignoreLabel: 255,
-    mean: IMAGENET_MEAN,
-    std: IMAGENET_STD,
-    palette: paletteOf(CITYSCAPES_PALETTE),
-  }),
-  check: (config, where) => {
-    requireRoot(config, where, 'Cityscapes');
-    requireClassCount(config, where, CITYSCAPES_CLASS_NAMES.length);
-  },
-  create: (config, which) => streamedSplits(config, which, (split) => cityscapesLayout(config.data.root as string, { split })),
-};
+  title: 'Cityscapes',
+  classNames: CITYSCAPES_CLASS_NAMES,
+  palette: CITYSCAPES_PALETTE,
+  layout: (root, split) => cityscapesLayout(root, { split }),
+});
 
-export const ade20kDataset: DatasetSpec = {
+export const ade20kDataset = fixedLayoutDataset({
   name: 'ade20k',
   summary: 'an ADE20K folder (ADEChallengeData2016/: 150 classes, 0 → ignore)',
-  runDefaults: () => layoutRunDefaults('ade20k', ADE20K_CLASS_NAMES.length),
-  metadata: ({ data }) => ({
-    numClasses: ADE20K_CLASS_NAMES.length,
-    classNames: data.classNames ?? ADE20K_CLASS_NAMES,
-    ignoreLabel: 255,
-    mean: IMAGENET_MEAN,
-    std: IMAGENET_STD,
-    palette: paletteOf(ADE20K_PALETTE),
-  }),
-  check: (config, where) => {
-    requireRoot(config, where, 'ADE20K');
-    requireClassCount(config, where, ADE20K_CLASS_NAMES.length);
-  },
-  create: (config, which) => streamedSplits(config, which, (split) => ade20kLayout(config.data.root as string, { split })),
-};
+  title: 'ADE20K',
+  classNames: ADE20K_CLASS_NAMES,
+  palette: ADE20K_PALETTE,
+  layout: (root, split) => ade20kLayout(root, { split }),
+});
 
 /** The class list of a folder dataset (root/classes.json, else root/classes.txt), read when the run is configured. */
 function folderClasses(root: string, where: string): ClassList {
