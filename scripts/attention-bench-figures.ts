@@ -33,7 +33,7 @@ import { segmentationCrossEntropy } from '../src/train/loss.js';
 import { attentionMaps } from '../src/train/attention.js';
 import { barChart, lineChart, type LineSeries } from '../src/plots/svg.js';
 import { writePng, writeSvgPng } from '../src/plots/png.js';
-import { colorizeMask, imageToRgba, tileImages } from '../src/plots/image.js';
+import { colorizeMask, createRgbaImage, imageToRgba, tileImages, type RgbaImage } from '../src/plots/image.js';
 import { createDatasets, loadRunModel } from '../src/cli/run.js';
 
 const ROOT = 'experiments/attention-bench';
@@ -82,6 +82,17 @@ function headOf(run: string): string {
 
 function stepsOf(run: string): number {
   return (JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { train: { steps: number } }).train.steps;
+}
+
+/** `top` above `bottom`, left-aligned, `gap` white pixels between (tileImages would give both the taller one's height). */
+function stack(top: RgbaImage, bottom: RgbaImage, gap: number): RgbaImage {
+  const out = createRgbaImage(Math.max(top.width, bottom.width), top.height + gap + bottom.height);
+  const paste = (image: RgbaImage, y0: number) => {
+    for (let y = 0; y < image.height; y++) out.data.set(image.data.subarray(y * image.width * 4, (y + 1) * image.width * 4), ((y0 + y) * out.width) * 4);
+  };
+  paste(top, 0);
+  paste(bottom, top.height + gap);
+  return out;
 }
 
 const HEAD_COLORS: Record<string, string> = { hem: '#1f77b4', ema: '#d62728', fcn: '#2ca02c' };
@@ -200,7 +211,7 @@ async function modelFigures(runDir: string, backend: string | undefined): Promis
     // Top: the scene and its labels; below: rows t = 1..T, columns the bases by mass.
     const scene = imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
     const truth = colorizeMask(sample.label, sample.height, sample.width, { ignoreLabel: val.ignoreLabel, palette });
-    await writePng(join(OUT, `attention-maps-${i}.png`), tileImages([tileImages([scene, truth], { columns: 2, gap: 4 }), m.grid], { columns: 1, gap: 8 }));
+    await writePng(join(OUT, `attention-maps-${i}.png`), stack(tileImages([scene, truth], { columns: 2, gap: 4 }), m.grid, 8));
     console.log(`wrote ${OUT}/attention-maps-${i}.png`);
     const total = m.mass.reduce((a, b) => a + b, 0);
     maps.push({ scene: i, bases: m.bases, mass: m.bases.map((k) => (m.mass[k] as number) / total), elbo: m.elbo });

@@ -10,7 +10,7 @@
 # DIST (default dist) names the build to run, e.g. a frozen copy so that a
 # rebuild during the run changes nothing:
 #   cp -r dist .run-dist/dist && DIST=.run-dist/dist sh experiments/attention-bench/curve.sh
-# The curve: npx tsx scripts/attention-bench-figures.ts curve
+# The curve: npx tsx scripts/attention-bench-figures.ts curves
 set -e
 head=${HEAD:-hem}
 dist=${DIST:-dist}
