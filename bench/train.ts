@@ -10,6 +10,11 @@
  *                    via availableBackends(); 'cpu' only runs a tiny sanity
  *                    step unless --cpu-full: it is ~50× slower than wasm)
  *   --workers LIST   training threads to measure (default 1 and the cores)
+ *   --warmup N       warm-up runs of each training workload before timing
+ *                    (default 3: a fresh worker thread's JIT and wasm tier-up
+ *                    take a few steps)
+ *   --heads LIST     heads of the training and inference workloads (default hem,fcn,ema)
+ *   --no-hem-paper   skip the HEM workload at the paper's size
  *   --no-peer        skip PyTorch
  *   --no-profile     skip the per-kernel / per-phase profile
  *
@@ -19,6 +24,7 @@
  * machine, spinning OpenMP threads made its 2-thread steps 10-20× slower.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -37,19 +43,28 @@ import { format, median } from './timing.js';
 const { values } = parseArgs({
   options: {
     repeats: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '3' },
     backends: { type: 'string' },
     workers: { type: 'string' },
     'no-peer': { type: 'boolean', default: false },
+    heads: { type: 'string', default: 'hem,fcn,ema' },
+    'no-hem-paper': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     'cpu-full': { type: 'boolean', default: false },
   },
 });
 const repeats = Number(values.repeats);
+const warmupRuns = Number(values.warmup);
 const cores = availableParallelism();
 const workerCounts = (values.workers ?? (cores > 1 ? `1,${cores}` : '1')).split(',').map(Number);
 const BATCH = 8;
 const SIZE = 64;
-const HEADS = ['hem', 'fcn', 'ema'] as const;
+const ALL_HEADS = ['hem', 'fcn', 'ema'] as const;
+const HEADS = values.heads.split(',').map((h) => {
+  const head = ALL_HEADS.find((known) => known === h);
+  if (head === undefined) throw new Error(`bench/train: --heads: unknown head '${h}' (known: ${ALL_HEADS.join(', ')})`);
+  return head;
+});
 
 // ---------------------------------------------------------------- PyTorch peer
 class Peer {
@@ -111,7 +126,7 @@ interface Workload {
 
 const TRAIN_STEPS_PER_RUN = 2;
 
-async function trainWorkload(head: (typeof HEADS)[number], workers: number, backend: string): Promise<Workload & { params: number }> {
+async function trainWorkload(head: (typeof ALL_HEADS)[number], workers: number, backend: string): Promise<Workload & { params: number }> {
   const { model } = buildSegmentationModel({ head });
   const dataset = randomDataset(32);
   const optimizer: TrainingOptimizer = createOptimizer('adam', 2e-3, 0.9);
@@ -120,7 +135,7 @@ async function trainWorkload(head: (typeof HEADS)[number], workers: number, back
   const run = async () => {
     await trainSegmentation({ model, dataset, options, optimizer, ...(pool !== null ? { workers: pool } : {}) });
   };
-  await run(); // warm-up (kernels, optimizer slots, workers)
+  for (let i = 0; i < Math.max(1, warmupRuns); i++) await run(); // warm-up (kernels, optimizer slots, workers' JIT)
   return {
     label: `train ${head}, ${workers} thread${workers > 1 ? 's' : ''}`,
     peer: `train:${head}`,
@@ -137,7 +152,7 @@ async function trainWorkload(head: (typeof HEADS)[number], workers: number, back
 
 const INFER_PER_RUN = 5;
 
-function inferWorkload(head: (typeof HEADS)[number]): Workload {
+function inferWorkload(head: (typeof ALL_HEADS)[number]): Workload {
   const { model } = buildSegmentationModel({ head });
   const x = tf.randomNormal([BATCH, SIZE, SIZE, 3]);
   const run = () => {
@@ -167,6 +182,19 @@ function hemPaperWorkload(): Workload {
   return { label: 'HEM T=3 B=4 N=4225 C=512 K=64 fwd+bwd', peer: 'hem:paper', images: 0, run, dispose: () => tf.dispose([x, mu0, upstream]) };
 }
 
+/** CPU time (ms) of every thread of this process so far (Linux /proc; empty elsewhere). */
+function threadCpu(): Map<string, number> {
+  const times = new Map<string, number>();
+  try {
+    for (const task of readdirSync('/proc/self/task')) {
+      times.set(task, Number(readFileSync(`/proc/self/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6);
+    }
+  } catch {
+    return new Map();
+  }
+  return times;
+}
+
 async function timed(run: () => Promise<void> | void): Promise<number> {
   const start = performance.now();
   await run();
@@ -190,6 +218,8 @@ interface Row {
   images: number;
   hemnet: number[];
   peer: Map<number, number[]>;
+  /** CPU ms per training step of each thread, busiest first, per repetition (training workloads). */
+  cpu: number[][];
 }
 const rows: Row[] = [];
 
@@ -210,7 +240,7 @@ for (const backend of backends) {
       }
     }
     for (const head of HEADS) workloads.push(inferWorkload(head));
-    workloads.push(hemPaperWorkload());
+    if (values['no-hem-paper'] !== true) workloads.push(hemPaperWorkload());
   }
   if (peer !== null) {
     for (const w of workloads) {
@@ -224,12 +254,17 @@ for (const backend of backends) {
       }
     }
   }
-  const backendRows = workloads.map((w) => ({ backend, label: w.label, images: w.images, hemnet: [] as number[], peer: new Map<number, number[]>() }));
+  const backendRows = workloads.map((w) => ({ backend, label: w.label, images: w.images, hemnet: [] as number[], peer: new Map<number, number[]>(), cpu: [] as number[][] }));
   const reps = full ? repeats : 1;
   for (let r = 0; r < reps; r++) {
     for (const [i, w] of workloads.entries()) {
       const row = backendRows[i]!;
+      const before = threadCpu();
       row.hemnet.push(await timed(w.run));
+      if (w.peer?.startsWith('train') === true) {
+        const after = threadCpu();
+        row.cpu.push([...after].map(([task, ms]) => (ms - (before.get(task) ?? 0)) / TRAIN_STEPS_PER_RUN).sort((a, b) => b - a));
+      }
       if (peer === null || w.peer === null) continue;
       const iterations = w.peer.startsWith('train') ? TRAIN_STEPS_PER_RUN : w.peer.startsWith('infer') ? INFER_PER_RUN : 1;
       for (const threads of peerThreads) {
@@ -275,6 +310,22 @@ for (const backend of backends) {
     if (hem !== undefined && fcn !== undefined) {
       console.log(`${backend}: HEM head cost over fcn per training step (${suffix}): ${format(100 * (median(hem.hemnet) / median(fcn.hemnet) - 1), 1)}%`);
     }
+  }
+}
+// Per-thread CPU time is what a loaded machine distorts least: it shows the critical path of a
+// data-parallel step (the busiest thread) and what runs besides (GC, JIT, other threads).
+if (rows.some((r) => r.cpu.length > 0)) {
+  console.log('');
+  console.log('CPU time per training step by thread (Linux /proc, medians over the repetitions): busiest, second, all others');
+  console.log('| backend | workload | thread 1 ms | thread 2 ms | others ms | total ms |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const row of rows) {
+    if (row.cpu.length === 0) continue;
+    const first = median(row.cpu.map((c) => c[0] ?? 0));
+    const second = median(row.cpu.map((c) => c[1] ?? 0));
+    const others = median(row.cpu.map((c) => c.slice(2).reduce((a, b) => a + b, 0)));
+    const total = median(row.cpu.map((c) => c.reduce((a, b) => a + b, 0)));
+    console.log(`| ${row.backend} | ${row.label} | ${format(first, 1)} | ${format(second, 1)} | ${format(others, 1)} | ${format(total, 1)} |`);
   }
 }
 console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);

@@ -9,9 +9,10 @@
         "src/elementwise.cc",
         "src/reduce.cc",
         "src/norm.cc",
-        "src/resize.cc"
+        "src/resize.cc",
+        "src/train.cc"
       ],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off", "-fopenmp", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags!": ["-fno-exceptions"],
       "include_dirs": ["/usr/include/x86_64-linux-gnu"],

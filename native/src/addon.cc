@@ -26,7 +26,11 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"binary", hemnet::Binary},       {"unary", hemnet::Unary},
       {"reduce", hemnet::Reduce},       {"batchNorm", hemnet::BatchNorm},
       {"softmax", hemnet::Softmax},     {"resizeBilinear", hemnet::ResizeBilinear},
-      {"resizeBilinearGrad", hemnet::ResizeBilinearGrad}, {"info", hemnet::Info},
+      {"resizeBilinearGrad", hemnet::ResizeBilinearGrad}, {"adam", hemnet::Adam},
+      {"movingAverage", hemnet::MovingAverage},
+      {"transpose", hemnet::Transpose},
+      {"batchNormTrain", hemnet::BatchNormTrain}, {"batchNormTrainGrad", hemnet::BatchNormTrainGrad},
+      {"info", hemnet::Info},
   };
   for (const Entry& e : entries) {
     napi_value fn;

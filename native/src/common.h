@@ -92,6 +92,11 @@ napi_value BatchNorm(napi_env env, napi_callback_info info);
 napi_value Softmax(napi_env env, napi_callback_info info);
 napi_value ResizeBilinear(napi_env env, napi_callback_info info);
 napi_value ResizeBilinearGrad(napi_env env, napi_callback_info info);
+napi_value Transpose(napi_env env, napi_callback_info info);
+napi_value MovingAverage(napi_env env, napi_callback_info info);
+napi_value Adam(napi_env env, napi_callback_info info);
+napi_value BatchNormTrain(napi_env env, napi_callback_info info);
+napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info);
 napi_value Info(napi_env env, napi_callback_info info);
 
 }  // namespace hemnet

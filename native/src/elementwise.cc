@@ -200,3 +200,90 @@ napi_value Unary(napi_env env, napi_callback_info info) {
 }
 
 }  // namespace hemnet
+
+namespace hemnet {
+
+// transpose(x, shape Int32Array, perm Int32Array, out): out = x with axes permuted
+// (out axis j is x axis perm[j]), as tfjs's Transpose. Axes of size 1 are
+// dropped and axes that stay adjacent merged, so most runs are memcpy's.
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  return guarded(env, info, [](Args& args) {
+    args.need(4, "transpose");
+    size_t lx, ls, lp, lo;
+    const float* x = args.f32(0, &lx, "transpose");
+    const int32_t* shape = args.i32(1, &ls, "transpose");
+    const int32_t* perm = args.i32(2, &lp, "transpose");
+    float* o = args.f32(3, &lo, "transpose");
+    check(ls == lp && lo == lx, "transpose: shape and perm ranks differ, or buffer sizes differ");
+    if (lx == 0) return;
+    // Input axes kept (size > 1), renumbered; output order as perm.
+    std::vector<int> keep(ls, -1);
+    std::vector<size_t> dims;
+    for (size_t i = 0; i < ls; i++) {
+      if (shape[i] > 1) {
+        keep[i] = int(dims.size());
+        dims.push_back(size_t(shape[i]));
+      }
+    }
+    std::vector<int> order;
+    for (size_t j = 0; j < lp; j++) {
+      check(perm[j] >= 0 && size_t(perm[j]) < ls, "transpose: bad perm");
+      if (keep[size_t(perm[j])] >= 0) order.push_back(keep[size_t(perm[j])]);
+    }
+    // Merge input axes a, a+1 that appear consecutively in the output order.
+    std::vector<size_t> mdims;   // merged input dims
+    {
+      // Groups: maximal runs in `order` of consecutive input axes.
+      std::vector<std::vector<int>> groups;
+      for (size_t j = 0; j < order.size(); j++) {
+        if (j > 0 && order[j] == order[j - 1] + 1) groups.back().push_back(order[j]);
+        else groups.push_back({order[j]});
+      }
+      // Number the groups in input order.
+      std::vector<size_t> byFirst(groups.size());
+      for (size_t g = 0; g < groups.size(); g++) byFirst[g] = g;
+      std::sort(byFirst.begin(), byFirst.end(), [&](size_t a, size_t b) { return groups[a].front() < groups[b].front(); });
+      std::vector<int> inputIndex(groups.size());
+      mdims.resize(groups.size());
+      for (size_t k = 0; k < byFirst.size(); k++) {
+        inputIndex[byFirst[k]] = int(k);
+        size_t d = 1;
+        for (int a : groups[byFirst[k]]) d *= dims[size_t(a)];
+        mdims[k] = d;
+      }
+      order.assign(groups.size(), 0);
+      for (size_t g = 0; g < groups.size(); g++) order[g] = inputIndex[g];
+    }
+    const size_t rank = mdims.size();
+    if (rank <= 1) {
+      std::copy(x, x + lx, o);
+      return;
+    }
+    std::vector<size_t> istride(rank);
+    istride[rank - 1] = 1;
+    for (size_t k = rank - 1; k-- > 0;) istride[k] = istride[k + 1] * mdims[k + 1];
+    std::vector<size_t> odims(rank), ostride(rank);
+    for (size_t j = 0; j < rank; j++) {
+      odims[j] = mdims[size_t(order[j])];
+      ostride[j] = istride[size_t(order[j])];  // input stride of output axis j
+    }
+    const size_t inner = odims[rank - 1];
+    const size_t innerStride = ostride[rank - 1];
+    const size_t rows = lx / inner;
+    chunks(ptrdiff_t(rows), lx >= kParallelMin, [&](ptrdiff_t r0, ptrdiff_t r1) {
+      for (size_t row = size_t(r0); row < size_t(r1); row++) {
+        size_t rest = row, off = 0;
+        for (size_t k = rank - 1; k-- > 0;) {
+          off += (rest % odims[k]) * ostride[k];
+          rest /= odims[k];
+        }
+        float* out = o + row * inner;
+        const float* in = x + off;
+        if (innerStride == 1) std::copy(in, in + inner, out);
+        else for (size_t i = 0; i < inner; i++) out[i] = in[i * innerStride];
+      }
+    });
+  });
+}
+
+}  // namespace hemnet

@@ -9,7 +9,8 @@
  * - a `FusedBatchNorm` gradient with per-channel sums as rank-2 products (`batchNormGrad.ts`).
  * On `wasm`:
  * - `Conv2DBackpropFilter` (missing in tfjs 4.22) via im2col + fast rank-2 matMul;
- * - `Conv2DBackpropInput` replaced by a forward XNNPACK convolution.
+ * - `Conv2DBackpropInput` replaced by a forward XNNPACK convolution;
+ * - `Identity` sharing the data instead of copying it (`identity.ts`).
  * Both accept a `dilations` attr.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -17,12 +18,13 @@ import { batchNormGradConfig } from './batchNormGrad.js';
 import { conv2dBackpropFilterWasm } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputWasm } from './conv2dBackpropInput.js';
 import { conv2dGradConfig, markDilationAware } from './conv2dGrad.js';
+import { identityWasm } from './identity.js';
 import { installDilatedConvLayers } from './layersDilatedConv.js';
 
 export { conv2dInputGradByConv, conv2dFilterGradByConv } from './conv2dGrad.js';
 
 /** Kernels hemnet registers on wasm. */
-export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'] as const;
+export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity'] as const;
 
 let globalInstalled = false;
 /** Stock wasm kernel configs we replaced, to restore them in `uninstallKernels`. */
@@ -40,7 +42,8 @@ function installGlobal(): void {
   globalInstalled = true;
 }
 
-function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number]): tf.KernelFunc {
+function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number], stock: tf.KernelConfig | undefined): tf.KernelFunc {
+  if (kernelName === 'Identity') return identityWasm(stock?.kernelFunc);
   return kernelName === 'Conv2DBackpropFilter' ? conv2dBackpropFilterWasm : conv2dBackpropInputWasm;
 }
 
@@ -57,7 +60,7 @@ export function installKernels(backendName: string): void {
       replacedStock.set(kernelName, stock);
       tf.unregisterKernel(kernelName, backendName);
     }
-    tf.registerKernel({ kernelName, backendName, kernelFunc: ours(kernelName) });
+    tf.registerKernel({ kernelName, backendName, kernelFunc: ours(kernelName, stock) });
   }
   markDilationAware(backendName, true);
   installedBackends.add(backendName);

@@ -85,3 +85,27 @@ export function transpose2d(backend: WasmBackendLike, x: tf.TensorInfo): tf.Tens
 export function disposeAll(backend: WasmBackendLike, infos: tf.TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
 }
+
+/**
+ * Copies the float32 values of `tensor` into `target` at `offset` (in
+ * floats). On the wasm backend straight from the heap, without the
+ * intermediate copy `dataSync()` allocates; elsewhere through `dataSync()`.
+ * Returns the number of values copied.
+ */
+export function copyTensorInto(tensor: tf.Tensor, target: Float32Array, offset: number): number {
+  const size = tensor.size;
+  if (offset < 0 || offset + size > target.length) {
+    throw new Error(`copyTensorInto: ${size} values at offset ${offset} do not fit a target of ${target.length}`);
+  }
+  if (tensor.dtype === 'float32' && tf.getBackend() === 'wasm') {
+    const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
+    const entry = backend.dataIdMap?.get(tensor.dataId);
+    if (backend.wasm !== undefined && entry !== undefined && entry.memoryOffset !== null) {
+      const start = entry.memoryOffset >>> 2;
+      target.set(heapF32(backend as WasmBackendLike).subarray(start, start + size), offset);
+      return size;
+    }
+  }
+  target.set(tensor.dataSync() as Float32Array, offset);
+  return size;
+}

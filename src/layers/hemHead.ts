@@ -11,6 +11,7 @@
  * when `normalizeBases`), never in inference. It is saved with the model.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormTraining } from '../backends/native/batchNormTraining.js';
 import { unrollHem, type HemOptions, type HemResult } from '../em/unroll.js';
 import { checkIterations, checkStepSize, checkTemperature, KERNELS, type Kernel } from '../em/validate.js';
 import { checkKnownKeys, checkOneOf, defaultsOf, keysOf, pickKeys, validateField, type FieldSpec, type Schema } from '../schema.js';
@@ -279,7 +280,8 @@ export class HemHead extends tf.layers.Layer {
     if (!training) {
       return tf.batchNorm(values, w.movingMean.read(), w.movingVariance.read(), w.bnBeta.read(), w.bnGamma.read(), BN_EPSILON);
     }
-    const { mean, variance } = tf.moments(values, 0);
+    // tf.moments + tf.batchNorm, or one fused kernel (and one for its gradient) where the backend has it.
+    const { y, mean, variance } = batchNormTraining(values, w.bnGamma.read() as tf.Tensor1D, w.bnBeta.read() as tf.Tensor1D, BN_EPSILON);
     const m = this.options.batchNormMomentum;
     const count = values.shape[0];
     const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
@@ -288,7 +290,7 @@ export class HemHead extends tf.layers.Layer {
     w.movingMean.write(nextMean);
     w.movingVariance.write(nextVariance);
     tf.dispose([nextMean, nextVariance]);
-    return tf.batchNorm(values, mean, variance, w.bnBeta.read(), w.bnGamma.read(), BN_EPSILON);
+    return y;
   }
 
   /**

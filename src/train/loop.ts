@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchSamples, batchToTensors, type SegmentationBatch } from '../data/augment.js';
 import { createRng, hashSeed } from '../data/random.js';
 import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
+import { copyTensorInto } from '../kernels/wasmHeap.js';
 import { segmentationCrossEntropy } from './loss.js';
 import type { HeadBasesUsage, TrainingMeasurement, ValidationMetrics } from './monitor.js';
 import { polyLearningRate } from './schedule.js';
@@ -106,7 +107,7 @@ export interface ShardResult {
   loss: number;
   /** Scored (not ignored) pixels of the shard: the weight of its gradient. */
   scored: number;
-  /** Gradients of `model.trainableWeights`, concatenated in that order. */
+  /** Gradients of `model.trainableWeights`, concatenated in that order (a pool may return views, valid until its next `compute`). */
   gradients: Float32Array;
   /** `model.nonTrainableWeights` after the shard's forward pass (BN moving statistics, μ⁽⁰⁾), concatenated. */
   state: Float32Array;
@@ -235,20 +236,25 @@ export function scoredPixels(labels: Int32Array, ignoreLabel: number): number {
   return count;
 }
 
-/** Concatenates the data of tensors (in order) into one Float32Array. */
-export function flattenTensors(tensors: readonly tf.Tensor[]): Float32Array {
-  const out = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
+/** Concatenates the data of tensors (in order) into `out` (or a new Float32Array), without intermediate copies on wasm. */
+export function flattenTensors(tensors: readonly tf.Tensor[], out?: Float32Array): Float32Array {
+  const size = tensors.reduce((n, t) => n + t.size, 0);
+  const target = out ?? new Float32Array(size);
+  if (target.length < size) throw new Error(`flattenTensors: ${size} values do not fit an output of ${target.length}`);
   let offset = 0;
-  for (const t of tensors) {
-    out.set(t.dataSync() as Float32Array, offset);
-    offset += t.size;
-  }
-  return out;
+  for (const t of tensors) offset += copyTensorInto(t, target, offset);
+  return target;
 }
 
 /** η of every HemHead layer of a model, in layer order. */
 export function hemStepSizes(model: tf.LayersModel): number[] {
   return model.layers.filter((l) => l.getClassName() === 'HemHead').map((l) => (l as unknown as { stepSize: number }).stepSize);
+}
+
+/** Buffers a data-parallel run reuses every step (no per-step allocation of weight-sized arrays). */
+interface ShardScratch {
+  gradients: Float32Array;
+  state: Float32Array;
 }
 
 /**
@@ -267,6 +273,7 @@ async function shardedStep(
   ignoreLabel: number,
   weightDecay: number,
   whileWaiting: () => void,
+  scratch: ShardScratch,
 ): Promise<number> {
   const shards = splitBatch(batch, workers.count + 1);
   const [own, ...rest] = shards as [SegmentationBatch, ...SegmentationBatch[]];
@@ -276,29 +283,35 @@ async function shardedStep(
   const mine: ShardResult = {
     loss: value.dataSync()[0] as number,
     scored: scoredPixels(own.labels, ignoreLabel),
-    gradients: flattenTensors(trainable.map((v) => grads[v.name] as tf.Tensor)),
-    state: flattenTensors(model.nonTrainableWeights.map((w) => w.read())),
+    gradients: flattenTensors(trainable.map((v) => grads[v.name] as tf.Tensor), scratch.gradients),
+    state: flattenTensors(model.nonTrainableWeights.map((w) => w.read()), scratch.state),
   };
   tf.dispose([images, labels, value]);
   tf.dispose(grads);
   whileWaiting();
-  const results = [mine, ...(await pending)];
+  const others = await pending;
+  const results = [mine, ...others];
   // Weighted by scored pixels, the mean of the shards' mean losses is the batch's mean loss.
   const totalScored = results.reduce((n, r) => n + r.scored, 0);
   const weights = results.map((r) => (totalScored > 0 ? r.scored / totalScored : 1 / results.length));
-  const gradients = new Float32Array(mine.gradients.length);
-  let loss = 0;
-  results.forEach((r, i) => {
-    const w = weights[i] as number;
-    loss += w * r.loss;
-    for (let j = 0; j < gradients.length; j++) gradients[j] = (gradients[j] as number) + w * (r.gradients[j] as number);
+  const loss = results.reduce((sum, r, i) => sum + (weights[i] as number) * r.loss, 0);
+  // In place, in this thread's buffers: gradient = Σᵢ wᵢ gᵢ, state = the mean of the shards' states.
+  const gradients = mine.gradients;
+  const w0 = weights[0] as number;
+  for (let j = 0; j < gradients.length; j++) gradients[j] = w0 * (gradients[j] as number);
+  others.forEach((r, i) => {
+    const w = weights[i + 1] as number;
+    const g = r.gradients;
+    for (let j = 0; j < gradients.length; j++) gradients[j] = (gradients[j] as number) + w * (g[j] as number);
   });
-  const state = new Float32Array(mine.state.length);
-  for (const r of results) for (let j = 0; j < state.length; j++) state[j] = (state[j] as number) + (r.state[j] as number) / results.length;
+  const state = mine.state;
+  for (const r of others) for (let j = 0; j < state.length; j++) state[j] = (state[j] as number) + (r.state[j] as number);
+  for (let j = 0; j < state.length; j++) state[j] = (state[j] as number) / results.length;
   let offset = 0;
   for (const w of model.nonTrainableWeights) {
     const size = w.shape.reduce((p: number, d) => p * (d ?? 1), 1);
-    const next = tf.tensor(state.subarray(offset, offset + size), w.shape as number[], 'float32');
+    // A copy: the cpu backend keeps the array it is given, and `state` is reused next step.
+    const next = tf.tensor(state.slice(offset, offset + size), w.shape as number[], 'float32');
     w.write(next);
     next.dispose();
     offset += size;
@@ -331,6 +344,7 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
     return batchSamples(indices.map((index, i) => dataset.get(index, epochs[i])));
   };
   let next: SegmentationBatch | null = null;
+  let scratch: ShardScratch | undefined;
 
   const readAhead = dataset.load !== undefined ? (setup.readAhead ?? 3) : 0;
   if (!Number.isInteger(readAhead) || readAhead < 0) throw new Error(`trainSegmentation: 'readAhead' must be a non-negative integer, received ${String(setup.readAhead)}`);
@@ -379,7 +393,11 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
       if (readAhead === 0 && step + 1 < options.steps) next = prepareBatch(step + 1);
     };
     if (workers !== undefined && workers.count > 0) {
-      loss = await shardedStep(model, workers, batch, trainable, decayed, optimizer, dataset.ignoreLabel, options.weightDecay, prefetch);
+      scratch ??= {
+        gradients: new Float32Array(trainable.reduce((n, v) => n + v.size, 0)),
+        state: new Float32Array(model.nonTrainableWeights.reduce((n, w) => n + w.shape.reduce((p: number, d) => p * (d ?? 1), 1), 0)),
+      };
+      loss = await shardedStep(model, workers, batch, trainable, decayed, optimizer, dataset.ignoreLabel, options.weightDecay, prefetch, scratch);
     } else {
       const { images, labels } = batchToTensors(batch);
       const lossTensor = optimizer.minimize(() => batchLoss(model, images, labels, dataset.ignoreLabel, options.weightDecay, decayed), true, trainable);

@@ -11,10 +11,95 @@ import { Registry, type Named } from '../registry.js';
 export const OPTIMIZER_NAMES = ['sgd', 'adam'] as const;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number] | (string & {});
 
-/** tfjs's Adam with a settable learning rate (its update reads the field every step). */
+/**
+ * A backend that runs a whole Adam step of one variable as one kernel (the
+ * `native` backend: `NativeBackend.fusedAdam`). It returns the tensors that
+ * replace w, m, v where it did not update them in place, or null when it
+ * cannot run these inputs.
+ */
+interface FusedAdamBackend {
+  fusedAdam(w: tf.TensorInfo, m: tf.TensorInfo, v: tf.TensorInfo, g: tf.TensorInfo, params: Float32Array): FusedAdamReplacements | null;
+  f32(t: tf.TensorInfo): Float32Array | null;
+}
+interface FusedAdamReplacements {
+  w: tf.TensorInfo | null;
+  m: tf.TensorInfo | null;
+  v: tf.TensorInfo | null;
+}
+/** tfjs's private Adam state (tfjs 4.22 `AdamOptimizer`), as the fused update reads and creates it. */
+interface AdamState {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: { originalName: string; variable: tf.Variable }[];
+  accumulatedSecondMoment: { originalName: string; variable: tf.Variable }[];
+}
+
+function fusedAdamBackend(): FusedAdamBackend | null {
+  const backend = tf.backend() as unknown as Partial<FusedAdamBackend>;
+  return typeof backend.fusedAdam === 'function' && typeof backend.f32 === 'function' ? (backend as FusedAdamBackend) : null;
+}
+
+/**
+ * tfjs's Adam with a settable learning rate (its update reads the field
+ * every step). On a backend with a fused Adam kernel (`native`), each
+ * variable's step (w, m, v; 14 kernels in tfjs) is one kernel call with
+ * tfjs's float32 arithmetic, in place when nothing else refers to the
+ * buffers; elsewhere, and when `fused` is false, it is tfjs's update. The
+ * state (the `/m`, `/v` variables, β₁ᵗ, β₂ᵗ, iterations) is tfjs's own, so
+ * `getWeights`/`setWeights` and the class name 'Adam' are unchanged.
+ */
 export class ScheduledAdam extends tf.AdamOptimizer {
+  /** Use the backend's fused update when it has one (set false to compare with tfjs's). */
+  fused = true;
+
   setLearningRate(learningRate: number): void {
     this.learningRate = learningRate;
+  }
+
+  override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
+    const backend = this.fused ? fusedAdamBackend() : null;
+    const named = Array.isArray(variableGradients)
+      ? variableGradients.map(({ name, tensor }) => ({ name, tensor: tensor as tf.Tensor | null | undefined }))
+      : Object.keys(variableGradients).map((name) => ({ name, tensor: variableGradients[name] as tf.Tensor | null | undefined }));
+    const variables = tf.engine().registeredVariables;
+    const handled = (t: tf.Tensor | null | undefined): boolean => t === null || t === undefined || (t.dtype === 'float32' && backend?.f32(t) != null);
+    if (backend === null || !named.every(({ name, tensor }) => handled(tensor) && variables[name]?.dtype === 'float32')) {
+      super.applyGradients(variableGradients);
+      return;
+    }
+    const state = this as unknown as AdamState;
+    const acc1 = backend.f32(state.accBeta1)?.[0];
+    const acc2 = backend.f32(state.accBeta2)?.[0];
+    if (acc1 === undefined || acc2 === undefined) {
+      super.applyGradients(variableGradients);
+      return;
+    }
+    // tfjs makes each of these a float32 scalar: Float32Array rounds them alike.
+    const params = Float32Array.of(this.beta1, 1 - this.beta1, this.beta2, 1 - this.beta2, 1 - acc1, 1 - acc2, this.epsilon, -this.learningRate);
+    const replace = (target: tf.Variable, info: tf.TensorInfo | null): void => {
+      if (info === null) return;
+      const tensor = tf.engine().makeTensorFromTensorInfo(info);
+      target.assign(tensor);
+      tensor.dispose();
+    };
+    named.forEach(({ name, tensor: gradient }, i) => {
+      const value = variables[name] as tf.Variable;
+      state.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+      state.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+      if (gradient === null || gradient === undefined) return;
+      const m = state.accumulatedFirstMoment[i].variable;
+      const v = state.accumulatedSecondMoment[i].variable;
+      const result = backend.fusedAdam(value, m, v, gradient, params);
+      if (result === null) throw new Error(`ScheduledAdam: the fused update refused variable '${name}' after accepting its inputs`);
+      replace(value, result.w);
+      replace(m, result.m);
+      replace(v, result.v);
+    });
+    tf.tidy(() => {
+      state.accBeta1.assign(tf.mul(state.accBeta1, this.beta1));
+      state.accBeta2.assign(tf.mul(state.accBeta2, this.beta2));
+    });
+    this.incrementIterations();
   }
 }
 

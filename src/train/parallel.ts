@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { SegmentationBatch } from '../data/augment.js';
+import { copyTensorInto } from '../kernels/wasmHeap.js';
 import type { GradientWorkers, ShardResult, ShardSettings } from './loop.js';
 
 /** Cores of this machine: the default number of training workers. */
@@ -46,9 +47,12 @@ interface Slot {
 /** Under tsx (tests, benches) this module is a .ts file, in the package a .js file. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
-/** The worker entry; from source, a bootstrap that registers tsx in the worker first. */
-function startWorker(workerData: object): Worker {
-  const entry = new URL(`./parallelWorker.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url);
+/**
+ * Starts the worker entry `./<name>.js` next to this module (`./<name>.ts`
+ * from source, through a bootstrap that registers tsx in the worker first).
+ */
+export function startModuleWorker(name: string, workerData: object): Worker {
+  const entry = new URL(`./${name}.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url);
   if (!FROM_SOURCE) return new Worker(entry, { workerData });
   const tsx = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`;
@@ -86,7 +90,7 @@ export class GradientWorkerPool implements GradientWorkers {
     const stateShapes = model.nonTrainableWeights.map((w) => w.shape as number[]);
     for (let i = 0; i < count; i++) {
       const slot: Slot = {
-        worker: startWorker({ topology, backend, trainableShapes, stateShapes, weights: pool.weights }),
+        worker: startModuleWorker('parallelWorker', { topology, backend, trainableShapes, stateShapes, weights: pool.weights }),
         waiting: null,
         failed: null,
         images: new Float32Array(new SharedArrayBuffer(4)),
@@ -137,11 +141,12 @@ export class GradientWorkerPool implements GradientWorkers {
     if (shards.length > this.count) throw new Error(`GradientWorkerPool.compute: at most ${this.count} shards, received ${shards.length}`);
     let offset = 0;
     for (const w of [...model.trainableWeights, ...model.nonTrainableWeights]) {
-      const data = w.read().dataSync() as Float32Array;
-      this.weights.set(data, offset);
-      offset += data.length;
+      const value = w.read();
+      if (offset + value.size > this.weights.length) break;
+      offset += copyTensorInto(value, this.weights, offset);
     }
-    if (offset !== this.weights.length) throw new Error(`GradientWorkerPool.compute: the model has ${offset} weights, the workers ${this.weights.length}`);
+    const total = model.countParams();
+    if (offset !== this.weights.length || total !== this.weights.length) throw new Error(`GradientWorkerPool.compute: the model has ${total} weights, the workers ${this.weights.length}`);
     const replies = shards.map((shard, i) => {
       const slot = this.slots[i] as Slot;
       if (slot.images.length < shard.images.length) slot.images = new Float32Array(new SharedArrayBuffer(4 * shard.images.length));
@@ -162,7 +167,8 @@ export class GradientWorkerPool implements GradientWorkers {
     return done.map((reply, i) => {
       const slot = this.slots[i] as Slot;
       if (reply.type !== 'done') throw new Error(`GradientWorkerPool: unexpected reply '${reply.type}'`);
-      return { loss: reply.loss, scored: reply.scored, gradients: slot.gradients.slice(), state: slot.state.slice() };
+      // Views of shared memory, valid until the next `compute` (no copies of weight-sized arrays per step).
+      return { loss: reply.loss, scored: reply.scored, gradients: slot.gradients, state: slot.state };
     });
   }
 

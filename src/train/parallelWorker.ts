@@ -66,8 +66,8 @@ async function start(): Promise<(request: StepRequest) => { loss: number; scored
     const { ignoreLabel, weightDecay } = request.settings;
     const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, weightDecay, decayed), trainable);
     const loss = value.dataSync()[0] as number;
-    request.gradients.set(flattenTensors(trainable.map((v) => grads[v.name] as tf.Tensor)));
-    request.state.set(flattenTensors(model.nonTrainableWeights.map((w) => w.read())));
+    flattenTensors(trainable.map((v) => grads[v.name] as tf.Tensor), request.gradients);
+    flattenTensors(model.nonTrainableWeights.map((w) => w.read()), request.state);
     tf.dispose([images, labels, value]);
     tf.dispose(grads);
     return { loss, scored: scoredPixels(labelsView, ignoreLabel) };

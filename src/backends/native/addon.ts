@@ -23,9 +23,32 @@ export interface NativeAddon {
   resizeBilinear(x: Float32Array, out: Float32Array, params: Int32Array): void;
   /** params: B, xH, xW, C, yH, yW, flags. */
   resizeBilinearGrad(dy: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /** out = x with axes permuted (out axis j is x axis perm[j]). */
+  transpose(x: Float32Array, shape: Int32Array, perm: Int32Array, out: Float32Array): void;
+  /**
+   * One Adam step, tfjs's arithmetic: outputs wOut, mOut, vOut may be the inputs (in place).
+   * params: β₁, 1−β₁, β₂, 1−β₂, 1−β₁ᵗ, 1−β₂ᵗ, ε, −learningRate.
+   */
+  adam(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, wOut: Float32Array, mOut: Float32Array, vOut: Float32Array, params: Float32Array): void;
+  /** Batch-norm training over [rows, channels]: batch mean and (biased) variance of x, and y normalised with them. */
+  batchNormTrain(x: Float32Array, scale: Float32Array | null, offset: Float32Array | null, y: Float32Array, mean: Float32Array, variance: Float32Array, channels: number, epsilon: number): void;
+  /** Its gradient, including gradients reaching the mean and variance outputs (null: none). */
+  batchNormTrainGrad(
+    dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null,
+    dMean: Float32Array | null, dVariance: Float32Array | null, dx: Float32Array, dScale: Float32Array, dOffset: Float32Array,
+    channels: number, epsilon: number,
+  ): void;
+  /** out = current − (current − value)·decay (float32, tfjs-layers' moving-average update). */
+  movingAverage(current: Float32Array, value: Float32Array, out: Float32Array, decay: number): void;
   /** Library versions and thread count. */
   info(): string;
 }
+
+/** Every function of `NativeAddon`: an addon built from older sources lacks some and is refused. */
+const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
+  'conv2d', 'matMul', 'binary', 'unary', 'reduce', 'batchNorm', 'softmax', 'resizeBilinear', 'resizeBilinearGrad',
+  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'info',
+];
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
 
@@ -63,8 +86,9 @@ export function loadNativeAddon(): AddonLoad {
   if (process.env['OMP_WAIT_POLICY'] === undefined) process.env['OMP_WAIT_POLICY'] = 'PASSIVE';
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    if (typeof addon.conv2d !== 'function' || typeof addon.info !== 'function') {
-      cached = { ok: false, reason: `${path} is not hemnet's native addon (rebuild it: npm run build:native)` };
+    const missing = ADDON_FUNCTIONS.filter((name) => typeof (addon as unknown as Record<string, unknown>)[name] !== 'function');
+    if (missing.length > 0) {
+      cached = { ok: false, reason: `${path} is not hemnet's native addon or is out of date (no ${missing.join(', ')}; rebuild it: npm run build:native)` };
     } else {
       cached = { ok: true, addon, path };
     }

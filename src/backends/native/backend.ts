@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
+import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from './batchNormTraining.js';
 
 type Inputs = tf.NamedTensorInfoMap;
 type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
@@ -32,6 +33,13 @@ function cpuBackendClass(): typeof MathBackendCPU {
   return cpu.constructor as typeof MathBackendCPU;
 }
 const CpuBackend = cpuBackendClass();
+
+/** What `NativeBackend.fusedAdam` returns: the new tensor for each of w, m, v not updated in place. */
+export interface FusedAdamResult {
+  w: tf.TensorInfo | null;
+  m: tf.TensorInfo | null;
+  v: tf.TensorInfo | null;
+}
 
 /**
  * The cpu backend (tfjs's `MathBackendCPU`: tensors are JS typed arrays)
@@ -59,9 +67,50 @@ export class NativeBackend extends CpuBackend {
     const values = this.data.get(t.dataId).values;
     return values instanceof Float32Array ? values : null;
   }
+  /**
+   * The values of `t` when nothing else can observe them: one tensor on its
+   * dataId, the whole buffer, allocated here, no other stored tensor viewing
+   * it (e.g. a slice) and never handed out by `readSync`. A kernel may then
+   * overwrite them in place; otherwise null.
+   */
+  exclusive(t: tf.TensorInfo): Float32Array | null {
+    const values = this.f32(t);
+    if (values === null || this.refCount(t.dataId) !== 1) return null;
+    if (this.owned.get(values.buffer) !== 1) return null;
+    if (values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength) return null;
+    return values;
+  }
+  /**
+   * One Adam step (native/src/train.cc) of a float32 variable `w` with
+   * moments `m`, `v` and gradient `g`. Each of w, m, v is updated in place
+   * when `exclusive`, else written to a fresh buffer: the returned
+   * replacements (null where updated in place) are for the caller to
+   * `assign`. Null when an input is not a float32 array of w's size.
+   */
+  fusedAdam(w: tf.TensorInfo, m: tf.TensorInfo, v: tf.TensorInfo, g: tf.TensorInfo, params: Float32Array): FusedAdamResult | null {
+    const wv = this.f32(w);
+    const mv = this.f32(m);
+    const vv = this.f32(v);
+    const gv = this.f32(g);
+    if (wv === null || mv === null || vv === null || gv === null) return null;
+    const n = wv.length;
+    if (mv.length !== n || vv.length !== n || gv.length !== n) return null;
+    const wo = this.exclusive(w) ?? this.alloc(n);
+    const mo = this.exclusive(m) ?? this.alloc(n);
+    const vo = this.exclusive(v) ?? this.alloc(n);
+    this.addon.adam(wv, mv, vv, gv, wo, mo, vo, params);
+    const replace = (t: tf.TensorInfo, before: Float32Array, after: Float32Array): tf.TensorInfo | null =>
+      after === before ? null : this.output(t.shape.slice(), after);
+    return { w: replace(w, wv, wo), m: replace(m, mv, mo), v: replace(v, vv, vo) };
+  }
   /** An output buffer of n elements; its contents are garbage (kernels overwrite every element). */
   alloc(n: number): Float32Array {
-    if (n < POOL_MIN_ELEMENTS) return new Float32Array(n);
+    if (n < POOL_MIN_ELEMENTS) {
+      // Not pooled, but tracked (so that `exclusive` can vouch for it).
+      const small = new Float32Array(n);
+      this.owned.set(small.buffer, 0);
+      return small;
+    }
     const free = this.pool.get(n);
     const reused = free?.pop();
     if (reused !== undefined) {
@@ -105,7 +154,7 @@ export class NativeBackend extends CpuBackend {
         if (count > 1) this.owned.set(buffer, count - 1);
         else {
           this.owned.delete(buffer);
-          if (this.pooledBytes + buffer.byteLength <= POOL_MAX_BYTES) {
+          if (buffer.byteLength >= POOL_MIN_ELEMENTS * 4 && this.pooledBytes + buffer.byteLength <= POOL_MAX_BYTES) {
             const whole = new Float32Array(buffer);
             const list = this.pool.get(whole.length) ?? [];
             list.push(whole);
@@ -195,6 +244,16 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
   for (const [name, op] of Object.entries(UNARY_OPS)) {
     define(name, ({ inputs, attrs }, be) => unary(be, op, inputs['x'] as tf.TensorInfo, Number(attrs?.['alpha'] ?? 0)));
   }
+
+  define('Transpose', ({ inputs, attrs }, be) => {
+    const x = inputs['x'] as tf.TensorInfo;
+    const xv = be.f32(x);
+    const perm = attrs?.['perm'] as number[] | undefined;
+    if (xv === null || perm === undefined || perm.length !== x.shape.length) return null;
+    const out = be.alloc(xv.length);
+    be.addon.transpose(xv, Int32Array.from(x.shape), Int32Array.from(perm), out);
+    return be.output(perm.map((axis) => x.shape[axis] as number), out);
+  });
 
   // --- reductions over one contiguous block of axes ----------------------
   for (const [name, op] of Object.entries(REDUCE_OPS)) {
@@ -338,6 +397,57 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     return be.output(filterShape.slice(), out);
   });
 
+  // --- batch-norm training (batchNormTraining.ts): no cpu kernel to fall back on
+  kernels.set(BN_TRAINING_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const x = inputs['x'] as tf.TensorInfo;
+    const xv = be.f32(x);
+    const sv = be.f32(inputs['scale'] as tf.TensorInfo);
+    const ov = be.f32(inputs['offset'] as tf.TensorInfo);
+    if (xv === null || sv === null || ov === null) throw new Error(`native ${BN_TRAINING_KERNEL}: float32 inputs only`);
+    const channels = x.shape[x.shape.length - 1] as number;
+    const y = be.alloc(xv.length);
+    const mean = be.alloc(channels);
+    const variance = be.alloc(channels);
+    be.addon.batchNormTrain(xv, sv, ov, y, mean, variance, channels, Number(attrs?.['epsilon']));
+    return [be.output(x.shape.slice(), y), be.output([channels], mean), be.output([channels], variance)];
+  });
+  kernels.set(BN_MOVING_AVERAGE_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const decay = Number(attrs?.['decay']);
+    return [['movingMean', 'mean'], ['movingVariance', 'variance']].map(([current, batch]) => {
+      const c = inputs[current as string] as tf.TensorInfo;
+      const cv = be.f32(c);
+      const bv = be.f32(inputs[batch as string] as tf.TensorInfo);
+      if (cv === null || bv === null || cv.length !== bv.length) throw new Error(`native ${BN_MOVING_AVERAGE_KERNEL}: float32 inputs of one size only`);
+      const out = be.alloc(cv.length);
+      be.addon.movingAverage(cv, bv, out, decay);
+      return be.output(c.shape.slice(), out);
+    });
+  });
+  kernels.set(BN_TRAINING_GRAD_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const x = inputs['x'] as tf.TensorInfo;
+    const get = (key: string): Float32Array | null => {
+      const t = inputs[key] as tf.TensorInfo | undefined;
+      if (t === undefined) return null;
+      const values = be.f32(t);
+      if (values === null) throw new Error(`native ${BN_TRAINING_GRAD_KERNEL}: float32 inputs only (${key})`);
+      return values;
+    };
+    const [dyv, xv, mv, vv, sv] = ['dy', 'x', 'mean', 'variance', 'scale'].map(get);
+    if (dyv == null || xv == null || mv == null || vv == null || sv == null) throw new Error(`native ${BN_TRAINING_GRAD_KERNEL}: missing input`);
+    const channels = x.shape[x.shape.length - 1] as number;
+    const dx = be.alloc(xv.length);
+    const dScale = be.alloc(channels);
+    const dOffset = be.alloc(channels);
+    be.addon.batchNormTrainGrad(dyv, xv, mv, vv, sv, get('dMean'), get('dVariance'), dx, dScale, dOffset, channels, Number(attrs?.['epsilon']));
+    return [be.output(x.shape.slice(), dx), be.output([channels], dScale), be.output([channels], dOffset)];
+  });
+
   // --- matrix products -----------------------------------------------------
   const matMul = (be: NativeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo | null => {
     const av = be.f32(a);
@@ -392,6 +502,7 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(BINARY_OPS),
   ...Object.keys(UNARY_OPS),
   ...Object.keys(REDUCE_OPS),
-  'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
+  'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
+  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL,
 ];

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadNativeAddon, NATIVE_BUILD_HINT } from './addon.js';
 import { NATIVE_KERNEL_NAMES, NativeBackend, nativeKernels } from './backend.js';
 import { markDilationAware } from '../../kernels/conv2dGrad.js';
+import { batchNormTrainingGradConfig, installFusedBatchNormLayers } from './batchNormTraining.js';
 
 export { NATIVE_BUILD_HINT, NATIVE_KERNEL_NAMES, NativeBackend };
 
@@ -47,6 +48,9 @@ export function registerNativeBackend(): NativeStatus {
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(addon), 1);
   // The native Conv2DBackprop* kernels take a `dilations` attr.
   markDilationAware(NATIVE_BACKEND, true);
+  // Batch-norm training as two kernels (forward, gradient) on native; tfjs's composition elsewhere.
+  if (tf.getGradient(batchNormTrainingGradConfig.kernelName) === undefined) tf.registerGradient(batchNormTrainingGradConfig);
+  installFusedBatchNormLayers();
   status = { available: true, info: addon.info(), path: load.path };
   return status;
 }

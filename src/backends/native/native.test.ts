@@ -16,6 +16,8 @@ import { unrollHem } from '../../em/unroll.js';
 import { hemHead } from '../../layers/hemHead.js';
 import { assertClose, assertNoLeak } from '../../../test/helpers.js';
 import { registerNativeBackend } from './index.js';
+import { ScheduledAdam } from '../../train/optimizer.js';
+import { batchNormTraining } from './batchNormTraining.js';
 
 const RTOL = 1e-4;
 const nativeStatus = registerNativeBackend();
@@ -109,6 +111,25 @@ const CASES: Case[] = [
     prepare: (x, i) => (i === 2 ? positive(x) : x),
     op: (x, mean, variance, offset, scale) => tf.batchNorm(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset as tf.Tensor1D, scale as tf.Tensor1D, 1e-3),
   },
+  {
+    name: 'batchNormTraining: y, batch mean and variance (gradients through all three)',
+    inputs: [[2, 5, 5, 6], [6], [6]],
+    prepare: (x, i) => (i === 0 ? tf.add(tf.mul(x, 2), 0.7) : x),
+    op: (x, s, o) => {
+      const r = batchNormTraining(x, s as tf.Tensor1D, o as tf.Tensor1D, 1e-3);
+      return tf.concat([tf.reshape(r.y, [-1]), r.mean, r.variance]);
+    },
+  },
+  {
+    name: 'batchNormTraining: y only, rank 2, 70 channels',
+    inputs: [[9, 70], [70], [70]],
+    op: (x, s, o) => batchNormTraining(x, s as tf.Tensor1D, o as tf.Tensor1D, 1e-5).y,
+  },
+  { name: 'transpose [1,0,2,3] (merged inner run)', inputs: [[3, 4, 5, 6]], op: (x) => tf.transpose(x, [1, 0, 2, 3]) },
+  { name: 'transpose [2,1,0,3] and [3,0,2,1]', inputs: [[3, 4, 5, 6]], op: (x) => tf.add(tf.reshape(tf.transpose(x, [2, 1, 0, 3]), [-1]), tf.reshape(tf.transpose(x, [3, 0, 2, 1]), [-1])) },
+  { name: 'transpose with size-1 axes, rank 5', inputs: [[2, 1, 3, 1, 4]], op: (x) => tf.transpose(x, [4, 3, 0, 2, 1]) },
+  { name: 'transpose rank 2', inputs: [[7, 9]], op: (x) => tf.transpose(x) },
+  { name: 'transpose of 2²⁰+ elements (threaded)', inputs: [[4, 520, 520]], op: (x) => tf.transpose(x, [2, 0, 1]), noGrad: true },
   { name: 'softmax last axis', inputs: [[4, 3, 7]], op: (x) => tf.softmax(x) },
   { name: 'logSoftmax', inputs: [[6, 11]], op: (x) => tf.logSoftmax(x) },
   { name: 'resizeBilinear ×2 halfPixelCenters', inputs: [[2, 4, 4, 3]], op: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [8, 8], false, true) },
@@ -164,7 +185,158 @@ function trainLosses(steps: number): number[] {
   return losses;
 }
 
+/** Shapes of the variables in the Adam tests: below and above the pool's 64-element threshold, a conv kernel, a scalar. */
+const ADAM_SHAPES = [[11], [3, 3, 16, 16], [40, 7], []];
+
+/**
+ * `steps` Adam steps of fresh variables (seeded) with seeded gradients, the
+ * learning rate changed midway; returns the variables and the optimizer's
+ * state (getWeights: iterations, then every m, then every v) as arrays.
+ */
+async function adamRun(fused: boolean, steps: number, tag: string): Promise<number[][]> {
+  const variables = ADAM_SHAPES.map((shape, i) => tf.tidy(() => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 30 + i), true, `adam-${tag}-${i}`)));
+  const optimizer = new ScheduledAdam(0.01, 0.9, 0.999, 1e-7);
+  optimizer.fused = fused;
+  for (let step = 0; step < steps; step++) {
+    if (step === 2) optimizer.setLearningRate(0.003);
+    const grads = ADAM_SHAPES.map((shape, i) => ({ name: `adam-${tag}-${i}`, tensor: tf.randomNormal(shape, 0, step === 1 ? 1e-3 : 1, 'float32', 100 * step + i + 1) }));
+    optimizer.applyGradients(grads);
+    tf.dispose(grads.map((g) => g.tensor));
+  }
+  const state = await optimizer.getWeights();
+  const out = [...variables.map((v) => Array.from(v.dataSync())), ...state.map((w) => Array.from(w.tensor.dataSync()))];
+  state[0]?.tensor.dispose(); // the iterations scalar (the others are the optimizer's variables)
+  optimizer.dispose();
+  tf.dispose(variables);
+  return out;
+}
+
+describe('ScheduledAdam: the fused update where the backend has one, tfjs\'s elsewhere', () => {
+  for (const backend of ['cpu', ...COMPARED]) {
+    it(`equals tfjs's Adam over 5 steps on ${backend} (weights, moments, iterations)`, async () => {
+      await setBackend(backend);
+      const before = tf.memory().numTensors;
+      const stock = await adamRun(false, 5, `stock-${backend}`);
+      const fused = await adamRun(true, 5, `fused-${backend}`);
+      assert.equal(tf.memory().numTensors, before, 'Adam steps leaked tensors');
+      assert.equal(fused.length, stock.length);
+      assert.deepEqual(stock[ADAM_SHAPES.length], [5], 'iterations');
+      fused.forEach((values, i) => assertClose(values, stock[i] as number[], 0, 1e-6, `array ${i}`));
+    });
+  }
+});
+
 if (present.includes('native')) {
+  describe('native fused Adam', () => {
+    it('runs one step of every variable without tfjs kernels (the two β-power updates only)', async () => {
+      await setBackend('native');
+      const w = tf.variable(tf.randomNormal([3, 3, 16, 16], 0, 1, 'float32', 1), true, 'adam-count');
+      const optimizer = new ScheduledAdam(0.01, 0.9, 0.999, 1e-7);
+      const g = tf.randomNormal([3, 3, 16, 16], 0, 1, 'float32', 2);
+      const kernels = async (): Promise<string[]> => (await tf.profile(() => optimizer.applyGradients([{ name: 'adam-count', tensor: g }]))).kernels.map((k) => k.name);
+      await kernels(); // creates m and v
+      assert.deepEqual(await kernels(), ['Multiply', 'Multiply']);
+      optimizer.fused = false;
+      assert.equal((await kernels()).length, 18, 'the stock update: 14 kernels per variable, 2 for 1 − βᵗ, 2 for βᵗ');
+      optimizer.dispose();
+      tf.dispose([w, g]);
+    });
+
+    it('updates in place only what nothing else observes (clones, slices, dataSync arrays keep their values)', async () => {
+      await setBackend('native');
+      const w = tf.variable(tf.randomNormal([40, 7], 0, 1, 'float32', 3), true, 'adam-alias');
+      const optimizer = new ScheduledAdam(0.1, 0.9, 0.999, 1e-7);
+      const g = tf.ones([40, 7]);
+      const step = (): void => optimizer.applyGradients([{ name: 'adam-alias', tensor: g }]);
+      step();
+      step(); // w, m, v now live in buffers of the backend's own: updated in place from here
+      const id = w.dataId;
+      step();
+      assert.equal(w.dataId, id, 'an unobserved variable is updated in place');
+      const clone = tf.clone(w);
+      const slice = tf.slice(w, [0, 0], [1, 7]);
+      const before = Array.from(clone.dataSync());
+      const sliceBefore = Array.from(slice.dataSync());
+      step();
+      assert.deepEqual(Array.from(clone.dataSync()), before, 'a clone keeps its values');
+      assert.deepEqual(Array.from(slice.dataSync()), sliceBefore, 'a slice keeps its values');
+      assert.notEqual(w.dataSync()[0], before[0], 'the variable moved');
+      tf.dispose([clone, slice]);
+      const read = w.dataSync();
+      const readBefore = Array.from(read);
+      step();
+      assert.deepEqual(Array.from(read), readBefore, 'an array handed out by dataSync keeps its values');
+      assert.notEqual(w.dataSync()[0], readBefore[0], 'the variable moved');
+      optimizer.dispose();
+      tf.dispose([w, g]);
+    });
+
+    it('checkpoints like tfjs: state from fused steps continues with the stock update, and back', async () => {
+      await setBackend('native');
+      const run = async (fusedFirst: boolean, fusedThen: boolean): Promise<number[]> => {
+        const w = tf.tidy(() => tf.variable(tf.randomNormal([5, 13], 0, 1, 'float32', 4), true, `adam-ckpt-${fusedFirst}-${fusedThen}`));
+        const first = new ScheduledAdam(0.01, 0.9, 0.999, 1e-7);
+        first.fused = fusedFirst;
+        const grad = (seed: number) => [{ name: w.name, tensor: tf.randomNormal([5, 13], 0, 1, 'float32', seed + 10) }]; // (seed 0 means unseeded)
+        for (let s = 0; s < 3; s++) { const gs = grad(s); first.applyGradients(gs); tf.dispose(gs.map((x) => x.tensor)); }
+        const saved = (await first.getWeights()).map((x) => ({ name: x.name, tensor: tf.tensor(x.tensor.dataSync(), x.tensor.shape) }));
+        first.dispose();
+        const second = new ScheduledAdam(0.01, 0.9, 0.999, 1e-7);
+        second.fused = fusedThen;
+        await second.setWeights(saved);
+        assert.equal(second.getClassName(), 'Adam');
+        for (let s = 3; s < 6; s++) { const gs = grad(s); second.applyGradients(gs); tf.dispose(gs.map((x) => x.tensor)); }
+        const out = Array.from(w.dataSync());
+        second.dispose();
+        tf.dispose([w, ...saved.map((x) => x.tensor)]);
+        return out;
+      };
+      const stock = await run(false, false);
+      assertClose(await run(true, false), stock, 0, 1e-6, 'fused then stock');
+      assertClose(await run(false, true), stock, 0, 1e-6, 'stock then fused');
+    });
+  });
+
+  describe('native fused batch-norm training', () => {
+    const layerStep = (): number[][] => {
+      const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3, gammaInitializer: tf.initializers.randomNormal({ seed: 5, mean: 1 }), betaInitializer: tf.initializers.randomNormal({ seed: 6 }) });
+      const x = tf.randomNormal([4, 6, 6, 8], 0.5, 2, 'float32', 7);
+      const r = tf.randomNormal([4, 6, 6, 8], 0, 1, 'float32', 8);
+      const grads = tf.grads((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, r)))([x]);
+      const y = layer.apply(x, { training: true }) as tf.Tensor;
+      const out = [y, ...grads, ...layer.getWeights()].map((t) => Array.from(t.dataSync()));
+      tf.dispose([x, r, y, ...grads]);
+      layer.dispose();
+      return out;
+    };
+
+    it('tf.layers.batchNormalization in training: output, input gradient and moving statistics equal cpu', async () => {
+      await setBackend('cpu');
+      const expected = layerStep();
+      await setBackend('native');
+      const before = tf.memory().numTensors;
+      const actual = layerStep();
+      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+      assert.equal(actual.length, expected.length);
+      actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-6, RTOL, `array ${i}`));
+    });
+
+    it('runs the layer in training as one forward and one gradient kernel', async () => {
+      await setBackend('native');
+      const layer = tf.layers.batchNormalization();
+      const x = tf.randomNormal([2, 4, 4, 8], 0, 1, 'float32', 9);
+      layer.apply(x, { training: true });
+      const profile = await tf.profile(() => tf.grads((input: tf.Tensor) => tf.sum(layer.apply(input, { training: true }) as tf.Tensor))([x]));
+      const names = profile.kernels.map((k) => k.name);
+      assert.equal(names.filter((n) => n === 'HemnetBatchNormTraining').length, 1, names.join(' '));
+      assert.equal(names.filter((n) => n === 'HemnetBatchNormTrainingGrad').length, 1, names.join(' '));
+      assert.ok(!names.includes('Mean') && !names.includes('FusedBatchNorm'), names.join(' '));
+      tf.dispose(profile.result as tf.Tensor[]);
+      tf.dispose(x);
+      layer.dispose();
+    });
+  });
+
   describe('native backend', () => {
     it('trains a tiny HEM model with the same losses as cpu (Adam, 6 steps)', async () => {
       await setBackend('cpu');

@@ -21,6 +21,7 @@ import { findHemHeads } from '../../train/evaluate.js';
 import { trainSegmentation } from '../../train/loop.js';
 import { TrainLog } from '../../train/trainLog.js';
 import { createGradientWorkers, defaultWorkerCount } from '../../train/parallel.js';
+import { workerBackedDataset, type WorkerBackedDataset } from '../../train/parallelData.js';
 import { datasetBasesUsage, disposeProbe, disposeValidationProbe, formatBasesUsage, measureTraining, probeBatch, validationProbe } from '../../train/monitor.js';
 import type { TrainingOptimizer } from '../../train/optimizer.js';
 import { presetRunConfig, RUN_PRESETS } from '../../train/presets.js';
@@ -123,6 +124,24 @@ function stepSizeAnnealing(model: tf.LayersModel, config: RunConfig): HemStepSiz
   });
 }
 
+/**
+ * In-memory datasets (the built-in scenes): the training batches are made on
+ * a data worker thread that builds the same dataset from the config, read
+ * ahead by the loop, so that no step waits for its batch to be drawn. Null
+ * for datasets that already load asynchronously (files), and when the
+ * worker cannot build the dataset (e.g. one registered by an extension in
+ * this thread only): then batches are made between steps, as before.
+ */
+async function startDataWorker(config: RunConfig, train: SegmentationDataset, io: Output): Promise<WorkerBackedDataset | null> {
+  if (train.load !== undefined) return null;
+  try {
+    return await workerBackedDataset(train, { module: new URL('../run.js', import.meta.url).href, exportName: 'createDatasets', args: [config], property: 'train' });
+  } catch (error) {
+    io.err(`note: batches are prepared on the training thread (${(error as Error).message})\n`);
+    return null;
+  }
+}
+
 /** Step 2: backend, run folder + config.json, datasets, the model (restored or new) and the η schedule. */
 export async function buildRun(folder: PreparedRunFolder, io: Output): Promise<TrainRun> {
   const { dir, checkpoint, config } = folder;
@@ -184,6 +203,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   let workers: Awaited<ReturnType<typeof createGradientWorkers>> = null;
   let probe: Awaited<ReturnType<typeof probeBatch>> | null = null;
   let validation: Awaited<ReturnType<typeof validationProbe>> | null = null;
+  let dataWorker: WorkerBackedDataset | null = null;
   try {
     probe = monitored ? await probeBatch(datasets.val, config.train.monitorSamples, config.model.inputSize) : null;
     validation = monitored && config.train.monitorValidation > 0 ? await validationProbe(datasets.val, config.train.monitorValidation, config.model.inputSize, config.eval.batchSize) : null;
@@ -191,9 +211,10 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
     const validated = validation;
     workers = await createGradientWorkers(model, workerCount, backendInfo().name);
     io.out(`training on ${workerCount} thread${workerCount === 1 ? '' : 's'} (data-parallel, ${backendInfo().name} each)\n`);
+    dataWorker = await startDataWorker(config, datasets.train, io);
     await trainSegmentation({
       model,
-      dataset: datasets.train,
+      dataset: dataWorker ?? datasets.train,
       options: config.train,
       startStep: run.startStep,
       ...(run.optimizer !== null ? { optimizer: run.optimizer } : {}),
@@ -220,6 +241,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
     if (probe !== null) disposeProbe(probe);
     if (validation !== null) disposeValidationProbe(validation);
     await workers?.close();
+    await dataWorker?.close();
     stops.dispose();
     log.close();
   }
