@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { HemHead, hemHead } from './hemHead.js';
-import { disposeHemResult } from '../em/unroll.js';
+import { disposeHemResult, unrollHem } from '../em/unroll.js';
 import { assertClose, randn, useBackend } from '../../test/helpers.js';
 import { saveAndLoad } from '../../test/layers.js';
 
@@ -143,6 +143,33 @@ describe('HemHead layer', () => {
     assertClose(model.predict(x) as tf.Tensor, out5, 1e-6);
     assert.throws(() => head.setEvalIterations(0), /HemHead.setEvalIterations: 'iterations' must be an integer ≥ 1, received 0/);
     tf.dispose([x, out5, out1]);
+  });
+
+  it('emProblem + unrollHem + outputFromReconstruction reproduce the inference output exactly (hem and ema presets)', async () => {
+    await useBackend('wasm');
+    for (const preset of ['hem', 'ema'] as const) {
+      const { model, head } = headModel({ preset, evalIterations: 2 });
+      const x = randn([2, 6, 5, 8], 12) as tf.Tensor4D;
+      const before = tf.memory().numTensors;
+      const problem = head.emProblem(x);
+      assert.deepEqual(problem.x.shape, [2, 30, 8]);
+      assert.deepEqual(problem.mu0.shape, [4, 8]);
+      assert.equal(problem.options.iterations, 2);
+      assert.equal(problem.options.detachEm, preset === 'ema');
+      assert.equal(problem.options.stepSize, preset === 'ema' ? 1 : 0.5);
+      const result = unrollHem(problem.x, problem.mu0, problem.options);
+      const attended = head.attend(x);
+      assertClose(result.gamma, attended.gamma, 1e-6);
+      const rebuilt = head.outputFromReconstruction(result.reconstruction, x);
+      const expected = model.predict(x) as tf.Tensor;
+      assertClose(rebuilt, expected, 1e-5);
+      tf.dispose([problem.x, problem.mu0, rebuilt, expected]);
+      disposeHemResult(result);
+      disposeHemResult(attended);
+      assert.equal(tf.memory().numTensors, before, 'no tensor leak');
+      x.dispose();
+      model.dispose();
+    }
   });
 
   it('keeps tf.memory().numTensors flat across inference and training steps', async () => {

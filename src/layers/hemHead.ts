@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchNormTraining } from '../backends/native/batchNormTraining.js';
-import { unrollHem, type HemResult } from '../em/unroll.js';
+import { unrollHem, type HemOptions, type HemResult } from '../em/unroll.js';
 import { checkIterations, checkStepSize, checkTemperature, KERNELS, type Kernel } from '../em/validate.js';
 import { checkKnownKeys, checkOneOf, defaultsOf, keysOf, pickKeys, validateField, type FieldSpec, type Schema } from '../schema.js';
 import { defaultLayerName, registerLayer } from './serialization.js';
@@ -304,6 +304,47 @@ export class HemHead extends tf.layers.Layer {
     const result = this.unroll(x, iterations, true);
     x.dispose();
     return result;
+  }
+
+  /**
+   * The EM problem this head solves on `input` [B, H, W, C_in] (analyses:
+   * the paper's Fig. 3 on a trained model): x [B, N, C] after the 1×1 conv
+   * in, μ⁽⁰⁾ [K, C] (a copy) and the `unrollHem` options the head uses
+   * (η in use, σ², kernel, normalisation, EMANet's no-grad cut), with
+   * `iterations` = the evaluation T. `unrollHem(x, mu0, options)` reproduces
+   * `attend`. The caller disposes x and mu0.
+   */
+  emProblem(input: tf.Tensor4D): { x: tf.Tensor3D; mu0: tf.Tensor2D; options: Required<Pick<HemOptions, 'stepSize' | 'iterations' | 'temperature' | 'kernel' | 'normalizeBases' | 'detachEm'>> } {
+    const w = this.weightsOrThrow();
+    const x = tf.tidy(() => this.featuresOf(input));
+    return {
+      x,
+      mu0: tf.clone(w.bases.read()) as tf.Tensor2D,
+      options: {
+        stepSize: this.stepSize,
+        iterations: this.evalIterations,
+        temperature: this.temperatureFor(x.shape[2]),
+        kernel: this.options.kernel,
+        normalizeBases: this.options.normalizeBases,
+        detachEm: this.options.detachEm,
+      },
+    };
+  }
+
+  /**
+   * The layer's output from an R-step reconstruction X̃ [B, N, C] and the
+   * layer's input [B, H, W, C_in], in inference mode: ReLU, 1×1 conv out,
+   * BN (moving statistics), residual add, ReLU: what `call` does after EM.
+   * Differentiable in X̃ (e.g. inside `gradientFlow`'s loss).
+   */
+  outputFromReconstruction(reconstruction: tf.Tensor3D, input: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const w = this.weightsOrThrow();
+      const [b, h, width, cin] = input.shape;
+      const flat = tf.relu(tf.reshape(reconstruction, [b * h * width, reconstruction.shape[2]]));
+      const projected = tf.matMul(flat, w.outKernel.read()) as tf.Tensor2D;
+      return tf.relu(tf.add(tf.reshape(this.batchNorm(projected, false), [b, h, width, cin]), input)) as tf.Tensor4D;
+    });
   }
 
   override getConfig(): tf.serialization.ConfigDict {

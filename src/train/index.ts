@@ -13,7 +13,7 @@ export { defaultRunConfig, mergeRunConfig, RUN_SCHEMA, TRAIN_SCHEMA, EVAL_SCHEMA
 export type { RunConfig, PartialRunConfig, RunTrainConfig, EvalConfig } from './runConfig.js';
 export { createOptimizer, optimizerName, ScheduledAdam, MomentumSgd, OPTIMIZER_NAMES, OPTIMIZERS } from './optimizer.js';
 export type { OptimizerName, OptimizerSpec, TrainingOptimizer } from './optimizer.js';
-export { measureTraining, headBasesUsage, datasetBasesUsage, backboneGradientNorm, backboneOutput, probeBatch, disposeProbe, formatBasesUsage } from './monitor.js';
-export type { HeadBasesUsage, TrainingMeasurement, ProbeBatch } from './monitor.js';
+export { measureTraining, headBasesUsage, datasetBasesUsage, backboneGradientNorm, backboneOutput, probeBatch, disposeProbe, formatBasesUsage, validationProbe, disposeValidationProbe, validationMetrics } from './monitor.js';
+export type { HeadBasesUsage, TrainingMeasurement, ProbeBatch, ValidationProbe, ValidationMetrics } from './monitor.js';
 export { RUN_PRESETS, presetRunConfig } from './presets.js';
 export type { RunPreset } from './presets.js';

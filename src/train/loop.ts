@@ -10,7 +10,7 @@ import { createRng, hashSeed } from '../data/random.js';
 import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
 import { copyTensorInto } from '../kernels/wasmHeap.js';
 import { segmentationCrossEntropy } from './loss.js';
-import type { HeadBasesUsage, TrainingMeasurement } from './monitor.js';
+import type { HeadBasesUsage, TrainingMeasurement, ValidationMetrics } from './monitor.js';
 import { polyLearningRate } from './schedule.js';
 import { createOptimizer, type OptimizerName, type TrainingOptimizer } from './optimizer.js';
 
@@ -50,8 +50,12 @@ export type TrainEvent =
   | { type: 'start'; step: number; totalSteps: number; trainableParameters: number }
   | { type: 'step'; step: number; totalSteps: number; loss: number; learningRate: number; imagesPerSecond: number; elapsedMs: number; dataWaitMs: number }
   | { type: 'checkpoint'; step: number }
-  /** Every `monitor.every` steps: bases usage of every HEM/EMA head and (optionally) ‖∂loss/∂backbone output‖ (src/train/monitor.ts). */
-  | { type: 'monitor'; step: number; bases: HeadBasesUsage[]; backboneGradientNorm: number | null }
+  /**
+   * Every `monitor.every` steps: bases usage of every HEM/EMA head, (optionally) ‖∂loss/∂backbone output‖
+   * and (optionally) mIoU / pixel accuracy on a fixed validation subset (src/train/monitor.ts).
+   * `validation` is absent in logs written before it existed.
+   */
+  | { type: 'monitor'; step: number; bases: HeadBasesUsage[]; backboneGradientNorm: number | null; validation?: ValidationMetrics | null }
   | { type: 'stopped'; step: number; reason: string }
   | { type: 'done'; step: number; elapsedMs: number };
 

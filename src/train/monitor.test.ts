@@ -7,8 +7,10 @@ import { buildSegmentationModel } from '../models/zoo.js';
 import { effectiveNumber } from '../metrics/bases.js';
 import { segmentationCrossEntropy } from './loss.js';
 import { trainSegmentation, type TrainEvent } from './loop.js';
-import { applyFrom, backboneGradientNorm, backboneOutput, datasetBasesUsage, disposeProbe, fitSample, formatBasesUsage, headBasesUsage, measureTraining, probeBatch } from './monitor.js';
-import { findHemHeads } from './evaluate.js';
+import { applyFrom, backboneGradientNorm, backboneOutput, datasetBasesUsage, disposeProbe, disposeValidationProbe, fitSample, formatBasesUsage, headBasesUsage, measureTraining, probeBatch, validationMetrics, validationProbe } from './monitor.js';
+import { evaluateSegmentation, findHemHeads } from './evaluate.js';
+import '../data/builtinDatasets.js';
+import { mergeRunConfig, defaultRunConfig } from './runConfig.js';
 import { useBackend } from '../../test/helpers.js';
 
 const TINY_MODEL = { inputSize: [32, 32] as [number, number], width: 4, channels: 8, midChannels: 8, hem: { numBases: 4 }, seed: 3 };
@@ -132,6 +134,62 @@ describe('training monitor', () => {
 
   it('rejects a bad probe size', async () => {
     await assert.rejects(probeBatch(scenes(1), 0), /probeBatch: 'count' must be an integer ≥ 1, received 0/);
+    await assert.rejects(validationProbe(scenes(1), 0), /validationProbe: 'count' must be an integer ≥ 1, received 0/);
+    await assert.rejects(validationProbe(scenes(1), 1, null, 0), /validationProbe: 'batchSize' must be an integer ≥ 1, received 0/);
+  });
+
+  it('validation metrics on the first N images equal evaluateSegmentation limited to N, in any batching, without leaks', async () => {
+    for (const head of ['hem', 'fcn'] as const) {
+      const { model } = buildSegmentationModel({ ...TINY_MODEL, head });
+      const data = scenes(7);
+      const expected = (await evaluateSegmentation(model, data, { limit: 5, batchSize: 2 })).metrics;
+      for (const batchSize of [2, 5, 8]) {
+        const probe = await validationProbe(data, 5, [32, 32], batchSize);
+        assert.equal(probe.samples, 5);
+        assert.equal(probe.batches.length, Math.ceil(5 / batchSize));
+        const before = tf.memory().numTensors;
+        const got = validationMetrics(model, probe);
+        assert.equal(tf.memory().numTensors, before, 'no tensor leak');
+        assert.equal(got.samples, 5);
+        assert.ok(Math.abs(got.meanIoU - expected.meanIoU) < 1e-9, `${head} batch ${batchSize}: ${got.meanIoU} vs ${expected.meanIoU}`);
+        assert.ok(Math.abs(got.pixelAccuracy - expected.pixelAccuracy) < 1e-9);
+        disposeValidationProbe(probe);
+      }
+      // More than the split holds: all of it.
+      const all = await validationProbe(data, 100, null, 4);
+      assert.equal(all.samples, 7);
+      disposeValidationProbe(all);
+      model.dispose();
+    }
+  });
+
+  it("monitor events carry the validation curve when asked, null otherwise; 'train.monitorValidation' is validated", async () => {
+    const { model } = buildSegmentationModel({ ...TINY_MODEL, head: 'fcn' });
+    const data = scenes(4);
+    const probe = await probeBatch(data, 2);
+    const validation = await validationProbe(data, 3);
+    const events: TrainEvent[] = [];
+    await trainSegmentation({
+      model,
+      dataset: data,
+      options: { optimizer: 'adam', steps: 2, batchSize: 2, learningRate: 1e-3, momentum: 0.9, weightDecay: 0, lrPower: 0.9, seed: 0, checkpointEvery: 0 },
+      monitor: { every: 2, measure: (step) => measureTraining(model, probe, { gradient: false, validation: step === 2 ? validation : null }) },
+      onEvent: (e) => events.push(e),
+    });
+    const monitors = events.filter((e): e is Extract<TrainEvent, { type: 'monitor' }> => e.type === 'monitor');
+    assert.deepEqual(monitors.map((e) => e.step), [1, 2]);
+    assert.equal(monitors[0]!.validation, null);
+    const v = monitors[1]!.validation!;
+    assert.equal(v.samples, 3);
+    const direct = validationMetrics(model, validation);
+    assert.equal(v.meanIoU, direct.meanIoU, 'measured on the trained weights, inference mode (deterministic)');
+    assert.ok(v.pixelAccuracy >= 0 && v.pixelAccuracy <= 1);
+    disposeValidationProbe(validation);
+    disposeProbe(probe);
+    model.dispose();
+    assert.equal(defaultRunConfig().train.monitorValidation, 0, 'off by default');
+    assert.equal(mergeRunConfig(defaultRunConfig(), { train: { monitorValidation: 50 } }).train.monitorValidation, 50);
+    assert.throws(() => mergeRunConfig(defaultRunConfig(), { train: { monitorValidation: -1 } }, 'c.json'), /c\.json: 'train\.monitorValidation' must be .*≥ 0.*-1|monitorValidation.*-1/);
   });
 });
 

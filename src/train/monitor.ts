@@ -16,7 +16,8 @@ import { batchSamples, batchToTensors } from '../data/augment.js';
 import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import { disposeHemResult } from '../em/unroll.js';
 import { basesUsage, effectiveNumber } from '../metrics/bases.js';
-import { findHemHeads } from './evaluate.js';
+import { ConfusionMatrix } from '../metrics/confusion.js';
+import { findHemHeads, predictProbabilities } from './evaluate.js';
 import { segmentationCrossEntropy } from './loss.js';
 
 /** Usage of one head's bases. */
@@ -28,10 +29,20 @@ export interface HeadBasesUsage {
   share: number[];
 }
 
+/** Dataset-level metrics on the fixed validation subset (a point of the validation curve). */
+export interface ValidationMetrics {
+  /** Images evaluated (the first `samples` of the validation split). */
+  samples: number;
+  meanIoU: number;
+  pixelAccuracy: number;
+}
+
 export interface TrainingMeasurement {
   bases: HeadBasesUsage[];
   /** ‖∂loss/∂(backbone output)‖₂ on the probe batch; null when not asked for or no backbone output was found. */
   backboneGradientNorm: number | null;
+  /** mIoU and pixel accuracy on the validation subset (`train.monitorValidation`); null when off. */
+  validation: ValidationMetrics | null;
 }
 
 /** A fixed batch to measure on (images normalised as in training). */
@@ -169,11 +180,61 @@ export function backboneGradientNorm(model: tf.LayersModel, probe: ProbeBatch): 
   });
 }
 
-/** Both measurements on `probe`. */
-export function measureTraining(model: tf.LayersModel, probe: ProbeBatch, options: { gradient: boolean }): TrainingMeasurement {
+/**
+ * A fixed validation subset held as tensors (the first `count` samples of
+ * `dataset`, centre-cropped to `size`), in batches of `batchSize`, so that
+ * the monitor can evaluate it synchronously between training steps.
+ * Dispose it with `disposeValidationProbe`.
+ */
+export interface ValidationProbe {
+  batches: { images: tf.Tensor4D; labels: Int32Array }[];
+  samples: number;
+  numClasses: number;
+  ignoreLabel: number;
+}
+
+export async function validationProbe(
+  dataset: SegmentationDataset,
+  count: number,
+  size: readonly [number, number] | null = null,
+  batchSize = 8,
+): Promise<ValidationProbe> {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`validationProbe: 'count' must be an integer ≥ 1, received ${String(count)}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`validationProbe: 'batchSize' must be an integer ≥ 1, received ${String(batchSize)}`);
+  const total = Math.min(count, dataset.size);
+  const batches: ValidationProbe['batches'] = [];
+  for (let start = 0; start < total; start += batchSize) {
+    const n = Math.min(batchSize, total - start);
+    const samples = await loadSamples(dataset, Array.from({ length: n }, (_, i) => ({ index: start + i, epoch: 0 })));
+    const batch = batchSamples(samples.map((sample) => fitSample(sample, size, dataset.ignoreLabel)));
+    const { images, labels } = batchToTensors(batch);
+    labels.dispose();
+    batches.push({ images, labels: batch.labels });
+  }
+  return { batches, samples: total, numClasses: dataset.numClasses, ignoreLabel: dataset.ignoreLabel };
+}
+
+export function disposeValidationProbe(probe: ValidationProbe): void {
+  tf.dispose(probe.batches.map((b) => b.images));
+}
+
+/** Dataset-level mIoU and pixel accuracy of `model` (inference mode, single scale) on the validation probe. */
+export function validationMetrics(model: tf.LayersModel, probe: ValidationProbe): ValidationMetrics {
+  const confusion = new ConfusionMatrix(probe.numClasses, { ignoreLabel: probe.ignoreLabel });
+  for (const batch of probe.batches) {
+    const probabilities = predictProbabilities(model, batch.images);
+    confusion.updateFromTensors(probabilities, batch.labels);
+    probabilities.dispose();
+  }
+  return { samples: probe.samples, meanIoU: confusion.meanIoU(), pixelAccuracy: confusion.pixelAccuracy() };
+}
+
+/** The measurements on `probe` (bases usage, optionally the gradient norm) and, when given, on the validation subset. */
+export function measureTraining(model: tf.LayersModel, probe: ProbeBatch, options: { gradient: boolean; validation?: ValidationProbe | null }): TrainingMeasurement {
   return {
     bases: headBasesUsage(model, probe.images),
     backboneGradientNorm: options.gradient ? backboneGradientNorm(model, probe) : null,
+    validation: options.validation != null ? validationMetrics(model, options.validation) : null,
   };
 }
 

@@ -29,6 +29,7 @@ describe('run presets', () => {
     assert.equal(c.model.channels, 128);
     assert.equal(c.model.hem.numBases, 32);
     assert.equal(c.train.monitorGradient, true);
+    assert.equal(c.train.monitorValidation, 100, 'the validation curve on 100 fixed scenes');
     const d = defaultRunConfig();
     assert.equal(d.data.canvasSize, 64);
     assert.equal(d.model.hem.numBases, 16);
@@ -57,17 +58,18 @@ describe('run presets', () => {
       assert.equal(config.data.digitOverlap, 0.5, 'preset keys the flags leave alone');
       assert.deepEqual(config.data.clutterFragments, [4, 10]);
       assert.equal(config.model.hem.numBases, 4, 'flags override the preset');
-      const log = (await readFile(join(dir, 'train-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number; bases?: unknown[]; backboneGradientNorm?: number });
+      const log = (await readFile(join(dir, 'train-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number; bases?: unknown[]; backboneGradientNorm?: number; validation?: { samples: number; meanIoU: number } });
       const monitor = log.filter((e) => e.type === 'monitor');
       assert.deepEqual(monitor.map((e) => e.step), [1]);
       assert.equal(monitor[0]!.bases!.length, 1);
       assert.ok((monitor[0]!.backboneGradientNorm ?? 0) > 0);
+      assert.equal(monitor[0]!.validation?.samples, 2, 'the validation curve: min(100, the 2 validation scenes)');
       const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as { bases: { effectiveBases: number; share: number[] }[] };
       assert.equal(metrics.bases[0]!.share.length, 4);
       assert.match(io.text(), /bases head\/hem: effective \d\.\d\d of 4/);
       const info = quiet();
       assert.equal(await main(['info', '--run', dir, '--backend', 'wasm'], info), 0);
-      assert.match(info.text(), /monitor step 1: effective bases head\/hem \d\.\d\d\/4 · ‖∂L\/∂backbone‖/);
+      assert.match(info.text(), /monitor step 1: effective bases head\/hem \d\.\d\d\/4 · ‖∂L\/∂backbone‖ [\d.e+-]+ · val mIoU \d+\.\d \(2 images\)/);
       assert.match(info.text(), /evaluation \(val\): bases head\/hem: effective/);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -53,6 +53,8 @@ export interface RunTrainConfig extends TrainOptions {
   monitorGradient: boolean;
   /** Validation images in the fixed probe batch the monitor measures on. */
   monitorSamples: number;
+  /** Monitor events also record mIoU and pixel accuracy on the first this many validation images (0: off): the validation curve. */
+  monitorValidation: number;
 }
 
 export interface RunConfig {
@@ -95,6 +97,7 @@ export const TRAIN_SCHEMA = {
   monitorEvery: { kind: 'integer', min: 0, default: 100, flag: 'monitor-every', doc: "steps between 'monitor' events in train-log.jsonl: effective number of bases per HEM/EMA head (0: off)" },
   monitorGradient: { kind: 'boolean', default: false, flag: 'monitor-gradient', doc: 'monitor events also record ‖∂loss/∂(backbone output)‖ (Fig. 3d)' },
   monitorSamples: { kind: 'integer', min: 1, default: 8, doc: 'validation images in the fixed batch the monitor measures on' },
+  monitorValidation: { kind: 'integer', min: 0, default: 0, flag: 'monitor-validation', doc: "monitor events also record mIoU and pixel accuracy on the first N validation images (the validation curve; 0: off)" },
 } as const satisfies Schema;
 
 export const EVAL_SCHEMA = {

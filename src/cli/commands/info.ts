@@ -49,7 +49,8 @@ export async function runMonitorSummary(dir: string): Promise<string> {
     for (const e of monitors) {
       const bases = e.bases.map((b) => `${b.head} ${b.effectiveBases.toFixed(2)}/${b.share.length}`).join(', ');
       const gradient = e.backboneGradientNorm !== null ? ` · ‖∂L/∂backbone‖ ${e.backboneGradientNorm.toExponential(3)}` : '';
-      lines.push(`monitor step ${e.step}: effective bases ${bases || '(no HEM head)'}${gradient}`);
+      const validation = e.validation != null ? ` · val mIoU ${(e.validation.meanIoU * 100).toFixed(1)} (${e.validation.samples} images)` : '';
+      lines.push(`monitor step ${e.step}: effective bases ${bases || '(no HEM head)'}${gradient}${validation}`);
     }
   }
   const metricsPath = join(dir, 'metrics.json');

@@ -22,7 +22,7 @@ import { trainSegmentation } from '../../train/loop.js';
 import { TrainLog } from '../../train/trainLog.js';
 import { createGradientWorkers, defaultWorkerCount } from '../../train/parallel.js';
 import { workerBackedDataset, type WorkerBackedDataset } from '../../train/parallelData.js';
-import { datasetBasesUsage, disposeProbe, formatBasesUsage, measureTraining, probeBatch } from '../../train/monitor.js';
+import { datasetBasesUsage, disposeProbe, disposeValidationProbe, formatBasesUsage, measureTraining, probeBatch, validationProbe } from '../../train/monitor.js';
 import type { TrainingOptimizer } from '../../train/optimizer.js';
 import { presetRunConfig, RUN_PRESETS } from '../../train/presets.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../../train/runConfig.js';
@@ -196,16 +196,19 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   // Default: one per core on wasm/cpu (single-threaded); 1 on native/tensorflow, which thread inside.
   const singleThreaded = ['wasm', 'cpu'].includes(backendInfo().name);
   const workerCount = Math.min(config.train.workers ?? (singleThreaded ? defaultWorkerCount() : 1), config.train.batchSize);
-  const monitored = config.train.monitorEvery > 0 && (findHemHeads(model).length > 0 || config.train.monitorGradient);
+  const monitored = config.train.monitorEvery > 0 && (findHemHeads(model).length > 0 || config.train.monitorGradient || config.train.monitorValidation > 0);
   const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...progressTarget(io) });
   // Created inside the try: whatever fails (a bad validation file in the probe, a worker that
   // does not start), the finally closes the worker threads, or the process would never exit.
   let workers: Awaited<ReturnType<typeof createGradientWorkers>> = null;
   let probe: Awaited<ReturnType<typeof probeBatch>> | null = null;
+  let validation: Awaited<ReturnType<typeof validationProbe>> | null = null;
   let dataWorker: WorkerBackedDataset | null = null;
   try {
     probe = monitored ? await probeBatch(datasets.val, config.train.monitorSamples, config.model.inputSize) : null;
+    validation = monitored && config.train.monitorValidation > 0 ? await validationProbe(datasets.val, config.train.monitorValidation, config.model.inputSize, config.eval.batchSize) : null;
     const probed = probe;
+    const validated = validation;
     workers = await createGradientWorkers(model, workerCount, backendInfo().name);
     io.out(`training on ${workerCount} thread${workerCount === 1 ? '' : 's'} (data-parallel, ${backendInfo().name} each)\n`);
     dataWorker = await startDataWorker(config, datasets.train, io);
@@ -219,7 +222,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
       signal: stops.signal,
       ...(hooks.afterStep ? { afterStep: hooks.afterStep } : {}),
       ...(workers !== null ? { workers } : {}),
-      ...(probed !== null ? { monitor: { every: config.train.monitorEvery, measure: () => measureTraining(model, probed, { gradient: config.train.monitorGradient }) } } : {}),
+      ...(probed !== null ? { monitor: { every: config.train.monitorEvery, measure: () => measureTraining(model, probed, { gradient: config.train.monitorGradient, validation: validated }) } } : {}),
       saveCheckpoint: async (step, optimizer) => {
         log.flush(); // the records of steps 1..step are on disk before the checkpoint of step
         await writeCheckpoint(checkpointDir, await captureCheckpoint(model, optimizer, step, config), hooks.onStage ? { onStage: hooks.onStage } : {});
@@ -236,6 +239,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
     });
   } finally {
     if (probe !== null) disposeProbe(probe);
+    if (validation !== null) disposeValidationProbe(validation);
     await workers?.close();
     await dataWorker?.close();
     stops.dispose();

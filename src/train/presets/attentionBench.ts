@@ -36,6 +36,8 @@ export const attentionBench: RunPreset = {
       checkpointEvery: 250,
       monitorEvery: 100,
       monitorGradient: true,
+      // The validation curve (issue 11: a budget that reaches a plateau): mIoU on 100 fixed validation scenes at every monitor event.
+      monitorValidation: 100,
     },
     eval: { batchSize: 8 },
   },

@@ -1,0 +1,240 @@
+/**
+ * Figures of the attention-bench study (issue 11, docs/paper.md), regenerated
+ * from committed results into docs/figures/attention-bench/ (SVG + PNG; the
+ * attention maps are PNG only: heat maps are raster images).
+ *
+ *   npx tsx scripts/attention-bench-figures.ts curves
+ *     From the 'monitor' events of every train-log.jsonl under
+ *     experiments/attention-bench/ (the curve runs and the sweeps' runs):
+ *     - validation-curve: mIoU on the 100 fixed validation scenes over training;
+ *     - effective-bases: exp(H(mean γ)) per HEM/EMA head over training (collapse);
+ *     - backbone-gradient: ‖∂L/∂(backbone output)‖ over training, hem vs ema vs fcn (Fig. 3d).
+ *
+ *   npx tsx scripts/attention-bench-figures.ts model RUN_DIR [--backend native] [--out DIR]
+ *     On a trained hem run (its checkpoint or model/) and its first 8 validation scenes:
+ *     - elbo-trained: mean ELBO per iteration for η ∈ {0.2, 0.4, 0.6, 0.8, 1} (Fig. 3a), T = 8;
+ *     - gradient-flow-trained: mean |∂L/∂x| reaching the head's EM features x through each
+ *       iteration's N-step and E-step (Fig. 3b, c), L the real cross-entropy of the model;
+ *     - attention-maps-<i>.png: the scene and its labels above γ per iteration (rows) for the
+ *       8 bases with the most mass (columns, sorted), each map to its own colour range,
+ *       on 3 validation scenes (Fig. 4).
+ *     Numbers go to model-figures.json beside them.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import '../src/node.js';
+import { loadSamples } from '../src/data/types.js';
+import { batchSamples, batchToTensors } from '../src/data/augment.js';
+import { gradientFlow, unrollHem, disposeHemResult } from '../src/em/unroll.js';
+import { applyFrom } from '../src/train/monitor.js';
+import { findHemHeads } from '../src/train/evaluate.js';
+import { segmentationCrossEntropy } from '../src/train/loss.js';
+import { attentionMaps } from '../src/train/attention.js';
+import { barChart, lineChart, type LineSeries } from '../src/plots/svg.js';
+import { writePng, writeSvgPng } from '../src/plots/png.js';
+import { colorizeMask, createRgbaImage, imageToRgba, tileImages, type RgbaImage } from '../src/plots/image.js';
+import { createDatasets, loadRunModel } from '../src/cli/run.js';
+
+const ROOT = 'experiments/attention-bench';
+const outFlag = process.argv.indexOf('--out');
+const OUT = outFlag >= 0 && process.argv[outFlag + 1] !== undefined ? (process.argv[outFlag + 1] as string) : 'docs/figures/attention-bench';
+
+interface MonitorEvent {
+  type: 'monitor';
+  step: number;
+  bases: { head: string; effectiveBases: number; share: number[] }[];
+  backboneGradientNorm: number | null;
+  validation?: { samples: number; meanIoU: number; pixelAccuracy: number } | null;
+}
+
+async function writeFigure(name: string, svg: string): Promise<void> {
+  writeFileSync(join(OUT, `${name}.svg`), svg);
+  await writeSvgPng(join(OUT, `${name}.png`), svg, 144);
+  console.log(`wrote ${OUT}/${name}.{svg,png}`);
+}
+
+/** Every run folder (a folder with train-log.jsonl) under `dir`. */
+function runFolders(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const found: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (!statSync(path).isDirectory() || entry === 'checkpoints' || entry === 'model' || entry === 'report') continue;
+    if (existsSync(join(path, 'train-log.jsonl'))) found.push(path);
+    else found.push(...runFolders(path));
+  }
+  return found.sort();
+}
+
+function monitorEvents(run: string): MonitorEvent[] {
+  return readFileSync(join(run, 'train-log.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('"monitor"'))
+    .map((line) => JSON.parse(line) as MonitorEvent)
+    .filter((e) => e.type === 'monitor');
+}
+
+function headOf(run: string): string {
+  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { model: { head: string }; train: { steps: number } };
+  return config.model.head;
+}
+
+function stepsOf(run: string): number {
+  return (JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { train: { steps: number } }).train.steps;
+}
+
+/** `top` above `bottom`, left-aligned, `gap` white pixels between (tileImages would give both the taller one's height). */
+function stack(top: RgbaImage, bottom: RgbaImage, gap: number): RgbaImage {
+  const out = createRgbaImage(Math.max(top.width, bottom.width), top.height + gap + bottom.height);
+  const paste = (image: RgbaImage, y0: number) => {
+    for (let y = 0; y < image.height; y++) out.data.set(image.data.subarray(y * image.width * 4, (y + 1) * image.width * 4), ((y0 + y) * out.width) * 4);
+  };
+  paste(top, 0);
+  paste(bottom, top.height + gap);
+  return out;
+}
+
+const HEAD_COLORS: Record<string, string> = { hem: '#1f77b4', ema: '#d62728', fcn: '#2ca02c' };
+
+async function curves(): Promise<void> {
+  const runs = runFolders(ROOT).filter((r) => !r.includes('/pilot/'));
+  const summary: Record<string, { head: string; steps: number; events: { step: number; meanIoU: number | null; effectiveBases: number | null; gradient: number | null }[] }> = {};
+  const val: LineSeries[] = [];
+  const bases: LineSeries[] = [];
+  const gradient: LineSeries[] = [];
+  for (const run of runs) {
+    const events = monitorEvents(run);
+    if (events.length === 0) continue;
+    const head = headOf(run);
+    const name = relative(ROOT, run);
+    const color = HEAD_COLORS[head];
+    const style = { ...(color !== undefined ? { color } : {}), dashed: !name.startsWith('curve/') };
+    const label = `${name} (${stepsOf(run)} steps)`;
+    summary[name] = {
+      head,
+      steps: stepsOf(run),
+      events: events.map((e) => ({ step: e.step, meanIoU: e.validation?.meanIoU ?? null, effectiveBases: e.bases[0]?.effectiveBases ?? null, gradient: e.backboneGradientNorm })),
+    };
+    const withVal = events.filter((e) => e.validation != null);
+    if (withVal.length > 0) val.push({ name: label, x: withVal.map((e) => e.step), y: withVal.map((e) => 100 * (e.validation?.meanIoU ?? NaN)), ...style });
+    if (events[0]?.bases.length) bases.push({ name: label, x: events.map((e) => e.step), y: events.map((e) => e.bases[0]?.effectiveBases ?? NaN), ...style });
+    const withGradient = events.filter((e) => e.backboneGradientNorm !== null);
+    if (withGradient.length > 0) gradient.push({ name: label, x: withGradient.map((e) => e.step), y: withGradient.map((e) => e.backboneGradientNorm as number), ...style });
+  }
+  mkdirSync(OUT, { recursive: true });
+  await writeFigure('validation-curve', lineChart({ title: 'attention-bench: validation mIoU (100 fixed scenes) over training', xLabel: 'step (batch 8)', yLabel: 'mIoU (%)', series: val, width: 900, height: 480 }));
+  await writeFigure('effective-bases', lineChart({ title: 'Effective number of bases exp(H(mean γ)), K = 32 (probe: 8 validation scenes)', xLabel: 'step', yLabel: 'effective bases', series: bases, width: 900, height: 480 }));
+  await writeFigure('backbone-gradient', lineChart({ title: 'Fig. 3d: ‖∂L/∂(backbone output)‖ on the probe batch', xLabel: 'step', yLabel: '‖∂L/∂features‖₂', series: gradient, logY: true, width: 900, height: 480 }));
+  writeFileSync(join(OUT, 'curves.json'), `${JSON.stringify(summary, null, 1)}\n`);
+  // The same numbers as markdown tables, one per run (docs/paper.md quotes them).
+  const fmt = (v: number | null | undefined, digits: number) => (v === null || v === undefined ? '–' : v.toFixed(digits));
+  const tables = Object.entries(summary).map(([name, run]) => {
+    const rows = monitorEvents(join(ROOT, name)).map((e) => {
+      const usage = e.bases[0];
+      const top = usage !== undefined ? Math.max(...usage.share) : null;
+      return `| ${e.step} | ${fmt(e.validation != null ? 100 * e.validation.meanIoU : null, 1)} | ${fmt(e.validation != null ? 100 * e.validation.pixelAccuracy : null, 1)} | ${fmt(usage?.effectiveBases, 2)} | ${fmt(top, 2)} | ${e.backboneGradientNorm === null ? '–' : e.backboneGradientNorm.toExponential(2)} |`;
+    });
+    return [`### ${name} (${run.head}, ${run.steps} steps)`, '', '| step | val mIoU % | val pixel acc % | effective bases | top share | ‖∂L/∂backbone‖ |', '|---:|---:|---:|---:|---:|---:|', ...rows, ''].join('\n');
+  });
+  writeFileSync(join(OUT, 'curves.md'), `# Monitor events of the attention-bench runs\n\nWritten by \`npx tsx scripts/attention-bench-figures.ts curves\`.\n\n${tables.join('\n')}`);
+  console.log(`wrote ${OUT}/curves.{json,md} (${Object.keys(summary).length} runs)`);
+}
+
+async function modelFigures(runDir: string, backend: string | undefined): Promise<void> {
+  const { model, config, step } = await loadRunModel(runDir, backend);
+  const head = findHemHeads(model)[0];
+  if (head === undefined) throw new Error(`attention-bench-figures: '${runDir}' has no HEM/EMA head`);
+  const { val, mean, std, palette } = await createDatasets(config, 'val');
+  const samples = await loadSamples(val, Array.from({ length: 8 }, (_, i) => ({ index: i })));
+  const batch = batchSamples(samples);
+  const { images, labels } = batchToTensors(batch);
+  const headInput = tf.tidy(() => model.execute(images, (head.input as tf.SymbolicTensor).name) as tf.Tensor4D);
+  const problem = head.emProblem(headInput);
+  const stepSizes = [0.2, 0.4, 0.6, 0.8, 1];
+  const T = 8;
+  // Fig. 3a: the ELBO of the trained head's own EM problem, at other η.
+  const elbo = stepSizes.map((stepSize) =>
+    tf.tidy(() => {
+      const result = unrollHem(problem.x, problem.mu0, { ...problem.options, stepSize, iterations: T, trace: true });
+      const trace = result.trace ?? [];
+      const curve = [tf.mean(trace[0]!.elboBefore).dataSync()[0]!, ...trace.map((s) => tf.mean(s.elboAfter).dataSync()[0]!)];
+      disposeHemResult(result);
+      return curve;
+    }),
+  );
+  // Fig. 3b, c: the gradient of the real loss at x through each iteration's N- and E-step.
+  const headOutput = head.output as tf.SymbolicTensor;
+  const loss = (r: { reconstruction: tf.Tensor3D }) =>
+    segmentationCrossEntropy(applyFrom(model, headOutput, head.outputFromReconstruction(r.reconstruction, headInput)) as tf.Tensor4D, labels, val.ignoreLabel);
+  const flowIterations = [problem.options.iterations, 6];
+  const flow = flowIterations.flatMap((iterations) =>
+    [problem.options.stepSize, ...stepSizes.filter((s) => s !== problem.options.stepSize && s < 1)].map((stepSize) => ({
+      iterations,
+      stepSize,
+      ...gradientFlow(problem.x, problem.mu0, loss, { ...problem.options, stepSize, iterations, detachEm: false }),
+    })),
+  );
+  mkdirSync(OUT, { recursive: true });
+  const tag = `${relative(ROOT, runDir)} (step ${step})`;
+  await writeFigure(
+    'elbo-trained',
+    lineChart({
+      title: `Fig. 3a: ELBO per iteration on a trained head's features, ${tag}`,
+      xLabel: 'iteration t (0: μ⁽⁰⁾)',
+      yLabel: 'mean ELBO',
+      series: elbo.map((curve, i) => ({ name: `η = ${stepSizes[i]}`, x: curve.map((_, t) => t), y: curve })),
+      width: 800,
+    }),
+  );
+  const main = flow.filter((f) => f.iterations === problem.options.iterations);
+  await writeFigure(
+    'gradient-flow-trained',
+    barChart({
+      title: `Fig. 3b/c: mean |∂L/∂x| through each iteration's N- and E-step, T = ${problem.options.iterations}, ${tag}`,
+      xLabel: 'iteration t',
+      yLabel: 'mean |∂L/∂x|',
+      categories: Array.from({ length: problem.options.iterations }, (_, t) => `t = ${t + 1}`),
+      series: main.flatMap((f) => [
+        { name: `η = ${f.stepSize} N-step`, values: f.nstep },
+        { name: `η = ${f.stepSize} E-step`, values: f.estep },
+      ]),
+      width: 900,
+    }),
+  );
+  // Fig. 4: attention maps per iteration, bases sorted by mass.
+  const maps: { scene: number; bases: number[]; mass: number[]; elbo: number[] }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const m = attentionMaps(model, samples[i]!, { columns: 8, normalize: 'each' });
+    if (m === null) continue;
+    const sample = samples[i]!;
+    // Top: the scene and its labels; below: rows t = 1..T, columns the bases by mass.
+    const scene = imageToRgba(sample.image, sample.height, sample.width, sample.channels, { mean, std });
+    const truth = colorizeMask(sample.label, sample.height, sample.width, { ignoreLabel: val.ignoreLabel, palette });
+    await writePng(join(OUT, `attention-maps-${i}.png`), stack(tileImages([scene, truth], { columns: 2, gap: 4 }), m.grid, 8));
+    console.log(`wrote ${OUT}/attention-maps-${i}.png`);
+    const total = m.mass.reduce((a, b) => a + b, 0);
+    maps.push({ scene: i, bases: m.bases, mass: m.bases.map((k) => (m.mass[k] as number) / total), elbo: m.elbo });
+  }
+  writeFileSync(
+    join(OUT, 'model-figures.json'),
+    `${JSON.stringify({ run: runDir, step, head: config.model.head, options: problem.options, stepSizes, elbo, gradientFlow: flow, attention: maps }, null, 1)}\n`,
+  );
+  console.log(`wrote ${OUT}/model-figures.json`);
+  for (const f of main) {
+    console.log(`η ${f.stepSize} T ${f.iterations}: N-step [${f.nstep.map((v) => v.toExponential(2)).join(', ')}], E-step [${f.estep.map((v) => v.toExponential(2)).join(', ')}]`);
+  }
+  tf.dispose([images, labels, headInput, problem.x, problem.mu0]);
+  model.dispose();
+}
+
+const [command, ...rest] = process.argv.slice(2);
+if (command === 'curves') {
+  await curves();
+} else if (command === 'model' && rest[0] !== undefined) {
+  const b = rest.indexOf('--backend');
+  await modelFigures(rest[0], b >= 0 ? rest[b + 1] : undefined);
+} else {
+  console.error('usage: npx tsx scripts/attention-bench-figures.ts curves [--out DIR] | model RUN_DIR [--backend native|wasm] [--out DIR]');
+  process.exit(1);
+}
