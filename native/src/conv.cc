@@ -19,8 +19,11 @@ dnnl::engine& engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
 }
+// One stream and one plan cache per thread: worker_threads (data-parallel
+// training) call the addon concurrently, and a plan's scratch weights and
+// the cache itself must not be shared between them.
 dnnl::stream& stream() {
-  static dnnl::stream s(engine());
+  thread_local dnnl::stream s(engine());
   return s;
 }
 
@@ -44,7 +47,7 @@ struct Plan {
 };
 
 std::unordered_map<std::string, std::unique_ptr<Plan>>& plans() {
-  static std::unordered_map<std::string, std::unique_ptr<Plan>> map;
+  thread_local std::unordered_map<std::string, std::unique_ptr<Plan>> map;
   return map;
 }
 

@@ -7,8 +7,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { availableBackends, setBackend } from '../../backend.js';
 import { batchMatMul } from '../../ops/batchMatMul.js';
@@ -347,6 +349,27 @@ if (present.includes('native')) {
       assert.equal(tf.memory().numTensors, before, 'training leaked tensors');
       assert.ok((reference[5] as number) < (reference[0] as number), `the loss should fall: ${reference.join(', ')}`);
       assertClose(native, reference, 1e-6, 1e-4, 'losses');
+    });
+
+    it('trains data-parallel on 2 worker threads through the CLI, run after run (no state shared between threads in the addon)', () => {
+      // The addon's oneDNN plan cache and stream were process-wide: two
+      // workers' concurrent convolutions corrupted each other's plans, and
+      // 3 of 4 such runs ended in a segfault. They are per thread now.
+      const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+      for (let run = 0; run < 3; run++) {
+        const out = mkdtempSync(join(tmpdir(), 'hemnet-native-workers-'));
+        try {
+          const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--backend', 'native', '--workers', '2', '--steps', '4',
+            '--train-size', '40', '--val-size', '8', '--out', out, '--overwrite', '--quiet'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+          assert.equal(result.status, 0, `run ${run + 1}: exit ${String(result.status)} signal ${String(result.signal)}\n${result.stderr}`);
+          const log = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { type?: string; loss?: number });
+          const losses = log.filter((r) => r.type === 'step' && typeof r.loss === 'number').map((r) => r.loss as number);
+          assert.equal(losses.length, 4, 'one record per step');
+          assert.ok(losses.every(Number.isFinite), `finite losses: ${losses.join(', ')}`);
+        } finally {
+          rmSync(out, { recursive: true, force: true });
+        }
+      }
     });
 
     it('does not leak tensors in a conv/BN/matMul step', async () => {
