@@ -26,6 +26,10 @@ describe('sweep files', () => {
     assert.equal(runs.length, 2 * 2 * 2 * 2);
     assert.equal(runs[0]?.name, 'stepSize=0.5,trainIterations=1,sched=fixed/seed-0');
     assert.equal(runs.at(-1)?.name, 'stepSize=1,trainIterations=3,sched=anneal/seed-4');
+    // Seed-major: the 8 cells at seed 0 come first, so a sweep stopped after 8 runs holds one complete seed.
+    assert.deepEqual(runs.map((r) => r.seed), [...Array(8).fill(0), ...Array(8).fill(4)]);
+    assert.equal(runs[1]?.name, 'stepSize=0.5,trainIterations=1,sched=anneal/seed-0');
+    assert.equal(new Set(runs.slice(0, 8).map((r) => r.cell)).size, 8);
     const last = runs.at(-1)?.config as { model: { hem: Record<string, number>; seed: number }; train: Record<string, number> };
     assert.deepEqual(last.model.hem, { stepSize: 1, trainIterations: 3 });
     assert.equal(last.model.seed, 4);

@@ -305,7 +305,8 @@ export function cellName(assignments: readonly SweepAssignment[]): string {
 }
 
 /**
- * Expands a sweep into its runs. Every run's config is validated with
+ * Expands a sweep into its runs, seed-major (all cells at seeds[0], then all
+ * at seeds[1], …: the order the pool starts them). Every run's config is validated with
  * `mergeRunConfig` (an axis value the run config rejects is an error naming
  * the file, the run and the key); two runs with the same name or the same
  * resolved config are an error.
@@ -313,9 +314,13 @@ export function cellName(assignments: readonly SweepAssignment[]): string {
 export function expandSweep(spec: SweepSpec, source: string): SweepRun[] {
   const runs: SweepRun[] = [];
   const resolved = new Map<string, string>();
-  for (const assignments of sweepCells(spec)) {
-    const cell = cellName(assignments);
-    for (const seed of spec.seeds) {
+  const cells = sweepCells(spec);
+  // Seed-major order: every cell at the first seed, then every cell at the
+  // next, so a sweep that stops part-way holds complete seeds and its paired
+  // comparisons (`compare`) can be reported from the first seeds on.
+  for (const seed of spec.seeds) {
+    for (const assignments of cells) {
+      const cell = cellName(assignments);
       let config = structuredClone(spec.base) as Record<string, unknown>;
       for (const a of assignments) {
         const variant = spec.variants[a.axis]?.find((v) => v.name === a.value);
