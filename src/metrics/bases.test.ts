@@ -22,6 +22,22 @@ describe('basesUsage (effective number of bases)', () => {
     tf.dispose([uniform, collapsed, hard, soft]);
   });
 
+  it('per-pixel bases: K for uniform rows, 1 for one-hot rows, exp(mean H) in between (hand-computed)', () => {
+    // Uniform rows and one-hot rows spread evenly over K = 4 both give 4 effective bases by mean usage;
+    // the per-pixel number separates them.
+    const uniform = tf.fill([2, 4, 4], 0.25) as tf.Tensor3D;
+    const sharpEven = tf.oneHot(tf.tensor2d([[0, 1, 2, 3], [3, 2, 1, 0]], [2, 4], 'int32'), 4).toFloat() as tf.Tensor3D;
+    const u = basesUsage(uniform);
+    const e = basesUsage(sharpEven);
+    assert.ok(Math.abs(u.effectiveBases - 4) < 1e-5 && Math.abs(e.effectiveBases - 4) < 1e-5);
+    assert.ok(Math.abs(u.pixelBases - 4) < 1e-5, `uniform: ${u.pixelBases}`);
+    assert.ok(Math.abs(e.pixelBases - 1) < 1e-6, `one-hot: ${e.pixelBases}`);
+    // Rows (0.5, 0.5) and (1, 0): H = ln 2 and 0, mean 0.5 ln 2, exp = √2.
+    const mixed = tf.tensor2d([[0.5, 0.5], [1, 0]]);
+    assert.ok(Math.abs(basesUsage(mixed).pixelBases - Math.SQRT2) < 1e-5);
+    tf.dispose([uniform, sharpEven, mixed]);
+  });
+
   it('counts usage over the whole batch, not per item', () => {
     // Item 0 uses only basis 0, item 1 only basis 1: two bases in use overall.
     const gamma = tf.tensor3d([[[1, 0], [1, 0]], [[0, 1], [0, 1]]]);

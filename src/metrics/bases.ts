@@ -7,6 +7,12 @@
  * the same share, 1 when one basis takes everything (collapse). It is the
  * perplexity of the bases' usage, a standard "effective number" (Hill number
  * of order 1).
+ *
+ * The mean usage cannot tell uniform responsibilities (every pixel spread over
+ * all K bases) from sharp ones that are evenly spread (every pixel on one
+ * basis, each basis on 1/K of the pixels): both give K. The per-pixel number
+ * exp((1 / (B·N)) Σ_{b,n} H(γ_{bn·})) separates them: K for uniform rows, 1
+ * for one-hot rows, whatever the mean usage.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -15,6 +21,8 @@ export interface BasesUsage {
   effectiveBases: number;
   /** Mean responsibility per basis p_k, length K, summing to 1. */
   share: number[];
+  /** exp of the mean per-pixel entropy of γ, in [1, K]: 1 when every pixel is assigned to one basis. */
+  pixelBases: number;
 }
 
 function checkGamma(fn: string, gamma: tf.Tensor): void {
@@ -29,13 +37,19 @@ export function basesUsage(gamma: tf.Tensor2D | tf.Tensor3D): BasesUsage {
   const fn = 'basesUsage';
   checkGamma(fn, gamma);
   const k = gamma.shape[gamma.rank - 1] as number;
-  const mean = tf.tidy(() => tf.mean(tf.reshape(gamma, [-1, k]), 0));
+  const [mean, pixelEntropy] = tf.tidy((): [tf.Tensor1D, tf.Scalar] => {
+    const rows = tf.reshape(gamma, [-1, k]);
+    // Σ_k γ ln γ with 0·ln 0 = 0 (γ clamped away from 0 inside the log only).
+    const entropy = tf.neg(tf.sum(tf.mul(rows, tf.log(tf.maximum(rows, 1e-30))), 1));
+    return [tf.mean(rows, 0), tf.mean(entropy)];
+  });
   const share = Array.from(mean.dataSync());
-  mean.dispose();
+  const meanPixelEntropy = pixelEntropy.dataSync()[0] as number;
+  tf.dispose([mean, pixelEntropy]);
   if (share.some((v) => !Number.isFinite(v) || v < 0)) throw new Error(`${fn}: 'gamma' must hold finite responsibilities ≥ 0`);
   const total = share.reduce((a, b) => a + b, 0);
   if (Math.abs(total - 1) > 1e-3) throw new Error(`${fn}: the rows of 'gamma' must sum to 1 (responsibilities), their mean sums to ${total.toFixed(6)}`);
-  return { effectiveBases: effectiveNumber(share), share };
+  return { effectiveBases: effectiveNumber(share), share, pixelBases: Math.exp(meanPixelEntropy) };
 }
 
 /** exp(−Σ p ln p) of a probability vector (0·ln 0 = 0). */

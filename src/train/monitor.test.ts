@@ -45,7 +45,12 @@ describe('training monitor', () => {
     const expected = Math.exp(-share.map((s) => s / rows).reduce((h, p) => h + (p > 0 ? p * Math.log(p) : 0), 0));
     assert.ok(Math.abs(usage.effectiveBases - expected) < 1e-4, `${usage.effectiveBases} vs ${expected}`);
     assert.ok(usage.effectiveBases >= 1 && usage.effectiveBases <= 4);
-    assert.match(formatBasesUsage([usage]), /^bases head\/hem: effective \d\.\d\d of 4 \(top shares [\d. ]+\)$/);
+    // Per pixel: exp of the mean row entropy, by hand; never above the mean-usage number (concavity of H).
+    let rowEntropy = 0;
+    for (const item of gamma) for (const row of item) rowEntropy -= row.reduce((h, g) => h + (g > 0 ? g * Math.log(g) : 0), 0);
+    assert.ok(Math.abs(usage.pixelBases - Math.exp(rowEntropy / rows)) < 1e-4, `${usage.pixelBases} vs ${Math.exp(rowEntropy / rows)}`);
+    assert.ok(usage.pixelBases >= 1 && usage.pixelBases <= usage.effectiveBases + 1e-6);
+    assert.match(formatBasesUsage([usage]), /^bases head\/hem: effective \d\.\d\d of 4 \(top shares [\d. ]+; per pixel \d\.\d\d\)$/);
     disposeHemResult(result);
     features.dispose();
     disposeProbe(probe);
@@ -60,6 +65,7 @@ describe('training monitor', () => {
     assert.ok(a !== undefined && b !== undefined);
     a.share.forEach((p, k) => assert.ok(Math.abs(p - (b.share[k] as number)) < 1e-5));
     assert.ok(Math.abs(a.effectiveBases - effectiveNumber(a.share)) < 1e-9);
+    assert.ok(Math.abs(a.pixelBases - b.pixelBases) < 1e-4, `per pixel ${a.pixelBases} vs ${b.pixelBases}`);
     const [two] = await datasetBasesUsage(model, data, { batchSize: 4, limit: 2 });
     const probe = await probeBatch(data, 2);
     const [direct] = headBasesUsage(model, probe.images);

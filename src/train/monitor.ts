@@ -27,6 +27,8 @@ export interface HeadBasesUsage {
   effectiveBases: number;
   /** Mean responsibility per basis, length K, summing to 1. */
   share: number[];
+  /** exp of the mean per-pixel entropy of γ (1: every pixel on one basis; K: uniform rows). */
+  pixelBases: number;
 }
 
 /** Dataset-level metrics on the fixed validation subset (a point of the validation curve). */
@@ -249,7 +251,7 @@ export async function datasetBasesUsage(
 ): Promise<HeadBasesUsage[]> {
   const batchSize = options.batchSize ?? 8;
   const total = Math.min(dataset.size, options.limit ?? dataset.size);
-  const sums = new Map<string, { share: number[]; images: number }>();
+  const sums = new Map<string, { share: number[]; pixelEntropy: number; images: number }>();
   for (let start = 0; start < total; start += batchSize) {
     const n = Math.min(batchSize, total - start);
     const size = fixedInputSize(model);
@@ -259,8 +261,9 @@ export async function datasetBasesUsage(
     labels.dispose();
     try {
       for (const usage of headBasesUsage(model, images, options.iterations ?? undefined)) {
-        const entry = sums.get(usage.head) ?? { share: usage.share.map(() => 0), images: 0 };
+        const entry = sums.get(usage.head) ?? { share: usage.share.map(() => 0), pixelEntropy: 0, images: 0 };
         usage.share.forEach((p, k) => (entry.share[k] = (entry.share[k] as number) + p * n));
+        entry.pixelEntropy += Math.log(usage.pixelBases) * n; // every image has the same number of pixels
         entry.images += n;
         sums.set(usage.head, entry);
       }
@@ -268,9 +271,9 @@ export async function datasetBasesUsage(
       images.dispose();
     }
   }
-  return [...sums.entries()].map(([head, { share, images }]) => {
+  return [...sums.entries()].map(([head, { share, pixelEntropy, images }]) => {
     const mean = share.map((s) => s / images);
-    return { head, effectiveBases: effectiveNumber(mean), share: mean };
+    return { head, effectiveBases: effectiveNumber(mean), share: mean, pixelBases: Math.exp(pixelEntropy / images) };
   });
 }
 
@@ -279,7 +282,7 @@ export function formatBasesUsage(usages: readonly HeadBasesUsage[]): string {
   return usages
     .map((u) => {
       const top = [...u.share].sort((a, b) => b - a).slice(0, 4).map((p) => p.toFixed(2));
-      return `bases ${u.head}: effective ${u.effectiveBases.toFixed(2)} of ${u.share.length} (top shares ${top.join(' ')}${u.share.length > 4 ? ' …' : ''})`;
+      return `bases ${u.head}: effective ${u.effectiveBases.toFixed(2)} of ${u.share.length} (top shares ${top.join(' ')}${u.share.length > 4 ? ' …' : ''}; per pixel ${u.pixelBases.toFixed(2)})`;
     })
     .join('\n');
 }
