@@ -44,7 +44,7 @@ interface MonitorEvent {
   type: 'monitor';
   step: number;
   /** pixelBases: runs trained before the per-pixel number existed lack it. */
-  bases: { head: string; effectiveBases: number; share: number[]; pixelBases?: number }[];
+  bases: { head: string; effectiveBases: number; share: number[]; pixelBases?: number; distinctBases?: number }[];
   backboneGradientNorm: number | null;
   validation?: { samples: number; meanIoU: number; pixelAccuracy: number } | null;
 }
@@ -134,9 +134,9 @@ async function curves(): Promise<void> {
     const rows = monitorEvents(join(ROOT, name)).map((e) => {
       const usage = e.bases[0];
       const top = usage !== undefined ? Math.max(...usage.share) : null;
-      return `| ${e.step} | ${fmt(e.validation != null ? 100 * e.validation.meanIoU : null, 1)} | ${fmt(e.validation != null ? 100 * e.validation.pixelAccuracy : null, 1)} | ${fmt(usage?.effectiveBases, 2)} | ${fmt(usage?.pixelBases, 2)} | ${fmt(top, 2)} | ${e.backboneGradientNorm === null ? '–' : e.backboneGradientNorm.toExponential(2)} |`;
+      return `| ${e.step} | ${fmt(e.validation != null ? 100 * e.validation.meanIoU : null, 1)} | ${fmt(e.validation != null ? 100 * e.validation.pixelAccuracy : null, 1)} | ${fmt(usage?.effectiveBases, 2)} | ${fmt(usage?.pixelBases, 2)} | ${usage?.distinctBases ?? '–'} | ${fmt(top, 2)} | ${e.backboneGradientNorm === null ? '–' : e.backboneGradientNorm.toExponential(2)} |`;
     });
-    return [`### ${name} (${run.head}, ${run.steps} steps)`, '', '| step | val mIoU % | val pixel acc % | effective bases | per pixel | top share | ‖∂L/∂backbone‖ |', '|---:|---:|---:|---:|---:|---:|---:|', ...rows, ''].join('\n');
+    return [`### ${name} (${run.head}, ${run.steps} steps)`, '', '| step | val mIoU % | val pixel acc % | effective bases | per pixel | distinct μ⁽⁰⁾ | top share | ‖∂L/∂backbone‖ |', '|---:|---:|---:|---:|---:|---:|---:|---:|', ...rows, ''].join('\n');
   });
   writeFileSync(join(OUT, 'curves.md'), `# Monitor events of the attention-bench runs\n\nWritten by \`npx tsx scripts/attention-bench-figures.ts curves\`.\n\n${tables.join('\n')}`);
   console.log(`wrote ${OUT}/curves.{json,md} (${Object.keys(summary).length} runs)`);

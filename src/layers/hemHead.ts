@@ -275,6 +275,11 @@ export class HemHead extends tf.layers.Layer {
     updated.dispose();
   }
 
+  /** A copy of μ⁽⁰⁾, the bases every forward pass starts from, `[K, C]` (the caller disposes it). */
+  initialBases(): tf.Tensor2D {
+    return tf.clone(this.weightsOrThrow().bases.read()) as tf.Tensor2D;
+  }
+
   private batchNorm(values: tf.Tensor2D, training: boolean): tf.Tensor {
     const w = this.weightsOrThrow();
     if (!training) {

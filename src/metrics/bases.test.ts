@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { basesUsage, effectiveNumber } from './bases.js';
+import { basesUsage, distinctBases, effectiveNumber } from './bases.js';
 
 describe('basesUsage (effective number of bases)', () => {
   it('is K for uniform use, 1 for collapse, and exp(H) in between (hand-computed)', () => {
@@ -36,6 +36,28 @@ describe('basesUsage (effective number of bases)', () => {
     const mixed = tf.tensor2d([[0.5, 0.5], [1, 0]]);
     assert.ok(Math.abs(basesUsage(mixed).pixelBases - Math.SQRT2) < 1e-5);
     tf.dispose([uniform, sharpEven, mixed]);
+  });
+
+  it('distinctBases: identical and parallel rows count once, orthogonal rows apart (hand-made μ)', () => {
+    const mu = tf.tensor2d([
+      [1, 0, 0],
+      [2, 0, 0], // parallel to row 0: same direction, cos 1
+      [0, 1, 0],
+      [0, 1, 0.01], // cos 0.99995 with row 2: merged at 0.999
+      [0, 0, 1],
+      [0, 0, 0],
+      [0, 0, 0], // the two zero rows count once
+    ]);
+    assert.equal(distinctBases(mu), 4);
+    assert.equal(distinctBases(mu, 0.99999), 5, 'a stricter threshold splits rows 2 and 3');
+    assert.equal(distinctBases(tf.eye(5) as tf.Tensor2D), 5);
+    // 31 copies of one row and one other row: the collapse of the trained attention-bench head.
+    const collapsed = tf.concat([tf.tile(tf.tensor2d([[0.3, -0.2, 0.5]]), [31, 1]), tf.tensor2d([[1, 1, 1]])]) as tf.Tensor2D;
+    assert.equal(distinctBases(collapsed), 2);
+    assert.throws(() => distinctBases(tf.zeros([0, 3]) as tf.Tensor2D), /distinctBases: 'mu' must be a non-empty \[K, C\] matrix/);
+    assert.throws(() => distinctBases(tf.tensor2d([[NaN, 1]])), /distinctBases: 'mu' must be finite/);
+    assert.throws(() => distinctBases(mu, 2), /'cosine' must be in/);
+    tf.dispose([mu, collapsed]);
   });
 
   it('counts usage over the whole batch, not per item', () => {

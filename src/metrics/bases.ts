@@ -58,3 +58,38 @@ export function effectiveNumber(probabilities: readonly number[]): number {
   for (const p of probabilities) if (p > 0) entropy -= p * Math.log(p);
   return Math.exp(entropy);
 }
+
+/** Bases whose cosine similarity is at least this are counted as one by `distinctBases`. */
+export const DISTINCT_BASES_COSINE = 0.999;
+
+/**
+ * The number of distinct bases among the rows of μ `[K, C]`: rows are merged
+ * greedily (in order) into the first earlier representative whose cosine
+ * similarity with them is ≥ `cosine`. Collapse in the literal sense: with the
+ * dot kernel, identical μ_k get identical responsibilities (Eq. 7), so they
+ * stay identical through every N-step (Eq. 13) and through μ⁽⁰⁾'s moving
+ * average — an absorbing state that the mean-usage number (K identical bases
+ * sharing a region count as K) does not show. A zero row counts as its own base.
+ */
+export function distinctBases(mu: tf.Tensor2D, cosine = DISTINCT_BASES_COSINE): number {
+  const fn = 'distinctBases';
+  if (mu.rank !== 2 || mu.shape.some((d) => d === 0)) throw new Error(`${fn}: 'mu' must be a non-empty [K, C] matrix, received [${mu.shape.join(', ')}]`);
+  if (!(cosine > -1 && cosine <= 1)) throw new Error(`${fn}: 'cosine' must be in (−1, 1], received ${cosine}`);
+  const [k, c] = mu.shape;
+  const values = mu.dataSync();
+  if (values.some((v) => !Number.isFinite(v))) throw new Error(`${fn}: 'mu' must be finite`);
+  const norms = Array.from({ length: k }, (_, i) => Math.hypot(...values.subarray(i * c, (i + 1) * c)));
+  const representatives: number[] = [];
+  for (let i = 0; i < k; i++) {
+    const same = representatives.some((j) => {
+      const ni = norms[i] as number;
+      const nj = norms[j] as number;
+      if (ni === 0 || nj === 0) return ni === 0 && nj === 0;
+      let dot = 0;
+      for (let d = 0; d < c; d++) dot += (values[i * c + d] as number) * (values[j * c + d] as number);
+      return dot / (ni * nj) >= cosine;
+    });
+    if (!same) representatives.push(i);
+  }
+  return representatives.length;
+}

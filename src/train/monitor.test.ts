@@ -50,7 +50,8 @@ describe('training monitor', () => {
     for (const item of gamma) for (const row of item) rowEntropy -= row.reduce((h, g) => h + (g > 0 ? g * Math.log(g) : 0), 0);
     assert.ok(Math.abs(usage.pixelBases - Math.exp(rowEntropy / rows)) < 1e-4, `${usage.pixelBases} vs ${Math.exp(rowEntropy / rows)}`);
     assert.ok(usage.pixelBases >= 1 && usage.pixelBases <= usage.effectiveBases + 1e-6);
-    assert.match(formatBasesUsage([usage]), /^bases head\/hem: effective \d\.\d\d of 4 \(top shares [\d. ]+; per pixel \d\.\d\d\)$/);
+    assert.match(formatBasesUsage([usage]), /^bases head\/hem: effective \d\.\d\d of 4 \(top shares [\d. ]+; per pixel \d\.\d\d; distinct μ⁽⁰⁾ 4\)$/);
+    assert.equal(usage.distinctBases, 4, 'a fresh head has 4 different random bases');
     disposeHemResult(result);
     features.dispose();
     disposeProbe(probe);

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchSamples, batchToTensors } from '../data/augment.js';
 import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import { disposeHemResult } from '../em/unroll.js';
-import { basesUsage, effectiveNumber } from '../metrics/bases.js';
+import { basesUsage, distinctBases, effectiveNumber } from '../metrics/bases.js';
 import { ConfusionMatrix } from '../metrics/confusion.js';
 import { findHemHeads, predictProbabilities } from './evaluate.js';
 import { segmentationCrossEntropy } from './loss.js';
@@ -29,6 +29,8 @@ export interface HeadBasesUsage {
   share: number[];
   /** exp of the mean per-pixel entropy of γ (1: every pixel on one basis; K: uniform rows). */
   pixelBases: number;
+  /** Distinct rows of μ⁽⁰⁾ (cosine < 0.999 to every earlier one; `distinctBases`): collapse of the bases themselves. */
+  distinctBases: number;
 }
 
 /** Dataset-level metrics on the fixed validation subset (a point of the validation curve). */
@@ -110,9 +112,11 @@ export function headBasesUsage(model: tf.LayersModel, images: tf.Tensor4D, itera
     const featureModel = tf.model({ inputs: model.inputs, outputs: head.input as tf.SymbolicTensor });
     const features = tf.tidy(() => featureModel.predict(images) as tf.Tensor4D);
     const result = head.attend(features, iterations ?? head.evalIterations);
+    const mu0 = head.initialBases();
     try {
-      return { head: head.name, ...basesUsage(result.gamma) };
+      return { head: head.name, ...basesUsage(result.gamma), distinctBases: distinctBases(mu0) };
     } finally {
+      mu0.dispose();
       disposeHemResult(result);
       features.dispose();
     }
@@ -251,7 +255,7 @@ export async function datasetBasesUsage(
 ): Promise<HeadBasesUsage[]> {
   const batchSize = options.batchSize ?? 8;
   const total = Math.min(dataset.size, options.limit ?? dataset.size);
-  const sums = new Map<string, { share: number[]; pixelEntropy: number; images: number }>();
+  const sums = new Map<string, { share: number[]; pixelEntropy: number; images: number; distinct: number }>();
   for (let start = 0; start < total; start += batchSize) {
     const n = Math.min(batchSize, total - start);
     const size = fixedInputSize(model);
@@ -261,7 +265,7 @@ export async function datasetBasesUsage(
     labels.dispose();
     try {
       for (const usage of headBasesUsage(model, images, options.iterations ?? undefined)) {
-        const entry = sums.get(usage.head) ?? { share: usage.share.map(() => 0), pixelEntropy: 0, images: 0 };
+        const entry = sums.get(usage.head) ?? { share: usage.share.map(() => 0), pixelEntropy: 0, images: 0, distinct: usage.distinctBases };
         usage.share.forEach((p, k) => (entry.share[k] = (entry.share[k] as number) + p * n));
         entry.pixelEntropy += Math.log(usage.pixelBases) * n; // every image has the same number of pixels
         entry.images += n;
@@ -271,9 +275,9 @@ export async function datasetBasesUsage(
       images.dispose();
     }
   }
-  return [...sums.entries()].map(([head, { share, pixelEntropy, images }]) => {
+  return [...sums.entries()].map(([head, { share, pixelEntropy, images, distinct }]) => {
     const mean = share.map((s) => s / images);
-    return { head, effectiveBases: effectiveNumber(mean), share: mean, pixelBases: Math.exp(pixelEntropy / images) };
+    return { head, effectiveBases: effectiveNumber(mean), share: mean, pixelBases: Math.exp(pixelEntropy / images), distinctBases: distinct };
   });
 }
 
@@ -282,7 +286,7 @@ export function formatBasesUsage(usages: readonly HeadBasesUsage[]): string {
   return usages
     .map((u) => {
       const top = [...u.share].sort((a, b) => b - a).slice(0, 4).map((p) => p.toFixed(2));
-      return `bases ${u.head}: effective ${u.effectiveBases.toFixed(2)} of ${u.share.length} (top shares ${top.join(' ')}${u.share.length > 4 ? ' …' : ''}; per pixel ${u.pixelBases.toFixed(2)})`;
+      return `bases ${u.head}: effective ${u.effectiveBases.toFixed(2)} of ${u.share.length} (top shares ${top.join(' ')}${u.share.length > 4 ? ' …' : ''}; per pixel ${u.pixelBases.toFixed(2)}; distinct μ⁽⁰⁾ ${u.distinctBases})`;
     })
     .join('\n');
 }
