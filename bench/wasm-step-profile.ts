@@ -10,13 +10,14 @@ import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../src/backend.js';
 import { batchSamples, batchToTensors } from '../src/data/augment.js';
 import { loadMnistScenes } from '../src/data/mnistScenes.js';
+import type { SegmentationDataset } from '../src/data/types.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
 import { batchIndices, batchLoss, decayedVariables } from '../src/train/loop.js';
 import { createOptimizer } from '../src/train/optimizer.js';
 
 const { values } = parseArgs({ options: { top: { type: 'string', default: '40' }, kernel: { type: 'string' }, head: { type: 'string', default: 'hem' } } });
 await setBackend('wasm');
-const scenes = loadMnistScenes({ split: 'train', size: 64, canvasSize: 64, digitsPerScene: [1, 2], digitScale: [1.5, 2.2], labelDilation: 1, clutter: { fragments: [0, 2] }, seed: 0 });
+const scenes: SegmentationDataset = loadMnistScenes({ split: 'train', size: 64, canvasSize: 64, digitsPerScene: [1, 2], digitScale: [1.5, 2.2], labelDilation: 1, clutter: { fragments: [0, 2] }, seed: 0 });
 const { model } = buildSegmentationModel({ head: values.head as 'hem' });
 const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
 const decayed = decayedVariables(model).map((w) => w.read());
