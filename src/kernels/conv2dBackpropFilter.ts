@@ -23,27 +23,13 @@ import {
   heapF32,
   matMul2d,
   offsetF32,
+  transposeOnHeap,
   type WasmBackendLike,
 } from './wasmHeap.js';
 
 const KERNEL = 'Conv2DBackpropFilter';
 /** Upper bound on the floats of one im2col chunk. */
 const CHUNK_FLOATS = 1 << 22;
-
-/** `dst[c·rows + r] = src[r·cols + c]` on the heap, in blocks (the wasm Transpose kernel is ~20× slower here). */
-function transposeOnHeap(heap: Float32Array, src: number, rows: number, cols: number, dst: number): void {
-  const BLOCK = 32;
-  for (let r0 = 0; r0 < rows; r0 += BLOCK) {
-    const r1 = Math.min(rows, r0 + BLOCK);
-    for (let c0 = 0; c0 < cols; c0 += BLOCK) {
-      const c1 = Math.min(cols, c0 + BLOCK);
-      for (let r = r0; r < r1; r++) {
-        const from = src + r * cols;
-        for (let c = c0; c < c1; c++) heap[dst + c * rows + r] = heap[from + c] as number;
-      }
-    }
-  }
-}
 
 /**
  * Fills colsᵀ[(kh, kw, ci), n] for the pixels n of images [b0, b1), reading
