@@ -6,7 +6,7 @@
  * is transposed on the heap (blocked JS loops) and the stock kernel runs
  * without flags. Batched products (the HEM head's [8, 64, 16] · [8, 16, 64])
  * are slow in the stock kernel for any flags (~0.3 GFLOP/s), so a batch of
- * small matrices with the same leading dims runs as one fast rank-2 product
+ * at most 16 small matrices with the same leading dims runs as one fast rank-2 product
  * per matrix, each operand copied (or transposed) out of the heap first.
  */
 import type * as tf from '@tensorflow/tfjs';
@@ -37,8 +37,13 @@ function matrixAt(backend: WasmBackendLike, x: tf.TensorInfo, p: number, transpo
   return out;
 }
 
-/** Largest batch of small matrices split into rank-2 products (beyond it the copies cost more than they save). */
+/** Largest matrices split into rank-2 products (larger ones are near the stock kernel's speed already). */
 const MAX_SPLIT_FLOATS = 1 << 16;
+/**
+ * Largest batch split: each rank-2 product creates an XNNPACK operator, so
+ * many tiny matrices are better left batched (measured at batch 8 only).
+ */
+const MAX_SPLIT_BATCH = 16;
 
 const singleMatrix = (t: tf.TensorInfo): boolean => t.shape.length >= 2 && t.shape.slice(0, -2).every((size) => size === 1);
 
@@ -56,7 +61,8 @@ export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
       const sameLead = b.shape.length === a.shape.length && lead.every((size, i) => size === b.shape[i]);
       const ra = a.shape.length;
       const matrixFloats = Math.max((a.shape[ra - 2] as number) * (a.shape[ra - 1] as number), (b.shape[ra - 2] as number) * (b.shape[ra - 1] as number));
-      if (!sameLead || ra < 3 || matrixFloats > MAX_SPLIT_FLOATS) return stock(args);
+      const batch = lead.reduce((x, y) => x * y, 1);
+      if (!sameLead || ra < 3 || matrixFloats > MAX_SPLIT_FLOATS || batch > MAX_SPLIT_BATCH) return stock(args);
       return splitBatch(asWasmBackend(args.backend, KERNEL), stock, a, b, transposeA, transposeB, attrs, args.backend);
     }
     if (!transposeA && !transposeB) return stock(args);
