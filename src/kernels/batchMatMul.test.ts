@@ -28,10 +28,10 @@ function reference(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: 
 }
 
 describe('BatchMatMul with transpose flags on wasm', () => {
-  it('equals the float64 product for every flag pair, rank 2, rank 3 with batch 1, and batched (stock), without leaks', async () => {
+  it('equals the float64 product for every flag pair, rank 2, rank 3 with batch 1, batches split per matrix, and batches left to the stock kernel (20 matrices; matrices over 2¹⁶ floats), without leaks', async () => {
     await setBackend('wasm');
     const before = tf.memory().numTensors;
-    for (const [lead, m, k, n] of [[[], 37, 45, 70], [[1], 9, 64, 33], [[3], 5, 7, 6]] as [number[], number, number, number][]) {
+    for (const [lead, m, k, n] of [[[], 37, 45, 70], [[1], 9, 64, 33], [[3], 5, 7, 6], [[20], 4, 5, 6], [[2], 300, 300, 2]] as [number[], number, number, number][]) {
       for (const transposeA of [false, true]) {
         for (const transposeB of [false, true]) {
           const a = randn([...lead, ...(transposeA ? [k, m] : [m, k])], 1 + m);
