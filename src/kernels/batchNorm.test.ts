@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
 import { assertClose, assertNoLeak, randn } from '../../test/helpers.js';
@@ -27,6 +28,18 @@ for (const backend of ['wasm', 'cpu'] as const) {
         ['x', 'mean', 'variance', 'offset', 'scale'].forEach((name, index) =>
           assertClose(fused[index]!, explicit[index]!, 1e-5, 1e-4, `${backend} d${name}`));
       });
+    });
+
+    it(`computes the per-channel sums ${backend === 'wasm' ? 'in one HemnetBatchNormSums kernel' : 'with tf ops'}`, async () => {
+      await setBackend(backend);
+      const x = randn([2, 3, 3, 4], 8);
+      const [mean, variance, offset, scale] = [randn([4], 9), tf.tidy(() => tf.add(tf.abs(randn([4], 10)), 0.5)), randn([4], 11), randn([4], 12)];
+      const info = await tf.profile(() => tf.grads((a: tf.Tensor, s: tf.Tensor) => tf.sum(tf.square(tf.batchNorm(a, mean!, variance!, offset!, s, 1e-3))))([x, scale!]));
+      tf.dispose(info.result as tf.Tensor[]);
+      const names = info.kernels.map((k) => k.name);
+      if (backend === 'wasm') assert.equal(names.filter((n) => n === 'HemnetBatchNormSums').length, 1, names.join(', '));
+      else assert.ok(!names.includes('HemnetBatchNormSums'), names.join(', '));
+      tf.dispose([x, mean, variance, offset, scale]);
     });
 
     it('leaks no tensors in a layers batch-norm training step', async () => {

@@ -9,9 +9,11 @@
  *   dx = dy · (γ r)                 dβ = S[dy]
  *   dμ = −γ r · S[dy]              dγ = r · S[dy ⊙ (x − μ)]
  *   dσ² = −½ γ r³ · S[dy ⊙ (x − μ)]
+ * On wasm both sums come from one kernel (`HemnetBatchNormSums`, batchNormSums.ts).
  * Other shapes use tfjs-core's stock gradient unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_NORM_SUMS } from './batchNormSums.js';
 
 /** Per-channel sums over every axis but the last: `[..., C] → [C]`. */
 function channelSums(t: tf.Tensor, channels: number): tf.Tensor1D {
@@ -19,6 +21,14 @@ function channelSums(t: tf.Tensor, channels: number): tf.Tensor1D {
   if (tf.getBackend() === 'native') return tf.reshape(tf.sum(t, t.shape.map((_, i) => i).slice(0, -1)), [channels]);
   const rows = t.size / channels;
   return tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(t, [rows, channels])), [channels]);
+}
+
+/** S[dy] and S[dy ⊙ (x − μ)]: one kernel on wasm (batchNormSums.ts), else tf ops. */
+function channelSumPair(dy: tf.Tensor, x: tf.Tensor, mean: tf.Tensor, channels: number): [tf.Tensor1D, tf.Tensor1D] {
+  if (dy.dtype === 'float32' && x.dtype === 'float32' && mean.dtype === 'float32' && tf.getKernel(BATCH_NORM_SUMS, tf.getBackend()) !== undefined) {
+    return tf.engine().runKernel(BATCH_NORM_SUMS, { dy, x, mean }, {}) as unknown as [tf.Tensor1D, tf.Tensor1D];
+  }
+  return [channelSums(dy, channels), channelSums(tf.mul(dy, tf.sub(x, mean)), channels)];
 }
 
 /** Builds the config around the stock one (kept for the shapes we do not handle). */
@@ -42,8 +52,7 @@ export function batchNormGradConfig(stock: tf.GradConfig | undefined): tf.GradCo
       const gammaR = tf.mul(gamma, r);
       // Computed here, not inside the closures: tfjs runs each closure in its own
       // tidy, so a tensor shared between closures must live in this outer scope.
-      const dySum = channelSums(grad, channels);
-      const dyCenteredSum = channelSums(tf.mul(grad, tf.sub(x, mean)), channels);
+      const [dySum, dyCenteredSum] = channelSumPair(grad, x, mean, channels);
       return {
         x: () => tf.mul(grad, gammaR),
         mean: () => tf.neg(tf.mul(gammaR, dySum)),

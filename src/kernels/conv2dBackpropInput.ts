@@ -11,12 +11,15 @@
  * So dx is a stride-1, 'valid', dilation-d convolution of Z with wflip.
  * - stride 1: Z is just dy padded, so the padding is passed to the conv
  *   (no copy) whenever both pads are ≥ 0;
- * - stride s > 1: Z is dy with s − 1 zeros between pixels, built on the heap
- *   (the conv then spends s² more multiply-adds than needed, all on the fast path).
+ * - stride s > 1: the conv of Z would spend s² more multiply-adds than needed
+ *   (3/4 of Z is zeros), so instead (col2im)
+ *     dcols[n, (kh, kw, ci)] = Σ_co dy[n, co] · w[kh, kw, ci, co]   (dy · wᵀ, one rank-2 product)
+ *     dx[b, oh·s − top + kh·d, ow·s − left + kw·d, ci] += dcols[n, (kh, kw, ci)],
+ *   the scatter-add in JS on the heap (2.5–4× faster on the model's stride-2 layers).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometry } from './convGeometry.js';
-import { asWasmBackend, disposeAll, heapF32, offsetF32, runWasmKernel, type WasmBackendLike } from './wasmHeap.js';
+import { asWasmBackend, disposeAll, heapF32, matMul2d, offsetF32, runWasmKernel, type WasmBackendLike } from './wasmHeap.js';
 
 const KERNEL = 'Conv2DBackpropInput';
 
@@ -36,6 +39,55 @@ function flippedFilter(backend: WasmBackendLike, filter: tf.TensorInfo, g: ConvG
       }
     }
   }
+  return out;
+}
+
+/** wᵀ[co, (kh, kw, ci)] = w[kh, kw, ci, co]. */
+function transposedFilter(backend: WasmBackendLike, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const K = g.filterHeight * g.filterWidth * g.inChannels;
+  const Co = g.outChannels;
+  const out = backend.makeOutput([Co, K], 'float32');
+  const heap = heapF32(backend);
+  const src = offsetF32(backend, filter);
+  const dst = offsetF32(backend, out);
+  for (let k = 0; k < K; k++) {
+    for (let co = 0; co < Co; co++) heap[dst + co * K + k] = heap[src + k * Co + co] as number;
+  }
+  return out;
+}
+
+/** dx by dcols = dy · wᵀ and a scatter-add of the patches (col2im), for strides > 1. */
+function inputGradByCol2im(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const { batch: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co } = g;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = g;
+  const K = KH * KW * Ci;
+  const wT = transposedFilter(backend, filter, g);
+  const dyRows: tf.TensorInfo = { dataId: dy.dataId, shape: [B * Ho * Wo, Co], dtype: 'float32' };
+  const dcols = matMul2d(backend, dyRows, wT); // [n, (kh, kw, ci)]
+  const out = backend.makeOutput([B, H, W, Ci], 'float32');
+  const heap = heapF32(backend);
+  const o = offsetF32(backend, out);
+  const d = offsetF32(backend, dcols);
+  heap.fill(0, o, o + B * H * W * Ci);
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++) {
+        const row = d + ((b * Ho + oh) * Wo + ow) * K;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * sh - g.padTop + kh * dh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * sw - g.padLeft + kw * dw;
+            if (iw < 0 || iw >= W) continue;
+            const to = o + ((b * H + ih) * W + iw) * Ci;
+            const from = row + (kh * KW + kw) * Ci;
+            for (let ci = 0; ci < Ci; ci++) heap[to + ci] = (heap[to + ci] as number) + (heap[from + ci] as number);
+          }
+        }
+      }
+    }
+  }
+  disposeAll(backend, [wT, dcols]);
   return out;
 }
 
@@ -92,6 +144,7 @@ export function conv2dBackpropInputWasm(args: {
     heapF32(backend).fill(0, start, start + (inputShape as number[]).reduce((a, b) => a * b, 1));
     return zeros;
   }
+  if (g.strideHeight > 1 || g.strideWidth > 1) return inputGradByCol2im(backend, dy, filter, g);
   const wflip = flippedFilter(backend, filter, g);
   const dilations = [g.dilationHeight, g.dilationWidth];
   const top = (g.filterHeight - 1) * g.dilationHeight - g.padTop;

@@ -10,11 +10,15 @@
  * On `wasm`:
  * - `Conv2DBackpropFilter` (missing in tfjs 4.22) via im2col + fast rank-2 matMul;
  * - `Conv2DBackpropInput` replaced by a forward XNNPACK convolution;
- * - `Identity` sharing the data instead of copying it (`identity.ts`).
+ * - `Identity` sharing the data instead of copying it (`identity.ts`);
+ * - `BatchMatMul` with transpose flags on one matrix: operand transposed on the heap, stock fast path (`batchMatMul.ts`);
+ * - `HemnetBatchNormSums`, the batch-norm gradient's two per-channel sums in one pass (`batchNormSums.ts`).
  * Both accept a `dilations` attr.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchMatMulWasm } from './batchMatMul.js';
 import { batchNormGradConfig } from './batchNormGrad.js';
+import { BATCH_NORM_SUMS, batchNormSumsWasm } from './batchNormSums.js';
 import { conv2dBackpropFilterWasm } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputWasm } from './conv2dBackpropInput.js';
 import { conv2dGradConfig, markDilationAware } from './conv2dGrad.js';
@@ -24,7 +28,7 @@ import { installDilatedConvLayers } from './layersDilatedConv.js';
 export { conv2dInputGradByConv, conv2dFilterGradByConv } from './conv2dGrad.js';
 
 /** Kernels hemnet registers on wasm. */
-export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity'] as const;
+export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'HemnetBatchNormSums', 'BatchMatMul'] as const;
 
 let globalInstalled = false;
 /** Stock wasm kernel configs we replaced, to restore them in `uninstallKernels`. */
@@ -44,6 +48,11 @@ function installGlobal(): void {
 
 function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number], stock: tf.KernelConfig | undefined): tf.KernelFunc {
   if (kernelName === 'Identity') return identityWasm(stock?.kernelFunc);
+  if (kernelName === BATCH_NORM_SUMS) return batchNormSumsWasm as unknown as tf.KernelFunc;
+  if (kernelName === 'BatchMatMul') {
+    if (stock === undefined) throw new Error('hemnet kernels: the wasm backend has no BatchMatMul kernel to wrap');
+    return batchMatMulWasm(stock.kernelFunc);
+  }
   return kernelName === 'Conv2DBackpropFilter' ? conv2dBackpropFilterWasm : conv2dBackpropInputWasm;
 }
 

@@ -5,6 +5,8 @@
  * poly schedule.
  */
 import * as tf from '@tensorflow/tfjs';
+import { kernelsInstalled } from '../kernels/index.js';
+import { wasmAdamBackend } from '../kernels/adam.js';
 import { Registry, type Named } from '../registry.js';
 
 /** Names of the built-in optimizers (the registry may hold more: `OPTIMIZERS.names()`). */
@@ -36,12 +38,15 @@ interface AdamState {
 
 function fusedAdamBackend(): FusedAdamBackend | null {
   const backend = tf.backend() as unknown as Partial<FusedAdamBackend>;
-  return typeof backend.fusedAdam === 'function' && typeof backend.f32 === 'function' ? (backend as FusedAdamBackend) : null;
+  if (typeof backend.fusedAdam === 'function' && typeof backend.f32 === 'function') return backend as FusedAdamBackend;
+  // wasm: the update runs on the heap (src/kernels/adam.ts), once hemnet's kernels are installed.
+  return tf.getBackend() === 'wasm' && kernelsInstalled('wasm') ? wasmAdamBackend(backend) : null;
 }
 
 /**
  * tfjs's Adam with a settable learning rate (its update reads the field
- * every step). On a backend with a fused Adam kernel (`native`), each
+ * every step). On a backend with a fused Adam kernel (`native`, and `wasm`
+ * with hemnet's kernels: src/kernels/adam.ts), each
  * variable's step (w, m, v; 14 kernels in tfjs) is one kernel call with
  * tfjs's float32 arithmetic, in place when nothing else refers to the
  * buffers; elsewhere, and when `fused` is false, it is tfjs's update. The

@@ -1,0 +1,48 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { setBackend } from '../backend.js';
+import { assertClose, randn } from '../../test/helpers.js';
+
+/** out[p, i, j] = Σ_k A[p, i, k] · B[p, k, j] in float64, with A, B read through the transpose flags. */
+function reference(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): number[] {
+  const [batch, ar, ac] = [a.shape.slice(0, -2).reduce((x, y) => x * y, 1), a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
+  const [br, bc] = [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
+  const av = a.dataSync();
+  const bv = b.dataSync();
+  const [m, k] = transposeA ? [ac, ar] : [ar, ac];
+  const n = transposeB ? br : bc;
+  const out: number[] = [];
+  for (let p = 0; p < batch; p++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let q = 0; q < k; q++) {
+          const x = av[p * ar * ac + (transposeA ? q * ac + i : i * ac + q)] as number;
+          const y = bv[p * br * bc + (transposeB ? j * bc + q : q * bc + j)] as number;
+          s += x * y;
+        }
+        out.push(s);
+      }
+  return out;
+}
+
+describe('BatchMatMul with transpose flags on wasm', () => {
+  it('equals the float64 product for every flag pair, rank 2, rank 3 with batch 1, batches split per matrix, and batches left to the stock kernel (20 matrices; matrices over 2¹⁶ floats), without leaks', async () => {
+    await setBackend('wasm');
+    const before = tf.memory().numTensors;
+    for (const [lead, m, k, n] of [[[], 37, 45, 70], [[1], 9, 64, 33], [[3], 5, 7, 6], [[20], 4, 5, 6], [[2], 300, 300, 2]] as [number[], number, number, number][]) {
+      for (const transposeA of [false, true]) {
+        for (const transposeB of [false, true]) {
+          const a = randn([...lead, ...(transposeA ? [k, m] : [m, k])], 1 + m);
+          const b = randn([...lead, ...(transposeB ? [n, k] : [k, n])], 2 + n);
+          const product = tf.matMul(a, b, transposeA, transposeB);
+          assert.deepEqual(product.shape, [...lead, m, n]);
+          assertClose(product, reference(a, b, transposeA, transposeB), 1e-5, 1e-4, `[${lead}] ${m}x${k}x${n} tA=${transposeA} tB=${transposeB}`);
+          tf.dispose([a, b, product]);
+        }
+      }
+    }
+    assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * `BatchMatMul` on wasm with transpose flags and a single matrix per
+ * operand: the stock kernel leaves XNNPACK's fast path for any transpose
+ * flag (a [64, 8]ᵀ · [64, 5632] product of the default model's training step
+ * takes ~20× longer than the same product unflagged), so the flagged operand
+ * is transposed on the heap (blocked JS loops) and the stock kernel runs
+ * without flags. Batched products (the HEM head's [8, 64, 16] · [8, 16, 64])
+ * are slow in the stock kernel for any flags (~0.3 GFLOP/s), so a batch of
+ * at most 16 small matrices with the same leading dims runs as one fast rank-2 product
+ * per matrix, each operand copied (or transposed) out of the heap first.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { asWasmBackend, disposeAll, heapF32, offsetF32, transposeOnHeap, type WasmBackendLike } from './wasmHeap.js';
+
+const KERNEL = 'BatchMatMul';
+
+/** A copy of `x` (leading dims all 1) with its last two axes swapped. */
+function transposedMatrix(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo {
+  const rank = x.shape.length;
+  const rows = x.shape[rank - 2] as number;
+  const cols = x.shape[rank - 1] as number;
+  const out = backend.makeOutput([...x.shape.slice(0, rank - 2), cols, rows], 'float32');
+  transposeOnHeap(heapF32(backend), offsetF32(backend, x), rows, cols, offsetF32(backend, out));
+  return out;
+}
+
+/** Matrix p of `x` (leading dims flattened) as a fresh `[rows, cols]` tensor, transposed when asked. */
+function matrixAt(backend: WasmBackendLike, x: tf.TensorInfo, p: number, transpose: boolean): tf.TensorInfo {
+  const rank = x.shape.length;
+  const rows = x.shape[rank - 2] as number;
+  const cols = x.shape[rank - 1] as number;
+  const out = backend.makeOutput(transpose ? [cols, rows] : [rows, cols], 'float32');
+  const heap = heapF32(backend);
+  const from = offsetF32(backend, x) + p * rows * cols;
+  if (transpose) transposeOnHeap(heap, from, rows, cols, offsetF32(backend, out));
+  else heap.copyWithin(offsetF32(backend, out), from, from + rows * cols);
+  return out;
+}
+
+/** Largest matrices split into rank-2 products (larger ones are near the stock kernel's speed already). */
+const MAX_SPLIT_FLOATS = 1 << 16;
+/**
+ * Largest batch split: each rank-2 product creates an XNNPACK operator, so
+ * many tiny matrices are better left batched (measured at batch 8 only).
+ */
+const MAX_SPLIT_BATCH = 16;
+
+const singleMatrix = (t: tf.TensorInfo): boolean => t.shape.length >= 2 && t.shape.slice(0, -2).every((size) => size === 1);
+
+/** Wraps the stock wasm `BatchMatMul` kernel function. */
+export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as { a?: tf.TensorInfo; b?: tf.TensorInfo };
+    const attrs = args.attrs ?? {};
+    const transposeA = attrs['transposeA'] === true;
+    const transposeB = attrs['transposeB'] === true;
+    if (a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') return stock(args);
+    const single = singleMatrix(a) && singleMatrix(b);
+    if (!single) {
+      const lead = a.shape.slice(0, -2);
+      const sameLead = b.shape.length === a.shape.length && lead.every((size, i) => size === b.shape[i]);
+      const ra = a.shape.length;
+      const matrixFloats = Math.max((a.shape[ra - 2] as number) * (a.shape[ra - 1] as number), (b.shape[ra - 2] as number) * (b.shape[ra - 1] as number));
+      const batch = lead.reduce((x, y) => x * y, 1);
+      if (!sameLead || ra < 3 || matrixFloats > MAX_SPLIT_FLOATS || batch > MAX_SPLIT_BATCH) return stock(args);
+      return splitBatch(asWasmBackend(args.backend, KERNEL), stock, a, b, transposeA, transposeB, attrs, args.backend);
+    }
+    if (!transposeA && !transposeB) return stock(args);
+    const backend = asWasmBackend(args.backend, KERNEL);
+    const temporaries: tf.TensorInfo[] = [];
+    const aPlain = transposeA ? transposedMatrix(backend, a) : a;
+    if (transposeA) temporaries.push(aPlain);
+    const bPlain = transposeB ? transposedMatrix(backend, b) : b;
+    if (transposeB) temporaries.push(bPlain);
+    const out = stock({ inputs: { a: aPlain, b: bPlain }, backend: args.backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+    disposeAll(backend, temporaries);
+    return out;
+  };
+}
+
+/** out[p] = A[p] · B[p] (through the flags), one rank-2 stock product per matrix. */
+function splitBatch(
+  backend: WasmBackendLike,
+  stock: tf.KernelFunc,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  attrs: tf.NamedAttrMap,
+  rawBackend: {},
+): tf.TensorInfo {
+  const rank = a.shape.length;
+  const lead = a.shape.slice(0, -2);
+  const batch = lead.reduce((x, y) => x * y, 1);
+  const m = (transposeA ? a.shape[rank - 1] : a.shape[rank - 2]) as number;
+  const n = (transposeB ? b.shape[rank - 2] : b.shape[rank - 1]) as number;
+  const out = backend.makeOutput([...lead, m, n], 'float32');
+  for (let p = 0; p < batch; p++) {
+    const ap = matrixAt(backend, a, p, transposeA);
+    const bp = matrixAt(backend, b, p, transposeB);
+    const product = stock({ inputs: { a: ap, b: bp }, backend: rawBackend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+    if (Array.isArray(product)) throw new Error(`${KERNEL}: the stock kernel returned several outputs`);
+    const heap = heapF32(backend);
+    const from = offsetF32(backend, product);
+    heap.copyWithin(offsetF32(backend, out) + p * m * n, from, from + m * n);
+    disposeAll(backend, [ap, bp, product]);
+  }
+  return out;
+}
