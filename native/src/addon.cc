@@ -30,6 +30,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"movingAverage", hemnet::MovingAverage},
       {"transpose", hemnet::Transpose},
       {"batchNormTrain", hemnet::BatchNormTrain}, {"batchNormTrainGrad", hemnet::BatchNormTrainGrad},
+      {"hemUnroll", hemnet::HemUnroll}, {"hemUnrollGrad", hemnet::HemUnrollGrad},
       {"info", hemnet::Info},
   };
   for (const Entry& e : entries) {

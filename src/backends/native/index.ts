@@ -7,6 +7,7 @@ import { loadNativeAddon, NATIVE_BUILD_HINT } from './addon.js';
 import { NATIVE_KERNEL_NAMES, NativeBackend, nativeKernels } from './backend.js';
 import { markDilationAware } from '../../kernels/conv2dGrad.js';
 import { batchNormTrainingGradConfig, installFusedBatchNormLayers } from './batchNormTraining.js';
+import { hemUnrollGradConfig } from './hemUnroll.js';
 
 export { NATIVE_BUILD_HINT, NATIVE_KERNEL_NAMES, NativeBackend };
 
@@ -51,6 +52,8 @@ export function registerNativeBackend(): NativeStatus {
   // Batch-norm training as two kernels (forward, gradient) on native; tfjs's composition elsewhere.
   if (tf.getGradient(batchNormTrainingGradConfig.kernelName) === undefined) tf.registerGradient(batchNormTrainingGradConfig);
   installFusedBatchNormLayers();
+  // Unrolled HEM as two kernels (forward, gradient) on native; tfjs's composition elsewhere.
+  if (tf.getGradient(hemUnrollGradConfig.kernelName) === undefined) tf.registerGradient(hemUnrollGradConfig);
   status = { available: true, info: addon.info(), path: load.path };
   return status;
 }
