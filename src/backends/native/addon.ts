@@ -51,6 +51,8 @@ export interface NativeAddon {
     dMu: Float32Array | null, dGamma: Float32Array | null, dReconstruction: Float32Array | null, x: Float32Array, workspace: Float32Array,
     dx: Float32Array, dMu0: Float32Array, params: Float32Array, ints: Int32Array,
   ): void;
+  /** Softmax cross-entropy with an ignore label over logits [P, K], labels [P]: loss [1] (mean over scored pixels) and its gradient [P, K]. */
+  softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, loss: Float32Array, gradient: Float32Array, ignoreLabel: number): void;
   /** Library versions and thread count. */
   info(): string;
 }
@@ -58,7 +60,7 @@ export interface NativeAddon {
 /** Every function of `NativeAddon`: an addon built from older sources lacks some and is refused. */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'conv2d', 'matMul', 'binary', 'unary', 'reduce', 'batchNorm', 'softmax', 'resizeBilinear', 'resizeBilinearGrad',
-  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'info',
+  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'softmaxCrossEntropy', 'info',
 ];
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };

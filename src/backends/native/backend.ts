@@ -13,6 +13,7 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from './batchNormTraining.js';
 import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL } from './hemUnroll.js';
+import { SOFTMAX_CROSS_ENTROPY_KERNEL } from './crossEntropy.js';
 
 type Inputs = tf.NamedTensorInfoMap;
 type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
@@ -501,6 +502,23 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     return [be.output(x.shape.slice(), dx), be.output(mu0.shape.slice(), dMu0)];
   });
 
+  // --- the segmentation loss (crossEntropy.ts): no cpu kernel to fall back on ---
+  kernels.set(SOFTMAX_CROSS_ENTROPY_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const logits = inputs['logits'] as tf.TensorInfo;
+    const labels = inputs['labels'] as tf.TensorInfo;
+    const xv = be.f32(logits);
+    const lv = labels.dtype === 'int32' ? be.data.get(labels.dataId).values : null;
+    if (xv === null || !(lv instanceof Int32Array) || logits.shape.length !== 2 || labels.shape.length !== 1 || labels.shape[0] !== logits.shape[0]) {
+      throw new Error(`native ${SOFTMAX_CROSS_ENTROPY_KERNEL}: float32 logits [P, K] and int32 labels [P] only`);
+    }
+    const loss = be.alloc(1);
+    const gradient = be.alloc(xv.length);
+    be.addon.softmaxCrossEntropy(xv, lv, loss, gradient, Number(attrs?.['ignoreLabel']));
+    return [be.output([], loss), be.output(logits.shape.slice(), gradient)];
+  });
+
   // --- matrix products -----------------------------------------------------
   const matMul = (be: NativeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo | null => {
     const av = be.f32(a);
@@ -557,5 +575,5 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(REDUCE_OPS),
   'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
-  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL,
+  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL,
 ];

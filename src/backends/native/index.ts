@@ -8,6 +8,7 @@ import { NATIVE_KERNEL_NAMES, NativeBackend, nativeKernels } from './backend.js'
 import { markDilationAware } from '../../kernels/conv2dGrad.js';
 import { batchNormTrainingGradConfig, installFusedBatchNormLayers } from './batchNormTraining.js';
 import { hemUnrollGradConfig } from './hemUnroll.js';
+import { softmaxCrossEntropyGradConfig } from './crossEntropy.js';
 
 export { NATIVE_BUILD_HINT, NATIVE_KERNEL_NAMES, NativeBackend };
 
@@ -54,6 +55,8 @@ export function registerNativeBackend(): NativeStatus {
   installFusedBatchNormLayers();
   // Unrolled HEM as two kernels (forward, gradient) on native; tfjs's composition elsewhere.
   if (tf.getGradient(hemUnrollGradConfig.kernelName) === undefined) tf.registerGradient(hemUnrollGradConfig);
+  // The segmentation loss as one kernel (its gradient is one product) on native.
+  if (tf.getGradient(softmaxCrossEntropyGradConfig.kernelName) === undefined) tf.registerGradient(softmaxCrossEntropyGradConfig);
   status = { available: true, info: addon.info(), path: load.path };
   return status;
 }

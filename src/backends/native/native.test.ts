@@ -21,6 +21,8 @@ import { registerNativeBackend } from './index.js';
 import { ScheduledAdam } from '../../train/optimizer.js';
 import { batchNormTraining } from './batchNormTraining.js';
 import { setFusedHem } from './hemUnroll.js';
+import { setFusedCrossEntropy } from './crossEntropy.js';
+import { segmentationCrossEntropy } from '../../train/loss.js';
 
 const RTOL = 1e-4;
 const nativeStatus = registerNativeBackend();
@@ -144,7 +146,15 @@ const CASES: Case[] = [
   { name: 'unrolled HEM: μ, γ and X̃, batched μ⁽⁰⁾, η 0.3, T=4', inputs: [[3, 10, 6], [3, 4, 6]], op: (x, mu) => hemOutputs(unrollHem(x as tf.Tensor3D, mu as tf.Tensor3D, { stepSize: 0.3, iterations: 4 })) },
   { name: 'unrolled HEM: η 1, normalised bases', inputs: [[2, 9, 5], [3, 5]], op: (x, mu) => hemOutputs(unrollHem(x as tf.Tensor3D, mu as tf.Tensor2D, { stepSize: 1, normalizeBases: true })) },
   { name: 'unrolled HEM: rbf kernel, σ² 2, normalised bases, η 0.7', inputs: [[2, 9, 5], [3, 5]], op: (x, mu) => hemOutputs(unrollHem(x as tf.Tensor3D, mu as tf.Tensor2D, { kernel: 'rbf', temperature: 2, normalizeBases: true, stepSize: 0.7 })) },
+  // On native the fused loss kernel (crossEntropy.ts): ignored pixels, a label outside [0, K) (a zero one-hot row, as tf.oneHot).
+  { name: 'segmentation cross-entropy with ignore label', inputs: [[2, 3, 4, 5]], op: (x) => segmentationCrossEntropy(x as tf.Tensor4D, crossEntropyLabels()) },
 ];
+
+/** Labels [2, 3, 4] in [0, 5), with 255 (ignored) at every 5th pixel and one label 7 (outside the classes). */
+function crossEntropyLabels(): tf.Tensor3D {
+  const values = Array.from({ length: 24 }, (_, i) => (i % 5 === 0 ? 255 : i === 7 ? 7 : (i * 3) % 5));
+  return tf.tensor3d(values, [2, 3, 4], 'int32');
+}
 
 /** μ, γ and X̃ of an unroll as one flat tensor (so that gradients reach all three). */
 function hemOutputs(r: { mu: tf.Tensor; gamma: tf.Tensor; reconstruction: tf.Tensor }): tf.Tensor {
@@ -362,7 +372,7 @@ if (present.includes('native')) {
           const f = (input: tf.Tensor): tf.Scalar => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, r));
           const { value, grads } = tf.variableGrads(() => f(x), layer.trainableWeights.map((w) => w.read() as tf.Variable));
           const dx = tf.grad(f)(x);
-          const out = [value, dx, ...layer.trainableWeights.map((w) => grads[w.read().name] as tf.Tensor), ...layer.getWeights()].map((t) => Array.from(t.dataSync()));
+          const out = [value, dx, ...layer.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name] as tf.Tensor), ...layer.getWeights()].map((t) => Array.from(t.dataSync()));
           layer.dispose();
           return out;
         });
@@ -424,6 +434,48 @@ if (present.includes('native')) {
       } finally {
         setFusedHem(true);
       }
+    });
+  });
+
+  describe('native fused segmentation loss', () => {
+    const lossAndGradient = (fused: boolean, labels: tf.Tensor3D): number[][] => {
+      setFusedCrossEntropy(fused);
+      try {
+        return tf.tidy(() => {
+          const logits = tf.mul(tf.randomNormal([2, 8, 8, 11], 0, 1, 'float32', 21), 3);
+          const { value, grads } = tf.valueAndGrads((x: tf.Tensor) => segmentationCrossEntropy(x as tf.Tensor4D, labels))([logits]);
+          return [value, ...grads].map((t) => Array.from(t.dataSync()));
+        });
+      } finally {
+        setFusedCrossEntropy(true);
+      }
+    };
+
+    it('equals the tfjs composition in value and gradient (some pixels ignored, and all of them)', async () => {
+      await setBackend('native');
+      const some = tf.tidy(() => tf.where(tf.less(tf.randomUniform([2, 8, 8], 0, 1, 'float32', 22), 0.2), tf.fill([2, 8, 8], 255, 'int32'), tf.randomUniform([2, 8, 8], 0, 11, 'int32', 23))) as tf.Tensor3D;
+      const all = tf.fill([2, 8, 8], 255, 'int32') as tf.Tensor3D;
+      for (const labels of [some, all]) {
+        const expected = lossAndGradient(false, labels);
+        const before = tf.memory().numTensors;
+        const actual = lossAndGradient(true, labels);
+        assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+        actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-7, RTOL, i === 0 ? 'loss' : 'gradient'));
+      }
+      assert.deepEqual(lossAndGradient(true, all)[0], [0], 'no pixel scored: loss 0');
+      tf.dispose([some, all]);
+    });
+
+    it('runs the loss as one kernel and its gradient as one product', async () => {
+      await setBackend('native');
+      const logits = tf.randomNormal([2, 4, 4, 5], 0, 1, 'float32', 24);
+      const labels = tf.randomUniform([2, 4, 4], 0, 5, 'int32', 25) as tf.Tensor3D;
+      const profile = await tf.profile(() => tf.grad((x: tf.Tensor) => segmentationCrossEntropy(x as tf.Tensor4D, labels))(logits));
+      const names = profile.kernels.map((k) => k.name);
+      assert.equal(names.filter((n) => n === 'HemnetSoftmaxCrossEntropy').length, 1, names.join(' '));
+      assert.ok(!names.includes('OneHot') && !names.includes('Exp') && !names.includes('Log'), names.join(' '));
+      assert.equal(names.filter((n) => n === 'Multiply').length, 1, names.join(' '));
+      tf.dispose([profile.result as tf.Tensor, logits, labels]);
     });
   });
 
