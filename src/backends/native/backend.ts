@@ -14,6 +14,7 @@ import type { NativeAddon } from './addon.js';
 import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from './batchNormTraining.js';
 import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL } from './hemUnroll.js';
 import { SOFTMAX_CROSS_ENTROPY_KERNEL } from './crossEntropy.js';
+import { SUM_OF_SQUARES_KERNEL } from './sumOfSquares.js';
 
 type Inputs = tf.NamedTensorInfoMap;
 type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
@@ -519,6 +520,23 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     return [be.output([], loss), be.output(logits.shape.slice(), gradient)];
   });
 
+  // --- Σ‖wᵢ‖² (sumOfSquares.ts), in double; few, small arrays: plain JS --------
+  kernels.set(SUM_OF_SQUARES_KERNEL, (args) => {
+    const be = args.backend as NativeBackend;
+    let total = 0;
+    for (const t of Object.values(args.inputs) as tf.TensorInfo[]) {
+      const values = be.f32(t);
+      if (values === null) throw new Error(`native ${SUM_OF_SQUARES_KERNEL}: float32 inputs only`);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i] as number;
+        total += v * v;
+      }
+    }
+    const out = be.alloc(1);
+    out[0] = total;
+    return be.output([], out);
+  });
+
   // --- matrix products -----------------------------------------------------
   const matMul = (be: NativeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo | null => {
     const av = be.f32(a);
@@ -575,5 +593,5 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(REDUCE_OPS),
   'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
-  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL,
+  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL, SUM_OF_SQUARES_KERNEL,
 ];

@@ -23,6 +23,7 @@ import { batchNormTraining } from './batchNormTraining.js';
 import { setFusedHem } from './hemUnroll.js';
 import { setFusedCrossEntropy } from './crossEntropy.js';
 import { segmentationCrossEntropy } from '../../train/loss.js';
+import { setFusedSumOfSquares, sumOfSquares } from './sumOfSquares.js';
 
 const RTOL = 1e-4;
 const nativeStatus = registerNativeBackend();
@@ -148,6 +149,8 @@ const CASES: Case[] = [
   { name: 'unrolled HEM: rbf kernel, σ² 2, normalised bases, η 0.7', inputs: [[2, 9, 5], [3, 5]], op: (x, mu) => hemOutputs(unrollHem(x as tf.Tensor3D, mu as tf.Tensor2D, { kernel: 'rbf', temperature: 2, normalizeBases: true, stepSize: 0.7 })) },
   // On native the fused loss kernel (crossEntropy.ts): ignored pixels, a label outside [0, K) (a zero one-hot row, as tf.oneHot).
   { name: 'segmentation cross-entropy with ignore label', inputs: [[2, 3, 4, 5]], op: (x) => segmentationCrossEntropy(x as tf.Tensor4D, crossEntropyLabels()) },
+  // On native one kernel (sumOfSquares.ts); its gradient 2·w.
+  { name: 'sum of squares of several tensors (weight decay)', inputs: [[3, 3, 4, 5], [7], [2, 6]], op: (a, b, c) => tf.mul(sumOfSquares([a, b, c]), 0.3) },
 ];
 
 /** Labels [2, 3, 4] in [0, 5), with 255 (ignored) at every 5th pixel and one label 7 (outside the classes). */
@@ -464,6 +467,32 @@ if (present.includes('native')) {
       }
       assert.deepEqual(lossAndGradient(true, all)[0], [0], 'no pixel scored: loss 0');
       tf.dispose([some, all]);
+    });
+
+    it('weight decay: Σ‖w‖² is one kernel forward, one product per tensor backward, and equals the tfjs composition', async () => {
+      await setBackend('native');
+      const ws = [tf.randomNormal([3, 3, 8, 8], 0, 1, 'float32', 26), tf.randomNormal([40], 0, 1, 'float32', 27)];
+      const run = (fused: boolean): { names: string[]; values: number[][] } => {
+        setFusedSumOfSquares(fused);
+        try {
+          const names: string[] = [];
+          const values = tf.tidy(() => {
+            const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.mul(sumOfSquares([a, b]), 5e-5))(ws);
+            return [value, ...grads].map((t) => Array.from(t.dataSync()));
+          });
+          return { names, values };
+        } finally {
+          setFusedSumOfSquares(true);
+        }
+      };
+      const stock = run(false).values;
+      const before = tf.memory().numTensors;
+      run(true).values.forEach((values, i) => assertClose(values, stock[i] as number[], 0, 1e-6, `array ${i}`));
+      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+      const profile = await tf.profile(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => sumOfSquares([a, b]))(ws));
+      const names = profile.kernels.map((k) => k.name).filter((n) => n !== 'Identity');
+      assert.deepEqual(names, ['HemnetSumOfSquares', 'Multiply', 'Multiply', 'Multiply'], names.join(' '));
+      tf.dispose([...(profile.result as tf.Tensor[]), ...ws]);
     });
 
     it('runs the loss as one kernel and its gradient as one product', async () => {
