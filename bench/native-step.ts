@@ -13,6 +13,7 @@ import { setBackend } from '../src/backend.js';
 import { setFusedBatchNorm } from '../src/backends/native/batchNormTraining.js';
 import { setFusedCrossEntropy } from '../src/backends/native/crossEntropy.js';
 import { setFusedHem } from '../src/backends/native/hemUnroll.js';
+import { setFusedSumOfSquares } from '../src/backends/native/sumOfSquares.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
 import { batchLoss, decayedVariables } from '../src/train/loop.js';
 import { ScheduledAdam } from '../src/train/optimizer.js';
@@ -23,13 +24,14 @@ const repeats = Number(values.repeats);
 const steps = Number(values.steps);
 await setBackend(values.backend ?? 'native');
 
-type Variant = { name: string; adam: boolean; batchNorm: boolean; hem: boolean; loss: boolean };
+type Variant = { name: string; adam: boolean; batchNorm: boolean; hem: boolean; loss: boolean; decay: boolean };
 const VARIANTS: Variant[] = [
-  { name: 'tfjs ops (no fusion)', adam: false, batchNorm: false, hem: false, loss: false },
-  { name: 'fused Adam', adam: true, batchNorm: false, hem: false, loss: false },
-  { name: '+ batch norm', adam: true, batchNorm: true, hem: false, loss: false },
-  { name: '+ HEM unroll', adam: true, batchNorm: true, hem: true, loss: false },
-  { name: '+ loss', adam: true, batchNorm: true, hem: true, loss: true },
+  { name: 'tfjs ops (no fusion)', adam: false, batchNorm: false, hem: false, loss: false, decay: false },
+  { name: 'fused Adam', adam: true, batchNorm: false, hem: false, loss: false, decay: false },
+  { name: '+ batch norm', adam: true, batchNorm: true, hem: false, loss: false, decay: false },
+  { name: '+ HEM unroll', adam: true, batchNorm: true, hem: true, loss: false, decay: false },
+  { name: '+ loss', adam: true, batchNorm: true, hem: true, loss: true, decay: false },
+  { name: '+ weight decay', adam: true, batchNorm: true, hem: true, loss: true, decay: true },
 ];
 
 const { model } = buildSegmentationModel({ seed: 1, head: values.head ?? 'hem' });
@@ -43,6 +45,7 @@ const use = (v: Variant): void => {
   setFusedBatchNorm(v.batchNorm);
   setFusedHem(v.hem);
   setFusedCrossEntropy(v.loss);
+  setFusedSumOfSquares(v.decay);
 };
 const step = (): void => {
   const loss = optimizer.minimize(() => batchLoss(model, images, labels, 255, 1e-4, decayed), true, trainable);
