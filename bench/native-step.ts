@@ -4,31 +4,37 @@
  * backend with hemnet's fusions on and off, in one process: kernels per
  * step by name (deterministic, from tf.profile) and ms per step with the
  * variants interleaved in every repeat (so a loaded machine slows all alike).
- * Run: npx tsx bench/native-step.ts [--repeats 5] [--steps 3]
+ * Run: npx tsx bench/native-step.ts [--repeats 5] [--steps 3] [--head hem|fcn|ema]
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../src/backend.js';
 import { setFusedBatchNorm } from '../src/backends/native/batchNormTraining.js';
+import { setFusedCrossEntropy } from '../src/backends/native/crossEntropy.js';
+import { setFusedHem } from '../src/backends/native/hemUnroll.js';
+import { setFusedSumOfSquares } from '../src/backends/native/sumOfSquares.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
 import { batchLoss, decayedVariables } from '../src/train/loop.js';
 import { ScheduledAdam } from '../src/train/optimizer.js';
 import { format, median } from './timing.js';
 
-const { values } = parseArgs({ options: { repeats: { type: 'string', default: '5' }, steps: { type: 'string', default: '3' }, backend: { type: 'string', default: 'native' } } });
+const { values } = parseArgs({ options: { repeats: { type: 'string', default: '5' }, steps: { type: 'string', default: '3' }, backend: { type: 'string', default: 'native' }, head: { type: 'string', default: 'hem' } } });
 const repeats = Number(values.repeats);
 const steps = Number(values.steps);
 await setBackend(values.backend ?? 'native');
 
-type Variant = { name: string; adam: boolean; batchNorm: boolean };
+type Variant = { name: string; adam: boolean; batchNorm: boolean; hem: boolean; loss: boolean; decay: boolean };
 const VARIANTS: Variant[] = [
-  { name: 'tfjs ops (no fusion)', adam: false, batchNorm: false },
-  { name: 'fused Adam', adam: true, batchNorm: false },
-  { name: 'fused Adam + batch norm', adam: true, batchNorm: true },
+  { name: 'tfjs ops (no fusion)', adam: false, batchNorm: false, hem: false, loss: false, decay: false },
+  { name: 'fused Adam', adam: true, batchNorm: false, hem: false, loss: false, decay: false },
+  { name: '+ batch norm', adam: true, batchNorm: true, hem: false, loss: false, decay: false },
+  { name: '+ HEM unroll', adam: true, batchNorm: true, hem: true, loss: false, decay: false },
+  { name: '+ loss', adam: true, batchNorm: true, hem: true, loss: true, decay: false },
+  { name: '+ weight decay', adam: true, batchNorm: true, hem: true, loss: true, decay: true },
 ];
 
-const { model } = buildSegmentationModel({ seed: 1 });
+const { model } = buildSegmentationModel({ seed: 1, head: values.head ?? 'hem' });
 const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
 const decayed = decayedVariables(model).map((w) => w.read());
 const images = tf.randomNormal([8, 64, 64, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
@@ -37,6 +43,9 @@ const optimizer = new ScheduledAdam(2e-3, 0.9, 0.999, 1e-7);
 const use = (v: Variant): void => {
   optimizer.fused = v.adam;
   setFusedBatchNorm(v.batchNorm);
+  setFusedHem(v.hem);
+  setFusedCrossEntropy(v.loss);
+  setFusedSumOfSquares(v.decay);
 };
 const step = (): void => {
   const loss = optimizer.minimize(() => batchLoss(model, images, labels, 255, 1e-4, decayed), true, trainable);
@@ -44,7 +53,7 @@ const step = (): void => {
   loss?.dispose();
 };
 
-console.log(`backend ${tf.getBackend()}, OMP_NUM_THREADS=${process.env['OMP_NUM_THREADS'] ?? '(unset)'}, load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`head ${values.head ?? 'hem'}, backend ${tf.getBackend()}, OMP_NUM_THREADS=${process.env['OMP_NUM_THREADS'] ?? '(unset)'}, load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const counts = new Map<string, Map<string, number>>();
 for (const v of VARIANTS) {
   use(v);

@@ -10,7 +10,9 @@
         "src/reduce.cc",
         "src/norm.cc",
         "src/resize.cc",
-        "src/train.cc"
+        "src/train.cc",
+        "src/hem.cc",
+        "src/loss.cc"
       ],
       "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off", "-fopenmp", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],

@@ -30,6 +30,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"movingAverage", hemnet::MovingAverage},
       {"transpose", hemnet::Transpose},
       {"batchNormTrain", hemnet::BatchNormTrain}, {"batchNormTrainGrad", hemnet::BatchNormTrainGrad},
+      {"hemUnroll", hemnet::HemUnroll}, {"hemUnrollGrad", hemnet::HemUnrollGrad},
+      {"softmaxCrossEntropy", hemnet::SoftmaxCrossEntropy},
       {"info", hemnet::Info},
   };
   for (const Entry& e : entries) {

@@ -97,6 +97,9 @@ napi_value MovingAverage(napi_env env, napi_callback_info info);
 napi_value Adam(napi_env env, napi_callback_info info);
 napi_value BatchNormTrain(napi_env env, napi_callback_info info);
 napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info);
+napi_value HemUnroll(napi_env env, napi_callback_info info);
+napi_value HemUnrollGrad(napi_env env, napi_callback_info info);
+napi_value SoftmaxCrossEntropy(napi_env env, napi_callback_info info);
 napi_value Info(napi_env env, napi_callback_info info);
 
 }  // namespace hemnet

@@ -7,6 +7,7 @@ import { checkKnownKeys } from '../schema.js';
 import * as tf from '@tensorflow/tfjs';
 import { usesSplitPath } from '../ops/batchMatMul.js';
 import { stopGradient } from '../ops/stopGradient.js';
+import { fusedHemAvailable, fusedUnroll } from '../backends/native/hemUnroll.js';
 import {
   broadcastBases,
   defaultTemperature,
@@ -208,6 +209,11 @@ function runIterations(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings:
 }
 
 function runUnroll(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings: ResolvedOptions, routes?: FeatureRoutes): HemResult {
+  // The whole unroll (Eq. 8, 13, 10) and its gradient as one kernel each, where the
+  // backend has them (native) and nothing per iteration is asked for.
+  if (!settings.detachEm && !settings.trace && !settings.stopGammaGradient && routes === undefined && fusedHemAvailable(x, mu0)) {
+    return fusedUnroll(x, mu0, settings);
+  }
   if (!settings.detachEm) return unflatten(runIterations(x, mu0, settings, routes), settings.trace);
   // EMANet: the iterations run under no-grad. Inside a custom-gradient op
   // nothing is recorded on the tape, so the backward pass does no EM work;

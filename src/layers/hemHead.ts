@@ -11,7 +11,7 @@
  * when `normalizeBases`), never in inference. It is saved with the model.
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTraining } from '../backends/native/batchNormTraining.js';
+import { batchNormTraining, fusedMovingAverages } from '../backends/native/batchNormTraining.js';
 import { unrollHem, type HemOptions, type HemResult } from '../em/unroll.js';
 import { checkIterations, checkStepSize, checkTemperature, KERNELS, type Kernel } from '../em/validate.js';
 import { checkKnownKeys, checkOneOf, defaultsOf, keysOf, pickKeys, validateField, type FieldSpec, type Schema } from '../schema.js';
@@ -290,8 +290,11 @@ export class HemHead extends tf.layers.Layer {
     const m = this.options.batchNormMomentum;
     const count = values.shape[0];
     const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
-    const nextMean = tf.tidy(() => tf.add(tf.mul(w.movingMean.read(), m), tf.mul(mean, 1 - m)));
-    const nextVariance = tf.tidy(() => tf.add(tf.mul(w.movingVariance.read(), m), tf.mul(unbiased, 1 - m)));
+    // m·moving + (1 − m)·batch, one kernel for both where the backend has it.
+    const [nextMean, nextVariance] = fusedMovingAverages(w.movingMean.read(), w.movingVariance.read(), mean, unbiased, 1 - m) ?? [
+      tf.tidy(() => tf.add(tf.mul(w.movingMean.read(), m), tf.mul(mean, 1 - m))),
+      tf.tidy(() => tf.add(tf.mul(w.movingVariance.read(), m), tf.mul(unbiased, 1 - m))),
+    ];
     w.movingMean.write(nextMean);
     w.movingVariance.write(nextVariance);
     tf.dispose([nextMean, nextVariance]);

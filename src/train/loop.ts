@@ -9,6 +9,7 @@ import { batchSamples, batchToTensors, type SegmentationBatch } from '../data/au
 import { createRng, hashSeed } from '../data/random.js';
 import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
 import { copyTensorInto } from '../kernels/wasmHeap.js';
+import { sumOfSquares } from '../backends/native/sumOfSquares.js';
 import { segmentationCrossEntropy } from './loss.js';
 import type { HeadBasesUsage, TrainingMeasurement, ValidationMetrics } from './monitor.js';
 import { polyLearningRate } from './schedule.js';
@@ -201,7 +202,7 @@ export function batchLoss(
   let loss: tf.Tensor = segmentationCrossEntropy(main, labels, ignoreLabel);
   for (const aux of auxiliary) loss = tf.add(loss, tf.mul(segmentationCrossEntropy(aux, labels, ignoreLabel), AUXILIARY_LOSS_WEIGHT));
   if (weightDecay > 0 && decayed.length > 0) {
-    const squares = tf.addN(decayed.map((w) => tf.sum(tf.square(w))));
+    const squares = sumOfSquares(decayed); // one kernel on native
     loss = tf.add(loss, tf.mul(squares, weightDecay / 2));
   }
   return loss as tf.Scalar;

@@ -1,5 +1,6 @@
 /** Losses for segmentation. */
 import * as tf from '@tensorflow/tfjs';
+import { fusedCrossEntropy, fusedCrossEntropyAvailable } from '../backends/native/crossEntropy.js';
 
 /**
  * Pixel-wise softmax cross-entropy with an ignore label, averaged over the
@@ -19,6 +20,8 @@ export function segmentationCrossEntropy(logits: tf.Tensor4D, labels: tf.Tensor3
   return tf.tidy(() => {
     const flatLogits = tf.reshape(logits, [b * h * w, k]);
     const flatLabels = tf.reshape(tf.cast(labels, 'int32'), [b * h * w]);
+    // One kernel (and one for the gradient) where the backend has it (native).
+    if (fusedCrossEntropyAvailable(flatLogits, flatLabels)) return fusedCrossEntropy(flatLogits as tf.Tensor2D, flatLabels as tf.Tensor1D, ignoreLabel);
     const scored = tf.cast(tf.notEqual(flatLabels, ignoreLabel), 'float32');
     // Ignored pixels get class 0 in the one-hot and weight 0 in the mean.
     const safeLabels = tf.mul(flatLabels, tf.cast(scored, 'int32'));

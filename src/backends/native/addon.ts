@@ -40,6 +40,19 @@ export interface NativeAddon {
   ): void;
   /** out = current − (current − value)·decay (float32, tfjs-layers' moving-average update). */
   movingAverage(current: Float32Array, value: Float32Array, out: Float32Array, decay: number): void;
+  /**
+   * Unrolled highway EM (native/src/hem.cc): x [B, N, C], mu0 [K, C] or [B, K, C] → mu [B, K, C],
+   * gamma [B, N, K], reconstruction [B, N, C] and the workspace the gradient reads.
+   * params: η, σ²; ints: B, N, C, K, T, kernel (0 dot, 1 rbf), normalizeBases, mu0 batched.
+   */
+  hemUnroll(x: Float32Array, mu0: Float32Array, mu: Float32Array, gamma: Float32Array, reconstruction: Float32Array, workspace: Float32Array, params: Float32Array, ints: Int32Array): void;
+  /** Its gradient: dx [B, N, C] and dMu0 (mu0's shape) from the gradients reaching mu, gamma, reconstruction (null: none). */
+  hemUnrollGrad(
+    dMu: Float32Array | null, dGamma: Float32Array | null, dReconstruction: Float32Array | null, x: Float32Array, workspace: Float32Array,
+    dx: Float32Array, dMu0: Float32Array, params: Float32Array, ints: Int32Array,
+  ): void;
+  /** Softmax cross-entropy with an ignore label over logits [P, K], labels [P]: loss [1] (mean over scored pixels) and its gradient [P, K]. */
+  softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, loss: Float32Array, gradient: Float32Array, ignoreLabel: number): void;
   /** Library versions and thread count. */
   info(): string;
 }
@@ -47,7 +60,7 @@ export interface NativeAddon {
 /** Every function of `NativeAddon`: an addon built from older sources lacks some and is refused. */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'conv2d', 'matMul', 'binary', 'unary', 'reduce', 'batchNorm', 'softmax', 'resizeBilinear', 'resizeBilinearGrad',
-  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'info',
+  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'softmaxCrossEntropy', 'info',
 ];
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };

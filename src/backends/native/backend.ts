@@ -12,6 +12,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from './batchNormTraining.js';
+import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL } from './hemUnroll.js';
+import { SOFTMAX_CROSS_ENTROPY_KERNEL } from './crossEntropy.js';
+import { SUM_OF_SQUARES_KERNEL } from './sumOfSquares.js';
 
 type Inputs = tf.NamedTensorInfoMap;
 type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
@@ -448,6 +451,92 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     return [be.output(x.shape.slice(), dx), be.output([channels], dScale), be.output([channels], dOffset)];
   });
 
+  // --- unrolled HEM (hemUnroll.ts): no cpu kernel to fall back on --------------
+  /** The addon's float and int parameters of both HEM kernels, from x [B, N, C], mu0 and the attrs. */
+  const hemParams = (x: tf.TensorInfo, mu0: tf.TensorInfo, attrs: tf.NamedAttrMap | undefined, where: string): { params: Float32Array; ints: Int32Array; workspace: number } => {
+    if (x.shape.length !== 3 || (mu0.shape.length !== 2 && mu0.shape.length !== 3)) throw new Error(`native ${where}: x must be [B, N, C] and mu0 [K, C] or [B, K, C]`);
+    const [B, N, C] = x.shape as [number, number, number];
+    const K = mu0.shape[mu0.shape.length - 2] as number;
+    const T = Number(attrs?.['iterations']);
+    const normalize = attrs?.['normalizeBases'] === true;
+    const ints = Int32Array.from([B, N, C, K, T, attrs?.['kernel'] === 'rbf' ? 1 : 0, normalize ? 1 : 0, mu0.shape.length === 3 ? 1 : 0]);
+    const params = Float32Array.from([Number(attrs?.['stepSize']), Number(attrs?.['temperature'])]);
+    return { params, ints, workspace: (T + 1) * K * C + T * N * K + (normalize ? T * K * C : 0) };
+  };
+  kernels.set(HEM_UNROLL_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const x = inputs['x'] as tf.TensorInfo;
+    const mu0 = inputs['mu0'] as tf.TensorInfo;
+    const xv = be.f32(x);
+    const mv = be.f32(mu0);
+    if (xv === null || mv === null) throw new Error(`native ${HEM_UNROLL_KERNEL}: float32 inputs only`);
+    const { params, ints, workspace } = hemParams(x, mu0, attrs, HEM_UNROLL_KERNEL);
+    const [B, N, C] = x.shape as [number, number, number];
+    const K = ints[3] as number;
+    const mu = be.alloc(B * K * C);
+    const gamma = be.alloc(B * N * K);
+    const reconstruction = be.alloc(B * N * C);
+    const ws = be.alloc(B * workspace);
+    be.addon.hemUnroll(xv, mv, mu, gamma, reconstruction, ws, params, ints);
+    return [be.output([B, K, C], mu), be.output([B, N, K], gamma), be.output([B, N, C], reconstruction), be.output([B, workspace], ws)];
+  });
+  kernels.set(HEM_UNROLL_GRAD_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const get = (key: string): Float32Array | null => {
+      const t = inputs[key] as tf.TensorInfo | undefined;
+      if (t === undefined) return null;
+      const values = be.f32(t);
+      if (values === null) throw new Error(`native ${HEM_UNROLL_GRAD_KERNEL}: float32 inputs only (${key})`);
+      return values;
+    };
+    const x = inputs['x'] as tf.TensorInfo;
+    const mu0 = inputs['mu0'] as tf.TensorInfo;
+    const xv = get('x');
+    const wv = get('workspace');
+    if (xv === null || wv === null) throw new Error(`native ${HEM_UNROLL_GRAD_KERNEL}: missing input`);
+    const { params, ints } = hemParams(x, mu0, attrs, HEM_UNROLL_GRAD_KERNEL);
+    const dx = be.alloc(xv.length);
+    const dMu0 = be.alloc(size(mu0.shape));
+    be.addon.hemUnrollGrad(get('dMu'), get('dGamma'), get('dReconstruction'), xv, wv, dx, dMu0, params, ints);
+    return [be.output(x.shape.slice(), dx), be.output(mu0.shape.slice(), dMu0)];
+  });
+
+  // --- the segmentation loss (crossEntropy.ts): no cpu kernel to fall back on ---
+  kernels.set(SOFTMAX_CROSS_ENTROPY_KERNEL, (args) => {
+    const { inputs, attrs } = args as KernelArgs;
+    const be = args.backend as NativeBackend;
+    const logits = inputs['logits'] as tf.TensorInfo;
+    const labels = inputs['labels'] as tf.TensorInfo;
+    const xv = be.f32(logits);
+    const lv = labels.dtype === 'int32' ? be.data.get(labels.dataId).values : null;
+    if (xv === null || !(lv instanceof Int32Array) || logits.shape.length !== 2 || labels.shape.length !== 1 || labels.shape[0] !== logits.shape[0]) {
+      throw new Error(`native ${SOFTMAX_CROSS_ENTROPY_KERNEL}: float32 logits [P, K] and int32 labels [P] only`);
+    }
+    const loss = be.alloc(1);
+    const gradient = be.alloc(xv.length);
+    be.addon.softmaxCrossEntropy(xv, lv, loss, gradient, Number(attrs?.['ignoreLabel']));
+    return [be.output([], loss), be.output(logits.shape.slice(), gradient)];
+  });
+
+  // --- Σ‖wᵢ‖² (sumOfSquares.ts), in double; few, small arrays: plain JS --------
+  kernels.set(SUM_OF_SQUARES_KERNEL, (args) => {
+    const be = args.backend as NativeBackend;
+    let total = 0;
+    for (const t of Object.values(args.inputs) as tf.TensorInfo[]) {
+      const values = be.f32(t);
+      if (values === null) throw new Error(`native ${SUM_OF_SQUARES_KERNEL}: float32 inputs only`);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i] as number;
+        total += v * v;
+      }
+    }
+    const out = be.alloc(1);
+    out[0] = total;
+    return be.output([], out);
+  });
+
   // --- matrix products -----------------------------------------------------
   const matMul = (be: NativeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo | null => {
     const av = be.f32(a);
@@ -504,5 +593,5 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(REDUCE_OPS),
   'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
-  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL,
+  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL, SUM_OF_SQUARES_KERNEL,
 ];

@@ -78,6 +78,17 @@ export const batchNormTrainingGradConfig: tf.GradConfig = {
   },
 };
 
+/**
+ * Both moving statistics after one training step, current − (current − batch)·decay
+ * (= m·current + (1 − m)·batch with decay = 1 − m): one kernel where the backend
+ * has it (and the fused path is on), else null (the caller composes tfjs ops).
+ */
+export function fusedMovingAverages(movingMean: tf.Tensor, movingVariance: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, decay: number): [tf.Tensor, tf.Tensor] | null {
+  const all = [movingMean, movingVariance, mean, variance];
+  if (!fusedEnabled || !hasKernel(BN_MOVING_AVERAGE_KERNEL) || !all.every((t) => t.dtype === 'float32' && t.rank === 1 && t.shape[0] === mean.shape[0])) return null;
+  return tf.engine().runKernel(BN_MOVING_AVERAGE_KERNEL, { movingMean, movingVariance, mean, variance }, { decay }) as [tf.Tensor, tf.Tensor];
+}
+
 /** The fields of tfjs-layers' BatchNormalization that the override reads. */
 interface BatchNormLayerFields {
   axis: number;

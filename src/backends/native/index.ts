@@ -7,6 +7,9 @@ import { loadNativeAddon, NATIVE_BUILD_HINT } from './addon.js';
 import { NATIVE_KERNEL_NAMES, NativeBackend, nativeKernels } from './backend.js';
 import { markDilationAware } from '../../kernels/conv2dGrad.js';
 import { batchNormTrainingGradConfig, installFusedBatchNormLayers } from './batchNormTraining.js';
+import { hemUnrollGradConfig } from './hemUnroll.js';
+import { softmaxCrossEntropyGradConfig } from './crossEntropy.js';
+import { sumOfSquaresGradConfig } from './sumOfSquares.js';
 
 export { NATIVE_BUILD_HINT, NATIVE_KERNEL_NAMES, NativeBackend };
 
@@ -51,6 +54,12 @@ export function registerNativeBackend(): NativeStatus {
   // Batch-norm training as two kernels (forward, gradient) on native; tfjs's composition elsewhere.
   if (tf.getGradient(batchNormTrainingGradConfig.kernelName) === undefined) tf.registerGradient(batchNormTrainingGradConfig);
   installFusedBatchNormLayers();
+  // Unrolled HEM as two kernels (forward, gradient) on native; tfjs's composition elsewhere.
+  if (tf.getGradient(hemUnrollGradConfig.kernelName) === undefined) tf.registerGradient(hemUnrollGradConfig);
+  // The segmentation loss as one kernel (its gradient is one product) on native.
+  if (tf.getGradient(softmaxCrossEntropyGradConfig.kernelName) === undefined) tf.registerGradient(softmaxCrossEntropyGradConfig);
+  // The weight-decay sum Σ‖w‖² as one kernel.
+  if (tf.getGradient(sumOfSquaresGradConfig.kernelName) === undefined) tf.registerGradient(sumOfSquaresGradConfig);
   status = { available: true, info: addon.info(), path: load.path };
   return status;
 }

@@ -20,6 +20,10 @@ import { assertClose, assertNoLeak } from '../../../test/helpers.js';
 import { registerNativeBackend } from './index.js';
 import { ScheduledAdam } from '../../train/optimizer.js';
 import { batchNormTraining } from './batchNormTraining.js';
+import { setFusedHem } from './hemUnroll.js';
+import { setFusedCrossEntropy } from './crossEntropy.js';
+import { segmentationCrossEntropy } from '../../train/loss.js';
+import { setFusedSumOfSquares, sumOfSquares } from './sumOfSquares.js';
 
 const RTOL = 1e-4;
 const nativeStatus = registerNativeBackend();
@@ -139,7 +143,26 @@ const CASES: Case[] = [
   // tfjs's cpu gradient swaps height and width in its output shape: values only for a non-square image.
   { name: 'resizeBilinear non-square', inputs: [[1, 3, 5, 2]], op: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [7, 9], true), noGrad: true },
   { name: 'unrolled HEM (T=2)', inputs: [[2, 12, 8], [4, 8]], op: (x, mu) => unrollHem(x as tf.Tensor3D, mu as tf.Tensor2D, { stepSize: 0.5, iterations: 2 }).reconstruction },
+  // On native these run the fused HEM kernels (hemUnroll.ts): every output, every option of the fused path.
+  { name: 'unrolled HEM: μ, γ and X̃, batched μ⁽⁰⁾, η 0.3, T=4', inputs: [[3, 10, 6], [3, 4, 6]], op: (x, mu) => hemOutputs(unrollHem(x as tf.Tensor3D, mu as tf.Tensor3D, { stepSize: 0.3, iterations: 4 })) },
+  { name: 'unrolled HEM: η 1, normalised bases', inputs: [[2, 9, 5], [3, 5]], op: (x, mu) => hemOutputs(unrollHem(x as tf.Tensor3D, mu as tf.Tensor2D, { stepSize: 1, normalizeBases: true })) },
+  { name: 'unrolled HEM: rbf kernel, σ² 2, normalised bases, η 0.7', inputs: [[2, 9, 5], [3, 5]], op: (x, mu) => hemOutputs(unrollHem(x as tf.Tensor3D, mu as tf.Tensor2D, { kernel: 'rbf', temperature: 2, normalizeBases: true, stepSize: 0.7 })) },
+  // On native the fused loss kernel (crossEntropy.ts): ignored pixels, a label outside [0, K) (a zero one-hot row, as tf.oneHot).
+  { name: 'segmentation cross-entropy with ignore label', inputs: [[2, 3, 4, 5]], op: (x) => segmentationCrossEntropy(x as tf.Tensor4D, crossEntropyLabels()) },
+  // On native one kernel (sumOfSquares.ts); its gradient 2·w.
+  { name: 'sum of squares of several tensors (weight decay)', inputs: [[3, 3, 4, 5], [7], [2, 6]], op: (a, b, c) => tf.mul(sumOfSquares([a, b, c]), 0.3) },
 ];
+
+/** Labels [2, 3, 4] in [0, 5), with 255 (ignored) at every 5th pixel and one label 7 (outside the classes). */
+function crossEntropyLabels(): tf.Tensor3D {
+  const values = Array.from({ length: 24 }, (_, i) => (i % 5 === 0 ? 255 : i === 7 ? 7 : (i * 3) % 5));
+  return tf.tensor3d(values, [2, 3, 4], 'int32');
+}
+
+/** μ, γ and X̃ of an unroll as one flat tensor (so that gradients reach all three). */
+function hemOutputs(r: { mu: tf.Tensor; gamma: tf.Tensor; reconstruction: tf.Tensor }): tf.Tensor {
+  return tf.concat([tf.reshape(r.mu, [-1]), tf.reshape(r.gamma, [-1]), tf.reshape(r.reconstruction, [-1])]);
+}
 
 describe('op suite: every backend present against cpu (values and gradients, 1e-4 relative)', () => {
   for (const c of CASES) {
@@ -336,6 +359,152 @@ if (present.includes('native')) {
       tf.dispose(profile.result as tf.Tensor[]);
       tf.dispose(x);
       layer.dispose();
+    });
+  });
+
+  describe('native fused HEM unroll', () => {
+    /** Loss value, input gradient, every trainable weight's gradient and the updated μ⁽⁰⁾ of one HemHead training call. */
+    const headStep = (fused: boolean, options: Parameters<typeof hemHead>[0]): number[][] => {
+      setFusedHem(fused);
+      try {
+        return tf.tidy(() => {
+          const layer = hemHead({ numBases: 5, seed: 11, ...options });
+          const x = tf.randomNormal([3, 4, 4, 8], 0, 1, 'float32', 12);
+          const r = tf.randomNormal([3, 4, 4, 8], 0, 1, 'float32', 13);
+          layer.apply(x); // builds the weights
+          const f = (input: tf.Tensor): tf.Scalar => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, r));
+          const { value, grads } = tf.variableGrads(() => f(x), layer.trainableWeights.map((w) => w.read() as tf.Variable));
+          const dx = tf.grad(f)(x);
+          const out = [value, dx, ...layer.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name] as tf.Tensor), ...layer.getWeights()].map((t) => Array.from(t.dataSync()));
+          layer.dispose();
+          return out;
+        });
+      } finally {
+        setFusedHem(true);
+      }
+    };
+
+    for (const [label, options] of [
+      ['hem preset (the default head)', {}],
+      ['rbf kernel, normalised bases, η 0.8', { kernel: 'rbf', normalizeBases: true, stepSize: 0.8 }],
+    ] as const) {
+      it(`HemHead in training, ${label}: loss, input and weight gradients, μ⁽⁰⁾ update equal the tfjs composition`, async () => {
+        await setBackend('native');
+        const expected = headStep(false, options);
+        const before = tf.memory().numTensors;
+        const actual = headStep(true, options);
+        assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+        assert.equal(actual.length, expected.length);
+        actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-6, RTOL, `array ${i}`));
+      });
+    }
+
+    const kernelNames = async (options: Parameters<typeof unrollHem>[2]): Promise<string[]> => {
+      const x = tf.randomNormal([2, 10, 6], 0, 1, 'float32', 14) as tf.Tensor3D;
+      const mu = tf.randomNormal([4, 6], 0, 1, 'float32', 15) as tf.Tensor2D;
+      const profile = await tf.profile(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+        const r = unrollHem(a as tf.Tensor3D, b as tf.Tensor2D, options);
+        return tf.sum(r.reconstruction);
+      })([x, mu]));
+      tf.dispose(profile.result as tf.Tensor[]);
+      tf.dispose([x, mu]);
+      return profile.kernels.map((k) => k.name);
+    };
+
+    it('runs the unroll and its gradient as one kernel each, without leaking', async () => {
+      await setBackend('native');
+      const names = await kernelNames({ iterations: 3 });
+      assert.equal(names.filter((n) => n === 'HemnetHemUnroll').length, 1, names.join(' '));
+      assert.equal(names.filter((n) => n === 'HemnetHemUnrollGrad').length, 1, names.join(' '));
+      assert.ok(!names.includes('Softmax') && !names.includes('BatchMatMul'), names.join(' '));
+      const x = tf.randomNormal([2, 10, 6], 0, 1, 'float32', 16) as tf.Tensor3D;
+      const mu = tf.randomNormal([4, 6], 0, 1, 'float32', 17) as tf.Tensor2D;
+      assertNoLeak(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(unrollHem(a as tf.Tensor3D, b as tf.Tensor2D).reconstruction))([x, mu]), 'fused grads');
+      assertNoLeak(() => { const r = unrollHem(x, mu); return [r.mu, r.gamma, r.reconstruction]; }, 'fused forward');
+      tf.dispose([x, mu]);
+    });
+
+    it('keeps the tfjs composition where a call needs each iteration (trace, stopped γ gradient, detached EM) or when turned off', async () => {
+      await setBackend('native');
+      for (const options of [{ trace: true }, { stopGammaGradient: true }, { detachEm: true }]) {
+        const names = await kernelNames(options);
+        assert.ok(!names.includes('HemnetHemUnroll'), `${JSON.stringify(options)}: ${names.join(' ')}`);
+        assert.ok(names.includes('Softmax'), `${JSON.stringify(options)}: ${names.join(' ')}`);
+      }
+      setFusedHem(false);
+      try {
+        assert.ok(!(await kernelNames({})).includes('HemnetHemUnroll'));
+      } finally {
+        setFusedHem(true);
+      }
+    });
+  });
+
+  describe('native fused segmentation loss', () => {
+    const lossAndGradient = (fused: boolean, labels: tf.Tensor3D): number[][] => {
+      setFusedCrossEntropy(fused);
+      try {
+        return tf.tidy(() => {
+          const logits = tf.mul(tf.randomNormal([2, 8, 8, 11], 0, 1, 'float32', 21), 3);
+          const { value, grads } = tf.valueAndGrads((x: tf.Tensor) => segmentationCrossEntropy(x as tf.Tensor4D, labels))([logits]);
+          return [value, ...grads].map((t) => Array.from(t.dataSync()));
+        });
+      } finally {
+        setFusedCrossEntropy(true);
+      }
+    };
+
+    it('equals the tfjs composition in value and gradient (some pixels ignored, and all of them)', async () => {
+      await setBackend('native');
+      const some = tf.tidy(() => tf.where(tf.less(tf.randomUniform([2, 8, 8], 0, 1, 'float32', 22), 0.2), tf.fill([2, 8, 8], 255, 'int32'), tf.randomUniform([2, 8, 8], 0, 11, 'int32', 23))) as tf.Tensor3D;
+      const all = tf.fill([2, 8, 8], 255, 'int32') as tf.Tensor3D;
+      for (const labels of [some, all]) {
+        const expected = lossAndGradient(false, labels);
+        const before = tf.memory().numTensors;
+        const actual = lossAndGradient(true, labels);
+        assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+        actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-7, RTOL, i === 0 ? 'loss' : 'gradient'));
+      }
+      assert.deepEqual(lossAndGradient(true, all)[0], [0], 'no pixel scored: loss 0');
+      tf.dispose([some, all]);
+    });
+
+    it('weight decay: Σ‖w‖² is one kernel forward, one product per tensor backward, and equals the tfjs composition', async () => {
+      await setBackend('native');
+      const ws = [tf.randomNormal([3, 3, 8, 8], 0, 1, 'float32', 26), tf.randomNormal([40], 0, 1, 'float32', 27)];
+      const run = (fused: boolean): { names: string[]; values: number[][] } => {
+        setFusedSumOfSquares(fused);
+        try {
+          const names: string[] = [];
+          const values = tf.tidy(() => {
+            const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.mul(sumOfSquares([a, b]), 5e-5))(ws);
+            return [value, ...grads].map((t) => Array.from(t.dataSync()));
+          });
+          return { names, values };
+        } finally {
+          setFusedSumOfSquares(true);
+        }
+      };
+      const stock = run(false).values;
+      const before = tf.memory().numTensors;
+      run(true).values.forEach((values, i) => assertClose(values, stock[i] as number[], 0, 1e-6, `array ${i}`));
+      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+      const profile = await tf.profile(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => sumOfSquares([a, b]))(ws));
+      const names = profile.kernels.map((k) => k.name).filter((n) => n !== 'Identity');
+      assert.deepEqual(names, ['HemnetSumOfSquares', 'Multiply', 'Multiply', 'Multiply'], names.join(' '));
+      tf.dispose([...(profile.result as tf.Tensor[]), ...ws]);
+    });
+
+    it('runs the loss as one kernel and its gradient as one product', async () => {
+      await setBackend('native');
+      const logits = tf.randomNormal([2, 4, 4, 5], 0, 1, 'float32', 24);
+      const labels = tf.randomUniform([2, 4, 4], 0, 5, 'int32', 25) as tf.Tensor3D;
+      const profile = await tf.profile(() => tf.grad((x: tf.Tensor) => segmentationCrossEntropy(x as tf.Tensor4D, labels))(logits));
+      const names = profile.kernels.map((k) => k.name);
+      assert.equal(names.filter((n) => n === 'HemnetSoftmaxCrossEntropy').length, 1, names.join(' '));
+      assert.ok(!names.includes('OneHot') && !names.includes('Exp') && !names.includes('Log'), names.join(' '));
+      assert.equal(names.filter((n) => n === 'Multiply').length, 1, names.join(' '));
+      tf.dispose([profile.result as tf.Tensor, logits, labels]);
     });
   });
 
