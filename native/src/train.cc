@@ -212,9 +212,6 @@ napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info) {
   });
 }
 
-}  // namespace hemnet
-
-namespace hemnet {
 
 // movingAverage(current, value, out, decay): out = current − (current − value)·decay,
 // with tfjs-layers' order of float32 operations (BatchNormalization's update).
