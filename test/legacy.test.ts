@@ -78,8 +78,11 @@ describe('models saved by hemnet 0.1.0', () => {
     assert.deepEqual(config.data.augmentScale, [0.75, 1.25]);
     assert.equal(config.data.flip, true);
     assert.ok(!('scaleRange' in config.data));
+    // The fixture's own step count (0.1's default) is kept; npm start's default has since become 1500.
+    assert.equal(config.train.steps, 1000);
     // Everything else equals today's defaults (the fixture was the 0.1 default run).
-    assert.deepEqual({ ...config, data: { ...config.data, augmentScale: [1, 1], flip: false } }, defaultRunConfig());
+    const defaults = defaultRunConfig();
+    assert.deepEqual({ ...config, data: { ...config.data, augmentScale: [1, 1], flip: false }, train: { ...config.train, steps: defaults.train.steps } }, defaults);
     assert.throws(
       () => mergeRunConfig(defaultRunConfig(), { data: { scaleRange: [1, 2], augmentScale: [1, 2] } }, 'both.json'),
       /^Error: both\.json: 'data\.scaleRange' was renamed 'data\.augmentScale'; give only 'data\.augmentScale'$/,
