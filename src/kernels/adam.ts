@@ -18,7 +18,7 @@
  * the old data and its cached operators.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { heapF32, offsetF32, type WasmBackendLike } from './wasmHeap.js';
+import { heapF32, isWasmBackend, offsetF32, type WasmBackendLike } from './wasmHeap.js';
 
 /** The replacements for w, m, v (null: updated in place). */
 export interface WasmAdamResult {
@@ -79,18 +79,8 @@ export function wasmAdamBackend(backend: unknown): {
   fusedAdam(w: tf.TensorInfo, m: tf.TensorInfo, v: tf.TensorInfo, g: tf.TensorInfo, params: Float32Array): WasmAdamResult | null;
   f32(t: tf.TensorInfo): Float32Array | null;
 } | null {
-  const candidate = backend as Partial<WasmBackendLike & RefCounting> | null;
-  if (
-    candidate === null ||
-    typeof candidate !== 'object' ||
-    typeof candidate.makeOutput !== 'function' ||
-    typeof candidate.refCount !== 'function' ||
-    candidate.dataIdMap === undefined ||
-    candidate.wasm?.HEAPU8 === undefined
-  ) {
-    return null;
-  }
-  const wasm = candidate as WasmBackendLike & RefCounting;
+  if (!isWasmBackend(backend) || typeof (backend as Partial<RefCounting>).refCount !== 'function') return null;
+  const wasm = backend as WasmBackendLike & RefCounting;
   return {
     fusedAdam: (w, m, v, g, params) => wasmFusedAdam(wasm, w, m, v, g, params),
     f32: (t) => {

@@ -23,20 +23,23 @@ export interface WasmBackendLike {
   disposeData(dataId: tf.DataId): boolean;
 }
 
+/** Whether a backend object has the parts of `BackendWasm` our kernels use. */
+export function isWasmBackend(backend: unknown): backend is WasmBackendLike {
+  const candidate = backend as Partial<WasmBackendLike> | null;
+  return (
+    candidate !== null &&
+    typeof candidate === 'object' &&
+    typeof candidate.makeOutput === 'function' &&
+    typeof candidate.disposeData === 'function' &&
+    candidate.dataIdMap !== undefined &&
+    candidate.wasm?.HEAPU8 !== undefined
+  );
+}
+
 /** Narrows the untyped `backend` argument of a kernel function. */
 export function asWasmBackend(backend: unknown, kernelName: string): WasmBackendLike {
-  const candidate = backend as Partial<WasmBackendLike> | null;
-  if (
-    candidate === null ||
-    typeof candidate !== 'object' ||
-    typeof candidate.makeOutput !== 'function' ||
-    typeof candidate.disposeData !== 'function' ||
-    candidate.dataIdMap === undefined ||
-    candidate.wasm?.HEAPU8 === undefined
-  ) {
-    throw new Error(`${kernelName}: hemnet kernel expects the 'wasm' backend, received another backend object`);
-  }
-  return candidate as WasmBackendLike;
+  if (!isWasmBackend(backend)) throw new Error(`${kernelName}: hemnet kernel expects the 'wasm' backend, received another backend object`);
+  return backend;
 }
 
 /** A Float32 view of the whole wasm heap (re-fetch after any allocation). */
