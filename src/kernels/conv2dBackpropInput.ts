@@ -151,9 +151,9 @@ export function conv2dBackpropInputWasm(args: {
   const left = (g.filterWidth - 1) * g.dilationWidth - g.padLeft;
   const bottom = g.inHeight + g.padTop - g.outHeight;
   const right = g.inWidth + g.padLeft - g.outWidth;
-  const unitStride = g.strideHeight === 1 && g.strideWidth === 1;
+  // Stride 1 from here on (strides > 1 took the col2im path above).
   let result: tf.TensorInfo;
-  if (unitStride && top >= 0 && left >= 0 && bottom >= 0 && right >= 0) {
+  if (top >= 0 && left >= 0 && bottom >= 0 && right >= 0) {
     const pad = [[0, 0], [top, bottom], [left, right], [0, 0]];
     result = runWasmKernel(backend, 'Conv2D', { x: dy, filter: wflip }, {
       strides: [1, 1], pad, dilations, dataFormat: 'NHWC',
