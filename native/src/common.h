@@ -7,8 +7,57 @@
 #include <stdexcept>
 #include <string>
 #include <omp.h>
+#include <atomic>
+#include <cblas.h>
 
 namespace hemnet {
+
+// Threads of the addon's parallel work (threads(), addon.cc): the configured
+// count and the work (multiply-adds, or elements for a streaming kernel)
+// below which a kernel runs on the calling thread alone. On the 2-vCPU
+// machines measured (docs/performance.md), handing a small oneDNN or
+// OpenBLAS call to a second thread cost more than it saved (a filter
+// gradient of 38 MFLOP: 0.16 ms on 1 thread, 1.5–4 ms on 2 when the other
+// vCPU was busy: both libraries' barriers wait for the descheduled thread).
+inline std::atomic<int> gThreads{0};              // 0: not set yet (omp_get_max_threads() at first use)
+inline std::atomic<double> gParallelWork{double(1 << 27)};
+
+inline int configuredThreads() {
+  int n = gThreads.load(std::memory_order_relaxed);
+  if (n <= 0) {
+    n = omp_get_max_threads();
+    gThreads.store(n, std::memory_order_relaxed);
+  }
+  return n;
+}
+// Threads for a kernel of `work` multiply-adds.
+inline int threadsFor(double work) {
+  return work >= gParallelWork.load(std::memory_order_relaxed) ? configuredThreads() : 1;
+}
+// The calling thread's OpenMP regions use n threads while this lives.
+struct OmpThreads {
+  int saved;
+  explicit OmpThreads(int n) : saved(omp_get_max_threads()) {
+    if (n != saved) omp_set_num_threads(n);
+  }
+  ~OmpThreads() {
+    if (omp_get_max_threads() != saved) omp_set_num_threads(saved);
+  }
+  OmpThreads(const OmpThreads&) = delete;
+  OmpThreads& operator=(const OmpThreads&) = delete;
+};
+// OpenBLAS's thread count is process-wide: set only when it changes.
+inline void blasThreads(int n) {
+  static std::atomic<int> current{0};
+  if (current.exchange(n, std::memory_order_relaxed) != n) openblas_set_num_threads(n);
+}
+// Row-major C = alpha·op(A)·op(B) + beta·C on OpenBLAS, threaded by size (threadsFor).
+inline void sgemm(bool tA, bool tB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+                  float* C, int ldc) {
+  blasThreads(threadsFor(double(M) * N * K));
+  cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+              ldc);
+}
 
 struct Args {
   napi_env env;
@@ -101,5 +150,6 @@ napi_value HemUnroll(napi_env env, napi_callback_info info);
 napi_value HemUnrollGrad(napi_env env, napi_callback_info info);
 napi_value SoftmaxCrossEntropy(napi_env env, napi_callback_info info);
 napi_value Info(napi_env env, napi_callback_info info);
+napi_value Threads(napi_env env, napi_callback_info info);
 
 }  // namespace hemnet

@@ -51,15 +51,23 @@ std::unordered_map<std::string, std::unique_ptr<Plan>>& plans() {
   return map;
 }
 
-std::string keyOf(int kind, const Geometry& g) {
+// Multiply-adds of the convolution (the same for its two gradients).
+double macsOf(const Geometry& g) {
+  return double(g.N) * g.Ho * g.Wo * g.Co * g.KH * g.KW * g.Ci;
+}
+
+// oneDNN fixes a primitive's thread count when it is created (its jit
+// kernels split the work for it), so plans are keyed by the thread count.
+std::string keyOf(int kind, const Geometry& g, int threads) {
   const int* p = &g.N;
-  std::string key = std::to_string(kind);
+  std::string key = std::to_string(kind) + "@" + std::to_string(threads);
   for (int i = 0; i < 17; i++) key += "," + std::to_string(p[i]);
   return key;
 }
 
-Plan* planFor(int kind, const Geometry& g) {
-  std::string key = keyOf(kind, g);
+// The plan for this geometry on `threads` threads; call inside OmpThreads(threads).
+Plan* planFor(int kind, const Geometry& g, int threads) {
+  std::string key = keyOf(kind, g, threads);
   auto found = plans().find(key);
   if (found != plans().end()) return found->second.get();
   auto& eng = engine();
@@ -135,7 +143,10 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     size_t x = size_t(g.N) * g.H * g.W * g.Ci, y = size_t(g.N) * g.Ho * g.Wo * g.Co, w = size_t(g.KH) * g.KW * g.Ci * g.Co;
     size_t ea = kind == kBackwardData ? y : x, eb = kind == kBackwardWeights ? y : w, eo = kind == kForward ? y : kind == kBackwardData ? x : w;
     check(la == ea && lb == eb && lo == eo, "conv2d: buffer sizes do not match the geometry");
-    Plan* plan = planFor(kind, g);
+    // Small convolutions run on the calling thread alone (threadsFor, common.h).
+    const int threads = threadsFor(macsOf(g));
+    OmpThreads scope(threads);
+    Plan* plan = planFor(kind, g, threads);
     auto& eng = engine();
     auto& s = stream();
     if (kind == kForward || kind == kBackwardData) {

@@ -11,7 +11,6 @@
 // normalisation, the unnormalised N-step results u⁽¹⁾..u⁽ᵀ⁾ [T, K, C]: the
 // forward pass writes it, the backward pass reads it (no recomputation).
 #include "common.h"
-#include <cblas.h>
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -47,8 +46,7 @@ HemShape readShape(const Args& args, size_t paramsIndex, size_t intsIndex, const
 
 // C = op(A)·op(B) (+ C when accumulate), row major.
 void gemm(bool tA, bool tB, int M, int N, int K, const float* A, const float* B, float* C, bool accumulate) {
-  cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, tA ? M : K, B,
-              tB ? K : N, accumulate ? 1.0f : 0.0f, C, N);
+  sgemm(tA, tB, M, N, K, 1.0f, A, tA ? M : K, B, tB ? K : N, accumulate ? 1.0f : 0.0f, C, N);
 }
 
 // γ̄ = γ / (N_k + 1e-6), N_k = Σ_n γ_nk (the N-step normalisation of Eq. 9); also returns D_k = N_k + 1e-6.

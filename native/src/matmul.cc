@@ -1,7 +1,6 @@
 // Batched matrix products on OpenBLAS sgemm, with tfjs's BatchMatMul
 // semantics: batch dimensions of 1 broadcast, transposes by flags.
 #include "common.h"
-#include <cblas.h>
 #include <algorithm>
 
 namespace hemnet {
@@ -31,8 +30,7 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
     for (int i = 0; i < batch; i++) {
       const float* ai = a + size_t(i % batchA) * M * K;
       const float* bi = b + size_t(i % batchB) * K * N;
-      cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, ai, lda, bi,
-                  ldb, 0.0f, out + size_t(i) * M * N, N);
+      sgemm(tA, tB, M, N, K, 1.0f, ai, lda, bi, ldb, 0.0f, out + size_t(i) * M * N, N);
     }
   });
 }

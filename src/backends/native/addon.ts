@@ -55,12 +55,18 @@ export interface NativeAddon {
   softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, loss: Float32Array, gradient: Float32Array, ignoreLabel: number): void;
   /** Library versions and thread count. */
   info(): string;
+  /**
+   * Threads of the parallel kernels (oneDNN, OpenBLAS, hemnet's OpenMP loops): n ≥ 1 sets the count,
+   * parallelWork > 0 the work (multiply-adds) below which a convolution or product runs on one thread;
+   * 0 leaves either unchanged. Returns [threads, parallelWork] in effect.
+   */
+  threads(n: number, parallelWork: number): [number, number];
 }
 
 /** Every function of `NativeAddon`: an addon built from older sources lacks some and is refused. */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'conv2d', 'matMul', 'binary', 'unary', 'reduce', 'batchNorm', 'softmax', 'resizeBilinear', 'resizeBilinearGrad',
-  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'softmaxCrossEntropy', 'info',
+  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'softmaxCrossEntropy', 'info', 'threads',
 ];
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };

@@ -17,7 +17,7 @@ import { batchMatMul } from '../../ops/batchMatMul.js';
 import { unrollHem } from '../../em/unroll.js';
 import { hemHead } from '../../layers/hemHead.js';
 import { assertClose, assertNoLeak } from '../../../test/helpers.js';
-import { registerNativeBackend } from './index.js';
+import { NativeBackend, registerNativeBackend } from './index.js';
 import { ScheduledAdam } from '../../train/optimizer.js';
 import { batchNormTraining } from './batchNormTraining.js';
 import { setFusedHem } from './hemUnroll.js';
@@ -551,6 +551,33 @@ if (present.includes('native')) {
         return tf.sum(tf.relu(tf.batchNorm(y, m.mean, m.variance, tf.zeros([4]), tf.ones([4]), 1e-3)));
       })([x, w]), 'native grads');
       tf.dispose([x, w]);
+    });
+
+    it('gives the same convolutions, gradients and products on one thread and on all (the work threshold)', async () => {
+      await setBackend('native');
+      const { addon } = tf.backend() as NativeBackend;
+      const [threads, parallelWork] = addon.threads(0, 0);
+      assert.ok(threads >= 1 && parallelWork > 0, `threads ${threads}, parallelWork ${parallelWork}`);
+      const run = (): number[][] => tf.tidy(() => {
+        const x = tf.randomNormal([2, 12, 12, 16], 0, 1, 'float32', 31);
+        const w = tf.randomNormal([3, 3, 16, 24], 0, 1, 'float32', 32);
+        const a = tf.randomNormal([96, 80], 0, 1, 'float32', 33);
+        const b = tf.randomNormal([80, 72], 0, 1, 'float32', 34);
+        const f = (xi: tf.Tensor, wi: tf.Tensor): tf.Scalar => tf.sum(tf.square(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 1, 'same')));
+        const [dx, dw] = tf.grads(f)([x, w]);
+        return [tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), dx as tf.Tensor, dw as tf.Tensor, tf.matMul(a, b)].map((t) => Array.from(t.dataSync()));
+      });
+      try {
+        addon.threads(1, parallelWork);
+        const single = run();
+        // Every convolution and product above the threshold: the multi-threaded paths (on a machine with more than one core).
+        addon.threads(Math.max(2, threads), 1);
+        const multi = run();
+        single.forEach((values, i) => assertClose(multi[i] as number[], values, 1e-6, 1e-5, `array ${i}`));
+      } finally {
+        addon.threads(threads, parallelWork);
+      }
+      assert.deepEqual(addon.threads(0, 0), [threads, parallelWork]);
     });
 
     it('never recycles a buffer handed out by dataSync', async () => {
