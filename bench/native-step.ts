@@ -4,13 +4,18 @@
  * backend with hemnet's fusions on and off, in one process: kernels per
  * step by name (deterministic, from tf.profile) and ms per step with the
  * variants interleaved in every repeat (so a loaded machine slows all alike).
- * Run: npx tsx bench/native-step.ts [--repeats 5] [--steps 3] [--head hem|fcn|ema]
+ * Run: npx tsx bench/native-step.ts [--repeats 5] [--steps 3] [--head hem|fcn|ema] [--threading 1:0,2:1,2:0]
+ *   --threading LIST  also time the default (all fusions) step under each addon thread setting
+ *                     `threads:parallelWork` (addon.threads; 0 keeps the default, e.g. `2:1` threads
+ *                     every convolution and product, `2:0` only those above the default threshold),
+ *                     interleaved in every repeat
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../src/backend.js';
 import { setFusedBatchNorm } from '../src/backends/native/batchNormTraining.js';
+import type { NativeBackend } from '../src/backends/native/backend.js';
 import { setFusedCrossEntropy } from '../src/backends/native/crossEntropy.js';
 import { setFusedHem } from '../src/backends/native/hemUnroll.js';
 import { setFusedSumOfSquares } from '../src/backends/native/sumOfSquares.js';
@@ -19,7 +24,7 @@ import { batchLoss, decayedVariables } from '../src/train/loop.js';
 import { ScheduledAdam } from '../src/train/optimizer.js';
 import { format, median } from './timing.js';
 
-const { values } = parseArgs({ options: { repeats: { type: 'string', default: '5' }, steps: { type: 'string', default: '3' }, backend: { type: 'string', default: 'native' }, head: { type: 'string', default: 'hem' } } });
+const { values } = parseArgs({ options: { repeats: { type: 'string', default: '5' }, steps: { type: 'string', default: '3' }, backend: { type: 'string', default: 'native' }, head: { type: 'string', default: 'hem' }, threading: { type: 'string' } } });
 const repeats = Number(values.repeats);
 const steps = Number(values.steps);
 await setBackend(values.backend ?? 'native');
@@ -93,7 +98,32 @@ for (const v of VARIANTS) {
   const ms = median(wall.get(v.name) ?? []);
   console.log(`| ${v.name} | ${format(ms, 1)} | ${format(8000 / ms, 1)} | ${format(median(cpu.get(v.name) ?? []), 1)} | ${format(base / ms, 2)}× |`);
 }
-console.log(`\nload average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 use(VARIANTS[VARIANTS.length - 1]!);
+if (values.threading !== undefined) {
+  const addon = (tf.backend() as NativeBackend).addon;
+  const initial = addon.threads(0, 0);
+  const settings = values.threading.split(',').map((pair) => pair.split(':').map(Number) as [number, number]);
+  const label = ([n, work]: [number, number]): string => `threads ${n === 0 ? initial[0] : n}, parallelWork ${work === 0 ? initial[1] : work}`;
+  const apply = ([n, work]: [number, number]): void => {
+    addon.threads(n === 0 ? initial[0] : n, work === 0 ? initial[1] : work);
+  };
+  const times = new Map<string, number[]>(settings.map((t) => [label(t), []]));
+  for (const t of settings) {
+    apply(t);
+    step();
+  }
+  for (let r = 0; r < repeats; r++) {
+    for (const t of settings) {
+      apply(t);
+      const t0 = performance.now();
+      for (let s = 0; s < steps; s++) step();
+      times.get(label(t))?.push((performance.now() - t0) / steps);
+    }
+  }
+  addon.threads(initial[0], initial[1]);
+  console.log(`\nDefault step under each thread setting (median and minimum of ${repeats} interleaved repeats of ${steps} steps)\n\n| setting | wall ms (median) | wall ms (min) | img/s (median) |\n|---|---:|---:|---:|`);
+  for (const [name, list] of times) console.log(`| ${name} | ${format(median(list), 1)} | ${format(Math.min(...list), 1)} | ${format(8000 / median(list), 1)} |`);
+}
+console.log(`\nload average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 optimizer.dispose();
 tf.dispose([images, labels]);
