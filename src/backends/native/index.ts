@@ -10,6 +10,7 @@ import { batchNormTrainingGradConfig, installFusedBatchNormLayers } from './batc
 import { hemUnrollGradConfig } from './hemUnroll.js';
 import { softmaxCrossEntropyGradConfig } from './crossEntropy.js';
 import { sumOfSquaresGradConfig } from './sumOfSquares.js';
+import { installSharedSaves } from './sharedSaves.js';
 
 export { NATIVE_BUILD_HINT, NATIVE_KERNEL_NAMES, NativeBackend };
 
@@ -60,6 +61,8 @@ export function registerNativeBackend(): NativeStatus {
   if (tf.getGradient(softmaxCrossEntropyGradConfig.kernelName) === undefined) tf.registerGradient(softmaxCrossEntropyGradConfig);
   // The weight-decay sum Σ‖w‖² as one kernel.
   if (tf.getGradient(sumOfSquaresGradConfig.kernelName) === undefined) tf.registerGradient(sumOfSquaresGradConfig);
+  // Tensors saved for gradients share their data without an Identity kernel each (sharedSaves.ts).
+  installSharedSaves(NATIVE_BACKEND);
   status = { available: true, info: addon.info(), path: load.path };
   return status;
 }

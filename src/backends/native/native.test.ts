@@ -24,6 +24,7 @@ import { setFusedHem } from './hemUnroll.js';
 import { setFusedCrossEntropy } from './crossEntropy.js';
 import { segmentationCrossEntropy } from '../../train/loss.js';
 import { setFusedSumOfSquares, sumOfSquares } from './sumOfSquares.js';
+import { setSharedSaves } from './sharedSaves.js';
 
 const RTOL = 1e-4;
 const nativeStatus = registerNativeBackend();
@@ -551,6 +552,48 @@ if (present.includes('native')) {
         return tf.sum(tf.relu(tf.batchNorm(y, m.mean, m.variance, tf.zeros([4]), tf.ones([4]), 1e-3)));
       })([x, w]), 'native grads');
       tf.dispose([x, w]);
+    });
+
+    it('saves tensors for gradients without Identity kernels: same gradients as tfjs\'s clones, no leaks', async () => {
+      await setBackend('native');
+      const x = tf.randomNormal([2, 6, 6, 4], 0, 1, 'float32', 41);
+      const w = tf.randomNormal([3, 3, 4, 5], 0, 1, 'float32', 42);
+      const b = tf.randomNormal([5], 0, 1, 'float32', 43);
+      const v = tf.variable(tf.randomNormal([5, 3], 0, 1, 'float32', 44));
+      // A registered gradient (matMul, relu, sum) and a customGrad (tf.fused.conv2d saves filter, x, y, bias).
+      const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor): tf.Scalar => tf.tidy(() => {
+        const y = tf.fused.conv2d({ x: xi as tf.Tensor4D, filter: wi as tf.Tensor4D, bias: bi, strides: 1, pad: 'same', activation: 'relu' });
+        return tf.sum(tf.relu(tf.matMul(tf.reshape(y, [-1, 5]), v)));
+      });
+      const gradients = (): tf.Tensor[] => {
+        const { value, grads } = tf.variableGrads(() => f(x, w, b), [v]);
+        value.dispose();
+        return [...tf.grads(f)([x, w, b]), grads[v.name] as tf.Tensor];
+      };
+      setSharedSaves(false);
+      // Identity dispatches, counted on the registered kernel itself.
+      const identity = tf.getKernel('Identity', 'native') as { kernelFunc: tf.KernelFunc };
+      const stock = identity.kernelFunc;
+      let identities = 0;
+      identity.kernelFunc = (args) => {
+        identities++;
+        return stock(args);
+      };
+      const run = (): number[][] => gradients().map((t) => { const values = Array.from(t.dataSync()); t.dispose(); return values; });
+      try {
+        const expected = run();
+        assert.ok(identities > 0, 'the comparison should clone');
+        setSharedSaves(true);
+        identities = 0;
+        const actual = run();
+        assert.equal(identities, 0, 'Identity kernels with shared saves');
+        actual.forEach((values, i) => assert.deepEqual(values, expected[i], `gradient ${i}`));
+      } finally {
+        identity.kernelFunc = stock;
+        setSharedSaves(true);
+      }
+      assertNoLeak(gradients, 'shared saves');
+      tf.dispose([x, w, b, v]);
     });
 
     it('gives the same convolutions, gradients and products on one thread and on all (the work threshold)', async () => {
