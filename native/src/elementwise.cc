@@ -11,7 +11,8 @@ namespace {
 
 constexpr size_t kParallelMin = 1 << 20;
 
-enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum };
+// kReluGrad: dy · step(x) for a = dy, b = x (tfjs's Relu gradient, mul(dy, cast(step(x)))).
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum, kReluGrad };
 
 template <int Op>
 inline float apply(float x, float y) {
@@ -22,6 +23,7 @@ inline float apply(float x, float y) {
   if constexpr (Op == kSquaredDifference) return (x - y) * (x - y);
   if constexpr (Op == kMaximum) return (std::isnan(x) || std::isnan(y)) ? NAN : std::max(x, y);
   if constexpr (Op == kMinimum) return (std::isnan(x) || std::isnan(y)) ? NAN : std::min(x, y);
+  if constexpr (Op == kReluGrad) return x * (std::isnan(y) ? NAN : (y > 0 ? 1.0f : 0.0f));
   return 0;
 }
 
@@ -140,6 +142,7 @@ napi_value Binary(napi_env env, napi_callback_info info) {
       case kSquaredDifference: binaryKernel<kSquaredDifference>(a, b, o, L, lo); break;
       case kMaximum: binaryKernel<kMaximum>(a, b, o, L, lo); break;
       case kMinimum: binaryKernel<kMinimum>(a, b, o, L, lo); break;
+      case kReluGrad: binaryKernel<kReluGrad>(a, b, o, L, lo); break;
       default: throw std::runtime_error("binary: unknown op " + std::to_string(op));
     }
   });

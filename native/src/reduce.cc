@@ -90,4 +90,26 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   });
 }
 
+// sumSquares(x): Σ x² in double, in order (the same arithmetic as a JS loop
+// `total += v * v` over the float32 values).
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  double total = 0;
+  try {
+    Args args(env, info);
+    args.need(1, "sumSquares");
+    size_t n;
+    const float* x = args.f32(0, &n, "sumSquares");
+    for (size_t i = 0; i < n; i++) {
+      const double v = x[i];
+      total += v * v;
+    }
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, e.what());
+    return nullptr;
+  }
+  napi_value result;
+  napi_create_double(env, total, &result);
+  return result;
+}
+
 }  // namespace hemnet

@@ -15,6 +15,7 @@ import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL }
 import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL } from './hemUnroll.js';
 import { SOFTMAX_CROSS_ENTROPY_KERNEL } from './crossEntropy.js';
 import { SUM_OF_SQUARES_KERNEL } from './sumOfSquares.js';
+import { RELU_GRAD_KERNEL } from './reluGrad.js';
 
 type Inputs = tf.NamedTensorInfoMap;
 type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
@@ -207,6 +208,8 @@ function convInfo(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMa
 }
 
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 };
+/** The addon's binary op a · step(b) (native/src/elementwise.cc). */
+const RELU_GRAD_OP = 7;
 const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Exp: 2, Log: 3, Sqrt: 4, Rsqrt: 5, Square: 6, Neg: 7, Relu6: 8, Sigmoid: 9, Abs: 10 };
 const REDUCE_OPS: Record<string, number> = { Sum: 0, Mean: 1, Max: 2, Min: 3 };
 
@@ -237,6 +240,13 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
   for (const [name, op] of Object.entries(BINARY_OPS)) {
     define(name, ({ inputs }, be) => binary(be, op, inputs['a'] as tf.TensorInfo, inputs['b'] as tf.TensorInfo));
   }
+  // dy · step(x) (reluGrad.ts): no cpu kernel to fall back on.
+  kernels.set(RELU_GRAD_KERNEL, (args) => {
+    const be = args.backend as NativeBackend;
+    const y = binary(be, RELU_GRAD_OP, args.inputs['dy'] as tf.TensorInfo, args.inputs['x'] as tf.TensorInfo);
+    if (y === null) throw new Error(`native ${RELU_GRAD_KERNEL}: float32 inputs only`);
+    return y;
+  });
   const unary = (be: NativeBackend, op: number, x: tf.TensorInfo, alpha = 0): tf.TensorInfo | null => {
     const xv = be.f32(x);
     if (xv === null) return null;
@@ -520,17 +530,14 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     return [be.output([], loss), be.output(logits.shape.slice(), gradient)];
   });
 
-  // --- Σ‖wᵢ‖² (sumOfSquares.ts), in double; few, small arrays: plain JS --------
+  // --- Σ‖wᵢ‖² (sumOfSquares.ts), in double, in order ---------------------------
   kernels.set(SUM_OF_SQUARES_KERNEL, (args) => {
     const be = args.backend as NativeBackend;
     let total = 0;
     for (const t of Object.values(args.inputs) as tf.TensorInfo[]) {
       const values = be.f32(t);
       if (values === null) throw new Error(`native ${SUM_OF_SQUARES_KERNEL}: float32 inputs only`);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i] as number;
-        total += v * v;
-      }
+      total += be.addon.sumSquares(values);
     }
     const out = be.alloc(1);
     out[0] = total;
@@ -593,5 +600,5 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(REDUCE_OPS),
   'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
-  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL, SUM_OF_SQUARES_KERNEL,
+  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL, SUM_OF_SQUARES_KERNEL, RELU_GRAD_KERNEL,
 ];

@@ -11,6 +11,7 @@ import { hemUnrollGradConfig } from './hemUnroll.js';
 import { softmaxCrossEntropyGradConfig } from './crossEntropy.js';
 import { sumOfSquaresGradConfig } from './sumOfSquares.js';
 import { installSharedSaves } from './sharedSaves.js';
+import { installReluGrad } from './reluGrad.js';
 
 export { NATIVE_BUILD_HINT, NATIVE_KERNEL_NAMES, NativeBackend };
 
@@ -61,6 +62,8 @@ export function registerNativeBackend(): NativeStatus {
   if (tf.getGradient(softmaxCrossEntropyGradConfig.kernelName) === undefined) tf.registerGradient(softmaxCrossEntropyGradConfig);
   // The weight-decay sum Σ‖w‖² as one kernel.
   if (tf.getGradient(sumOfSquaresGradConfig.kernelName) === undefined) tf.registerGradient(sumOfSquaresGradConfig);
+  // The ReLU gradient dy · step(x) as one kernel on native; tfjs's composition elsewhere.
+  installReluGrad();
   // Tensors saved for gradients share their data without an Identity kernel each (sharedSaves.ts).
   installSharedSaves(NATIVE_BACKEND);
   status = { available: true, info: addon.info(), path: load.path };

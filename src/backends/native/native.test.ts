@@ -25,6 +25,7 @@ import { setFusedCrossEntropy } from './crossEntropy.js';
 import { segmentationCrossEntropy } from '../../train/loss.js';
 import { setFusedSumOfSquares, sumOfSquares } from './sumOfSquares.js';
 import { setSharedSaves } from './sharedSaves.js';
+import { setFusedReluGrad } from './reluGrad.js';
 
 const RTOL = 1e-4;
 const nativeStatus = registerNativeBackend();
@@ -594,6 +595,23 @@ if (present.includes('native')) {
       }
       assertNoLeak(gradients, 'shared saves');
       tf.dispose([x, w, b, v]);
+    });
+
+    it('runs the ReLU gradient as one kernel, equal to tfjs\'s Step · Cast · Multiply (zeros and NaN included)', async () => {
+      await setBackend('native');
+      const x = tf.tensor([-2, -0, 0, 0.5, 3, NaN, -1e-30, 1e-30]);
+      const dy = tf.tensor([1, 2, 3, 4, -5, 6, 7, Infinity]);
+      const gradient = (): number[] => tf.tidy(() => Array.from(tf.grad((a: tf.Tensor) => tf.relu(a))(x, dy).dataSync()));
+      setFusedReluGrad(false);
+      const expected = gradient();
+      setFusedReluGrad(true);
+      assert.deepEqual(gradient(), expected);
+      const profile = await tf.profile(() => tf.grad((a: tf.Tensor) => tf.relu(a))(x, dy));
+      const names = profile.kernels.map((k) => k.name);
+      assert.ok(names.includes('HemnetReluGrad') && !names.includes('Step') && !names.includes('Cast'), names.join(' '));
+      tf.dispose(profile.result as tf.Tensor);
+      assertNoLeak(() => tf.grad((a: tf.Tensor) => tf.relu(a))(x, dy), 'relu gradient');
+      tf.dispose([x, dy]);
     });
 
     it('gives the same convolutions, gradients and products on one thread and on all (the work threshold)', async () => {
