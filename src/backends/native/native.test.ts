@@ -506,7 +506,11 @@ if (present.includes('native')) {
       assert.equal(names.filter((n) => n === 'HemnetSoftmaxCrossEntropy').length, 1, names.join(' '));
       assert.ok(!names.includes('OneHot') && !names.includes('Exp') && !names.includes('Log'), names.join(' '));
       assert.equal(names.filter((n) => n === 'Multiply').length, 1, names.join(' '));
-      tf.dispose([profile.result as tf.Tensor, logits, labels]);
+      tf.dispose(profile.result as tf.Tensor);
+      // The loss alone (no tape) and its gradient leave nothing behind (the kernel's gradient output included).
+      assertNoLeak(() => segmentationCrossEntropy(logits as tf.Tensor4D, labels), 'loss');
+      assertNoLeak(() => tf.grad((x: tf.Tensor) => segmentationCrossEntropy(x as tf.Tensor4D, labels))(logits), 'loss gradient');
+      tf.dispose([logits, labels]);
     });
   });
 
