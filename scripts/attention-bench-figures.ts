@@ -100,7 +100,8 @@ function stack(top: RgbaImage, bottom: RgbaImage, gap: number): RgbaImage {
 const HEAD_COLORS: Record<string, string> = { hem: '#1f77b4', ema: '#d62728', fcn: '#2ca02c' };
 
 async function curves(): Promise<void> {
-  const runs = runFolders(ROOT).filter((r) => !r.includes('/pilot/'));
+  // Finished runs only (metrics.json written), so the figures regenerate the same from a clone, whatever is mid-training here.
+  const runs = runFolders(ROOT).filter((r) => !r.includes('/pilot/') && existsSync(join(r, 'metrics.json')));
   const summary: Record<string, { head: string; steps: number; events: { step: number; meanIoU: number | null; effectiveBases: number | null; gradient: number | null }[] }> = {};
   const val: LineSeries[] = [];
   const bases: LineSeries[] = [];
