@@ -19,9 +19,10 @@ function randomizeBatchNorms(model: tf.LayersModel, seed: number): void {
     const values = layer.weights.map((w) => {
       s += 1;
       const name = w.originalName;
-      if (name.endsWith('moving_variance')) return tf.randomUniform(w.shape, 0.3, 3, 'float32', s);
-      if (name.endsWith('gamma')) return tf.randomUniform(w.shape, 0.5, 1.5, 'float32', s);
-      return tf.randomNormal(w.shape, 0, 0.5, 'float32', s);
+      const shape = w.shape as number[];
+      if (name.endsWith('moving_variance')) return tf.randomUniform(shape, 0.3, 3, 'float32', s);
+      if (name.endsWith('gamma')) return tf.randomUniform(shape, 0.5, 1.5, 'float32', s);
+      return tf.randomNormal(shape, 0, 0.5, 'float32', s);
     });
     layer.setWeights(values);
     tf.dispose(values);
