@@ -5,7 +5,7 @@ import { buildSegmentationModel, type SegmentationModelConfig } from '../models/
 import { evaluateSegmentation } from '../train/evaluate.js';
 import type { SegmentationDataset } from '../data/types.js';
 import { useBackend } from '../../test/helpers.js';
-import { foldInference } from './folded.js';
+import { foldInference, releaseFoldedInference, sharedFoldedInference } from './folded.js';
 import { inferProbabilities } from './inference.js';
 
 /**
@@ -138,15 +138,18 @@ describe('foldInference: batch norms folded into the convolutions (Eq. W\' = s·
 
   it('inferProbabilities and evaluateSegmentation give the same results folded (the default) and with fold: false', async () => {
     await useBackend('wasm');
+    const start = tf.memory().numTensors;
     const { model } = buildSegmentationModel({ head: 'hem', width: 8, channels: 16, midChannels: 16, numClasses: 4, hem: { numBases: 4 }, inputSize: [16, 16], seed: 5 });
     randomizeBatchNorms(model, 41);
     const image = tf.randomNormal([1, 21, 27, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
     for (const mode of ['whole', 'slide'] as const) {
-      const before = tf.memory().numTensors;
       const p = inferProbabilities(model, image, { mode });
       const q = inferProbabilities(model, image, { mode, fold: false });
       assert.ok(relativeError(p.dataSync(), q.dataSync()) < 1e-4, mode);
       tf.dispose([p, q]);
+      // The fold is kept with the model between calls: a second call leaves nothing behind.
+      const before = tf.memory().numTensors;
+      inferProbabilities(model, image, { mode }).dispose();
       assert.equal(tf.memory().numTensors, before, `${mode}: no tensor left behind`);
     }
     image.dispose();
@@ -167,6 +170,28 @@ describe('foldInference: batch norms folded into the convolutions (Eq. W\' = s·
     const wholeFolded = await evaluateSegmentation(model, dataset, { inference: { mode: 'whole' } });
     const wholePlain = await evaluateSegmentation(model, dataset, { inference: { mode: 'whole', fold: false } });
     assert.deepEqual(wholeFolded.metrics.matrix, wholePlain.metrics.matrix);
+    // model.dispose() frees the kept fold as well: nothing of the model is left.
+    model.dispose();
+    assert.equal(tf.memory().numTensors, start, 'the model and its kept fold are freed');
+  });
+
+  it('sharedFoldedInference: one per model, folded again after a weight change, released on demand', async () => {
+    await useBackend('wasm');
+    const { model } = buildSegmentationModel({ head: 'fcn', width: 4, channels: 8, midChannels: 8, inputSize: [16, 16], seed: 8 });
+    const before = tf.memory().numTensors;
+    const image = tf.randomNormal([1, 16, 16, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const first = sharedFoldedInference(model);
+    assert.equal(sharedFoldedInference(model), first, 'the same object on the next call');
+    inferProbabilities(model, image).dispose();
+    randomizeBatchNorms(model, 51);
+    const p = inferProbabilities(model, image);
+    const q = inferProbabilities(model, image, { fold: false });
+    assert.ok(relativeError(p.dataSync(), q.dataSync()) < 1e-4, 'the kept fold follows setWeights');
+    tf.dispose([p, q, image]);
+    releaseFoldedInference(model);
+    assert.notEqual(sharedFoldedInference(model), first, 'a new one after release');
+    releaseFoldedInference(model);
+    assert.equal(tf.memory().numTensors, before);
     model.dispose();
   });
 

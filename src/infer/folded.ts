@@ -377,6 +377,41 @@ function planSteps(input: tf.SymbolicTensor, output: tf.SymbolicTensor): { steps
   return { steps, summary, output: resolve(output.id) };
 }
 
+const shared = new WeakMap<tf.LayersModel, FoldedInference>();
+const hooked = new WeakSet<tf.LayersModel>();
+
+/**
+ * The `FoldedInference` kept for `model` between calls of
+ * `inferProbabilities` / `segment` on a bare model (folding costs more than
+ * a small image's pass, and new filters make XNNPACK pack them again): made
+ * on first use, folded again when a weight changes, and freed with the
+ * model — `model.dispose()` frees it too — or by `releaseFoldedInference`.
+ * Until then it holds the folded weights and a reference to each source
+ * weight.
+ */
+export function sharedFoldedInference(model: tf.LayersModel): FoldedInference {
+  const existing = shared.get(model);
+  if (existing !== undefined) return existing;
+  const folded = foldInference(model);
+  shared.set(model, folded);
+  if (!hooked.has(model)) {
+    hooked.add(model);
+    // An own property shadowing LayersModel.prototype.dispose: the model's own disposal still runs.
+    const dispose = model.dispose;
+    model.dispose = function (this: tf.LayersModel) {
+      releaseFoldedInference(model);
+      return dispose.call(this);
+    };
+  }
+  return folded;
+}
+
+/** Frees the `FoldedInference` kept for `model` (see `sharedFoldedInference`); no-op when there is none. */
+export function releaseFoldedInference(model: tf.LayersModel): void {
+  shared.get(model)?.dispose();
+  shared.delete(model);
+}
+
 /**
  * Prepares `model` for fast inference: conv → BN (→ ReLU) units become one
  * fused convolution each (W' = s·W, b' = β + s·(b − m), s = γ/√(v + ε)),

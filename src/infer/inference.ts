@@ -17,14 +17,15 @@
  *
  * The model runs with its batch norms folded into the convolutions before
  * them (`foldInference`, src/infer/folded.ts: one fused conv + bias + ReLU
- * kernel per conv → BN → ReLU unit, the same logits to float32 rounding);
+ * kernel per conv → BN → ReLU unit, the same logits to float32 rounding;
+ * the fold is kept with the model between calls, `sharedFoldedInference`);
  * `fold: false` runs the plain model through `LayersModel.execute` instead.
  * Neither checks the input's height and width against the model's input
  * shape (unlike `predict`); every layer of the zoo's models is size-agnostic,
  * so no copy of the model is needed and the weights are shared.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FoldedInference, foldInference } from './folded.js';
+import { FoldedInference, sharedFoldedInference } from './folded.js';
 
 export const INFERENCE_MODES = ['auto', 'whole', 'slide', 'resize'] as const;
 export type InferenceMode = (typeof INFERENCE_MODES)[number];
@@ -205,9 +206,10 @@ function logitsAt(run: Logits, image: tf.Tensor4D, r: ResolvedInference): tf.Ten
 /**
  * Class probabilities [1, H, W, K] of `target` on one normalised image
  * [1, H, W, C] of any size, averaged over `scales` and the flip. `target`
- * is a model (folded for this call unless `fold: false`) or a
- * `FoldedInference` to reuse across images (`fold: false` then runs its
- * plain model). The caller owns (disposes) the result; nothing else is left behind.
+ * is a model (folded once and kept with it, `sharedFoldedInference`,
+ * unless `fold: false`) or a `FoldedInference` (`fold: false` then runs
+ * its plain model). The caller owns (disposes) the result; nothing else is
+ * left behind but the model's kept fold (freed with the model).
  */
 export function inferProbabilities(target: InferenceTarget, image: tf.Tensor4D, options: InferenceOptions = {}): tf.Tensor4D {
   const model = target instanceof FoldedInference ? target.model : target;
@@ -220,7 +222,7 @@ export function inferProbabilities(target: InferenceTarget, image: tf.Tensor4D, 
     throw new Error(`${FN}: 'image' has ${image.shape[3]} channels, the model expects ${channels}`);
   }
   const r = resolveInference(model, height, width, options);
-  const folded = !r.fold ? null : target instanceof FoldedInference ? target : foldInference(model);
+  const folded = !r.fold ? null : target instanceof FoldedInference ? target : sharedFoldedInference(model);
   const run: Logits = folded !== null ? (input) => folded.logits(input) : (input) => executeLogits(model, input);
   const parts: tf.Tensor4D[] = [];
   try {
@@ -247,6 +249,5 @@ export function inferProbabilities(target: InferenceTarget, image: tf.Tensor4D, 
     return parts.length === 1 ? (parts[0] as tf.Tensor4D) : tf.tidy(() => tf.div(tf.addN(parts), parts.length) as tf.Tensor4D);
   } finally {
     if (parts.length > 1) tf.dispose(parts);
-    if (folded !== null && folded !== target) folded.dispose();
   }
 }
