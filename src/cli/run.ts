@@ -173,6 +173,7 @@ export function runInference(config: RunConfig): InferenceOptions {
   const e = config.eval;
   return {
     mode: e.mode,
+    fold: e.fold,
     sizeMultiple: config.model.outputStride,
     ...(e.cropSize !== null ? { cropSize: [e.cropSize, e.cropSize] as [number, number] } : {}),
     ...(e.stride !== null ? { stride: [e.stride, e.stride] as [number, number] } : {}),
@@ -264,6 +265,7 @@ export async function evaluateWithProgress(model: tf.LayersModel, config: RunCon
     batchSize: config.eval.batchSize,
     scales: config.eval.scales,
     flip: config.eval.flip,
+    fold: config.eval.fold,
     evalIterations,
     sizeMultiple: config.model.outputStride,
     ...(config.eval.limit !== null ? { limit: config.eval.limit } : {}),
