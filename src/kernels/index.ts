@@ -6,7 +6,8 @@
  * On every backend (global, once):
  * - a `Conv2D` gradient that supports dilation > 1 (`conv2dGrad.ts`);
  * - dilated 2-D conv layers routed through that gradient (`layersDilatedConv.ts`);
- * - a `FusedBatchNorm` gradient with per-channel sums as rank-2 products (`batchNormGrad.ts`).
+ * - a `FusedBatchNorm` gradient with per-channel sums as rank-2 products (`batchNormGrad.ts`);
+ * - `Mean` and `Sum` gradients that broadcast dy instead of multiplying by a ones tensor (`reduceGrad.ts`).
  * On `wasm`:
  * - `Conv2DBackpropFilter` (missing in tfjs 4.22) via im2col + fast rank-2 matMul;
  * - `Conv2DBackpropInput` replaced by a forward XNNPACK convolution;
@@ -23,6 +24,7 @@ import { conv2dBackpropFilterWasm } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputWasm } from './conv2dBackpropInput.js';
 import { conv2dGradConfig, markDilationAware } from './conv2dGrad.js';
 import { identityWasm } from './identity.js';
+import { meanGradConfig, sumGradConfig } from './reduceGrad.js';
 import { installDilatedConvLayers } from './layersDilatedConv.js';
 
 export { conv2dInputGradByConv, conv2dFilterGradByConv } from './conv2dGrad.js';
@@ -42,6 +44,10 @@ function installGlobal(): void {
   const stockBatchNorm = tf.getGradient('FusedBatchNorm');
   if (stockBatchNorm !== undefined) tf.unregisterGradient('FusedBatchNorm');
   tf.registerGradient(batchNormGradConfig(stockBatchNorm));
+  for (const config of [meanGradConfig, sumGradConfig]) {
+    if (tf.getGradient(config.kernelName) !== undefined) tf.unregisterGradient(config.kernelName);
+    tf.registerGradient(config);
+  }
   installDilatedConvLayers();
   globalInstalled = true;
 }
