@@ -13,13 +13,15 @@
  * - `Conv2DBackpropInput` replaced by a forward XNNPACK convolution;
  * - `Identity` sharing the data instead of copying it (`identity.ts`);
  * - `BatchMatMul` with transpose flags on one matrix: operand transposed on the heap, stock fast path (`batchMatMul.ts`);
- * - `HemnetBatchNormSums`, the batch-norm gradient's two per-channel sums in one pass (`batchNormSums.ts`).
+ * - `HemnetBatchNormSums`, the batch-norm gradient's two per-channel sums in one pass (`batchNormSums.ts`);
+ * - `HemnetBroadcastTo`, broadcasting by block copies on the heap, for the `Mean`/`Sum` gradients (`broadcast.ts`).
  * Both accept a `dilations` attr.
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulWasm } from './batchMatMul.js';
 import { batchNormGradConfig } from './batchNormGrad.js';
 import { BATCH_NORM_SUMS, batchNormSumsWasm } from './batchNormSums.js';
+import { BROADCAST_TO, broadcastToWasm } from './broadcast.js';
 import { conv2dBackpropFilterWasm } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputWasm } from './conv2dBackpropInput.js';
 import { conv2dGradConfig, markDilationAware } from './conv2dGrad.js';
@@ -30,7 +32,7 @@ import { installDilatedConvLayers } from './layersDilatedConv.js';
 export { conv2dInputGradByConv, conv2dFilterGradByConv } from './conv2dGrad.js';
 
 /** Kernels hemnet registers on wasm. */
-export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'HemnetBatchNormSums', 'BatchMatMul'] as const;
+export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'HemnetBatchNormSums', 'HemnetBroadcastTo', 'BatchMatMul'] as const;
 
 let globalInstalled = false;
 /** Stock wasm kernel configs we replaced, to restore them in `uninstallKernels`. */
@@ -55,6 +57,7 @@ function installGlobal(): void {
 function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number], stock: tf.KernelConfig | undefined): tf.KernelFunc {
   if (kernelName === 'Identity') return identityWasm(stock?.kernelFunc);
   if (kernelName === BATCH_NORM_SUMS) return batchNormSumsWasm as unknown as tf.KernelFunc;
+  if (kernelName === BROADCAST_TO) return broadcastToWasm as unknown as tf.KernelFunc;
   if (kernelName === 'BatchMatMul') {
     if (stock === undefined) throw new Error('hemnet kernels: the wasm backend has no BatchMatMul kernel to wrap');
     return batchMatMulWasm(stock.kernelFunc);

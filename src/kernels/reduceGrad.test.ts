@@ -37,13 +37,32 @@ describe('Mean / Sum gradients (broadcast, no ones tensor)', () => {
     });
   }
 
-  it('wasm: the mean gradient runs no Multiply on a full-size ones tensor', async () => {
+  it('wasm: HemnetBroadcastTo equals tf.broadcastTo for every pattern of size-1 axes (rank 4) and a scalar', async () => {
+    await useBackend('wasm');
+    const shape = [3, 4, 2, 5];
+    for (let mask = 0; mask < 16; mask++) {
+      const inShape = shape.map((d, i) => ((mask >> i) & 1 ? 1 : d));
+      const x = tf.randomNormal(inShape, 0, 1, 'float32', mask + 1);
+      const ours = tf.engine().runKernel('HemnetBroadcastTo', { x }, { shape }) as tf.Tensor;
+      const stock = tf.broadcastTo(x, shape);
+      assert.deepEqual(ours.shape, shape);
+      assert.deepEqual(Array.from(ours.dataSync()), Array.from(stock.dataSync()), `from [${inShape.join(', ')}]`);
+      tf.dispose([x, ours, stock]);
+    }
+    const one = tf.scalar(2.5);
+    const filled = tf.engine().runKernel('HemnetBroadcastTo', { x: tf.reshape(one, [1, 1]) }, { shape: [7, 9] }) as tf.Tensor;
+    assert.deepEqual(Array.from(filled.dataSync()), new Array(63).fill(2.5));
+    assert.throws(() => tf.engine().runKernel('HemnetBroadcastTo', { x: tf.zeros([2, 3]) }, { shape: [4, 3] }), /HemnetBroadcastTo: cannot broadcast \[2, 3\] to \[4, 3\]/);
+    tf.dispose([one, filled]);
+  });
+
+  it('wasm: the mean gradient runs no Multiply on a full-size ones tensor, but one heap broadcast', async () => {
     await useBackend('wasm');
     const x = tf.randomNormal([8, 16, 16, 4]);
     const profile = await tf.profile(() => tf.tidy(() => void tf.grad((t: tf.Tensor) => tf.mean(t))(x)));
     const names = profile.kernels.map((k) => k.name);
     assert.ok(!names.includes('Multiply'), names.join(' '));
-    assert.ok(names.includes('Tile'), names.join(' '));
+    assert.ok(names.includes('HemnetBroadcastTo'), names.join(' '));
     x.dispose();
   });
 });
