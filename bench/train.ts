@@ -13,6 +13,10 @@
  *   --warmup N       warm-up runs of each training workload before timing
  *                    (default 3: a fresh worker thread's JIT and wasm tier-up
  *                    take a few steps)
+ *   --warmup-seconds S  and keep warming up until S seconds have passed
+ *                    (default 5): a worker's isolate compiles the wasm module
+ *                    again in the background, whose CPU would otherwise count
+ *                    against the first timed steps of --workers 2
  *   --heads LIST     heads of the training and inference workloads (default hem,fcn,ema)
  *   --no-hem-paper   skip the HEM workload at the paper's size
  *   --no-infer-plain skip the plain `model.apply` inference rows (inference
@@ -47,6 +51,7 @@ const { values } = parseArgs({
   options: {
     repeats: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '3' },
+    'warmup-seconds': { type: 'string', default: '5' },
     backends: { type: 'string' },
     workers: { type: 'string' },
     'no-peer': { type: 'boolean', default: false },
@@ -139,7 +144,8 @@ async function trainWorkload(head: (typeof ALL_HEADS)[number], workers: number, 
   const run = async () => {
     await trainSegmentation({ model, dataset, options, optimizer, ...(pool !== null ? { workers: pool } : {}) });
   };
-  for (let i = 0; i < Math.max(1, warmupRuns); i++) await run(); // warm-up (kernels, optimizer slots, workers' JIT)
+  const warmUntil = performance.now() + 1000 * Number(values['warmup-seconds']);
+  for (let i = 0; i < Math.max(1, warmupRuns) || performance.now() < warmUntil; i++) await run(); // warm-up (kernels, optimizer slots, workers' JIT and tier-up)
   return {
     label: `train ${head}, ${workers} thread${workers > 1 ? 's' : ''}`,
     peer: `train:${head}`,
