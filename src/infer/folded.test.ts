@@ -195,6 +195,28 @@ describe('foldInference: batch norms folded into the convolutions (Eq. W\' = s·
     model.dispose();
   });
 
+  it("fan-out: a tensor read by several layers (the input through linear Activations, read three times) lives until its last reader; the caller's input is kept", async () => {
+    await useBackend('wasm');
+    const input = tf.input({ shape: [8, 8, 3] });
+    const same = tf.layers.activation({ activation: 'linear', name: 'same' }).apply(input) as tf.SymbolicTensor;
+    const conv = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', useBias: false, name: 'c' }).apply(same) as tf.SymbolicTensor;
+    const bn = tf.layers.batchNormalization({ name: 'bn' }).apply(conv) as tf.SymbolicTensor;
+    const again = tf.layers.activation({ activation: 'linear', name: 'again' }).apply(same) as tf.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'sum' }).apply([bn, again]) as tf.SymbolicTensor;
+    const output = tf.layers.add({ name: 'out' }).apply([sum, same]) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: output });
+    randomizeBatchNorms(model, 61);
+    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 12) as tf.Tensor4D;
+    const folded = foldInference(model);
+    assert.equal(folded.summary.foldedBatchNorms, 1);
+    const logits = tf.tidy(() => folded.logits(x).dataSync() as Float32Array);
+    assert.ok(!x.isDisposed, "the caller's input is not freed");
+    assert.ok(relativeError(logits, plainLogits(model, x)) < 1e-4);
+    folded.dispose();
+    tf.dispose(x);
+    model.dispose();
+  });
+
   it('rejects what is not a model, and a bad fold option', async () => {
     await useBackend('wasm');
     assert.throws(() => foldInference({} as tf.LayersModel), /foldInference: 'model' must be a tf\.LayersModel, received object/);
