@@ -195,6 +195,23 @@ describe('foldInference: batch norms folded into the convolutions (Eq. W\' = s·
     model.dispose();
   });
 
+  it('sharedFoldedInference: a kept fold disposed directly (not through releaseFoldedInference) is replaced, not reused', async () => {
+    await useBackend('wasm');
+    const { model } = buildSegmentationModel({ head: 'fcn', width: 4, channels: 8, midChannels: 8, inputSize: [16, 16], seed: 8 });
+    const image = tf.randomNormal([1, 16, 16, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const first = sharedFoldedInference(model);
+    first.dispose();
+    assert.ok(first.isDisposed);
+    const second = sharedFoldedInference(model);
+    assert.notEqual(second, first, 'a fresh fold after the kept one was disposed');
+    assert.ok(!second.isDisposed);
+    const p = inferProbabilities(model, image);
+    const q = inferProbabilities(model, image, { fold: false });
+    assert.ok(relativeError(p.dataSync(), q.dataSync()) < 1e-4);
+    tf.dispose([p, q, image]);
+    model.dispose();
+  });
+
   it("fan-out: a tensor read by several layers (the input through linear Activations, read three times) lives until its last reader; the caller's input is kept", async () => {
     await useBackend('wasm');
     const input = tf.input({ shape: [8, 8, 3] });
