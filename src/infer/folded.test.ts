@@ -195,6 +195,23 @@ describe('foldInference: batch norms folded into the convolutions (Eq. W\' = s·
     model.dispose();
   });
 
+  it('sharedFoldedInference: a kept fold disposed directly (not through releaseFoldedInference) is replaced, not reused', async () => {
+    await useBackend('wasm');
+    const { model } = buildSegmentationModel({ head: 'fcn', width: 4, channels: 8, midChannels: 8, inputSize: [16, 16], seed: 8 });
+    const image = tf.randomNormal([1, 16, 16, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const first = sharedFoldedInference(model);
+    first.dispose();
+    assert.ok(first.isDisposed);
+    const second = sharedFoldedInference(model);
+    assert.notEqual(second, first, 'a fresh fold after the kept one was disposed');
+    assert.ok(!second.isDisposed);
+    const p = inferProbabilities(model, image);
+    const q = inferProbabilities(model, image, { fold: false });
+    assert.ok(relativeError(p.dataSync(), q.dataSync()) < 1e-4);
+    tf.dispose([p, q, image]);
+    model.dispose();
+  });
+
   it("fan-out: a tensor read by several layers (the input through linear Activations, read three times) lives until its last reader; the caller's input is kept", async () => {
     await useBackend('wasm');
     const input = tf.input({ shape: [8, 8, 3] });
@@ -223,6 +240,21 @@ describe('foldInference: batch norms folded into the convolutions (Eq. W\' = s·
     const { model } = buildSegmentationModel({ head: 'fcn', width: 4, channels: 8, midChannels: 8, inputSize: [16, 16], seed: 1 });
     const image = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
     assert.throws(() => inferProbabilities(model, image, { fold: 'yes' as unknown as boolean }), /inferProbabilities: 'fold' must be a boolean, received "yes"/);
+    const dataset: SegmentationDataset = {
+      numClasses: 11,
+      ignoreLabel: 255,
+      classNames: Array.from({ length: 11 }, (_, i) => `c${i}`),
+      size: 1,
+      get: () => ({ image: new Float32Array(16 * 16 * 3), label: new Uint8Array(16 * 16), height: 16, width: 16, channels: 3, id: 's0' }),
+    };
+    const before = tf.memory().numTensors;
+    await assert.rejects(evaluateSegmentation(model, dataset, { fold: 'no' as unknown as boolean }), /evaluateSegmentation: 'fold' must be a boolean, received "no"/);
+    // The whole-image path overrides inference.fold with its own fold: a bad value must still be reported.
+    await assert.rejects(
+      evaluateSegmentation(model, dataset, { inference: { mode: 'whole', fold: 0 as unknown as boolean } }),
+      /evaluateSegmentation: 'inference\.fold' must be a boolean, received 0/,
+    );
+    assert.equal(tf.memory().numTensors, before, 'nothing left behind by the rejected calls');
     image.dispose();
     model.dispose();
   });

@@ -154,6 +154,11 @@ export class FoldedInference {
   private readonly readers: Map<number, number>;
   private disposed = false;
 
+  /** True after `dispose`: `logits` then throws. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   constructor(readonly model: tf.LayersModel) {
     const input = model.inputs[0];
     const output = model.outputs[0];
@@ -385,13 +390,15 @@ const hooked = new WeakSet<tf.LayersModel>();
  * `inferProbabilities` / `segment` on a bare model (folding costs more than
  * a small image's pass, and new filters make XNNPACK pack them again): made
  * on first use, folded again when a weight changes, and freed with the
- * model — `model.dispose()` frees it too — or by `releaseFoldedInference`.
+ * model — `model.dispose()` frees it too — or by `releaseFoldedInference`
+ * (one disposed directly is replaced by a new one on the next call).
  * Until then it holds the folded weights and a reference to each source
  * weight.
  */
 export function sharedFoldedInference(model: tf.LayersModel): FoldedInference {
   const existing = shared.get(model);
-  if (existing !== undefined) return existing;
+  // One disposed directly (not through releaseFoldedInference) is replaced.
+  if (existing !== undefined && !existing.isDisposed) return existing;
   const folded = foldInference(model);
   shared.set(model, folded);
   if (!hooked.has(model)) {

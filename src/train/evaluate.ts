@@ -125,6 +125,10 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
   if (scales.length === 0 || scales.some((s) => !(s > 0) || !Number.isFinite(s))) {
     throw new Error(`evaluateSegmentation: 'scales' must be positive numbers, received [${scales.join(', ')}]`);
   }
+  // Checked here: the whole-image path replaces inference.fold with its own fold, so inferProbabilities never sees it.
+  for (const [name, value] of [['fold', options.fold], ['inference.fold', options.inference?.fold]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw new Error(`evaluateSegmentation: '${name}' must be a boolean, received ${JSON.stringify(value)}`);
+  }
   if (options.inference !== undefined) return evaluateAtOriginalSize(model, dataset, { ...options, scales });
   const multiScale = scales.some((s) => s !== 1);
   const target = multiScale && hasFixedSpatialInput(model) ? await withVariableInputSize(model) : model;
