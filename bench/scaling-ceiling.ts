@@ -24,6 +24,7 @@
  * Each child is this script with `--child`, speaking the peer's JSON-line
  * protocol ({op:'setup'|'run', workload, iterations} → {params} | {ms}).
  */
+import { randomSegmentationDataset } from './randomData.js';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -69,7 +70,7 @@ async function child(): Promise<void> {
   const runners = new Map<string, Runner>();
   const makeTrain = async (batch: number, workers: number): Promise<Runner> => {
     const { model } = buildSegmentationModel({ head: 'hem' });
-    const dataset = randomDataset(32);
+    const dataset = randomSegmentationDataset(32, SIZE);
     const optimizer = createOptimizer('adam', 2e-3, 0.9);
     const pool = await createGradientWorkers(model, workers, 'wasm');
     const run = async (steps: number) => {
@@ -129,16 +130,6 @@ async function child(): Promise<void> {
   process.exit(0);
 }
 
-function randomDataset(size: number) {
-  const samples = Array.from({ length: size }, (_, i) => {
-    const image = new Float32Array(SIZE * SIZE * 3);
-    const label = new Uint8Array(SIZE * SIZE);
-    for (let j = 0; j < image.length; j++) image[j] = Math.sin(i * 7919 + j * 0.37);
-    for (let j = 0; j < label.length; j++) label[j] = j < 2 * SIZE ? 255 : (i + (j >> 9)) % 11;
-    return { image, label, height: SIZE, width: SIZE, channels: 3, id: `r${i}` };
-  });
-  return { numClasses: 11, ignoreLabel: 255, classNames: [] as string[], size, get: (i: number) => samples[i % size]! };
-}
 
 // ---------------------------------------------------------------- parent side
 class Proc {

@@ -29,6 +29,7 @@
  * It runs with OMP_WAIT_POLICY=PASSIVE unless the variable is set: on a shared
  * machine, spinning OpenMP threads made its 2-thread steps 10-20× slower.
  */
+import { randomSegmentationDataset } from './randomData.js';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -111,17 +112,6 @@ function startPeer(): Peer | null {
 }
 
 // ---------------------------------------------------------------- hemnet workloads
-/** A fixed in-memory dataset of random images and labels (data preparation is cheap and measured in the profile). */
-function randomDataset(size: number): SegmentationDataset {
-  const samples = Array.from({ length: size }, (_, i) => {
-    const image = new Float32Array(SIZE * SIZE * 3);
-    const label = new Uint8Array(SIZE * SIZE);
-    for (let j = 0; j < image.length; j++) image[j] = Math.sin(i * 7919 + j * 0.37);
-    for (let j = 0; j < label.length; j++) label[j] = j < 2 * SIZE ? 255 : (i + (j >> 9)) % 11;
-    return { image, label, height: SIZE, width: SIZE, channels: 3, id: `r${i}` };
-  });
-  return { numClasses: 11, ignoreLabel: 255, classNames: [], size, get: (i: number) => samples[i % size]! };
-}
 
 interface Workload {
   label: string;
@@ -137,7 +127,7 @@ const TRAIN_STEPS_PER_RUN = 2;
 
 async function trainWorkload(head: (typeof ALL_HEADS)[number], workers: number, backend: string): Promise<Workload & { params: number }> {
   const { model } = buildSegmentationModel({ head });
-  const dataset = randomDataset(32);
+  const dataset = randomSegmentationDataset(32, SIZE);
   const optimizer: TrainingOptimizer = createOptimizer('adam', 2e-3, 0.9);
   const pool: GradientWorkerPool | null = await createGradientWorkers(model, workers, backend);
   const options: TrainOptions = { optimizer: 'adam', steps: TRAIN_STEPS_PER_RUN, batchSize: BATCH, learningRate: 2e-3, momentum: 0.9, weightDecay: 1e-4, lrPower: 0.9, seed: 0, checkpointEvery: 0 };
