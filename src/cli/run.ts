@@ -194,7 +194,7 @@ export async function writePredictions(
   const colors = { ignoreLabel: dataset.ignoreLabel, ...(palette !== undefined ? { palette } : {}) };
   const tiles: RgbaImage[] = [];
   const samples = await loadSamples(dataset, Array.from({ length: Math.min(count, dataset.size) }, (_, index) => ({ index })));
-  // Folded once for all the samples (inferProbabilities would fold per sample).
+  // Folded once for these samples and disposed after them (a bare model given to inferProbabilities would keep its shared fold alive after it).
   const folded = inference.fold === false ? null : foldInference(model);
   try {
     for (const sample of samples) {

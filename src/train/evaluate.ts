@@ -179,7 +179,7 @@ async function evaluateAtOriginalSize(model: tf.LayersModel, dataset: Segmentati
     scales: options.scales,
     flip: options.flip ?? false,
   };
-  // Folded once for the whole evaluation (inferProbabilities would fold per image).
+  // Folded once for this evaluation and disposed at its end (a bare model given to inferProbabilities would keep its shared fold alive after it).
   const folded = (inference.fold ?? options.fold) === false ? null : foldInference(model);
   try {
     // A streaming dataset decodes the next image while this one runs.
