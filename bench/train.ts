@@ -13,8 +13,14 @@
  *   --warmup N       warm-up runs of each training workload before timing
  *                    (default 3: a fresh worker thread's JIT and wasm tier-up
  *                    take a few steps)
+ *   --warmup-seconds S  and keep warming up until S seconds have passed
+ *                    (default 5): a worker's isolate compiles the wasm module
+ *                    again in the background, whose CPU would otherwise count
+ *                    against the first timed steps of --workers 2
  *   --heads LIST     heads of the training and inference workloads (default hem,fcn,ema)
  *   --no-hem-paper   skip the HEM workload at the paper's size
+ *   --no-infer-plain skip the plain `model.apply` inference rows (inference
+ *                    runs folded, as the library does: see inferWorkload)
  *   --no-peer        skip PyTorch
  *   --no-profile     skip the per-kernel / per-phase profile
  *
@@ -23,6 +29,7 @@
  * It runs with OMP_WAIT_POLICY=PASSIVE unless the variable is set: on a shared
  * machine, spinning OpenMP threads made its 2-thread steps 10-20× slower.
  */
+import { randomSegmentationDataset } from './randomData.js';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -34,6 +41,7 @@ import { batchSamples, batchToTensors } from '../src/data/augment.js';
 import type { SegmentationDataset } from '../src/data/types.js';
 import { loadMnistScenes } from '../src/data/mnistScenes.js';
 import { unrollHem } from '../src/em/unroll.js';
+import { foldInference } from '../src/infer/folded.js';
 import { buildSegmentationModel, countParameters } from '../src/models/zoo.js';
 import { batchIndices, batchLoss, decayedVariables, trainSegmentation, type TrainOptions } from '../src/train/loop.js';
 import { createOptimizer, type TrainingOptimizer } from '../src/train/optimizer.js';
@@ -44,11 +52,13 @@ const { values } = parseArgs({
   options: {
     repeats: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '3' },
+    'warmup-seconds': { type: 'string', default: '5' },
     backends: { type: 'string' },
     workers: { type: 'string' },
     'no-peer': { type: 'boolean', default: false },
     heads: { type: 'string', default: 'hem,fcn,ema' },
     'no-hem-paper': { type: 'boolean', default: false },
+    'no-infer-plain': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     'cpu-full': { type: 'boolean', default: false },
   },
@@ -102,17 +112,6 @@ function startPeer(): Peer | null {
 }
 
 // ---------------------------------------------------------------- hemnet workloads
-/** A fixed in-memory dataset of random images and labels (data preparation is cheap and measured in the profile). */
-function randomDataset(size: number): SegmentationDataset {
-  const samples = Array.from({ length: size }, (_, i) => {
-    const image = new Float32Array(SIZE * SIZE * 3);
-    const label = new Uint8Array(SIZE * SIZE);
-    for (let j = 0; j < image.length; j++) image[j] = Math.sin(i * 7919 + j * 0.37);
-    for (let j = 0; j < label.length; j++) label[j] = j < 2 * SIZE ? 255 : (i + (j >> 9)) % 11;
-    return { image, label, height: SIZE, width: SIZE, channels: 3, id: `r${i}` };
-  });
-  return { numClasses: 11, ignoreLabel: 255, classNames: [], size, get: (i: number) => samples[i % size]! };
-}
 
 interface Workload {
   label: string;
@@ -128,14 +127,15 @@ const TRAIN_STEPS_PER_RUN = 2;
 
 async function trainWorkload(head: (typeof ALL_HEADS)[number], workers: number, backend: string): Promise<Workload & { params: number }> {
   const { model } = buildSegmentationModel({ head });
-  const dataset = randomDataset(32);
+  const dataset = randomSegmentationDataset(32, SIZE);
   const optimizer: TrainingOptimizer = createOptimizer('adam', 2e-3, 0.9);
   const pool: GradientWorkerPool | null = await createGradientWorkers(model, workers, backend);
   const options: TrainOptions = { optimizer: 'adam', steps: TRAIN_STEPS_PER_RUN, batchSize: BATCH, learningRate: 2e-3, momentum: 0.9, weightDecay: 1e-4, lrPower: 0.9, seed: 0, checkpointEvery: 0 };
   const run = async () => {
     await trainSegmentation({ model, dataset, options, optimizer, ...(pool !== null ? { workers: pool } : {}) });
   };
-  for (let i = 0; i < Math.max(1, warmupRuns); i++) await run(); // warm-up (kernels, optimizer slots, workers' JIT)
+  const warmUntil = performance.now() + 1000 * Number(values['warmup-seconds']);
+  for (let i = 0; i < Math.max(1, warmupRuns) || performance.now() < warmUntil; i++) await run(); // warm-up (kernels, optimizer slots, workers' JIT and tier-up)
   return {
     label: `train ${head}, ${workers} thread${workers > 1 ? 's' : ''}`,
     peer: `train:${head}`,
@@ -152,18 +152,40 @@ async function trainWorkload(head: (typeof ALL_HEADS)[number], workers: number, 
 
 const INFER_PER_RUN = 5;
 
-function inferWorkload(head: (typeof ALL_HEADS)[number]): Workload {
+/**
+ * Inference of a batch [8, 64, 64, 3], as the library runs it: `foldInference`
+ * (conv → BN → ReLU as one fused conv; what inferProbabilities,
+ * evaluateSegmentation and the CLI's eval/predict use), folded once as an
+ * evaluation does. `plain` runs `model.apply(x, {training: false})` instead
+ * (no peer: for the fold's gain in the same run). The pass is complete when
+ * one logit can be read (tfjs's wasm/cpu kernels are synchronous, and a
+ * one-element read also waits on an asynchronous backend); the whole output
+ * is not copied out, as the PyTorch peer returns its tensor without a copy.
+ */
+function inferWorkload(head: (typeof ALL_HEADS)[number], plain = false): Workload {
   const { model } = buildSegmentationModel({ head });
-  const x = tf.randomNormal([BATCH, SIZE, SIZE, 3]);
+  const folded = plain ? null : foldInference(model);
+  const x = tf.randomNormal([BATCH, SIZE, SIZE, 3]) as tf.Tensor4D;
   const run = () => {
     for (let i = 0; i < INFER_PER_RUN; i++) {
       tf.tidy(() => {
-        (model.apply(x, { training: false }) as tf.Tensor).dataSync();
+        const logits = folded !== null ? folded.logits(x) : (model.apply(x, { training: false }) as tf.Tensor);
+        tf.slice(logits, [0, 0, 0, 0], [1, 1, 1, 1]).dataSync();
       });
     }
   };
   run();
-  return { label: `inference ${head}`, peer: `infer:${head}`, images: BATCH * INFER_PER_RUN, run, dispose: () => { x.dispose(); model.dispose(); } };
+  return {
+    label: plain ? `inference ${head}, plain model.apply` : `inference ${head}`,
+    peer: plain ? null : `infer:${head}`,
+    images: BATCH * INFER_PER_RUN,
+    run,
+    dispose: () => {
+      folded?.dispose();
+      x.dispose();
+      model.dispose();
+    },
+  };
 }
 
 function hemPaperWorkload(): Workload {
@@ -211,6 +233,10 @@ if (peer !== null) {
 const backends = values.backends !== undefined ? values.backends.split(',') : await availableBackends();
 console.log(`bench:train — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cores} · Node ${process.version} · tfjs ${tf.version_core}`);
 console.log(`backends: ${backends.join(', ')} · repeats ${repeats} (medians) · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+console.log(
+  "inference rows: foldInference(model).logits(x), the library's inference path (inferProbabilities, evaluateSegmentation, CLI eval/predict), " +
+    "batch 8, completed by reading one logit (the peer returns its tensor uncopied); 'plain model.apply' rows: the unfolded model, same read",
+);
 
 interface Row {
   backend: string;
@@ -240,6 +266,7 @@ for (const backend of backends) {
       }
     }
     for (const head of HEADS) workloads.push(inferWorkload(head));
+    if (values['no-infer-plain'] !== true) for (const head of HEADS) workloads.push(inferWorkload(head, true));
     if (values['no-hem-paper'] !== true) workloads.push(hemPaperWorkload());
   }
   if (peer !== null) {

@@ -8,6 +8,7 @@
  *     experiments/attention-bench/ (the curve runs and the sweeps' runs):
  *     - validation-curve: mIoU on the 100 fixed validation scenes over training;
  *     - effective-bases: exp(H(mean γ)) per HEM/EMA head over training (collapse);
+ *     - distinct-bases: distinct rows of μ⁽⁰⁾ over training, runs of the sweeps/bases-* sweeps;
  *     - backbone-gradient: ‖∂L/∂(backbone output)‖ over training, hem vs ema vs fcn (Fig. 3d).
  *
  *   npx tsx scripts/attention-bench-figures.ts model RUN_DIR [--backend native] [--out DIR]
@@ -99,11 +100,13 @@ function stack(top: RgbaImage, bottom: RgbaImage, gap: number): RgbaImage {
 const HEAD_COLORS: Record<string, string> = { hem: '#1f77b4', ema: '#d62728', fcn: '#2ca02c' };
 
 async function curves(): Promise<void> {
-  const runs = runFolders(ROOT).filter((r) => !r.includes('/pilot/'));
+  // Finished runs only (metrics.json written), so the figures regenerate the same from a clone, whatever is mid-training here.
+  const runs = runFolders(ROOT).filter((r) => !r.includes('/pilot/') && existsSync(join(r, 'metrics.json')));
   const summary: Record<string, { head: string; steps: number; events: { step: number; meanIoU: number | null; effectiveBases: number | null; gradient: number | null }[] }> = {};
   const val: LineSeries[] = [];
   const bases: LineSeries[] = [];
   const gradient: LineSeries[] = [];
+  const distinct: LineSeries[] = [];
   for (const run of runs) {
     const events = monitorEvents(run);
     if (events.length === 0) continue;
@@ -120,12 +123,20 @@ async function curves(): Promise<void> {
     const withVal = events.filter((e) => e.validation != null);
     if (withVal.length > 0) val.push({ name: label, x: withVal.map((e) => e.step), y: withVal.map((e) => 100 * (e.validation?.meanIoU ?? NaN)), ...style });
     if (events[0]?.bases.length) bases.push({ name: label, x: events.map((e) => e.step), y: events.map((e) => e.bases[0]?.effectiveBases ?? NaN), ...style });
+    // Distinct μ⁽⁰⁾ rows over training: the bases sweeps only (the other runs would crowd the figure).
+    const withDistinct = events.filter((e) => typeof e.bases[0]?.distinctBases === 'number');
+    if (name.startsWith('sweeps/bases-') && withDistinct.length > 0) {
+      distinct.push({ name: name.replace(/^sweeps\//, ''), x: withDistinct.map((e) => e.step), y: withDistinct.map((e) => e.bases[0]?.distinctBases as number), dashed: name.startsWith('sweeps/bases-pretrained/') });
+    }
     const withGradient = events.filter((e) => e.backboneGradientNorm !== null);
     if (withGradient.length > 0) gradient.push({ name: label, x: withGradient.map((e) => e.step), y: withGradient.map((e) => e.backboneGradientNorm as number), ...style });
   }
   mkdirSync(OUT, { recursive: true });
   await writeFigure('validation-curve', lineChart({ title: 'attention-bench: validation mIoU (100 fixed scenes) over training', xLabel: 'step (batch 8)', yLabel: 'mIoU (%)', series: val, width: 900, height: 480 }));
   await writeFigure('effective-bases', lineChart({ title: 'Effective number of bases exp(H(mean γ)), K = 32 (probe: 8 validation scenes)', xLabel: 'step', yLabel: 'effective bases', series: bases, width: 900, height: 480 }));
+  if (distinct.length > 0) {
+    await writeFigure('distinct-bases', lineChart({ title: 'Distinct μ⁽⁰⁾ rows (cosine < 0.999); dashed: pretrained backbone', xLabel: 'step', yLabel: 'distinct bases', series: distinct, width: 900, height: 480, markers: true }));
+  }
   await writeFigure('backbone-gradient', lineChart({ title: 'Fig. 3d: ‖∂L/∂(backbone output)‖ on the probe batch', xLabel: 'step', yLabel: '‖∂L/∂features‖₂', series: gradient, logY: true, width: 900, height: 480 }));
   writeFileSync(join(OUT, 'curves.json'), `${JSON.stringify(summary, null, 1)}\n`);
   // The same numbers as markdown tables, one per run (docs/paper.md quotes them).

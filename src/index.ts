@@ -50,7 +50,9 @@ export * from './train/index.js';
 
 // Inference on images of any size (whole image / sliding window) and one-line segmentation
 export { inferProbabilities, resolveInference, slidingWindows, modelInputSize, INFERENCE_MODES } from './infer/inference.js';
-export type { InferenceMode, InferenceOptions, ResolvedInference } from './infer/inference.js';
+export type { InferenceMode, InferenceOptions, InferenceTarget, ResolvedInference } from './infer/inference.js';
+export { foldInference, FoldedInference, sharedFoldedInference, releaseFoldedInference } from './infer/folded.js';
+export type { FoldSummary } from './infer/folded.js';
 export {
   segment,
   segmentSync,

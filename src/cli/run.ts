@@ -22,7 +22,8 @@ import type { TrainingOptimizer } from '../train/optimizer.js';
 import { readLatestCheckpoint, readNewestIntactCheckpoint, loadModelFromFiles, type NoteSink } from '../train/checkpointFiles.js';
 import { attentionMaps } from '../train/attention.js';
 import { defaultRunConfig, defaultRunConfigFor, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
-import { inferProbabilities, type InferenceOptions } from '../infer/inference.js';
+import { inferProbabilities, type InferenceOptions, type InferenceTarget } from '../infer/inference.js';
+import { foldInference } from '../infer/folded.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
 export const MODEL_DIR = 'model';
@@ -159,7 +160,7 @@ function sampleImage(sample: SegmentationSample, mean: readonly number[], std: r
 }
 
 /** Class per pixel of one sample at its own size (whole image or sliding windows, `inferProbabilities`). */
-export function predictLabels(model: tf.LayersModel, sample: SegmentationSample, inference: InferenceOptions = {}): Uint8Array {
+export function predictLabels(model: InferenceTarget, sample: SegmentationSample, inference: InferenceOptions = {}): Uint8Array {
   const input = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
   const probabilities = inferProbabilities(model, input, inference);
   const labels = tf.tidy(() => new Uint8Array(tf.argMax(probabilities, -1).dataSync()));
@@ -172,6 +173,7 @@ export function runInference(config: RunConfig): InferenceOptions {
   const e = config.eval;
   return {
     mode: e.mode,
+    fold: e.fold,
     sizeMultiple: config.model.outputStride,
     ...(e.cropSize !== null ? { cropSize: [e.cropSize, e.cropSize] as [number, number] } : {}),
     ...(e.stride !== null ? { stride: [e.stride, e.stride] as [number, number] } : {}),
@@ -192,14 +194,20 @@ export async function writePredictions(
   const colors = { ignoreLabel: dataset.ignoreLabel, ...(palette !== undefined ? { palette } : {}) };
   const tiles: RgbaImage[] = [];
   const samples = await loadSamples(dataset, Array.from({ length: Math.min(count, dataset.size) }, (_, index) => ({ index })));
-  for (const sample of samples) {
-    // Small scenes are drawn ×2; photographs (VOC, ~500 px) at their own size.
-    const factor = Math.max(1, Math.floor(160 / Math.max(sample.height, sample.width)));
-    tiles.push(
-      upscale(sampleImage(sample, mean, std), factor),
-      upscale(colorizeMask(sample.label, sample.height, sample.width, colors), factor),
-      upscale(colorizeMask(predictLabels(model, sample, inference), sample.height, sample.width, colors), factor),
-    );
+  // Folded once for these samples and disposed after them (a bare model given to inferProbabilities would keep its shared fold alive after it).
+  const folded = inference.fold === false ? null : foldInference(model);
+  try {
+    for (const sample of samples) {
+      // Small scenes are drawn ×2; photographs (VOC, ~500 px) at their own size.
+      const factor = Math.max(1, Math.floor(160 / Math.max(sample.height, sample.width)));
+      tiles.push(
+        upscale(sampleImage(sample, mean, std), factor),
+        upscale(colorizeMask(sample.label, sample.height, sample.width, colors), factor),
+        upscale(colorizeMask(predictLabels(folded ?? model, sample, inference), sample.height, sample.width, colors), factor),
+      );
+    }
+  } finally {
+    folded?.dispose();
   }
   await writePng(path, tileImages(tiles, { columns: 3, gap: 4 }));
 }
@@ -257,6 +265,7 @@ export async function evaluateWithProgress(model: tf.LayersModel, config: RunCon
     batchSize: config.eval.batchSize,
     scales: config.eval.scales,
     flip: config.eval.flip,
+    fold: config.eval.fold,
     evalIterations,
     sizeMultiple: config.model.outputStride,
     ...(config.eval.limit !== null ? { limit: config.eval.limit } : {}),

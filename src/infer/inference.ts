@@ -15,12 +15,17 @@
  * Any of them runs per scale (and on the flipped image), and the class
  * probabilities are averaged at the image's own size.
  *
- * The model runs through `LayersModel.execute`, which (unlike `predict`)
- * does not check the input's height and width against the model's input
- * shape; every layer of the zoo's models is size-agnostic, so no copy of the
- * model is needed and the weights are shared.
+ * The model runs with its batch norms folded into the convolutions before
+ * them (`foldInference`, src/infer/folded.ts: one fused conv + bias + ReLU
+ * kernel per conv → BN → ReLU unit, the same logits to float32 rounding;
+ * the fold is kept with the model between calls, `sharedFoldedInference`);
+ * `fold: false` runs the plain model through `LayersModel.execute` instead.
+ * Neither checks the input's height and width against the model's input
+ * shape (unlike `predict`); every layer of the zoo's models is size-agnostic,
+ * so no copy of the model is needed and the weights are shared.
  */
 import * as tf from '@tensorflow/tfjs';
+import { FoldedInference, sharedFoldedInference } from './folded.js';
 
 export const INFERENCE_MODES = ['auto', 'whole', 'slide', 'resize'] as const;
 export type InferenceMode = (typeof INFERENCE_MODES)[number];
@@ -40,7 +45,15 @@ export interface InferenceOptions {
   scales?: number[];
   /** Also average the horizontally flipped image. Default false. */
   flip?: boolean;
+  /**
+   * Fold each batch norm into the convolution before it (`foldInference`).
+   * Default true; false runs the plain model (`model.execute`).
+   */
+  fold?: boolean;
 }
+
+/** What inference runs: a model, or a model already folded with `foldInference` (reused across calls). */
+export type InferenceTarget = tf.LayersModel | FoldedInference;
 
 export interface ResolvedInference {
   mode: Exclude<InferenceMode, 'auto'>;
@@ -50,6 +63,7 @@ export interface ResolvedInference {
   maxWholeSide: number;
   scales: number[];
   flip: boolean;
+  fold: boolean;
 }
 
 const FN = 'inferProbabilities';
@@ -72,7 +86,7 @@ export function modelInputSize(model: tf.LayersModel): [number, number] | null {
 /** Fills the defaults of `options` for `model` and an image of `height`×`width`, validating every value. */
 export function resolveInference(model: tf.LayersModel, height: number, width: number, options: InferenceOptions = {}): ResolvedInference {
   if (options === null || typeof options !== 'object') throw new Error(`${FN}: 'options' must be an object, received ${String(options)}`);
-  const known = new Set(['mode', 'cropSize', 'stride', 'sizeMultiple', 'maxWholeSide', 'scales', 'flip']);
+  const known = new Set(['mode', 'cropSize', 'stride', 'sizeMultiple', 'maxWholeSide', 'scales', 'flip', 'fold']);
   for (const key of Object.keys(options)) if (!known.has(key)) throw new Error(`${FN}: unknown option '${key}'`);
   const mode = options.mode ?? 'auto';
   if (!(INFERENCE_MODES as readonly string[]).includes(mode)) {
@@ -90,8 +104,10 @@ export function resolveInference(model: tf.LayersModel, height: number, width: n
   }
   const flip = options.flip ?? false;
   if (typeof flip !== 'boolean') throw new Error(`${FN}: 'flip' must be a boolean, received ${JSON.stringify(flip)}`);
+  const fold = options.fold ?? true;
+  if (typeof fold !== 'boolean') throw new Error(`${FN}: 'fold' must be a boolean, received ${JSON.stringify(fold)}`);
   const resolvedMode = mode === 'auto' ? (Math.max(height, width) > maxWholeSide ? 'slide' : 'whole') : mode;
-  return { mode: resolvedMode, cropSize, stride, sizeMultiple, maxWholeSide, scales: [...scales], flip };
+  return { mode: resolvedMode, cropSize, stride, sizeMultiple, maxWholeSide, scales: [...scales], flip, fold };
 }
 
 /** The main output (logits [1, h, w, K]) of `model` on `input`, at the input's size. */
@@ -101,17 +117,20 @@ export function executeLogits(model: tf.LayersModel, input: tf.Tensor4D): tf.Ten
   return model.execute(input, output.name) as tf.Tensor4D;
 }
 
+/** Logits [B, h, w, K] of one pass. */
+type Logits = (input: tf.Tensor4D) => tf.Tensor4D;
+
 function padTo(image: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
   const [, h, w] = image.shape;
   if (h === height && w === width) return image;
   return tf.pad(image, [[0, 0], [0, height - h], [0, width - w], [0, 0]]);
 }
 
-function wholeLogits(model: tf.LayersModel, image: tf.Tensor4D, multiple: number): tf.Tensor4D {
+function wholeLogits(run: Logits, image: tf.Tensor4D, multiple: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [, h, w] = image.shape;
     const padded = padTo(image, Math.ceil(h / multiple) * multiple, Math.ceil(w / multiple) * multiple);
-    const logits = executeLogits(model, padded);
+    const logits = run(padded);
     return padded === image ? logits : (tf.slice(logits, [0, 0, 0, 0], [1, h, w, -1]) as tf.Tensor4D);
   });
 }
@@ -133,7 +152,7 @@ export function slidingWindows(height: number, width: number, cropSize: [number,
   return windows;
 }
 
-function slideLogits(model: tf.LayersModel, image: tf.Tensor4D, cropSize: [number, number], stride: [number, number]): tf.Tensor4D {
+function slideLogits(run: Logits, image: tf.Tensor4D, cropSize: [number, number], stride: [number, number]): tf.Tensor4D {
   const [, height, width] = image.shape;
   const windows = slidingWindows(height, width, cropSize, stride);
   let sum: Float32Array | null = null;
@@ -144,7 +163,7 @@ function slideLogits(model: tf.LayersModel, image: tf.Tensor4D, cropSize: [numbe
     const w = x2 - x1;
     const values = tf.tidy(() => {
       const crop = tf.slice(image, [0, y1, x1, 0], [1, h, w, -1]) as tf.Tensor4D;
-      const logits = executeLogits(model, padTo(crop, cropSize[0], cropSize[1]));
+      const logits = run(padTo(crop, cropSize[0], cropSize[1]));
       return tf.slice(logits, [0, 0, 0, 0], [1, h, w, -1]);
     });
     classes = values.shape[3] as number;
@@ -168,28 +187,32 @@ function slideLogits(model: tf.LayersModel, image: tf.Tensor4D, cropSize: [numbe
   return tf.tensor4d(total, [1, height, width, classes]);
 }
 
-function resizeLogits(model: tf.LayersModel, image: tf.Tensor4D, cropSize: [number, number]): tf.Tensor4D {
+function resizeLogits(run: Logits, image: tf.Tensor4D, cropSize: [number, number]): tf.Tensor4D {
   return tf.tidy(() => {
     const [, h, w] = image.shape;
     const resized = h === cropSize[0] && w === cropSize[1] ? image : tf.image.resizeBilinear(image, cropSize, false, true);
-    const logits = executeLogits(model, resized);
+    const logits = run(resized);
     return logits.shape[1] === h && logits.shape[2] === w ? logits : tf.image.resizeBilinear(logits, [h, w], false, true);
   });
 }
 
 /** Logits [1, H, W, K] of one mode at the image's own size. */
-function logitsAt(model: tf.LayersModel, image: tf.Tensor4D, r: ResolvedInference): tf.Tensor4D {
-  if (r.mode === 'whole') return wholeLogits(model, image, r.sizeMultiple);
-  if (r.mode === 'slide') return slideLogits(model, image, r.cropSize, r.stride);
-  return resizeLogits(model, image, r.cropSize);
+function logitsAt(run: Logits, image: tf.Tensor4D, r: ResolvedInference): tf.Tensor4D {
+  if (r.mode === 'whole') return wholeLogits(run, image, r.sizeMultiple);
+  if (r.mode === 'slide') return slideLogits(run, image, r.cropSize, r.stride);
+  return resizeLogits(run, image, r.cropSize);
 }
 
 /**
- * Class probabilities [1, H, W, K] of `model` on one normalised image
- * [1, H, W, C] of any size, averaged over `scales` and the flip. The
- * caller owns (disposes) the result; nothing else is left behind.
+ * Class probabilities [1, H, W, K] of `target` on one normalised image
+ * [1, H, W, C] of any size, averaged over `scales` and the flip. `target`
+ * is a model (folded once and kept with it, `sharedFoldedInference`,
+ * unless `fold: false`) or a `FoldedInference` (`fold: false` then runs
+ * its plain model). The caller owns (disposes) the result; nothing else is
+ * left behind but the model's kept fold (freed with the model).
  */
-export function inferProbabilities(model: tf.LayersModel, image: tf.Tensor4D, options: InferenceOptions = {}): tf.Tensor4D {
+export function inferProbabilities(target: InferenceTarget, image: tf.Tensor4D, options: InferenceOptions = {}): tf.Tensor4D {
+  const model = target instanceof FoldedInference ? target.model : target;
   if (!(image instanceof tf.Tensor) || image.rank !== 4 || image.shape[0] !== 1) {
     throw new Error(`${FN}: 'image' must be a tensor [1, H, W, C], received ${image instanceof tf.Tensor ? `shape [${image.shape.join(', ')}]` : typeof image}`);
   }
@@ -199,6 +222,8 @@ export function inferProbabilities(model: tf.LayersModel, image: tf.Tensor4D, op
     throw new Error(`${FN}: 'image' has ${image.shape[3]} channels, the model expects ${channels}`);
   }
   const r = resolveInference(model, height, width, options);
+  const folded = !r.fold ? null : target instanceof FoldedInference ? target : sharedFoldedInference(model);
+  const run: Logits = folded !== null ? (input) => folded.logits(input) : (input) => executeLogits(model, input);
   const parts: tf.Tensor4D[] = [];
   try {
     for (const scale of r.scales) {
@@ -208,7 +233,7 @@ export function inferProbabilities(model: tf.LayersModel, image: tf.Tensor4D, op
       const atScale = resolveInference(model, h, w, { ...options, scales: [1], flip: false });
       for (const flipped of r.flip ? [false, true] : [false]) {
         const input = flipped ? tf.reverse(scaled, 2) : scaled;
-        const logits = logitsAt(model, input, atScale);
+        const logits = logitsAt(run, input, atScale);
         if (input !== scaled) input.dispose();
         parts.push(
           tf.tidy(() => {

@@ -184,7 +184,7 @@ export function defaultSegmenterInfo(model: tf.LayersModel): SegmenterInfo {
  * `target` is a `Segmenter` (from `loadSegmenter`) or a bare model (then
  * the image is normalised with ImageNet's mean/std unless options say otherwise).
  * Inference is whole-image or sliding-window (`inferProbabilities`).
- * Leaves no tensors behind.
+ * Leaves no tensors behind, except the fold a bare model keeps between calls (`sharedFoldedInference`: freed by `model.dispose()` or `releaseFoldedInference`).
  */
 export function segmentSync(target: Segmenter | tf.LayersModel, image: SegmentInput, options: SegmentOptions = {}): SegmentResult {
   if (!(target instanceof tf.LayersModel) && !isSegmenter(target)) {

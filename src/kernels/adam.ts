@@ -1,5 +1,6 @@
 /**
- * One Adam step of a float32 variable as one pass over the wasm heap, for
+ * One Adam step of a float32 variable as one pass over the wasm heap (in
+ * WebAssembly SIMD where available, adamSimd.ts), for
  * `ScheduledAdam` (src/train/optimizer.ts): tfjs's update is 14 kernels per
  * variable (≈ 630 of the ≈ 2,550 kernel calls of a training step of the
  * default model). Same contract as the native backend's `fusedAdam`
@@ -18,7 +19,14 @@
  * the old data and its cached operators.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { simdAdam } from './adamSimd.js';
 import { heapF32, isWasmBackend, offsetF32, type WasmBackendLike } from './wasmHeap.js';
+
+/** The backend's WebAssembly.Memory (Emscripten's `Module.asm.memory`), when it exposes it. */
+function memoryOf(backend: WasmBackendLike): WebAssembly.Memory | undefined {
+  const memory = (backend.wasm as { asm?: { memory?: unknown } }).asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
 
 /** The replacements for w, m, v (null: updated in place). */
 export interface WasmAdamResult {
@@ -57,8 +65,12 @@ export function wasmFusedAdam(
   const mo = offsetF32(backend, mOut ?? m);
   const vo = offsetF32(backend, vOut ?? v);
   const [b1, ob1, b2, ob2, c1, c2, eps, nlr] = Array.from(params) as [number, number, number, number, number, number, number, number];
+  // The first multiple of 4 in WebAssembly SIMD (adamSimd.ts, the same float32 values), the rest here.
+  const simd = simdAdam(memoryOf(backend));
+  const n4 = simd === null ? 0 : n - (n % 4);
+  if (simd !== null && n4 > 0) simd(n4, 4 * wi, 4 * mi, 4 * vi, 4 * gi, 4 * wo, 4 * mo, 4 * vo, b1, ob1, b2, ob2, c1, c2, eps, nlr);
   const f = Math.fround;
-  for (let i = 0; i < n; i++) {
+  for (let i = n4; i < n; i++) {
     const gv = heap[gi + i] as number;
     const m1 = f(f((heap[mi + i] as number) * b1) + f(gv * ob1));
     const v1 = f(f((heap[vi + i] as number) * b2) + f(f(gv * gv) * ob2));

@@ -6,29 +6,33 @@
  * On every backend (global, once):
  * - a `Conv2D` gradient that supports dilation > 1 (`conv2dGrad.ts`);
  * - dilated 2-D conv layers routed through that gradient (`layersDilatedConv.ts`);
- * - a `FusedBatchNorm` gradient with per-channel sums as rank-2 products (`batchNormGrad.ts`).
+ * - a `FusedBatchNorm` gradient with per-channel sums as rank-2 products (`batchNormGrad.ts`);
+ * - `Mean` and `Sum` gradients that broadcast dy instead of multiplying by a ones tensor (`reduceGrad.ts`).
  * On `wasm`:
  * - `Conv2DBackpropFilter` (missing in tfjs 4.22) via im2col + fast rank-2 matMul;
  * - `Conv2DBackpropInput` replaced by a forward XNNPACK convolution;
  * - `Identity` sharing the data instead of copying it (`identity.ts`);
  * - `BatchMatMul` with transpose flags on one matrix: operand transposed on the heap, stock fast path (`batchMatMul.ts`);
- * - `HemnetBatchNormSums`, the batch-norm gradient's two per-channel sums in one pass (`batchNormSums.ts`).
+ * - `HemnetBatchNormSums`, the batch-norm gradient's two per-channel sums in one pass (`batchNormSums.ts`);
+ * - `HemnetBroadcastTo`, broadcasting by block copies on the heap, for the `Mean`/`Sum` gradients (`broadcast.ts`).
  * Both accept a `dilations` attr.
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulWasm } from './batchMatMul.js';
 import { batchNormGradConfig } from './batchNormGrad.js';
 import { BATCH_NORM_SUMS, batchNormSumsWasm } from './batchNormSums.js';
+import { BROADCAST_TO, broadcastToWasm } from './broadcast.js';
 import { conv2dBackpropFilterWasm } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputWasm } from './conv2dBackpropInput.js';
 import { conv2dGradConfig, markDilationAware } from './conv2dGrad.js';
 import { identityWasm } from './identity.js';
+import { meanGradConfig, sumGradConfig } from './reduceGrad.js';
 import { installDilatedConvLayers } from './layersDilatedConv.js';
 
 export { conv2dInputGradByConv, conv2dFilterGradByConv } from './conv2dGrad.js';
 
 /** Kernels hemnet registers on wasm. */
-export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'HemnetBatchNormSums', 'BatchMatMul'] as const;
+export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'HemnetBatchNormSums', 'HemnetBroadcastTo', 'BatchMatMul'] as const;
 
 let globalInstalled = false;
 /** Stock wasm kernel configs we replaced, to restore them in `uninstallKernels`. */
@@ -42,6 +46,10 @@ function installGlobal(): void {
   const stockBatchNorm = tf.getGradient('FusedBatchNorm');
   if (stockBatchNorm !== undefined) tf.unregisterGradient('FusedBatchNorm');
   tf.registerGradient(batchNormGradConfig(stockBatchNorm));
+  for (const config of [meanGradConfig, sumGradConfig]) {
+    if (tf.getGradient(config.kernelName) !== undefined) tf.unregisterGradient(config.kernelName);
+    tf.registerGradient(config);
+  }
   installDilatedConvLayers();
   globalInstalled = true;
 }
@@ -49,6 +57,7 @@ function installGlobal(): void {
 function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number], stock: tf.KernelConfig | undefined): tf.KernelFunc {
   if (kernelName === 'Identity') return identityWasm(stock?.kernelFunc);
   if (kernelName === BATCH_NORM_SUMS) return batchNormSumsWasm as unknown as tf.KernelFunc;
+  if (kernelName === BROADCAST_TO) return broadcastToWasm as unknown as tf.KernelFunc;
   if (kernelName === 'BatchMatMul') {
     if (stock === undefined) throw new Error('hemnet kernels: the wasm backend has no BatchMatMul kernel to wrap');
     return batchMatMulWasm(stock.kernelFunc);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSvgPng } from '../plots/png.js';
-import { DONE_FILE, loadSweepDir, readJson, type RunSummary } from './runner.js';
+import { DONE_FILE, loadSweepDir, pickBases, readJson, type RunSummary } from './runner.js';
 import type { SweepComparison } from './spec.js';
 import { buildReport, reportCsv, reportFigures, reportMarkdown, type SweepReport } from './summary.js';
 
@@ -15,7 +15,15 @@ export async function writeSweepReport(sweepDir: string, outDir: string, extraCo
   const summaries: RunSummary[] = [];
   for (const run of runs) {
     const path = join(sweepDir, run.name, DONE_FILE);
-    if (existsSync(path)) summaries.push(await readJson<RunSummary>(path));
+    if (!existsSync(path)) continue;
+    const summary = await readJson<RunSummary>(path);
+    // Runs finished before sweep-done.json recorded the bases: read them from metrics.json.
+    const metricsPath = join(sweepDir, run.name, 'metrics.json');
+    if (summary.bases === undefined && existsSync(metricsPath)) {
+      const bases = pickBases(await readJson<{ bases?: unknown }>(metricsPath));
+      if (bases !== undefined) summary.bases = bases;
+    }
+    summaries.push(summary);
   }
   const report = buildReport(spec, summaries, extraCompare);
   try {

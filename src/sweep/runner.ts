@@ -141,6 +141,14 @@ export async function checkSweepDirVisible(dir: string, markerId: string, who: s
   }
 }
 
+/** One head's bases at the end of a run (see src/metrics/bases.ts). */
+export interface RunBasesUsage {
+  head: string;
+  effectiveBases: number;
+  pixelBases: number;
+  distinctBases: number;
+}
+
 export interface EvalMetrics {
   meanIoU: number;
   pixelAccuracy: number;
@@ -161,6 +169,12 @@ export interface RunSummary extends EvalMetrics {
   /** Training loss per step (1-based step i at index i − 1). */
   losses: Array<number | null>;
   evaluations: Record<string, EvalMetrics>;
+  /**
+   * Usage of each EM head's bases by the final model on the monitor's probe
+   * batch (metrics.json `bases`); absent for heads without bases (fcn) and
+   * for runs finished before it was recorded (the report then reads metrics.json).
+   */
+  bases?: RunBasesUsage[];
   /** Training attempts started (including resumes). */
   attempts: number;
   host: string;
@@ -262,6 +276,24 @@ export async function readTrainLog(runDir: string): Promise<{ losses: Array<numb
 
 function pickMetrics(m: EvalMetrics): EvalMetrics {
   return { meanIoU: m.meanIoU, pixelAccuracy: m.pixelAccuracy, perClassIoU: m.perClassIoU };
+}
+
+/**
+ * The bases usage a run's metrics.json records (`bases`: one entry per EM
+ * head), without the per-basis shares; undefined when it records none or an
+ * entry is not well formed.
+ */
+export function pickBases(metrics: { bases?: unknown }): RunBasesUsage[] | undefined {
+  const { bases } = metrics;
+  if (!Array.isArray(bases) || bases.length === 0) return undefined;
+  const picked: RunBasesUsage[] = [];
+  for (const entry of bases as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) return undefined;
+    const { head, effectiveBases, pixelBases, distinctBases } = entry as Record<string, unknown>;
+    if (typeof head !== 'string' || typeof effectiveBases !== 'number' || typeof pixelBases !== 'number' || typeof distinctBases !== 'number') return undefined;
+    picked.push({ head, effectiveBases, pixelBases, distinctBases });
+  }
+  return picked;
 }
 
 export const LOCK_FILE = 'sweep-lock.json';
@@ -440,7 +472,8 @@ async function runLocked(options: RunOneOptions, signal: AbortSignal, started: n
     }
     evaluations[e.name] = pickMetrics(await readJson<EvalMetrics>(path));
   }
-  const metrics = await readJson<EvalMetrics & { step: number }>(join(runDir, 'metrics.json'));
+  const metrics = await readJson<EvalMetrics & { step: number; bases?: unknown }>(join(runDir, 'metrics.json'));
+  const bases = pickBases(metrics);
   const trainLog = await readTrainLog(runDir);
   const config = await readJson<{ train: { batchSize: number } }>(join(runDir, 'config.json'));
   const summary: RunSummary = {
@@ -454,6 +487,7 @@ async function runLocked(options: RunOneOptions, signal: AbortSignal, started: n
     imagesPerSecond: trainLog.stepSeconds > 0 ? (trainLog.steps * config.train.batchSize) / trainLog.stepSeconds : NaN,
     losses: trainLog.losses,
     evaluations,
+    ...(bases === undefined ? {} : { bases }),
     attempts,
     host: hostname(),
     finishedAt: new Date().toISOString(),

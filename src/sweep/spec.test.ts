@@ -5,7 +5,7 @@ import '../data/builtinDatasets.js';
 import { expandSweep, parseSweep } from './spec.js';
 import { pairedDifference, studentTQuantile, summarize } from './stats.js';
 import { buildReport, reportCsv, reportFigures, reportMarkdown } from './summary.js';
-import type { RunSummary } from './runner.js';
+import { pickBases, type RunSummary } from './runner.js';
 
 const FILE = 'sweeps/t.json';
 
@@ -122,6 +122,40 @@ describe('sweep statistics', () => {
     assert.match(csv[0] ?? '', /^run,cell,seed,model\.head,model\.hem\.stepSize,meanIoU,pixelAccuracy,iou_0,iou_1,trainSeconds/);
     const names = reportFigures(report, summaries, spec).map((f) => f.name);
     assert.deepEqual(names, ['miou-vs-stepSize', 'miou-vs-teval', 'loss']);
+    assert.doesNotMatch(md, /## Bases/, 'no bases table when no run recorded bases');
+  });
+
+  it('report: bases of the final model per cell, heads without bases left out', () => {
+    const spec = parseSweep({ axes: { 'model.head': ['hem', 'fcn'] }, seeds: [0, 1] }, FILE);
+    const summaries: RunSummary[] = expandSweep(spec, FILE).map((r) => {
+      const head = String(r.assignments[0]?.value);
+      return {
+        name: r.name, cell: r.cell, seed: r.seed, assignments: { 'model.head': head },
+        meanIoU: 0.4, pixelAccuracy: 0.9, perClassIoU: [0.5], steps: 2, trainSeconds: 1, imagesPerSecond: 8, losses: [2, 1],
+        evaluations: {}, attempts: 1, host: 'h', finishedAt: '',
+        ...(head === 'hem' ? { bases: [{ head: 'head/hem', effectiveBases: 4 + r.seed, pixelBases: 1.5, distinctBases: 6 + 2 * r.seed }] } : {}),
+      };
+    });
+    const report = buildReport(spec, summaries);
+    const [hem, fcn] = report.cells;
+    assert.equal(hem?.bases.effectiveBases.mean, 4.5);
+    assert.deepEqual(hem?.bases.distinctBases.values, [6, 8]);
+    assert.equal(fcn?.bases.effectiveBases.n, 0);
+    const md = reportMarkdown(report);
+    assert.match(md, /## Bases of the final model/);
+    assert.match(md, /\| head=hem \| 2 \| 4\.50 ± 0\.71 \| 1\.50 ± 0\.00 \| 7\.0 ± 1\.4 \| 6, 8 \|/);
+    assert.doesNotMatch(md, /\| head=fcn \| 0 \|/);
+    const csv = reportCsv(report, summaries, spec).trim().split('\n');
+    assert.match(csv[0] ?? '', /,effectiveBases,pixelBases,distinctBases$/);
+    assert.match(csv[1] ?? '', /,4,1\.5,6$/);
+    assert.match(csv[3] ?? '', /,,,$/, 'fcn rows leave the bases empty');
+  });
+
+  it('pickBases keeps the numbers of well-formed entries and refuses the rest', () => {
+    assert.deepEqual(pickBases({ bases: [{ head: 'h', effectiveBases: 3, share: [0.5, 0.5], pixelBases: 1.2, distinctBases: 2 }] }), [{ head: 'h', effectiveBases: 3, pixelBases: 1.2, distinctBases: 2 }]);
+    assert.equal(pickBases({}), undefined);
+    assert.equal(pickBases({ bases: [] }), undefined);
+    assert.equal(pickBases({ bases: [{ head: 'h', effectiveBases: 3, pixelBases: 1.2 }] }), undefined, 'an entry without distinctBases (older metrics.json)');
   });
 });
 

@@ -19,6 +19,8 @@ export interface CellReport {
   imagesPerSecond: Summary;
   /** Evaluation name → mIoU over seeds. */
   evaluations: Record<string, Summary>;
+  /** The first EM head's bases at the end of training, over the seeds that recorded them (n = 0 for fcn). */
+  bases: { effectiveBases: Summary; pixelBases: Summary; distinctBases: Summary };
 }
 
 export interface ComparisonReport {
@@ -69,6 +71,11 @@ export function buildReport(spec: SweepSpec, summaries: readonly RunSummary[], e
       trainSeconds: summarize(done.map((r) => r.trainSeconds)),
       imagesPerSecond: summarize(finite(done.map((r) => r.imagesPerSecond))),
       evaluations: Object.fromEntries(evalNames.map((n) => [n, summarize(finite(done.map((r) => r.evaluations[n]?.meanIoU)))])),
+      bases: {
+        effectiveBases: summarize(finite(done.map((r) => r.bases?.[0]?.effectiveBases))),
+        pixelBases: summarize(finite(done.map((r) => r.bases?.[0]?.pixelBases))),
+        distinctBases: summarize(finite(done.map((r) => r.bases?.[0]?.distinctBases))),
+      },
     };
   });
   const comparisons: ComparisonReport[] = [];
@@ -133,6 +140,22 @@ export function reportMarkdown(report: SweepReport): string {
     lines.push('', '## Per-class IoU (%, mean over seeds)', '', `| cell | ${Array.from({ length: classes }, (_, i) => String(i)).join(' | ')} |`, `|---|${'---|'.repeat(classes)}`);
     for (const c of report.cells) lines.push(`| ${c.cell} | ${c.perClassIoU.map((s) => (s.n === 0 ? '—' : pct(s.mean))).join(' | ')} |`);
   }
+  if (report.cells.some((c) => c.bases.effectiveBases.n > 0)) {
+    lines.push(
+      '',
+      '## Bases of the final model (first EM head, mean ± std over seeds)',
+      '',
+      'effective: exp of the entropy of the mean responsibility per basis; per pixel: exp of the mean per-pixel entropy of γ (1 = hard assignment); distinct: rows of μ⁽⁰⁾ apart at cosine 0.999 (src/metrics/bases.ts).',
+      '',
+      '| cell | seeds | effective bases | per pixel | distinct μ⁽⁰⁾ rows | per seed (distinct) |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const c of report.cells) {
+      if (c.bases.effectiveBases.n === 0) continue;
+      const b = c.bases;
+      lines.push(`| ${c.cell} | ${b.effectiveBases.n} | ${meanStd(b.effectiveBases, (v) => num(v, 2))} | ${meanStd(b.pixelBases, (v) => num(v, 2))} | ${meanStd(b.distinctBases, (v) => num(v))} | ${b.distinctBases.values.join(', ')} |`);
+    }
+  }
   const evalNames = Object.keys(report.cells[0]?.evaluations ?? {});
   if (evalNames.length > 0) {
     lines.push('', '## Evaluations after training (mIoU %, mean ± std over seeds)', '', `| cell | ${evalNames.join(' | ')} |`, `|---|${'---|'.repeat(evalNames.length)}`);
@@ -156,7 +179,7 @@ function csvField(value: string | number): string {
 export function reportCsv(report: SweepReport, summaries: readonly RunSummary[], spec: SweepSpec): string {
   const classes = Math.max(0, ...summaries.map((s) => s.perClassIoU.length));
   const evalNames = spec.evaluations.map((e) => e.name);
-  const header = ['run', 'cell', 'seed', ...report.axes, 'meanIoU', 'pixelAccuracy', ...Array.from({ length: classes }, (_, i) => `iou_${i}`), 'trainSeconds', 'imagesPerSecond', 'steps', 'attempts', ...evalNames.map((n) => `eval:${n}:meanIoU`)];
+  const header = ['run', 'cell', 'seed', ...report.axes, 'meanIoU', 'pixelAccuracy', ...Array.from({ length: classes }, (_, i) => `iou_${i}`), 'trainSeconds', 'imagesPerSecond', 'steps', 'attempts', ...evalNames.map((n) => `eval:${n}:meanIoU`), 'effectiveBases', 'pixelBases', 'distinctBases'];
   const rows = [header.map(csvField).join(',')];
   const order = new Map(report.cells.map((c, i) => [c.cell, i]));
   const sorted = [...summaries].sort((a, b) => (order.get(a.cell) ?? 0) - (order.get(b.cell) ?? 0) || a.seed - b.seed);
@@ -172,6 +195,7 @@ export function reportCsv(report: SweepReport, summaries: readonly RunSummary[],
         ...Array.from({ length: classes }, (_, i) => s.perClassIoU[i] ?? NaN),
         s.trainSeconds, s.imagesPerSecond, s.steps, s.attempts,
         ...evalNames.map((n) => s.evaluations[n]?.meanIoU ?? NaN),
+        s.bases?.[0]?.effectiveBases ?? NaN, s.bases?.[0]?.pixelBases ?? NaN, s.bases?.[0]?.distinctBases ?? NaN,
       ].map((v) => csvField(v as string | number)).join(','),
     );
   }

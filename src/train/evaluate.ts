@@ -10,6 +10,7 @@ import type { HemHead } from '../layers/hemHead.js';
 import { findHemHeadLayers } from '../gradnets/hemStepSize.js';
 import { ConfusionMatrix, type ConfusionMatrixJSON } from '../metrics/confusion.js';
 import { inferProbabilities, type InferenceOptions } from '../infer/inference.js';
+import { foldInference, type FoldedInference } from '../infer/folded.js';
 
 export interface EvaluateOptions {
   /** Images per forward pass. Default 8. */
@@ -30,6 +31,12 @@ export interface EvaluateOptions {
    * `flip` apply on top). Without it, images are batched and must share one size.
    */
   inference?: InferenceOptions;
+  /**
+   * Fold each batch norm into the convolution before it once for the whole
+   * evaluation (`foldInference`: the same logits, fewer kernels). Default
+   * true; false runs the plain model (`predict` / `execute`).
+   */
+  fold?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -50,13 +57,18 @@ function mainOutput(output: tf.Tensor | tf.Tensor[]): tf.Tensor4D {
   return main as tf.Tensor4D;
 }
 
-/** Class probabilities [B, H, W, K] at the label size, averaged over scales and flips. */
+/**
+ * Class probabilities [B, H, W, K] at the label size, averaged over scales
+ * and flips; through `folded` (a `foldInference` of `model`) when given,
+ * else `model.predict`.
+ */
 export function predictProbabilities(
   model: tf.LayersModel,
   images: tf.Tensor4D,
   scales: number[] = [1],
   flip = false,
   sizeMultiple = 8,
+  folded: FoldedInference | null = null,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const [, height, width] = images.shape;
@@ -67,7 +79,8 @@ export function predictProbabilities(
       const scaled = h === height && w === width ? images : tf.image.resizeBilinear(images, [h, w]);
       const variants = flip ? [scaled, tf.reverse(scaled, 2)] : [scaled];
       variants.forEach((input, index) => {
-        let probabilities = tf.softmax(mainOutput(model.predict(input) as tf.Tensor | tf.Tensor[]));
+        const logits = folded !== null ? folded.logits(input) : mainOutput(model.predict(input) as tf.Tensor | tf.Tensor[]);
+        let probabilities = tf.softmax(logits);
         if (index === 1) probabilities = tf.reverse(probabilities, 2);
         if (h !== height || w !== width) probabilities = tf.image.resizeBilinear(probabilities as tf.Tensor4D, [height, width]);
         parts.push(probabilities as tf.Tensor4D);
@@ -112,9 +125,14 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
   if (scales.length === 0 || scales.some((s) => !(s > 0) || !Number.isFinite(s))) {
     throw new Error(`evaluateSegmentation: 'scales' must be positive numbers, received [${scales.join(', ')}]`);
   }
+  // Checked here: the whole-image path replaces inference.fold with its own fold, so inferProbabilities never sees it.
+  for (const [name, value] of [['fold', options.fold], ['inference.fold', options.inference?.fold]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw new Error(`evaluateSegmentation: '${name}' must be a boolean, received ${JSON.stringify(value)}`);
+  }
   if (options.inference !== undefined) return evaluateAtOriginalSize(model, dataset, { ...options, scales });
   const multiScale = scales.some((s) => s !== 1);
   const target = multiScale && hasFixedSpatialInput(model) ? await withVariableInputSize(model) : model;
+  const folded = options.fold === false ? null : foldInference(target);
   const heads = findHemHeads(target);
   const evalIterations = options.evalIterations ?? null;
   if (evalIterations !== null) for (const head of heads) head.setEvalIterations(evalIterations);
@@ -135,13 +153,14 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
       const indices = samples.map((_, i) => start + i);
       const batch = batchSamples(samples);
       const { images, labels } = batchToTensors(batch);
-      const probabilities = predictProbabilities(target, images, scales, options.flip ?? false, options.sizeMultiple ?? 8);
+      const probabilities = predictProbabilities(target, images, scales, options.flip ?? false, options.sizeMultiple ?? 8, folded);
       confusion.updateFromTensors(probabilities, batch.labels);
       tf.dispose([images, labels, probabilities]);
       options.onProgress?.(start + indices.length, total);
     }
   } finally {
     if (evalIterations !== null) for (const head of heads) head.setEvalIterations(null);
+    folded?.dispose();
     if (target !== model) target.dispose();
   }
   return { metrics: confusion.toJSON(), confusion, samples: total };
@@ -160,6 +179,8 @@ async function evaluateAtOriginalSize(model: tf.LayersModel, dataset: Segmentati
     scales: options.scales,
     flip: options.flip ?? false,
   };
+  // Folded once for this evaluation and disposed at its end (a bare model given to inferProbabilities would keep its shared fold alive after it).
+  const folded = (inference.fold ?? options.fold) === false ? null : foldInference(model);
   try {
     // A streaming dataset decodes the next image while this one runs.
     const request = (i: number): Promise<SegmentationSample[]> | null => {
@@ -174,12 +195,13 @@ async function evaluateAtOriginalSize(model: tf.LayersModel, dataset: Segmentati
       next = request(i + 1);
       if (sample === undefined) throw new Error(`evaluateSegmentation: the dataset returned no sample ${i}`);
       const image = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
-      const probabilities = inferProbabilities(model, image, inference);
+      const probabilities = inferProbabilities(folded ?? model, image, { ...inference, fold: folded !== null });
       confusion.updateFromTensors(probabilities, sample.label);
       tf.dispose([image, probabilities]);
       options.onProgress?.(i + 1, total);
     }
   } finally {
+    folded?.dispose();
     if (evalIterations !== null) for (const head of heads) head.setEvalIterations(null);
   }
   return { metrics: confusion.toJSON(), confusion, samples: total };

@@ -31,6 +31,8 @@ export interface EvalConfig {
   scales: number[];
   /** Average with the flipped input. */
   flip: boolean;
+  /** Fold each batch norm into the conv before it for inference (`foldInference`; the same logits, fewer kernels); false: the plain model. */
+  fold: boolean;
   /** T_eval override for every HEM head (null: the model's own). */
   evalIterations: number | null;
   /** Evaluate on at most this many samples (null: all). */
@@ -107,6 +109,7 @@ export const EVAL_SCHEMA = {
   batchSize: { kind: 'integer', min: 1, max: 4096, default: 16, flag: 'eval-batch-size', doc: 'images per forward pass in evaluation' },
   scales: { kind: 'numbers', min: 0, exclusiveMin: true, default: [1], flag: 'eval-scales', doc: 'comma-separated input scales, e.g. 0.75,1,1.25 (multi-scale)' },
   flip: { kind: 'boolean', default: false, flag: 'eval-flip', doc: 'also average the flipped input' },
+  fold: { kind: 'boolean', default: true, flag: 'eval-fold', doc: 'fold each batch norm into the conv before it for inference (same logits, fewer kernels); --no-eval-fold runs the plain model' },
   evalIterations: { kind: 'integer', min: 1, nullable: true, default: null, doc: 'T_eval override for every HEM head (null: the model’s own)' },
   limit: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'eval-limit', doc: 'evaluate at most this many images' },
 } as const satisfies Schema;
