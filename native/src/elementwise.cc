@@ -23,7 +23,8 @@ inline float apply(float x, float y) {
   if constexpr (Op == kSquaredDifference) return (x - y) * (x - y);
   if constexpr (Op == kMaximum) return (std::isnan(x) || std::isnan(y)) ? NAN : std::max(x, y);
   if constexpr (Op == kMinimum) return (std::isnan(x) || std::isnan(y)) ? NAN : std::min(x, y);
-  if constexpr (Op == kReluGrad) return x * (std::isnan(y) ? NAN : (y > 0 ? 1.0f : 0.0f));
+  // Branch free (a branch on the sign of x mispredicts half the time): step = (y > 0), NaN where y is NaN.
+  if constexpr (Op == kReluGrad) return x * (y == y ? float(y > 0) : y);
   return 0;
 }
 
