@@ -24,30 +24,33 @@ function reference(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32
 }
 
 describe('fused Adam in WebAssembly SIMD (adamSimd.ts)', () => {
-  it('assembles a valid module, and equals the float32 JavaScript loop bit for bit (m, v in place too)', () => {
-    assert.ok(WebAssembly.validate(simdAdamModule()), 'the module validates');
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    const adam = simdAdam(memory);
-    assert.ok(adam !== null, 'Node 20 runs WebAssembly SIMD');
-    const n = 1024;
-    const heap = new Float32Array(memory.buffer);
-    const [w, m, v, g, wo] = [0, 1, 2, 3, 4].map((k) => heap.subarray(k * n, (k + 1) * n)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-    let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
-    for (let i = 0; i < n; i++) {
-      w[i] = rand();
-      m[i] = rand() * 0.1;
-      v[i] = Math.abs(rand()) * 0.01 + (i % 97 === 0 ? 1e-40 : 0); // a few denormal-sized moments
-      g[i] = rand() * (i % 13 === 0 ? 1e-20 : 1);
-    }
-    const params = Array.from(new Float32Array([0.9, 0.1, 0.999, 0.001, 1 - 0.9 ** 3, 1 - 0.999 ** 3, 1e-7, -2e-3]));
-    const [ew, em, ev] = reference(w, m, v, g, params);
-    // m and v updated in place (mo = m, vo = v), w to a fresh region.
-    adam(n, 0, 4 * n, 8 * n, 12 * n, 16 * n, 4 * n, 8 * n, ...(params as [number, number, number, number, number, number, number, number]));
-    assert.deepEqual(Array.from(wo), Array.from(ew));
-    assert.deepEqual(Array.from(m), Array.from(em));
-    assert.deepEqual(Array.from(v), Array.from(ev));
-  });
+  for (const shared of [false, true]) {
+    it(`assembles a valid module, and equals the float32 JavaScript loop bit for bit (m, v in place too) on a ${shared ? 'shared (threaded wasm)' : 'plain'} memory`, () => {
+      assert.ok(WebAssembly.validate(simdAdamModule(shared)), 'the module validates');
+      const memory = shared ? new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true }) : new WebAssembly.Memory({ initial: 1 });
+      assert.equal(memory.buffer instanceof SharedArrayBuffer, shared);
+      const adam = simdAdam(memory);
+      assert.ok(adam !== null, 'Node 20 runs WebAssembly SIMD (and threads, for the shared memory)');
+      const n = 1024;
+      const heap = new Float32Array(memory.buffer);
+      const [w, m, v, g, wo] = [0, 1, 2, 3, 4].map((k) => heap.subarray(k * n, (k + 1) * n)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+      let seed = 7;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+      for (let i = 0; i < n; i++) {
+        w[i] = rand();
+        m[i] = rand() * 0.1;
+        v[i] = Math.abs(rand()) * 0.01 + (i % 97 === 0 ? 1e-40 : 0); // a few denormal-sized moments
+        g[i] = rand() * (i % 13 === 0 ? 1e-20 : 1);
+      }
+      const params = Array.from(new Float32Array([0.9, 0.1, 0.999, 0.001, 1 - 0.9 ** 3, 1 - 0.999 ** 3, 1e-7, -2e-3]));
+      const [ew, em, ev] = reference(w, m, v, g, params);
+      // m and v updated in place (mo = m, vo = v), w to a fresh region.
+      adam(n, 0, 4 * n, 8 * n, 12 * n, 16 * n, 4 * n, 8 * n, ...(params as [number, number, number, number, number, number, number, number]));
+      assert.deepEqual(Array.from(wo), Array.from(ew));
+      assert.deepEqual(Array.from(m), Array.from(em));
+      assert.deepEqual(Array.from(v), Array.from(ev));
+    });
+  }
 
   it('binds to the wasm backend memory (the training path uses it)', async () => {
     await setBackend('wasm');

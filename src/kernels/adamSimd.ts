@@ -7,7 +7,9 @@
  * (the loop is the serial part of a data-parallel step: the workers wait on it).
  *
  * The module is a few hundred bytes assembled here (no binary file, no
- * toolchain); it imports the backend's `WebAssembly.Memory`. Where SIMD or
+ * toolchain); it imports the backend's `WebAssembly.Memory`, plain or shared
+ * (the threaded wasm build's memory is a shared one, and a module can only
+ * import a memory of the same kind, so there are two variants). Where SIMD or
  * the memory is unavailable, `simdAdam` returns null and adam.ts keeps its
  * JavaScript loop.
  */
@@ -110,10 +112,14 @@ function body(): number[] {
   return [...locals, ...code];
 }
 
-/** The module's bytes. */
-export function simdAdamModule(): Uint8Array<ArrayBuffer> {
+/** Pages of 64 KiB in a 4 GiB wasm32 memory: the maximum a shared memory import declares (any actual maximum fits under it). */
+const MAX_PAGES = 65536;
+
+/** The module's bytes; `shared`: it imports a shared memory (limits flag 3: shared, with a maximum), else a plain one (flag 0). */
+export function simdAdamModule(shared = false): Uint8Array<ArrayBuffer> {
   const type = [1, 0x60, 16, ...Array<number>(8).fill(I32), ...Array<number>(8).fill(F32), 0];
-  const imports = [1, ...name('env'), ...name('memory'), 0x02, 0x00, 0x00];
+  const limits = shared ? [0x03, 0x00, ...uleb(MAX_PAGES)] : [0x00, 0x00];
+  const imports = [1, ...name('env'), ...name('memory'), 0x02, ...limits];
   const functions = [1, 0];
   const exports = [1, ...name('adam'), 0x00, 0];
   const fn = body();
@@ -128,7 +134,8 @@ export function simdAdamModule(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+/** The compiled module per memory kind (index 0 plain, 1 shared); null where it does not validate or compile. */
+const compiled: Array<WebAssembly.Module | null | undefined> = [undefined, undefined];
 const instances = new WeakMap<WebAssembly.Memory, SimdAdam | null>();
 
 /** The SIMD loop bound to `memory`, or null where WebAssembly SIMD (or instantiation) is unavailable. */
@@ -138,12 +145,16 @@ export function simdAdam(memory: WebAssembly.Memory | undefined): SimdAdam | nul
   if (known !== undefined) return known;
   let result: SimdAdam | null = null;
   try {
-    if (compiled === undefined) {
-      const bytes = simdAdamModule();
-      compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    const shared = typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
+    const kind = shared ? 1 : 0;
+    let module = compiled[kind];
+    if (module === undefined) {
+      const bytes = simdAdamModule(shared);
+      module = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+      compiled[kind] = module;
     }
-    if (compiled !== null) {
-      const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+    if (module !== null) {
+      const instance = new WebAssembly.Instance(module, { env: { memory } });
       result = instance.exports['adam'] as SimdAdam;
     }
   } catch {
