@@ -108,36 +108,72 @@ function weightNamed(layer: tf.layers.Layer, suffix: string): tf.Tensor | null {
   return found === undefined ? null : found.read();
 }
 
-/** The source weights of a conv step: kernel, bias?, gamma?, beta?, moving mean, moving variance (null where absent). */
-function sourceWeights(step: ConvStep): Array<tf.Tensor | null> {
-  const kernel = weightNamed(step.conv, 'kernel');
-  if (kernel === null) throw new Error(`${FN}: conv layer '${step.conv.name}' has no kernel (is the model built?)`);
-  const list: Array<tf.Tensor | null> = [kernel, weightNamed(step.conv, 'bias')];
-  if (step.bn !== null) {
-    const mean = weightNamed(step.bn, 'moving_mean');
-    const variance = weightNamed(step.bn, 'moving_variance');
-    if (mean === null || variance === null) throw new Error(`${FN}: batch norm '${step.bn.name}' has no moving statistics`);
-    list.push(weightNamed(step.bn, 'gamma'), weightNamed(step.bn, 'beta'), mean, variance);
-  }
-  return list;
+/** A batch norm's weights: γ and β may be absent (`scale` / `center` false); the moving statistics never are. */
+interface BatchNormWeights {
+  gamma: tf.Tensor1D | null;
+  beta: tf.Tensor1D | null;
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
 }
 
-function fold(step: ConvStep, weights: Array<tf.Tensor | null>): Folded {
-  const [kernel, convBias, gamma, beta, mean, variance] = weights;
-  if (kernel === null || kernel === undefined) throw new Error(`${FN}: conv layer '${step.conv.name}' has no kernel`);
+/** The source weights of a conv step, rank-checked. */
+interface SourceWeights {
+  kernel: tf.Tensor4D;
+  bias: tf.Tensor1D | null;
+  bn: BatchNormWeights | null;
+}
+
+function rank4(t: tf.Tensor, what: string): tf.Tensor4D {
+  if (t.rank !== 4) throw new Error(`${FN}: ${what} has rank ${t.rank}, expected a 4-D conv kernel`);
+  return t as tf.Tensor4D;
+}
+
+function vector(t: tf.Tensor | null, what: string): tf.Tensor1D | null {
+  if (t !== null && t.rank !== 1) throw new Error(`${FN}: ${what} has rank ${t.rank}, expected a vector`);
+  return t as tf.Tensor1D | null;
+}
+
+function sourceWeights(step: ConvStep): SourceWeights {
+  const kernel = weightNamed(step.conv, 'kernel');
+  if (kernel === null) throw new Error(`${FN}: conv layer '${step.conv.name}' has no kernel (is the model built?)`);
+  const conv = `conv layer '${step.conv.name}'`;
+  const weights: SourceWeights = { kernel: rank4(kernel, `${conv}'s kernel`), bias: vector(weightNamed(step.conv, 'bias'), `${conv}'s bias`), bn: null };
+  if (step.bn !== null) {
+    const bn = `batch norm '${step.bn.name}'`;
+    const mean = vector(weightNamed(step.bn, 'moving_mean'), `${bn}'s moving mean`);
+    const variance = vector(weightNamed(step.bn, 'moving_variance'), `${bn}'s moving variance`);
+    if (mean === null || variance === null) throw new Error(`${FN}: ${bn} has no moving statistics`);
+    const gamma = vector(weightNamed(step.bn, 'gamma'), `${bn}'s gamma`);
+    const beta = vector(weightNamed(step.bn, 'beta'), `${bn}'s beta`);
+    weights.bn = { gamma, beta, mean, variance };
+  }
+  return weights;
+}
+
+/** The weights in a fixed order (kernel, bias, γ, β, moving mean, moving variance; absent ones left out): what a fold is keyed on. */
+function presentWeights(weights: SourceWeights): tf.Tensor[] {
+  const bn = weights.bn;
+  const list: Array<tf.Tensor | null> = [weights.kernel, weights.bias, bn?.gamma ?? null, bn?.beta ?? null, bn?.mean ?? null, bn?.variance ?? null];
+  return list.filter((t): t is tf.Tensor => t !== null);
+}
+
+function fold(step: ConvStep, weights: SourceWeights): Folded {
+  const { kernel, bias: convBias, bn: norm } = weights;
   const bn = step.bn;
-  if (bn === null) return { filter: tf.clone(kernel) as tf.Tensor4D, bias: convBias === null || convBias === undefined ? null : (tf.clone(convBias) as tf.Tensor1D) };
+  if (bn === null || norm === null) return { filter: tf.clone(kernel), bias: convBias === null ? null : tf.clone(convBias) };
   const epsilon = bn.getConfig()['epsilon'];
   if (typeof epsilon !== 'number') throw new Error(`${FN}: batch norm '${bn.name}' has no epsilon`);
-  const [filter, bias] = tf.tidy(() => {
+  const { gamma, beta, mean, variance } = norm;
+  return tf.tidy(() => {
     // s = γ / √(v + ε); W' = s·W; b' = β + s·(b − m)
-    const rstd = tf.rsqrt(tf.add(variance as tf.Tensor, epsilon));
-    const s = gamma === null || gamma === undefined ? rstd : tf.mul(gamma, rstd);
-    const centred = convBias === null || convBias === undefined ? tf.neg(mean as tf.Tensor) : tf.sub(convBias, mean as tf.Tensor);
-    const scaled = tf.mul(centred, s);
-    return [tf.mul(kernel, s), beta === null || beta === undefined ? scaled : tf.add(scaled, beta)];
+    const rstd: tf.Tensor1D = tf.rsqrt(tf.add<tf.Tensor1D>(variance, epsilon));
+    const s: tf.Tensor1D = gamma === null ? rstd : tf.mul(gamma, rstd);
+    const centred: tf.Tensor1D = convBias === null ? tf.neg(mean) : tf.sub(convBias, mean);
+    const scaled: tf.Tensor1D = tf.mul(centred, s);
+    const filter: tf.Tensor4D = tf.mul(kernel, s);
+    const bias: tf.Tensor1D = beta === null ? scaled : tf.add<tf.Tensor1D>(scaled, beta);
+    return { filter, bias };
   });
-  return { filter: filter as tf.Tensor4D, bias: bias as tf.Tensor1D };
 }
 
 /**
@@ -181,7 +217,7 @@ export class FoldedInference {
     for (const step of this.steps) {
       if (step.kind !== 'conv') continue;
       const current = sourceWeights(step);
-      const present = current.filter((t): t is tf.Tensor => t !== null);
+      const present = presentWeights(current);
       const fresh = step.folded !== null && present.length === step.sources.length && present.every((t, i) => t.dataId === step.sources[i]?.dataId && !t.isDisposed);
       if (fresh) continue;
       this.release(step);
