@@ -82,7 +82,9 @@ class Peer {
   private readonly lines: AsyncIterator<string>;
   constructor(python: string) {
     this.child = spawn(python, [new URL('./peer/pytorch.py', import.meta.url).pathname], {
-      env: { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' },
+      // OpenBLAS's idle threads spin for 2^28 cycles (≈ 0.1 s) after each call by default: into the next
+      // measurement (PyTorch's "1 thread" after its 2-thread run, or hemnet's next run). 2^4 cycles: they sleep.
+      env: { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE', OPENBLAS_THREAD_TIMEOUT: process.env.OPENBLAS_THREAD_TIMEOUT ?? '4' },
     });
     this.child.stderr.on('data', (d: Buffer) => process.stderr.write(`[pytorch] ${d.toString()}`));
     this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
@@ -228,7 +230,10 @@ const peer = startPeer();
 const peerThreads = [1, 2];
 if (peer !== null) {
   const hello = await peer.ask({ op: 'hello' });
-  console.log(`PyTorch ${String(hello.torch)} (/usr/bin/python3), OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}`);
+  console.log(
+    `PyTorch ${String(hello.torch)} (/usr/bin/python3), OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'PASSIVE'}, ` +
+      (hello.openblas === true ? "OpenBLAS threads set with PyTorch's (openblas_set_num_threads)" : 'no OpenBLAS found in the peer: only torch.set_num_threads'),
+  );
 }
 const backends = values.backends !== undefined ? values.backends.split(',') : await availableBackends();
 console.log(`bench:train — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cores} · Node ${process.version} · tfjs ${tf.version_core}`);
@@ -244,6 +249,8 @@ interface Row {
   images: number;
   hemnet: number[];
   peer: Map<number, number[]>;
+  /** PyTorch's process CPU time ÷ wall time per repetition, by thread setting (a check that "1 thread" is one core). */
+  peerCpu: Map<number, number[]>;
   /** CPU ms per training step of each thread, busiest first, per repetition (training workloads). */
   cpu: number[][];
 }
@@ -281,7 +288,7 @@ for (const backend of backends) {
       }
     }
   }
-  const backendRows = workloads.map((w) => ({ backend, label: w.label, images: w.images, hemnet: [] as number[], peer: new Map<number, number[]>(), cpu: [] as number[][] }));
+  const backendRows = workloads.map((w) => ({ backend, label: w.label, images: w.images, hemnet: [] as number[], peer: new Map<number, number[]>(), peerCpu: new Map<number, number[]>(), cpu: [] as number[][] }));
   const reps = full ? repeats : 1;
   for (let r = 0; r < reps; r++) {
     for (const [i, w] of workloads.entries()) {
@@ -299,6 +306,7 @@ for (const backend of backends) {
         const list = row.peer.get(threads) ?? [];
         list.push(answer.ms as number);
         row.peer.set(threads, list);
+        if (typeof answer.cpuMs === 'number') row.peerCpu.set(threads, [...(row.peerCpu.get(threads) ?? []), answer.cpuMs / (answer.ms as number)]);
       }
     }
     process.stdout.write(`  repeat ${r + 1}/${reps} done (load ${loadavg()[0]!.toFixed(2)})\n`);
@@ -322,6 +330,14 @@ for (const row of rows) {
   cells.push(p2 === undefined ? '—' : `${format(speed(row.images, h) / speed(row.images, median(p2)))}×`);
   cells.push(p1 === undefined ? '—' : `${format(speed(row.images, h) / speed(row.images, median(p1)))}×`);
   console.log(`| ${cells.join(' | ')} |`);
+}
+if (peer !== null) {
+  const parts = peerThreads.map((threads) => {
+    const ratios = rows.flatMap((r) => r.peerCpu.get(threads) ?? []);
+    if (ratios.length === 0) return `${threads} thread(s): —`;
+    return `${threads} thread${threads > 1 ? 's' : ''}: median ${format(median(ratios))}, ${format(Math.min(...ratios))}–${format(Math.max(...ratios))}`;
+  });
+  console.log(`PyTorch CPU time ÷ wall time over all rows (≈ threads actually busy): ${parts.join('; ')}`);
 }
 for (const backend of backends) {
   const find = (label: string) => rows.find((r) => r.backend === backend && r.label === label);

@@ -8,7 +8,13 @@ stdout, so that the bench can alternate hemnet and PyTorch repetitions.
 Requests:
   {"op": "hello"}                                  -> {"torch": version, "blas": ..., "cores": n}
   {"op": "setup", "workload": W, "threads": t}     -> {"params": trainable parameters}  (builds + warms up)
-  {"op": "run", "workload": W, "threads": t, "iterations": k} -> {"ms": wall time of k iterations}
+  {"op": "run", "workload": W, "threads": t, "iterations": k} -> {"ms": wall time of k iterations, "cpuMs": process CPU time}
+
+"threads" t sets both PyTorch's intra-op threads (torch.set_num_threads) and
+OpenBLAS's own pool (openblas_set_num_threads, found in the process's mapped
+libraries): Debian's torch calls OpenBLAS for its GEMMs, and
+torch.set_num_threads(1) alone leaves OpenBLAS on every core (measured
+2026-12-03: CPU / wall 1.97 at "1 thread"). "cpuMs" lets the bench check.
 
 Workloads (batch 8, 64x64, 11 classes, as hemnet's default model):
   train:hem | train:ema | train:fcn   one Adam step (forward + backward + update)
@@ -20,8 +26,10 @@ dilated ResNet, width 16, OS 8; 3x3 conv_in -> HEM head -> 3x3 conv_mid ->
 dropout -> 1x1 classifier -> bilinear x8). The default 'hem' model has
 427,483 trainable parameters, as hemnet's; the bench asserts the counts match.
 """
+import ctypes
 import json
 import math
+import re
 import sys
 import time
 
@@ -203,6 +211,28 @@ class Workload:
         return self.x.grad
 
 
+def openblas():
+    """The OpenBLAS library this process loaded (through torch), or None."""
+    try:
+        with open('/proc/self/maps') as maps:
+            paths = sorted(set(re.findall(r'/\S*libopenblas\S*\.so\S*', maps.read())))
+    except OSError:
+        return None
+    if not paths:
+        return None
+    lib = ctypes.CDLL(paths[0])
+    return lib if hasattr(lib, 'openblas_set_num_threads') else None
+
+
+BLAS = openblas()
+
+
+def set_threads(n):
+    torch.set_num_threads(n)
+    if BLAS is not None:
+        BLAS.openblas_set_num_threads(n)
+
+
 def main():
     workloads = {}
     for line in sys.stdin:
@@ -214,9 +244,10 @@ def main():
         try:
             if op == 'hello':
                 answer = {'torch': torch.__version__, 'cores': torch.get_num_threads(),
+                          'openblas': BLAS is not None,
                           'config': torch.__config__.show().replace('\n', ' | ')[:400]}
             elif op in ('setup', 'run'):
-                torch.set_num_threads(int(request.get('threads', 1)))
+                set_threads(int(request.get('threads', 1)))
                 name = request['workload']
                 if name not in workloads:
                     workloads[name] = Workload(name)
@@ -227,9 +258,11 @@ def main():
                     answer = {'params': w.params}
                 else:
                     start = time.perf_counter()
+                    cpu_start = time.process_time()
                     for _ in range(int(request.get('iterations', 1))):
                         w.run_once()
-                    answer = {'ms': (time.perf_counter() - start) * 1000}
+                    answer = {'ms': (time.perf_counter() - start) * 1000,
+                              'cpuMs': (time.process_time() - cpu_start) * 1000}
             elif op == 'quit':
                 break
             else:
