@@ -17,6 +17,12 @@
  *                    (default 5): a worker's isolate compiles the wasm module
  *                    again in the background, whose CPU would otherwise count
  *                    against the first timed steps of --workers 2
+ *   --rewarm N       untimed runs of a workload right before each timed run,
+ *                    for hemnet and PyTorch alike (default 1): the workloads
+ *                    are interleaved, and the first step after another
+ *                    workload ran is slow for both (caches, allocators; seen
+ *                    as PyTorch's rate for one workload moving 1.6× between
+ *                    rows of one run)
  *   --heads LIST     heads of the training and inference workloads (default hem,fcn,ema)
  *   --no-hem-paper   skip the HEM workload at the paper's size
  *   --no-infer-plain skip the plain `model.apply` inference rows (inference
@@ -53,6 +59,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '3' },
     'warmup-seconds': { type: 'string', default: '5' },
+    rewarm: { type: 'string', default: '1' },
     backends: { type: 'string' },
     workers: { type: 'string' },
     'no-peer': { type: 'boolean', default: false },
@@ -65,6 +72,8 @@ const { values } = parseArgs({
 });
 const repeats = Number(values.repeats);
 const warmupRuns = Number(values.warmup);
+const rewarmRuns = Number(values.rewarm);
+if (!Number.isInteger(rewarmRuns) || rewarmRuns < 0) throw new Error(`bench/train: --rewarm must be an integer ≥ 0, received ${values.rewarm}`);
 const cores = availableParallelism();
 const workerCounts = (values.workers ?? (cores > 1 ? `1,${cores}` : '1')).split(',').map(Number);
 const BATCH = 8;
@@ -237,7 +246,7 @@ if (peer !== null) {
 }
 const backends = values.backends !== undefined ? values.backends.split(',') : await availableBackends();
 console.log(`bench:train — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cores} · Node ${process.version} · tfjs ${tf.version_core}`);
-console.log(`backends: ${backends.join(', ')} · repeats ${repeats} (medians) · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+console.log(`backends: ${backends.join(', ')} · repeats ${repeats} (medians), each after ${rewarmRuns} untimed run(s) of the same workload · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log(
   "inference rows: foldInference(model).logits(x), the library's inference path (inferProbabilities, evaluateSegmentation, CLI eval/predict), " +
     "batch 8, completed by reading one logit (the peer returns its tensor uncopied); 'plain model.apply' rows: the unfolded model, same read",
@@ -293,6 +302,7 @@ for (const backend of backends) {
   for (let r = 0; r < reps; r++) {
     for (const [i, w] of workloads.entries()) {
       const row = backendRows[i]!;
+      for (let k = 0; k < rewarmRuns; k++) await w.run();
       const before = threadCpu();
       row.hemnet.push(await timed(w.run));
       if (w.peer?.startsWith('train') === true) {
@@ -302,7 +312,7 @@ for (const backend of backends) {
       if (peer === null || w.peer === null) continue;
       const iterations = w.peer.startsWith('train') ? TRAIN_STEPS_PER_RUN : w.peer.startsWith('infer') ? INFER_PER_RUN : 1;
       for (const threads of peerThreads) {
-        const answer = await peer.ask({ op: 'run', workload: w.peer, threads, iterations });
+        const answer = await peer.ask({ op: 'run', workload: w.peer, threads, iterations, warmup: rewarmRuns * iterations });
         const list = row.peer.get(threads) ?? [];
         list.push(answer.ms as number);
         row.peer.set(threads, list);

@@ -8,7 +8,8 @@ stdout, so that the bench can alternate hemnet and PyTorch repetitions.
 Requests:
   {"op": "hello"}                                  -> {"torch": version, "blas": ..., "cores": n}
   {"op": "setup", "workload": W, "threads": t}     -> {"params": trainable parameters}  (builds + warms up)
-  {"op": "run", "workload": W, "threads": t, "iterations": k} -> {"ms": wall time of k iterations, "cpuMs": process CPU time}
+  {"op": "run", "workload": W, "threads": t, "iterations": k, "warmup": j}
+      -> {"ms": wall time of k iterations after j untimed ones, "cpuMs": their process CPU time}
 
 "threads" t sets both PyTorch's intra-op threads (torch.set_num_threads) and
 OpenBLAS's own pool (openblas_set_num_threads, found in the process's mapped
@@ -257,6 +258,8 @@ def main():
                         w.run_once()
                     answer = {'params': w.params}
                 else:
+                    for _ in range(int(request.get('warmup', 0))):
+                        w.run_once()
                     start = time.perf_counter()
                     cpu_start = time.process_time()
                     for _ in range(int(request.get('iterations', 1))):
