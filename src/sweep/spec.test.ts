@@ -116,6 +116,11 @@ describe('sweep statistics', () => {
     const md = reportMarkdown(report);
     assert.match(md, /\| head=hem,stepSize=0\.5 \| 0, 1, 2 \| 30\.60 ± 0\.10 \| \[30\.35, 30\.85\] \| 30\.50, 30\.60, 30\.70 \|/);
     assert.match(md, /\(missing 2\)/);
+    // The two-axis grid: rows stepSize, columns head, the best of each row in bold.
+    assert.match(md, /## mIoU grid .*rows stepSize, columns head/);
+    assert.match(md, /\| stepSize \\ head \| hem \| ema \|/);
+    assert.match(md, /\| 0\.5 \| 30\.60 ± 0\.10 \(3\) \| \*\*32\.60 ± 0\.10 \(3\)\*\* \|/);
+    assert.match(md, /\| 1 \| 31\.10 ± 0\.10 \(3\) \| \*\*33\.05 ± 0\.07 \(2\)\*\* \|/);
     assert.match(md, /\| model\.head \| hem \| ema \| stepSize=0\.5 \| 0, 1, 2 \| 2\.00 \|/);
     const csv = reportCsv(report, summaries, spec).trim().split('\n');
     assert.equal(csv.length, 1 + 12);
@@ -143,6 +148,7 @@ describe('sweep statistics', () => {
     assert.equal(fcn?.bases.effectiveBases.n, 0);
     const md = reportMarkdown(report);
     assert.match(md, /## Bases of the final model/);
+    assert.doesNotMatch(md, /## mIoU grid/, 'a one-axis sweep has no grid');
     assert.match(md, /\| head=hem \| 2 \| 4\.50 ± 0\.71 \| 1\.50 ± 0\.00 \| 7\.0 ± 1\.4 \| 6, 8 \|/);
     assert.doesNotMatch(md, /\| head=fcn \| 0 \|/);
     const csv = reportCsv(report, summaries, spec).trim().split('\n');

@@ -124,6 +124,43 @@ function ci(s: Summary, scale: (v: number) => string): string {
   return s.ci95 === null ? '—' : `[${scale(s.ci95[0])}, ${scale(s.ci95[1])}]`;
 }
 
+const shortAxis = (axis: string): string => axis.split('.').at(-1) ?? axis;
+
+/**
+ * A two-axis sweep as a grid, the way the papers print their tables (e.g.
+ * HEMNet's Table 1: η across, T_train down): rows are the last axis's values,
+ * columns the first's, each cell mean ± std (seeds) of mIoU, the best mean of
+ * each row in bold (ties: all of them). Empty for other sweeps.
+ */
+export function gridMarkdown(report: SweepReport): string[] {
+  if (report.axes.length !== 2) return [];
+  const [across, down] = report.axes as [string, string];
+  if (!report.cells.every((c) => across in c.assignments && down in c.assignments)) return [];
+  const order = (axis: string): string[] => [...new Set(report.cells.map((c) => String(c.assignments[axis])))];
+  const columns = order(across);
+  const rows = order(down);
+  const at = new Map(report.cells.map((c) => [`${String(c.assignments[across])}\u0000${String(c.assignments[down])}`, c]));
+  const lines = [
+    '',
+    `## mIoU grid (%, mean ± std over seeds; rows ${shortAxis(down)}, columns ${shortAxis(across)}; best of each row in bold)`,
+    '',
+    `| ${shortAxis(down)} \\ ${shortAxis(across)} | ${columns.join(' | ')} |`,
+    `|---|${'---|'.repeat(columns.length)}`,
+  ];
+  for (const row of rows) {
+    const cells = columns.map((column) => at.get(`${column}\u0000${row}`));
+    const means = cells.map((c) => (c !== undefined && c.meanIoU.n > 0 ? c.meanIoU.mean : Number.NEGATIVE_INFINITY));
+    const best = Math.max(...means);
+    const texts = cells.map((c, i) => {
+      if (c === undefined || c.meanIoU.n === 0) return '—';
+      const text = `${meanStd(c.meanIoU, pct)} (${c.meanIoU.n})`;
+      return means[i] === best ? `**${text}**` : text;
+    });
+    lines.push(`| ${row} | ${texts.join(' | ')} |`);
+  }
+  return lines;
+}
+
 /** Markdown: the cell table, per-seed values, per-class IoU, evaluations and comparisons. */
 export function reportMarkdown(report: SweepReport): string {
   const lines: string[] = [`# Sweep ${report.name}`, ''];
@@ -135,6 +172,7 @@ export function reportMarkdown(report: SweepReport): string {
       `| ${c.cell} | ${c.seeds.join(', ')}${c.missing.length > 0 ? ` (missing ${c.missing.join(', ')})` : ''} | ${meanStd(c.meanIoU, pct)} | ${ci(c.meanIoU, pct)} | ${c.meanIoU.values.map(pct).join(', ')} | ${meanStd(c.pixelAccuracy, pct)} | ${meanStd(c.trainSeconds, (v) => num(v))} | ${meanStd(c.imagesPerSecond, (v) => num(v))} |`,
     );
   }
+  lines.push(...gridMarkdown(report));
   const classes = Math.max(0, ...report.cells.map((c) => c.perClassIoU.length));
   if (classes > 0) {
     lines.push('', '## Per-class IoU (%, mean over seeds)', '', `| cell | ${Array.from({ length: classes }, (_, i) => String(i)).join(' | ')} |`, `|---|${'---|'.repeat(classes)}`);
