@@ -1,0 +1,100 @@
+/**
+ * What the HEM head costs per training step over the `fcn` head (issue 8's
+ * target: ≤ 10 %), measured so that load cannot favour either: one process
+ * per backend, the default model with each head (batch 8, 64×64, Adam,
+ * weight decay, through `trainSegmentation` as `hemnet train` runs it), and
+ * in every round 4 steps of each head (one `trainSegmentation` call, so its
+ * per-call setup is amortised as in a run), in alternating order. Prints the
+ * minimum and the median step per head and their ratios (the minimum is what
+ * the code costs; the median what a run of it sees on this machine).
+ *
+ * Run: npx tsx bench/head-cost.ts [--rounds 20] [--backends native,wasm] [--heads hem,ema]
+ */
+import { loadavg, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { availableBackends, setBackend } from '../src/backend.js';
+import { buildSegmentationModel } from '../src/models/zoo.js';
+import { trainSegmentation, type TrainOptions } from '../src/train/loop.js';
+import { createOptimizer } from '../src/train/optimizer.js';
+import { randomSegmentationDataset } from './randomData.js';
+import { format, median } from './timing.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '20' },
+    backends: { type: 'string' },
+    heads: { type: 'string', default: 'hem,ema' },
+    warmup: { type: 'string', default: '5' },
+  },
+});
+const rounds = Number(values.rounds);
+const warmup = Number(values.warmup);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bench/head-cost: --rounds must be a positive integer, received ${values.rounds}`);
+if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`bench/head-cost: --warmup must be an integer ≥ 0, received ${values.warmup}`);
+const KNOWN = ['hem', 'ema'] as const;
+const heads = values.heads.split(',').map((h) => {
+  const head = KNOWN.find((k) => k === h);
+  if (head === undefined) throw new Error(`bench/head-cost: --heads: '${h}' is not one of ${KNOWN.join(', ')} (fcn is always the reference)`);
+  return head;
+});
+const BATCH = 8;
+const SIZE = 64;
+const STEPS_PER_CALL = 4;
+
+interface Stepper {
+  head: string;
+  step(): Promise<number>;
+  dispose(): void;
+}
+
+function stepper(head: 'fcn' | (typeof KNOWN)[number]): Stepper {
+  const { model } = buildSegmentationModel({ head });
+  const dataset = randomSegmentationDataset(32, SIZE);
+  const optimizer = createOptimizer('adam', 2e-3, 0.9);
+  const options: TrainOptions = { optimizer: 'adam', steps: STEPS_PER_CALL, batchSize: BATCH, learningRate: 2e-3, momentum: 0.9, weightDecay: 1e-4, lrPower: 0.9, seed: 0, checkpointEvery: 0 };
+  return {
+    head,
+    async step() {
+      const start = performance.now();
+      await trainSegmentation({ model, dataset, options, optimizer });
+      return (performance.now() - start) / STEPS_PER_CALL;
+    },
+    dispose() {
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+const backends = values.backends !== undefined ? values.backends.split(',') : (await availableBackends()).filter((b) => b !== 'cpu');
+console.log(`bench:head-cost — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} · Node ${process.version} · tfjs ${tf.version_core}`);
+console.log(`backends ${backends.join(', ')} · ${rounds} rounds of ${STEPS_PER_CALL} steps per head (batch ${BATCH}, ${SIZE}×${SIZE}), order alternating · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+const lines: string[] = [];
+for (const backend of backends) {
+  await setBackend(backend);
+  const steppers = [stepper('fcn'), ...heads.map((h) => stepper(h))];
+  for (const s of steppers) for (let i = 0; i < warmup; i++) await s.step();
+  const times = new Map<string, number[]>(steppers.map((s) => [s.head, []]));
+  const before = tf.memory().numTensors;
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? steppers : [...steppers].reverse();
+    for (const s of order) times.get(s.head)!.push(await s.step());
+  }
+  const leaked = tf.memory().numTensors - before;
+  if (leaked !== 0) throw new Error(`bench/head-cost: ${backend}: ${leaked} tensors more after the rounds`);
+  const fcn = times.get('fcn')!;
+  for (const s of steppers) {
+    const t = times.get(s.head)!;
+    const versus = s.head === 'fcn' ? '—' : `${format(100 * (Math.min(...t) / Math.min(...fcn) - 1), 1)} %`;
+    const versusMedian = s.head === 'fcn' ? '—' : `${format(100 * (median(t) / median(fcn) - 1), 1)} %`;
+    lines.push(`| ${backend} | ${s.head} | ${format(Math.min(...t), 1)} | ${format(median(t), 1)} | ${versus} | ${versusMedian} |`);
+  }
+  for (const s of steppers) s.dispose();
+  console.log(`  ${backend} done (load ${loadavg()[0]!.toFixed(2)})`);
+}
+console.log('');
+console.log('| backend | head | min ms/step | median ms/step | over fcn (min) | over fcn (median) |');
+console.log('|---|---|---:|---:|---:|---:|');
+for (const line of lines) console.log(line);
+console.log(`load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
