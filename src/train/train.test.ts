@@ -65,6 +65,36 @@ describe('segmentation loss and schedule', () => {
     });
   });
 
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`cross-entropy on ${backend}: value and gradient equal log-softmax autodiff (ignored pixels get none), no tensors left`, async () => {
+      await useBackend(backend);
+      const logits = tf.randomNormal([2, 3, 4, 5], 0, 3, 'float32', 7) as tf.Tensor4D;
+      const labelValues = Array.from({ length: 24 }, (_, i) => (i % 7 === 3 ? 255 : (i * 3) % 5));
+      const labels = tf.tensor3d(labelValues, [2, 3, 4], 'int32');
+      const reference = (x: tf.Tensor) =>
+        tf.tidy(() => {
+          const flat = tf.reshape(x, [24, 5]);
+          const scored = tf.tensor1d(labelValues.map((v) => (v === 255 ? 0 : 1)));
+          const oneHot = tf.oneHot(tf.tensor1d(labelValues.map((v) => (v === 255 ? 0 : v)), 'int32'), 5);
+          const perPixel = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(flat)), 1));
+          return tf.div(tf.sum(tf.mul(perPixel, scored)), tf.sum(scored)) as tf.Scalar;
+        });
+      const before = tf.memory().numTensors;
+      const ours = tf.valueAndGrad((x: tf.Tensor) => segmentationCrossEntropy(x as tf.Tensor4D, labels))(logits);
+      const theirs = tf.valueAndGrad(reference)(logits);
+      assertClose(ours.value, Array.from(theirs.value.dataSync()), 1e-5);
+      assertClose(ours.grad, Array.from(theirs.grad.dataSync()), 1e-5);
+      const grad = ours.grad.dataSync();
+      for (let i = 0; i < 24; i++) {
+        if (labelValues[i] !== 255) continue;
+        for (let c = 0; c < 5; c++) assert.ok(grad[i * 5 + c] === 0, `ignored pixel ${i} gets no gradient (${grad[i * 5 + c]})`);
+      }
+      tf.dispose([ours.value, ours.grad, theirs.value, theirs.grad]);
+      assert.equal(tf.memory().numTensors, before, 'no tensors left by the loss and its gradient');
+      tf.dispose([logits, labels]);
+    });
+  }
+
   it('poly decay: base at 0, base·(1/2)^0.9 half-way, 0 at the end', () => {
     assert.equal(polyLearningRate(0.01, 0, 100), 0.01);
     assert.ok(Math.abs(polyLearningRate(0.01, 50, 100) - 0.01 * 0.5 ** 0.9) < 1e-12);
