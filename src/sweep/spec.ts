@@ -279,7 +279,7 @@ export function parseSweep(raw: unknown, source: string, defaultName = 'sweep'):
 }
 
 /** Short labels: the last path segment of each axis when that is unique, else the full path. */
-function axisLabels(axes: readonly string[]): Map<string, string> {
+export function axisLabels(axes: readonly string[]): Map<string, string> {
   const last = axes.map((a) => a.split('.').pop() as string);
   return new Map(axes.map((a, i) => [a, last.filter((l) => l === last[i]).length === 1 ? (last[i] as string) : a]));
 }

@@ -4,7 +4,7 @@
  */
 import { lineChart, type LineSeries } from '../plots/svg.js';
 import type { RunSummary } from './runner.js';
-import { cellName, sweepCells, valueText, type SweepAssignment, type SweepSpec } from './spec.js';
+import { axisLabels, cellName, sweepCells, valueText, type SweepAssignment, type SweepSpec } from './spec.js';
 import { pairedDifference, summarize, type Summary } from './stats.js';
 
 export interface CellReport {
@@ -124,8 +124,6 @@ function ci(s: Summary, scale: (v: number) => string): string {
   return s.ci95 === null ? '—' : `[${scale(s.ci95[0])}, ${scale(s.ci95[1])}]`;
 }
 
-const shortAxis = (axis: string): string => axis.split('.').at(-1) ?? axis;
-
 /**
  * A two-axis sweep as a grid, the way the papers print their tables (e.g.
  * HEMNet's Table 1: η across, T_train down): rows are the last axis's values,
@@ -135,6 +133,7 @@ const shortAxis = (axis: string): string => axis.split('.').at(-1) ?? axis;
 export function gridMarkdown(report: SweepReport): string[] {
   if (report.axes.length !== 2) return [];
   const [across, down] = report.axes as [string, string];
+  const labels = axisLabels(report.axes);
   if (!report.cells.every((c) => across in c.assignments && down in c.assignments)) return [];
   const order = (axis: string): string[] => [...new Set(report.cells.map((c) => String(c.assignments[axis])))];
   const columns = order(across);
@@ -142,9 +141,9 @@ export function gridMarkdown(report: SweepReport): string[] {
   const at = new Map(report.cells.map((c) => [`${String(c.assignments[across])}\u0000${String(c.assignments[down])}`, c]));
   const lines = [
     '',
-    `## mIoU grid (%, mean ± std over seeds; rows ${shortAxis(down)}, columns ${shortAxis(across)}; best of each row in bold)`,
+    `## mIoU grid (%, mean ± std over seeds; rows ${labels.get(down)}, columns ${labels.get(across)}; best of each row in bold)`,
     '',
-    `| ${shortAxis(down)} \\ ${shortAxis(across)} | ${columns.join(' | ')} |`,
+    `| ${labels.get(down)} \\ ${labels.get(across)} | ${columns.join(' | ')} |`,
     `|---|${'---|'.repeat(columns.length)}`,
   ];
   for (const row of rows) {
