@@ -29,7 +29,7 @@ export function segmentationCrossEntropy(logits: tf.Tensor4D, labels: tf.Tensor3
 /**
  * The same loss from tfjs ops, as one custom-gradient node: the forward pass
  * computes the softmax once and keeps dLoss/dlogits = (softmax − onehot) · w,
- * w = scored / (number scored), so the backward pass is one multiply by dy
+ * w = scored / (number scored) (0 for a label outside [0, K)), so the backward pass is one multiply by dy
  * (the tape of `tf.logSoftmax` would run `Exp` again over all B·H·W·K
  * logits, ≈ 2 ms a step of the default model on wasm, and ≈ 25 kernels
  * for the mean, the one-hot product and the log-softmax gradient).
@@ -46,7 +46,11 @@ function composedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, ignoreLa
     const exps = tf.exp(shifted);
     const sums = tf.sum(exps, 1, true);
     const logProbabilities = tf.sub(shifted, tf.log(sums));
-    const weights = tf.expandDims(tf.div(scored, tf.maximum(tf.sum(scored), 1)), 1);
+    // w = scored / (number scored). A label outside [0, K) has a zero one-hot row
+    // (as tf.oneHot): it counts in the mean but adds no loss and gets no gradient,
+    // so its weight in the sum and the gradient is also 0 (inRange).
+    const inRange = tf.cast(tf.logicalAnd(tf.greaterEqual(labels, 0), tf.less(labels, k)), 'float32');
+    const weights = tf.expandDims(tf.div(tf.mul(scored, inRange), tf.maximum(tf.sum(scored), 1)), 1);
     // −Σ_pixels w · Σ_classes onehot · log p
     const value = tf.neg(tf.sum(tf.mul(tf.mul(oneHot, logProbabilities), weights)));
     save([tf.mul(tf.sub(tf.div(exps, sums), oneHot), weights)]);

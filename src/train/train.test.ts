@@ -66,10 +66,11 @@ describe('segmentation loss and schedule', () => {
   });
 
   for (const backend of ['wasm', 'cpu'] as const) {
-    it(`cross-entropy on ${backend}: value and gradient equal log-softmax autodiff (ignored pixels get none), no tensors left`, async () => {
+    it(`cross-entropy on ${backend}: value and gradient equal log-softmax autodiff (ignored pixels and labels outside [0, K) get none), no tensors left`, async () => {
       await useBackend(backend);
       const logits = tf.randomNormal([2, 3, 4, 5], 0, 3, 'float32', 7) as tf.Tensor4D;
-      const labelValues = Array.from({ length: 24 }, (_, i) => (i % 7 === 3 ? 255 : (i * 3) % 5));
+      // 255 is ignored; 7 is outside the 5 classes: a zero one-hot row (as tf.oneHot), counted in the mean.
+      const labelValues = Array.from({ length: 24 }, (_, i) => (i % 7 === 3 ? 255 : i === 8 || i === 20 ? 7 : (i * 3) % 5));
       const labels = tf.tensor3d(labelValues, [2, 3, 4], 'int32');
       const reference = (x: tf.Tensor) =>
         tf.tidy(() => {
@@ -86,8 +87,8 @@ describe('segmentation loss and schedule', () => {
       assertClose(ours.grad, Array.from(theirs.grad.dataSync()), 1e-5);
       const grad = ours.grad.dataSync();
       for (let i = 0; i < 24; i++) {
-        if (labelValues[i] !== 255) continue;
-        for (let c = 0; c < 5; c++) assert.ok(grad[i * 5 + c] === 0, `ignored pixel ${i} gets no gradient (${grad[i * 5 + c]})`);
+        if (labelValues[i] !== 255 && labelValues[i] !== 7) continue;
+        for (let c = 0; c < 5; c++) assert.ok(grad[i * 5 + c] === 0, `pixel ${i} (label ${labelValues[i]}) gets no gradient (${grad[i * 5 + c]})`);
       }
       tf.dispose([ours.value, ours.grad, theirs.value, theirs.grad]);
       assert.equal(tf.memory().numTensors, before, 'no tensors left by the loss and its gradient');
