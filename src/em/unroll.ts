@@ -210,7 +210,7 @@ function runIterations(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings:
 
 function runUnroll(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings: ResolvedOptions, routes?: FeatureRoutes): HemResult {
   // The whole unroll (Eq. 8, 13, 10) and its gradient as one kernel each, where the
-  // backend has them (native) and nothing per iteration is asked for.
+  // backend has them (native) and nothing per iteration is asked for (detached EM: below).
   if (!settings.detachEm && !settings.trace && !settings.stopGammaGradient && routes === undefined && fusedHemAvailable(x, mu0)) {
     return fusedUnroll(x, mu0, settings);
   }
@@ -224,7 +224,12 @@ function runUnroll(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings: Res
     const bases = muIn as tf.Tensor2D | tf.Tensor3D;
     // The engine runs this forward function inside its own tidy: keep the
     // tensors we hand out, then move them to the caller's scope below.
-    heldList = runIterations(features, bases, settings).map((t) => tf.keep(t));
+    // On native the whole forward unroll is one kernel here too (its gradient kernel never runs).
+    const iterations =
+      !settings.trace && !settings.stopGammaGradient && fusedHemAvailable(features, bases)
+        ? tf.tidy(() => flatten(fusedUnroll(features, bases, settings)))
+        : runIterations(features, bases, settings);
+    heldList = iterations.map((t) => tf.keep(t));
     return {
       value: tf.clone(heldList[2] as tf.Tensor),
       gradFunc: () => [tf.zerosLike(features), tf.zerosLike(bases)],

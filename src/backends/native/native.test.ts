@@ -389,6 +389,7 @@ if (present.includes('native')) {
     for (const [label, options] of [
       ['hem preset (the default head)', {}],
       ['rbf kernel, normalised bases, η 0.8', { kernel: 'rbf', normalizeBases: true, stepSize: 0.8 }],
+      ['ema preset (detached EM: the fused forward, zero gradient through the unroll)', { preset: 'ema' }],
     ] as const) {
       it(`HemHead in training, ${label}: loss, input and weight gradients, μ⁽⁰⁾ update equal the tfjs composition`, async () => {
         await setBackend('native');
@@ -426,9 +427,24 @@ if (present.includes('native')) {
       tf.dispose([x, mu]);
     });
 
-    it('keeps the tfjs composition where a call needs each iteration (trace, stopped γ gradient, detached EM) or when turned off', async () => {
+    it('runs a detached unroll (EMANet) as the fused forward kernel alone: no gradient kernel, zero gradients, no leak', async () => {
       await setBackend('native');
-      for (const options of [{ trace: true }, { stopGammaGradient: true }, { detachEm: true }]) {
+      const names = await kernelNames({ detachEm: true, normalizeBases: true });
+      assert.equal(names.filter((n) => n === 'HemnetHemUnroll').length, 1, names.join(' '));
+      assert.ok(!names.includes('HemnetHemUnrollGrad') && !names.includes('Softmax'), names.join(' '));
+      const x = tf.randomNormal([2, 10, 6], 0, 1, 'float32', 18) as tf.Tensor3D;
+      const mu = tf.randomNormal([4, 6], 0, 1, 'float32', 19) as tf.Tensor2D;
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(unrollHem(a as tf.Tensor3D, b as tf.Tensor2D, { detachEm: true }).reconstruction))([x, mu]);
+      for (const g of grads) assert.ok(Array.from(g.dataSync()).every((v) => v === 0), 'zero gradient through a detached unroll');
+      tf.dispose(grads);
+      assertNoLeak(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(unrollHem(a as tf.Tensor3D, b as tf.Tensor2D, { detachEm: true }).reconstruction))([x, mu]), 'detached grads');
+      assertNoLeak(() => { const r = unrollHem(x, mu, { detachEm: true }); return [r.mu, r.gamma, r.reconstruction]; }, 'detached forward');
+      tf.dispose([x, mu]);
+    });
+
+    it('keeps the tfjs composition where a call needs each iteration (trace, stopped γ gradient, detached with a trace) or when turned off', async () => {
+      await setBackend('native');
+      for (const options of [{ trace: true }, { stopGammaGradient: true }, { detachEm: true, trace: true }]) {
         const names = await kernelNames(options);
         assert.ok(!names.includes('HemnetHemUnroll'), `${JSON.stringify(options)}: ${names.join(' ')}`);
         assert.ok(names.includes('Softmax'), `${JSON.stringify(options)}: ${names.join(' ')}`);
