@@ -211,9 +211,8 @@ function runIterations(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings:
 function runUnroll(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings: ResolvedOptions, routes?: FeatureRoutes): HemResult {
   // The whole unroll (Eq. 8, 13, 10) and its gradient as one kernel each, where the
   // backend has them (native) and nothing per iteration is asked for (detached EM: below).
-  if (!settings.detachEm && !settings.trace && !settings.stopGammaGradient && routes === undefined && fusedHemAvailable(x, mu0)) {
-    return fusedUnroll(x, mu0, settings);
-  }
+  const fusable = !settings.trace && !settings.stopGammaGradient && fusedHemAvailable(x, mu0);
+  if (fusable && !settings.detachEm && routes === undefined) return fusedUnroll(x, mu0, settings);
   if (!settings.detachEm) return unflatten(runIterations(x, mu0, settings, routes), settings.trace);
   // EMANet: the iterations run under no-grad. Inside a custom-gradient op
   // nothing is recorded on the tape, so the backward pass does no EM work;
@@ -225,10 +224,7 @@ function runUnroll(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings: Res
     // The engine runs this forward function inside its own tidy: keep the
     // tensors we hand out, then move them to the caller's scope below.
     // On native the whole forward unroll is one kernel here too (its gradient kernel never runs).
-    const iterations =
-      !settings.trace && !settings.stopGammaGradient && fusedHemAvailable(features, bases)
-        ? tf.tidy(() => flatten(fusedUnroll(features, bases, settings)))
-        : runIterations(features, bases, settings);
+    const iterations = fusable ? tf.tidy(() => flatten(fusedUnroll(features, bases, settings))) : runIterations(features, bases, settings);
     heldList = iterations.map((t) => tf.keep(t));
     return {
       value: tf.clone(heldList[2] as tf.Tensor),
