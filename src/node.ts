@@ -39,3 +39,4 @@ export * from './data/layouts/index.js';
 export { scenesDataset, vocDataset, cityscapesDataset, ade20kDataset, folderDataset, augmentOptionsOf } from './data/builtinDatasets.js';
 export { readSafetensorsFile } from './interop/safetensorsFile.js';
 export { createGradientWorkers, GradientWorkerPool, defaultWorkerCount } from './train/parallel.js';
+export { createEvaluationWorkers, EvaluationWorkerPool } from './train/parallelEval.js';

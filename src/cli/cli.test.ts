@@ -61,6 +61,18 @@ describe('hemnet CLI', () => {
       assert.match(evalIo.text(), /scales \[0\.5, 1\] \+ flip · T_eval 5/);
       assert.match(evalIo.text(), /mIoU \d+\.\d\d/);
 
+      // Two evaluation threads (a worker with its own copy of the validation split) count what one thread counts.
+      const counts: number[][][] = [];
+      for (const threads of ['1', '2']) {
+        const json = join(dir, `eval-${threads}.json`);
+        const threadsIo = capture();
+        assert.equal(await main(['eval', '--run', run, '--eval-workers', threads, '--eval-batch-size', '2', '--json', json, '--backend', 'wasm'], threadsIo), 0);
+        assert.equal(/evaluating on 2 threads \(workers load their own samples\)/.test(threadsIo.text()), threads === '2', threadsIo.text());
+        counts.push((JSON.parse(await readFile(json, 'utf8')) as { matrix: number[][] }).matrix);
+      }
+      assert.ok((counts[0] as number[][]).flat().reduce((a, b) => a + b, 0) > 0);
+      assert.deepEqual(counts[1], counts[0]);
+
       const predictDir = join(dir, 'predict');
       const predictIo = capture();
       assert.equal(await main(['predict', '--run', run, '--out', predictDir, '--count', '2', '--backend', 'wasm'], predictIo), 0);

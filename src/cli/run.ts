@@ -6,11 +6,14 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { setBackend } from '../backend.js';
+import { backendInfo, setBackend } from '../backend.js';
 import '../data/builtinDatasets.js';
 import { DATASETS } from '../data/registry.js';
 import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import { evaluateSegmentation, type EvaluationResult } from '../train/evaluate.js';
+import { defaultWorkerCount } from '../train/parallel.js';
+import { createEvaluationWorkers, type EvaluationWorkerPool } from '../train/parallelEval.js';
+import type { DatasetSource } from '../train/parallelData.js';
 import type { Output } from './command.js';
 import { ProgressBar } from './progress.js';
 import { buildSegmentationModel } from '../models/zoo.js';
@@ -253,22 +256,64 @@ export function progressTarget(io: Output): { stream?: NodeJS.WriteStream; enabl
   return io.progressStream ? { stream: io.progressStream } : {};
 }
 
-/** Evaluates on the run's validation split (its `eval` settings) with a progress bar. */
+/**
+ * VOC (auto/whole/slide): every image at its original resolution, one at a
+ * time. 'resize', and the scenes (all at the model's input size, where
+ * 'whole' is the same pass), go in batches.
+ */
+function evaluatesAtOriginalSize(config: RunConfig): boolean {
+  return config.eval.mode === 'slide' || (config.data.source !== 'scenes' && config.eval.mode !== 'resize');
+}
+
+/**
+ * Threads for one evaluation of `images` images: `eval.workers`, else
+ * `train.workers`, else one per core on wasm/cpu (single-threaded backends)
+ * and 1 on backends that thread inside; never more than there are batches.
+ */
+export function evaluationThreads(config: RunConfig, images: number): number {
+  const singleThreaded = ['wasm', 'cpu'].includes(backendInfo().name);
+  const wanted = config.eval.workers ?? config.train.workers ?? (singleThreaded ? defaultWorkerCount() : 1);
+  const units = evaluatesAtOriginalSize(config) ? images : Math.ceil(images / config.eval.batchSize);
+  return Math.max(1, Math.min(wanted, units));
+}
+
+/**
+ * `threads − 1` evaluation workers (null for 1) that build their own copy of
+ * the validation split `val` of `config` (so they also load its samples);
+ * without that copy (a worker could not build it), workers sent the images.
+ */
+async function startEvaluationWorkers(model: tf.LayersModel, config: RunConfig, val: SegmentationDataset, threads: number, io: Output): Promise<EvaluationWorkerPool | null> {
+  if (threads === 1) return null;
+  const source: DatasetSource = { module: import.meta.url, exportName: 'createDatasets', args: [config, 'val'], property: 'val' };
+  try {
+    return await createEvaluationWorkers(model, threads, backendInfo().name, { dataset: val, source });
+  } catch (error) {
+    io.err(`note: evaluation workers load no samples themselves (${(error as Error).message})\n`);
+    return createEvaluationWorkers(model, threads, backendInfo().name);
+  }
+}
+
+/** Evaluates on the run's validation split (its `eval` settings) with a progress bar, on `evaluationThreads` threads. */
 export async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io: Output, evalIterations: number | null, val?: SegmentationDataset): Promise<EvaluationResult> {
   const dataset = val ?? (await createDatasets(config, 'val')).val;
   const total = Math.min(dataset.size, config.eval.limit ?? dataset.size);
+  const workers = await startEvaluationWorkers(model, config, dataset, evaluationThreads(config, total), io);
+  if (workers !== null) io.out(`evaluating on ${workers.count + 1} threads (${workers.mirrors(dataset) ? 'workers load their own samples' : 'samples sent to the workers'})\n`);
   const bar = new ProgressBar({ label: 'eval ', total, ...progressTarget(io) });
-  return evaluateSegmentation(model, dataset, {
-    // VOC (auto/whole/slide): every image at its original resolution, one at a time. 'resize', and the
-    // scenes (all at the model's input size, where 'whole' is the same pass), go in batches.
-    ...(config.eval.mode === 'slide' || (config.data.source !== 'scenes' && config.eval.mode !== 'resize') ? { inference: runInference(config) } : {}),
-    batchSize: config.eval.batchSize,
-    scales: config.eval.scales,
-    flip: config.eval.flip,
-    fold: config.eval.fold,
-    evalIterations,
-    sizeMultiple: config.model.outputStride,
-    ...(config.eval.limit !== null ? { limit: config.eval.limit } : {}),
-    onProgress: (done) => bar.update(done),
-  });
+  try {
+    return await evaluateSegmentation(model, dataset, {
+      ...(evaluatesAtOriginalSize(config) ? { inference: runInference(config) } : {}),
+      batchSize: config.eval.batchSize,
+      scales: config.eval.scales,
+      flip: config.eval.flip,
+      fold: config.eval.fold,
+      evalIterations,
+      sizeMultiple: config.model.outputStride,
+      ...(config.eval.limit !== null ? { limit: config.eval.limit } : {}),
+      workers,
+      onProgress: (done) => bar.update(done),
+    });
+  } finally {
+    await workers?.close();
+  }
 }

@@ -4,7 +4,7 @@
  * scale, or multi-scale + flip (class probabilities averaged at the label size).
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchSamples, batchToTensors } from '../data/augment.js';
+import { batchSamples, type SegmentationBatch } from '../data/augment.js';
 import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import type { HemHead } from '../layers/hemHead.js';
 import { findHemHeadLayers } from '../gradnets/hemStepSize.js';
@@ -37,6 +37,12 @@ export interface EvaluateOptions {
    * true; false runs the plain model (`predict` / `execute`).
    */
   fold?: boolean;
+  /**
+   * Threads evaluating batches besides the calling one (Node:
+   * `createEvaluationWorkers`); the same result as without them. The
+   * caller creates and closes them.
+   */
+  workers?: EvaluationWorkers | null;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -113,8 +119,128 @@ function hasFixedSpatialInput(model: tf.LayersModel): boolean {
 }
 
 /**
+ * How one evaluation turns images into predicted classes: the same on the
+ * calling thread and on evaluation workers (a plain object: it is posted to them).
+ */
+export interface EvaluationSettings {
+  scales: number[];
+  flip: boolean;
+  sizeMultiple: number;
+  /** Fold each batch norm into the conv before it (`foldInference`). */
+  fold: boolean;
+  /** T_eval for every HEM head (null: each head's own). */
+  evalIterations: number | null;
+  /**
+   * Every image at its own size through `inferProbabilities` with these
+   * options (scales, flip, sizeMultiple included), one image per call; null:
+   * batches through `predictProbabilities`.
+   */
+  inference: InferenceOptions | null;
+}
+
+/**
+ * Threads that evaluate whole batches besides the calling one (Node:
+ * `createEvaluationWorkers` in src/train/parallelEval.ts). The confusion
+ * counts are integers summed over batches, so an evaluation with workers
+ * equals the one without exactly.
+ */
+export interface EvaluationWorkers {
+  /** Worker threads (the calling thread evaluates besides them). */
+  readonly count: number;
+  /** Gives every worker `model`'s weights (`model.weights`, in order); once per evaluation, before `predict`. */
+  load(model: tf.LayersModel): Promise<void>;
+  /** The predicted class of every pixel ([B, H, W] row-major) of `images` [B, H, W, C], on worker `slot` ∈ [0, count). */
+  predict(slot: number, images: Float32Array, shape: [number, number, number, number], settings: EvaluationSettings): Promise<Int32Array>;
+  /**
+   * True when the workers hold their own copy of `dataset` (built from the
+   * same source), so that `evaluate` can load samples where they are used.
+   */
+  mirrors(dataset: SegmentationDataset): boolean;
+  /**
+   * Samples `indices` of the mirrored dataset, loaded and evaluated on worker
+   * `slot` (one batch, or one image at a time with `settings.inference`):
+   * their confusion counts [truth][prediction].
+   */
+  evaluate(slot: number, indices: readonly number[], settings: EvaluationSettings): Promise<number[][]>;
+}
+
+/**
+ * Adds samples to `confusion` as an evaluation does: one batch through
+ * `runner`, or (with `settings.inference`) one image at a time, each at its
+ * own size. Leaks no tensors.
+ */
+export function evaluateSamples(runner: EvaluationRunner, samples: readonly SegmentationSample[], settings: EvaluationSettings, confusion: ConfusionMatrix): void {
+  const batches = settings.inference !== null ? samples.map((sample) => [sample]) : [samples];
+  for (const part of batches) {
+    const batch = batchSamples(part);
+    const images = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, batch.channels], 'float32');
+    try {
+      confusion.update(runner.predict(images, settings), batch.labels);
+    } finally {
+      images.dispose();
+    }
+  }
+}
+
+/**
+ * A model prepared for evaluations with one kind of settings: for batched
+ * multi-scale inference a model built for one input size runs through a
+ * variable-size copy with the same weights; with `fold`, its batch norms
+ * are folded once; a T_eval override holds for the HEM heads until
+ * `dispose`. `predict` gives the predicted classes of a batch, on
+ * whichever thread holds the runner (`evaluateSegmentation` and its workers).
+ */
+export class EvaluationRunner {
+  private constructor(
+    private readonly model: tf.LayersModel,
+    private readonly target: tf.LayersModel,
+    private readonly folded: FoldedInference | null,
+    private readonly evalIterations: number | null,
+  ) {
+    // For the runner's lifetime (the whole evaluation), as a caller sees it.
+    if (evalIterations !== null) for (const head of findHemHeads(target)) head.setEvalIterations(evalIterations);
+  }
+
+  /** True when `settings` need another runner than one made for `other`. */
+  static differ(settings: EvaluationSettings, other: EvaluationSettings): boolean {
+    const variable = (s: EvaluationSettings) => s.inference === null && s.scales.some((scale) => scale !== 1);
+    const fold = (s: EvaluationSettings) => (s.inference?.fold ?? s.fold) !== false;
+    return variable(settings) !== variable(other) || fold(settings) !== fold(other) || settings.evalIterations !== other.evalIterations;
+  }
+
+  static async create(model: tf.LayersModel, settings: EvaluationSettings): Promise<EvaluationRunner> {
+    const multiScale = settings.inference === null && settings.scales.some((s) => s !== 1);
+    const target = multiScale && hasFixedSpatialInput(model) ? await withVariableInputSize(model) : model;
+    // Original-size inference: folded once for the evaluation and disposed at its end (a bare model given to inferProbabilities would keep its shared fold alive after it).
+    const fold = (settings.inference?.fold ?? settings.fold) !== false;
+    return new EvaluationRunner(model, target, fold ? foldInference(target) : null, settings.evalIterations);
+  }
+
+  /** Predicted classes [B·H·W] of `images` [B, H, W, C] (label size: the image size). */
+  predict(images: tf.Tensor4D, settings: EvaluationSettings): Int32Array {
+    return tf.tidy(() => {
+      const probabilities =
+        settings.inference !== null
+          ? inferProbabilities(this.folded ?? this.target, images, { ...settings.inference, fold: this.folded !== null })
+          : predictProbabilities(this.target, images, settings.scales, settings.flip, settings.sizeMultiple, this.folded);
+      return tf.argMax(probabilities, -1).dataSync() as Int32Array;
+    });
+  }
+
+  /** Ends the runner: its heads' T_eval back to their own, the fold and the variable-size copy disposed. */
+  dispose(): void {
+    if (this.evalIterations !== null) for (const head of findHemHeads(this.target)) head.setEvalIterations(null);
+    this.folded?.dispose();
+    if (this.target !== this.model) this.target.dispose();
+  }
+}
+
+/**
  * Evaluates `model` on `dataset`. For scales ≠ 1 a model built for a fixed
  * input size is evaluated through a variable-size copy with the same weights.
+ * With `workers`, whole batches (single images at original size) go to the
+ * worker threads while the calling thread evaluates one more; the result is
+ * the same as without them.
  */
 export async function evaluateSegmentation(model: tf.LayersModel, dataset: SegmentationDataset, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const batchSize = options.batchSize ?? 8;
@@ -129,80 +255,71 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
   for (const [name, value] of [['fold', options.fold], ['inference.fold', options.inference?.fold]] as const) {
     if (value !== undefined && typeof value !== 'boolean') throw new Error(`evaluateSegmentation: '${name}' must be a boolean, received ${JSON.stringify(value)}`);
   }
-  if (options.inference !== undefined) return evaluateAtOriginalSize(model, dataset, { ...options, scales });
-  const multiScale = scales.some((s) => s !== 1);
-  const target = multiScale && hasFixedSpatialInput(model) ? await withVariableInputSize(model) : model;
-  const folded = options.fold === false ? null : foldInference(target);
-  const heads = findHemHeads(target);
-  const evalIterations = options.evalIterations ?? null;
-  if (evalIterations !== null) for (const head of heads) head.setEvalIterations(evalIterations);
-  const confusion = new ConfusionMatrix(dataset.numClasses, { ignoreLabel: dataset.ignoreLabel, classNames: dataset.classNames });
-  const total = Math.min(dataset.size, options.limit ?? dataset.size);
-  try {
-    // A streaming dataset decodes the next batch while this one runs.
-    const requestBatch = (start: number): Promise<SegmentationSample[]> | null => {
-      if (start >= total) return null;
-      const promise = loadSamples(dataset, Array.from({ length: Math.min(batchSize, total - start) }, (_, i) => ({ index: start + i })));
-      promise.catch(() => undefined);
-      return promise;
-    };
-    let next = requestBatch(0);
-    for (let start = 0; start < total; start += batchSize) {
-      const samples = await (next as Promise<SegmentationSample[]>);
-      next = requestBatch(start + batchSize);
-      const indices = samples.map((_, i) => start + i);
-      const batch = batchSamples(samples);
-      const { images, labels } = batchToTensors(batch);
-      const probabilities = predictProbabilities(target, images, scales, options.flip ?? false, options.sizeMultiple ?? 8, folded);
-      confusion.updateFromTensors(probabilities, batch.labels);
-      tf.dispose([images, labels, probabilities]);
-      options.onProgress?.(start + indices.length, total);
-    }
-  } finally {
-    if (evalIterations !== null) for (const head of heads) head.setEvalIterations(null);
-    folded?.dispose();
-    if (target !== model) target.dispose();
-  }
-  return { metrics: confusion.toJSON(), confusion, samples: total };
-}
-
-/** One image at a time at its own resolution (whole image or sliding windows). */
-async function evaluateAtOriginalSize(model: tf.LayersModel, dataset: SegmentationDataset, options: EvaluateOptions & { scales: number[] }): Promise<EvaluationResult> {
-  const heads = findHemHeads(model);
-  const evalIterations = options.evalIterations ?? null;
-  if (evalIterations !== null) for (const head of heads) head.setEvalIterations(evalIterations);
-  const confusion = new ConfusionMatrix(dataset.numClasses, { ignoreLabel: dataset.ignoreLabel, classNames: dataset.classNames });
-  const total = Math.min(dataset.size, options.limit ?? dataset.size);
-  const inference: InferenceOptions = {
-    sizeMultiple: options.sizeMultiple ?? 8,
-    ...options.inference,
-    scales: options.scales,
-    flip: options.flip ?? false,
+  const flip = options.flip ?? false;
+  const sizeMultiple = options.sizeMultiple ?? 8;
+  const settings: EvaluationSettings = {
+    scales,
+    flip,
+    sizeMultiple,
+    fold: options.fold !== false,
+    evalIterations: options.evalIterations ?? null,
+    inference: options.inference !== undefined ? { sizeMultiple, ...options.inference, scales, flip } : null,
   };
-  // Folded once for this evaluation and disposed at its end (a bare model given to inferProbabilities would keep its shared fold alive after it).
-  const folded = (inference.fold ?? options.fold) === false ? null : foldInference(model);
+  const workers = options.workers !== undefined && options.workers !== null && options.workers.count > 0 ? options.workers : null;
+  // Batches, or one image at a time at its own resolution (whole image or sliding windows).
+  const unit = settings.inference !== null ? 1 : batchSize;
+  const confusion = new ConfusionMatrix(dataset.numClasses, { ignoreLabel: dataset.ignoreLabel, classNames: dataset.classNames });
+  const total = Math.min(dataset.size, options.limit ?? dataset.size);
+  const runner = await EvaluationRunner.create(model, settings);
   try {
-    // A streaming dataset decodes the next image while this one runs.
-    const request = (i: number): Promise<SegmentationSample[]> | null => {
-      if (i >= total) return null;
-      const promise = loadSamples(dataset, [{ index: i }]);
+    if (workers !== null) await workers.load(model);
+    // Workers with their own copy of the dataset load their samples themselves; others get the images.
+    const remoteLoads = workers?.mirrors(dataset) === true;
+    // One round: a unit (batch or image) for this thread and one for every worker.
+    const perRound = unit * (1 + (workers?.count ?? 0));
+    const load = (from: number, count: number): Promise<SegmentationSample[]> | null => {
+      if (from >= total) return null;
+      // A streaming dataset decodes the next round while this one runs.
+      const promise = loadSamples(dataset, Array.from({ length: Math.min(count, total - from) }, (_, i) => ({ index: from + i })));
       promise.catch(() => undefined);
       return promise;
     };
-    let next = request(0);
-    for (let i = 0; i < total; i++) {
-      const [sample] = (await next) as SegmentationSample[];
-      next = request(i + 1);
-      if (sample === undefined) throw new Error(`evaluateSegmentation: the dataset returned no sample ${i}`);
-      const image = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
-      const probabilities = inferProbabilities(folded ?? model, image, { ...inference, fold: folded !== null });
-      confusion.updateFromTensors(probabilities, sample.label);
-      tf.dispose([image, probabilities]);
-      options.onProgress?.(i + 1, total);
+    const loadRound = (start: number) => load(start, remoteLoads ? unit : perRound);
+    let next = loadRound(0);
+    for (let start = 0; start < total; start += perRound) {
+      const samples = await (next as Promise<SegmentationSample[]>);
+      if (samples.length === 0) throw new Error(`evaluateSegmentation: the dataset returned no samples from ${start}`);
+      const end = Math.min(start + perRound, total);
+      // This thread's unit first; the workers' are sent before it runs, so they run while it does.
+      let remote: Promise<number[][] | null>[] = [];
+      if (workers !== null && remoteLoads) {
+        for (let from = start + unit, slot = 0; from < end; from += unit, slot++) {
+          const indices = Array.from({ length: Math.min(unit, end - from) }, (_, i) => from + i);
+          remote.push(workers.evaluate(slot, indices, settings));
+        }
+      } else if (workers !== null) {
+        remote = [];
+        for (let from = unit, slot = 0; from < samples.length; from += unit, slot++) {
+          const batch = batchSamples(samples.slice(from, from + unit));
+          remote.push(
+            workers.predict(slot, batch.images, [batch.batchSize, batch.height, batch.width, batch.channels], settings).then((prediction) => {
+              confusion.update(prediction, batch.labels);
+              return null;
+            }),
+          );
+        }
+      }
+      remote.forEach((p) => p.catch(() => undefined));
+      // After the workers' requests are out: an in-memory dataset renders the next round right here.
+      next = loadRound(start + perRound);
+      evaluateSamples(runner, samples.slice(0, unit), settings, confusion);
+      for (const counts of await Promise.all(remote)) {
+        if (counts !== null) confusion.merge(ConfusionMatrix.fromJSON({ numClasses: dataset.numClasses, ignoreLabel: dataset.ignoreLabel, matrix: counts }));
+      }
+      options.onProgress?.(end, total);
     }
   } finally {
-    folded?.dispose();
-    if (evalIterations !== null) for (const head of heads) head.setEvalIterations(null);
+    runner.dispose();
   }
   return { metrics: confusion.toJSON(), confusion, samples: total };
 }

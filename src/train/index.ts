@@ -5,8 +5,8 @@ export { trainSegmentation, batchIndices, decayedVariables, DEFAULT_TRAIN_OPTION
 export type { TrainOptions, TrainEvent, TrainSetup, TrainResult } from './loop.js';
 export { captureCheckpoint, restoreModel, restoreOptimizer, modelArtifacts, checkManifest, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { Checkpoint, CheckpointManifest } from './checkpoint.js';
-export { evaluateSegmentation, predictProbabilities, findHemHeads, withVariableInputSize } from './evaluate.js';
-export type { EvaluateOptions, EvaluationResult } from './evaluate.js';
+export { evaluateSegmentation, predictProbabilities, findHemHeads, withVariableInputSize, EvaluationRunner } from './evaluate.js';
+export type { EvaluateOptions, EvaluationResult, EvaluationSettings, EvaluationWorkers } from './evaluate.js';
 export { attentionMaps } from './attention.js';
 export type { AttentionMapOptions, AttentionMaps } from './attention.js';
 export { defaultRunConfig, mergeRunConfig, RUN_SCHEMA, TRAIN_SCHEMA, EVAL_SCHEMA } from './runConfig.js';

@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { SegmentationBatch } from '../data/augment.js';
 import { copyTensorInto } from '../kernels/wasmHeap.js';
 import type { GradientWorkers, ShardResult, ShardSettings } from './loop.js';
+import { WorkerSlot } from './workerSlot.js';
 
 /** Cores of this machine: the default number of training workers. */
 export function defaultWorkerCount(): number {
@@ -24,20 +25,14 @@ export function defaultWorkerCount(): number {
 }
 
 /** Messages from a worker. */
-type WorkerReply =
-  | { type: 'ready' }
-  | { type: 'done'; loss: number; scored: number }
-  | { type: 'error'; message: string };
+type WorkerReply = { type: 'ready' } | { type: 'done'; loss: number; scored: number } | { type: 'error'; message: string };
 
 function sizeOf(shape: readonly (number | null)[]): number {
   return shape.reduce((p: number, d) => p * (d ?? 1), 1);
 }
 
 interface Slot {
-  worker: Worker;
-  /** Resolves the reply to the request in flight. */
-  waiting: ((reply: WorkerReply) => void) | null;
-  failed: Error | null;
+  channel: WorkerSlot<WorkerReply>;
   images: Float32Array;
   labels: Int32Array;
   gradients: Float32Array;
@@ -89,51 +84,22 @@ export class GradientWorkerPool implements GradientWorkers {
     const trainableShapes = model.trainableWeights.map((w) => w.shape as number[]);
     const stateShapes = model.nonTrainableWeights.map((w) => w.shape as number[]);
     for (let i = 0; i < count; i++) {
-      const slot: Slot = {
-        worker: startModuleWorker('parallelWorker', { topology, backend, trainableShapes, stateShapes, weights: pool.weights }),
-        waiting: null,
-        failed: null,
+      const worker = startModuleWorker('parallelWorker', { topology, backend, trainableShapes, stateShapes, weights: pool.weights });
+      pool.slots.push({
+        channel: new WorkerSlot<WorkerReply>(worker, 'GradientWorkerPool', `gradient worker ${i + 1}`),
         images: new Float32Array(new SharedArrayBuffer(4)),
         labels: new Int32Array(new SharedArrayBuffer(4)),
         gradients: new Float32Array(new SharedArrayBuffer(4 * trainableSize)),
         state: new Float32Array(new SharedArrayBuffer(4 * stateSize)),
-      };
-      slot.worker.on('message', (reply: WorkerReply) => {
-        const resolve = slot.waiting;
-        slot.waiting = null;
-        resolve?.(reply);
       });
-      const fail = (error: Error) => {
-        slot.failed = error;
-        const resolve = slot.waiting;
-        slot.waiting = null;
-        resolve?.({ type: 'error', message: error.message });
-      };
-      slot.worker.on('error', fail);
-      slot.worker.on('exit', (code) => {
-        if (!pool.closed) fail(new Error(`gradient worker ${i + 1} exited with code ${code}`));
-      });
-      pool.slots.push(slot);
     }
     try {
-      await Promise.all(pool.slots.map((slot) => pool.reply(slot, null)));
+      await Promise.all(pool.slots.map((slot) => slot.channel.request(null)));
     } catch (error) {
       await pool.close();
       throw error;
     }
     return pool;
-  }
-
-  /** Sends a request (or, with null, only waits) and resolves with the worker's successful reply. */
-  private reply(slot: Slot, request: object | null): Promise<WorkerReply> {
-    return new Promise((resolve, reject) => {
-      if (slot.failed !== null) {
-        reject(new Error(`GradientWorkerPool: ${slot.failed.message}`));
-        return;
-      }
-      slot.waiting = (reply) => (reply.type === 'error' ? reject(new Error(`GradientWorkerPool: a worker failed: ${reply.message}`)) : resolve(reply));
-      if (request !== null) slot.worker.postMessage(request);
-    });
   }
 
   async compute(model: tf.LayersModel, shards: readonly SegmentationBatch[], settings: ShardSettings): Promise<ShardResult[]> {
@@ -153,7 +119,7 @@ export class GradientWorkerPool implements GradientWorkers {
       if (slot.labels.length < shard.labels.length) slot.labels = new Int32Array(new SharedArrayBuffer(4 * shard.labels.length));
       slot.images.set(shard.images);
       slot.labels.set(shard.labels);
-      return this.reply(slot, {
+      return slot.channel.request({
         type: 'step',
         images: slot.images,
         labels: slot.labels,
@@ -176,7 +142,7 @@ export class GradientWorkerPool implements GradientWorkers {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    await Promise.all(this.slots.map((slot) => slot.channel.terminate()));
   }
 }
 

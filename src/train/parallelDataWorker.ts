@@ -4,7 +4,8 @@
  * `load` requests with the samples.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SampleRequest, SegmentationDataset } from '../data/types.js';
+import type { SampleRequest } from '../data/types.js';
+import { buildDatasetFromSource } from './datasetSource.js';
 import type { DatasetSource, DataWorkerReply } from './parallelData.js';
 
 const port = parentPort;
@@ -12,17 +13,7 @@ if (port === null) throw new Error('parallelDataWorker: must run as a worker thr
 const { source } = workerData as { source: DatasetSource };
 const post = (reply: DataWorkerReply) => port.postMessage(reply);
 
-async function build(): Promise<SegmentationDataset> {
-  const module = (await import(source.module)) as Record<string, unknown>;
-  const factory = module[source.exportName];
-  if (typeof factory !== 'function') throw new Error(`'${source.module}' has no function export '${source.exportName}'`);
-  const made = (await (factory as (...args: unknown[]) => unknown)(...source.args)) as Record<string, unknown>;
-  const dataset = (source.property !== undefined ? made[source.property] : made) as SegmentationDataset | undefined;
-  if (dataset === undefined || typeof dataset.get !== 'function') throw new Error(`'${source.exportName}' did not give a dataset${source.property !== undefined ? ` in '${source.property}'` : ''}`);
-  return dataset;
-}
-
-build().then(
+buildDatasetFromSource(source).then(
   (dataset) => {
     port.on('message', (request: { type: 'load'; id: number; requests: SampleRequest[] }) => {
       try {

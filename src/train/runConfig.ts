@@ -37,6 +37,8 @@ export interface EvalConfig {
   evalIterations: number | null;
   /** Evaluate on at most this many samples (null: all). */
   limit: number | null;
+  /** Evaluation threads (null: `train.workers` when set, else one per core on wasm/cpu, 1 on backends that thread inside). */
+  workers: number | null;
 }
 
 /** Training settings beyond the loop's own: an annealed η for the HEM heads (GradNets-style). */
@@ -112,6 +114,7 @@ export const EVAL_SCHEMA = {
   fold: { kind: 'boolean', default: true, flag: 'eval-fold', doc: 'fold each batch norm into the conv before it for inference (same logits, fewer kernels); --no-eval-fold runs the plain model' },
   evalIterations: { kind: 'integer', min: 1, nullable: true, default: null, doc: 'T_eval override for every HEM head (null: the model’s own)' },
   limit: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'eval-limit', doc: 'evaluate at most this many images' },
+  workers: { kind: 'integer', min: 1, nullable: true, default: null, flag: 'eval-workers', doc: 'evaluation threads (whole batches on worker_threads, the same counts as one thread; default: train.workers when set, else one per core on wasm/cpu, 1 on backends that thread inside)' },
 } as const satisfies Schema;
 
 /** The whole run config; `hemnet --help` lists every field that has a flag. */
