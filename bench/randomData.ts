@@ -14,5 +14,5 @@ export function randomSegmentationDataset(size: number, side: number): Segmentat
     for (let j = 0; j < label.length; j++) label[j] = j < 2 * side ? 255 : (i + (j >> 9)) % 11;
     return { image, label, height: side, width: side, channels: 3, id: `r${i}` };
   });
-  return { numClasses: 11, ignoreLabel: 255, classNames: [], size, get: (i: number) => samples[i % size]! };
+  return { numClasses: 11, ignoreLabel: 255, classNames: Array.from({ length: 11 }, (_, i) => `class${i}`), size, get: (i: number) => samples[i % size]! };
 }

@@ -25,6 +25,7 @@
  *                    rows of one run)
  *   --heads LIST     heads of the training and inference workloads (default hem,fcn,ema)
  *   --no-hem-paper   skip the HEM workload at the paper's size
+ *   --no-eval        skip the evaluation rows (evaluateSegmentation on 1 and N threads)
  *   --no-infer-plain skip the plain `model.apply` inference rows (inference
  *                    runs folded, as the library does: see inferWorkload)
  *   --no-peer        skip PyTorch
@@ -52,6 +53,8 @@ import { buildSegmentationModel, countParameters } from '../src/models/zoo.js';
 import { batchIndices, batchLoss, decayedVariables, trainSegmentation, type TrainOptions } from '../src/train/loop.js';
 import { createOptimizer, type TrainingOptimizer } from '../src/train/optimizer.js';
 import { createGradientWorkers, type GradientWorkerPool } from '../src/train/parallel.js';
+import { evaluateSegmentation } from '../src/train/evaluate.js';
+import { createEvaluationWorkers } from '../src/train/parallelEval.js';
 import { format, median } from './timing.js';
 
 const { values } = parseArgs({
@@ -66,6 +69,7 @@ const { values } = parseArgs({
     heads: { type: 'string', default: 'hem,fcn,ema' },
     'no-hem-paper': { type: 'boolean', default: false },
     'no-infer-plain': { type: 'boolean', default: false },
+    'no-eval': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     'cpu-full': { type: 'boolean', default: false },
   },
@@ -199,6 +203,38 @@ function inferWorkload(head: (typeof ALL_HEADS)[number], plain = false): Workloa
   };
 }
 
+const EVAL_BATCHES_PER_RUN = 10;
+
+/**
+ * An evaluation as `hemnet eval` runs it: `evaluateSegmentation` of 80
+ * images (batches of 8, folded) on `threads` threads, the workers holding
+ * their own copy of the dataset (samples loaded where they are evaluated).
+ * More work than the peer's inference pass (softmax, arg-max, confusion
+ * counts, the data read), so its ratio understates the inference alone.
+ */
+async function evalWorkload(head: (typeof ALL_HEADS)[number], threads: number, backend: string): Promise<Workload> {
+  const { model } = buildSegmentationModel({ head });
+  const images = BATCH * EVAL_BATCHES_PER_RUN;
+  const dataset = randomSegmentationDataset(images, SIZE);
+  const source = { module: new URL('./randomData.ts', import.meta.url).href, exportName: 'randomSegmentationDataset', args: [images, SIZE] };
+  const workers = await createEvaluationWorkers(model, threads, backend, { dataset, source });
+  const run = async () => {
+    await evaluateSegmentation(model, dataset, { batchSize: BATCH, workers });
+  };
+  const warmUntil = performance.now() + 1000 * Number(values['warmup-seconds']);
+  for (let i = 0; i < Math.max(1, warmupRuns) || performance.now() < warmUntil; i++) await run(); // warm-up (the workers' JIT and XNNPACK operators too)
+  return {
+    label: `eval ${head} (evaluateSegmentation), ${threads} thread${threads > 1 ? 's' : ''}`,
+    peer: `infer:${head}`,
+    images,
+    run,
+    dispose: async () => {
+      await workers?.close();
+      model.dispose();
+    },
+  };
+}
+
 function hemPaperWorkload(): Workload {
   const [B, N, C, K] = [4, 65 * 65, 512, 64];
   const x = tf.randomNormal([B, N, C]) as tf.Tensor3D;
@@ -249,7 +285,8 @@ console.log(`bench:train — ${new Date().toISOString()} · ${cpus()[0]?.model ?
 console.log(`backends: ${backends.join(', ')} · repeats ${repeats} (medians), each after ${rewarmRuns} untimed run(s) of the same workload · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log(
   "inference rows: foldInference(model).logits(x), the library's inference path (inferProbabilities, evaluateSegmentation, CLI eval/predict), " +
-    "batch 8, completed by reading one logit (the peer returns its tensor uncopied); 'plain model.apply' rows: the unfolded model, same read",
+    "batch 8, completed by reading one logit (the peer returns its tensor uncopied); 'plain model.apply' rows: the unfolded model, same read; " +
+    "'eval' rows: evaluateSegmentation of 80 images on 1 or N threads (what hemnet eval runs: also softmax, arg-max, confusion counts, data), against the peer's inference of as many images",
 );
 
 interface Row {
@@ -283,6 +320,7 @@ for (const backend of backends) {
     }
     for (const head of HEADS) workloads.push(inferWorkload(head));
     if (values['no-infer-plain'] !== true) for (const head of HEADS) workloads.push(inferWorkload(head, true));
+    if (values['no-eval'] !== true) for (const head of HEADS) for (const threads of workerCounts) workloads.push(await evalWorkload(head, threads, backend));
     if (values['no-hem-paper'] !== true) workloads.push(hemPaperWorkload());
   }
   if (peer !== null) {
@@ -310,7 +348,8 @@ for (const backend of backends) {
         row.cpu.push([...after].map(([task, ms]) => (ms - (before.get(task) ?? 0)) / TRAIN_STEPS_PER_RUN).sort((a, b) => b - a));
       }
       if (peer === null || w.peer === null) continue;
-      const iterations = w.peer.startsWith('train') ? TRAIN_STEPS_PER_RUN : w.peer.startsWith('infer') ? INFER_PER_RUN : 1;
+      // The peer runs as many images (batches of 8) as the row; 'ms' rows one call.
+      const iterations = w.images > 0 ? w.images / BATCH : 1;
       for (const threads of peerThreads) {
         const answer = await peer.ask({ op: 'run', workload: w.peer, threads, iterations, warmup: rewarmRuns * iterations });
         const list = row.peer.get(threads) ?? [];
