@@ -24,6 +24,7 @@ import { restoreModel, restoreOptimizer, type Checkpoint } from '../train/checkp
 import type { TrainingOptimizer } from '../train/optimizer.js';
 import { readLatestCheckpoint, readNewestIntactCheckpoint, loadModelFromFiles, type NoteSink } from '../train/checkpointFiles.js';
 import { attentionMaps } from '../train/attention.js';
+import { datasetBasesUsage, type HeadBasesUsage } from '../train/monitor.js';
 import { defaultRunConfig, defaultRunConfigFor, mergeRunConfig, type PartialRunConfig, type RunConfig } from '../train/runConfig.js';
 import { inferProbabilities, type InferenceOptions, type InferenceTarget } from '../infer/inference.js';
 import { foldInference } from '../infer/folded.js';
@@ -293,15 +294,22 @@ async function startEvaluationWorkers(model: tf.LayersModel, config: RunConfig, 
   }
 }
 
-/** Evaluates on the run's validation split (its `eval` settings) with a progress bar, on `evaluationThreads` threads. */
-export async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io: Output, evalIterations: number | null, val?: SegmentationDataset): Promise<EvaluationResult> {
+/** An evaluation of a run's model, and the bases usage of its HEM heads over the same images. */
+export type RunEvaluation = EvaluationResult & { bases: HeadBasesUsage[] };
+
+/**
+ * Evaluates on the run's validation split (its `eval` settings) with a
+ * progress bar, then measures the bases usage of every HEM/EMA head over the
+ * same images; both on `evaluationThreads` threads.
+ */
+export async function evaluateWithProgress(model: tf.LayersModel, config: RunConfig, io: Output, evalIterations: number | null, val?: SegmentationDataset): Promise<RunEvaluation> {
   const dataset = val ?? (await createDatasets(config, 'val')).val;
   const total = Math.min(dataset.size, config.eval.limit ?? dataset.size);
   const workers = await startEvaluationWorkers(model, config, dataset, evaluationThreads(config, total), io);
   if (workers !== null) io.out(`evaluating on ${workers.count + 1} threads (${workers.mirrors(dataset) ? 'workers load their own samples' : 'samples sent to the workers'})\n`);
   const bar = new ProgressBar({ label: 'eval ', total, ...progressTarget(io) });
   try {
-    return await evaluateSegmentation(model, dataset, {
+    const result = await evaluateSegmentation(model, dataset, {
       ...(evaluatesAtOriginalSize(config) ? { inference: runInference(config) } : {}),
       batchSize: config.eval.batchSize,
       scales: config.eval.scales,
@@ -313,6 +321,8 @@ export async function evaluateWithProgress(model: tf.LayersModel, config: RunCon
       workers,
       onProgress: (done) => bar.update(done),
     });
+    const bases = await datasetBasesUsage(model, dataset, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: evalIterations, workers });
+    return { ...result, bases };
   } finally {
     await workers?.close();
   }

@@ -244,35 +244,91 @@ export function measureTraining(model: tf.LayersModel, probe: ProbeBatch, option
   };
 }
 
+/** One head's bases usage summed over images (`datasetBasesUsage` adds these batch by batch, in dataset order). */
+export interface BasesUsageSums {
+  head: string;
+  /** Σ over images of the share per basis. */
+  share: number[];
+  /** Σ over images of the log of the per-pixel bases (every image has the same number of pixels). */
+  pixelEntropy: number;
+  images: number;
+  distinct: number;
+}
+
+/** The sums of one batch: `samples` centre-cropped to the model's input size (`fitSample`), every head's bases usage. */
+export function basesUsageSumsOf(model: tf.LayersModel, samples: readonly SegmentationSample[], ignoreLabel: number, iterations: number | null): BasesUsageSums[] {
+  const size = fixedInputSize(model);
+  const { images, labels } = batchToTensors(batchSamples(samples.map((sample) => fitSample(sample, size, ignoreLabel))));
+  labels.dispose();
+  const n = samples.length;
+  try {
+    return headBasesUsage(model, images, iterations ?? undefined).map((usage) => ({
+      head: usage.head,
+      share: usage.share.map((p) => p * n),
+      pixelEntropy: Math.log(usage.pixelBases) * n,
+      images: n,
+      distinct: usage.distinctBases,
+    }));
+  } finally {
+    images.dispose();
+  }
+}
+
+/**
+ * Threads computing bases usage besides the calling one, each with its own
+ * copy of the dataset (Node: `createEvaluationWorkers` with a mirrored
+ * dataset, src/train/parallelEval.ts).
+ */
+export interface BasesUsageWorkers {
+  readonly count: number;
+  /** Gives every worker `model`'s weights and head state (once, before `basesUsage`). */
+  load(model: tf.LayersModel): Promise<void>;
+  /** True when the workers hold their own copy of `dataset`. */
+  mirrors(dataset: SegmentationDataset): boolean;
+  /** `basesUsageSumsOf` of samples `indices` of the mirrored dataset, on worker `slot`. */
+  basesUsage(slot: number, indices: readonly number[], iterations: number | null): Promise<BasesUsageSums[]>;
+}
+
 /**
  * Bases usage of every head over a whole dataset (at most `limit` samples),
- * in batches: the shares are averaged over all pixels of all images.
+ * in batches: the shares are averaged over all pixels of all images. With
+ * `workers` that mirror `dataset`, batches are computed on them too; the
+ * sums are added in dataset order, so the result is the same.
  */
 export async function datasetBasesUsage(
   model: tf.LayersModel,
   dataset: SegmentationDataset,
-  options: { batchSize?: number; limit?: number | null; iterations?: number | null } = {},
+  options: { batchSize?: number; limit?: number | null; iterations?: number | null; workers?: BasesUsageWorkers | null } = {},
 ): Promise<HeadBasesUsage[]> {
   const batchSize = options.batchSize ?? 8;
   const total = Math.min(dataset.size, options.limit ?? dataset.size);
+  const iterations = options.iterations ?? null;
+  const workers = options.workers !== undefined && options.workers !== null && options.workers.count > 0 && options.workers.mirrors(dataset) ? options.workers : null;
+  if (workers !== null && findHemHeads(model).length > 0) await workers.load(model);
   const sums = new Map<string, { share: number[]; pixelEntropy: number; images: number; distinct: number }>();
-  for (let start = 0; start < total; start += batchSize) {
-    const n = Math.min(batchSize, total - start);
-    const size = fixedInputSize(model);
-    // Streaming datasets decode on demand (load); in-memory ones answer get.
-    const samples = await loadSamples(dataset, Array.from({ length: n }, (_, i) => ({ index: start + i })));
-    const { images, labels } = batchToTensors(batchSamples(samples.map((sample) => fitSample(sample, size, dataset.ignoreLabel))));
-    labels.dispose();
-    try {
-      for (const usage of headBasesUsage(model, images, options.iterations ?? undefined)) {
-        const entry = sums.get(usage.head) ?? { share: usage.share.map(() => 0), pixelEntropy: 0, images: 0, distinct: usage.distinctBases };
-        usage.share.forEach((p, k) => (entry.share[k] = (entry.share[k] as number) + p * n));
-        entry.pixelEntropy += Math.log(usage.pixelBases) * n; // every image has the same number of pixels
-        entry.images += n;
-        sums.set(usage.head, entry);
+  const add = (parts: readonly BasesUsageSums[]) => {
+    for (const part of parts) {
+      const entry = sums.get(part.head) ?? { share: part.share.map(() => 0), pixelEntropy: 0, images: 0, distinct: part.distinct };
+      part.share.forEach((p, k) => (entry.share[k] = (entry.share[k] as number) + p));
+      entry.pixelEntropy += part.pixelEntropy;
+      entry.images += part.images;
+      sums.set(part.head, entry);
+    }
+  };
+  if (findHemHeads(model).length > 0) {
+    const perRound = batchSize * (1 + (workers?.count ?? 0));
+    for (let start = 0; start < total; start += perRound) {
+      const end = Math.min(start + perRound, total);
+      const remote: Promise<BasesUsageSums[]>[] = [];
+      for (let from = start + batchSize, slot = 0; workers !== null && from < end; from += batchSize, slot++) {
+        remote.push(workers.basesUsage(slot, Array.from({ length: Math.min(batchSize, end - from) }, (_, i) => from + i), iterations));
       }
-    } finally {
-      images.dispose();
+      remote.forEach((p) => p.catch(() => undefined));
+      // Streaming datasets decode on demand (load); in-memory ones answer get.
+      const own = Math.min(batchSize, end - start);
+      const samples = await loadSamples(dataset, Array.from({ length: own }, (_, i) => ({ index: start + i })));
+      add(basesUsageSumsOf(model, samples, dataset.ignoreLabel, iterations));
+      for (const parts of await Promise.all(remote)) add(parts);
     }
   }
   return [...sums.entries()].map(([head, { share, pixelEntropy, images, distinct }]) => {

@@ -1,7 +1,8 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { evaluateSegmentation, type EvaluateOptions, type EvaluationSettings } from './evaluate.js';
+import { evaluateSegmentation, findHemHeads, type EvaluateOptions, type EvaluationSettings } from './evaluate.js';
+import { datasetBasesUsage } from './monitor.js';
 import type { SegmentationDataset } from '../data/types.js';
 import { createEvaluationWorkers, EvaluationWorkerPool, type MirroredDataset } from './parallelEval.js';
 import { hemHead } from '../layers/hemHead.js';
@@ -94,6 +95,35 @@ describe('evaluation on worker threads (EvaluationWorkerPool)', () => {
     perturb(m, 0.5);
     const second = await both(m, data.dataset, workers, { batchSize: 2 });
     assert.notDeepEqual(second, first, 'the perturbed model must predict differently, or this test says nothing');
+  });
+
+  it('workers follow the head state that is not a weight (an annealed η, a T_eval override) and compute the same bases usage', async () => {
+    await useBackend('wasm');
+    const m = model(16);
+    const data = dataset(9, 16);
+    const workers = await pool(m, 2, data); // created before the head changes
+    const before = await evaluateSegmentation(m, data.dataset, { batchSize: 2 });
+    const [head] = findHemHeads(m);
+    assert.ok(head !== undefined);
+    head.setStepSize(0.05);
+    head.setEvalIterations(1);
+    try {
+      const after = await both(m, data.dataset, workers, { batchSize: 2 });
+      assert.notDeepEqual(after, before.confusion.toArray(), 'η 0.05 at T 1 must predict differently, or this test says nothing');
+      for (const iterations of [null, 4]) {
+        const alone = await datasetBasesUsage(m, data.dataset, { batchSize: 2, iterations });
+        const tensors = tf.memory().numTensors;
+        const shared = await datasetBasesUsage(m, data.dataset, { batchSize: 2, iterations, workers });
+        assert.equal(tf.memory().numTensors, tensors);
+        assert.equal(shared.length, 1);
+        assert.deepEqual(shared, alone);
+      }
+      const other = await datasetBasesUsage(m, data.dataset, { batchSize: 2, iterations: 1 });
+      assert.notDeepEqual(other, await datasetBasesUsage(m, data.dataset, { batchSize: 2, iterations: 4 }), 'T must change the usage, or the T check says nothing');
+    } finally {
+      head.setStepSize(null);
+      head.setEvalIterations(null);
+    }
   });
 
   it('a pool mirrors only its own dataset, and checks the copy a worker builds', async () => {

@@ -7,13 +7,15 @@
  * result equals a one-thread evaluation exactly. A pool that mirrors the
  * dataset (each worker builds its own copy from a `DatasetSource`) is sent
  * sample indices instead of images and returns confusion counts, so that
- * decoding or rendering the samples runs on the workers too. Weights are sent once per
+ * decoding or rendering the samples runs on the workers too; such a pool
+ * also computes the bases usage of its batches (`datasetBasesUsage`). Weights are sent once per
  * evaluation (`load`), so one pool serves evaluations of a model that trains
  * in between.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { EvaluationSettings, EvaluationWorkers } from './evaluate.js';
+import { findHemHeads, type EvaluationSettings, type EvaluationWorkers } from './evaluate.js';
 import type { SegmentationDataset } from '../data/types.js';
+import type { BasesUsageSums, BasesUsageWorkers } from './monitor.js';
 import { startModuleWorker } from './parallel.js';
 import type { DatasetSource } from './parallelData.js';
 import { WorkerSlot } from './workerSlot.js';
@@ -24,6 +26,7 @@ type EvalWorkerReply =
   | { type: 'loaded' }
   | { type: 'done'; classes: Int32Array }
   | { type: 'counts'; matrix: number[][] }
+  | { type: 'bases'; sums: BasesUsageSums[] }
   | { type: 'error'; message: string };
 
 /** A dataset the workers rebuild for themselves (see `EvaluationWorkers.mirrors`). */
@@ -37,7 +40,7 @@ export interface MirroredDataset {
 const OWNER = 'EvaluationWorkerPool';
 
 /** A pool of `count` evaluation workers for one model's topology; `close()` ends them. */
-export class EvaluationWorkerPool implements EvaluationWorkers {
+export class EvaluationWorkerPool implements EvaluationWorkers, BasesUsageWorkers {
   readonly count: number;
   private readonly slots: WorkerSlot<EvalWorkerReply>[];
   private readonly shapes: number[][];
@@ -86,7 +89,10 @@ export class EvaluationWorkerPool implements EvaluationWorkers {
       throw new Error(`${OWNER}.load: the model's weights differ from those of the model the pool was created for`);
     }
     const values = weights.map((w) => w.read().dataSync() as Float32Array);
-    await Promise.all(this.slots.map((slot) => slot.request({ type: 'load', weights: values })));
+    // Head state that is not a weight: η (an annealing schedule's) and T_eval (an override in force), per head.
+    const heads = findHemHeads(model);
+    const request = { type: 'load', weights: values, stepSizes: heads.map((h) => h.stepSize), evalIterations: heads.map((h) => h.evalIterations) };
+    await Promise.all(this.slots.map((slot) => slot.request(request)));
   }
 
   async predict(slot: number, images: Float32Array, shape: [number, number, number, number], settings: EvaluationSettings): Promise<Int32Array> {
@@ -104,17 +110,28 @@ export class EvaluationWorkerPool implements EvaluationWorkers {
     return this.mirrored !== null && dataset === this.mirrored;
   }
 
-  async evaluate(slot: number, indices: readonly number[], settings: EvaluationSettings): Promise<number[][]> {
-    if (this.closed) throw new Error(`${OWNER}.evaluate: the pool is closed`);
+  /** The worker of `slot`, checked with `indices` of the mirrored dataset (for a request named `what`). */
+  private mirroredSlot(what: string, slot: number, indices: readonly number[]): WorkerSlot<EvalWorkerReply> {
+    if (this.closed) throw new Error(`${OWNER}.${what}: the pool is closed`);
     const channel = this.slots[slot];
-    if (channel === undefined) throw new Error(`${OWNER}.evaluate: 'slot' must be in [0, ${this.count}), received ${slot}`);
+    if (channel === undefined) throw new Error(`${OWNER}.${what}: 'slot' must be in [0, ${this.count}), received ${slot}`);
     const mirrored = this.mirrored;
-    if (mirrored === null) throw new Error(`${OWNER}.evaluate: the pool was created without a dataset to mirror`);
+    if (mirrored === null) throw new Error(`${OWNER}.${what}: the pool was created without a dataset to mirror`);
     const bad = indices.find((i) => !Number.isInteger(i) || i < 0 || i >= mirrored.size);
-    if (indices.length === 0 || bad !== undefined) throw new Error(`${OWNER}.evaluate: 'indices' must be sample indices in [0, ${mirrored.size}), received [${indices.join(', ')}]`);
-    const reply = await channel.request({ type: 'evaluate', indices, settings });
+    if (indices.length === 0 || bad !== undefined) throw new Error(`${OWNER}.${what}: 'indices' must be sample indices in [0, ${mirrored.size}), received [${indices.join(', ')}]`);
+    return channel;
+  }
+
+  async evaluate(slot: number, indices: readonly number[], settings: EvaluationSettings): Promise<number[][]> {
+    const reply = await this.mirroredSlot('evaluate', slot, indices).request({ type: 'evaluate', indices, settings });
     if (reply.type !== 'counts') throw new Error(`${OWNER}: unexpected reply '${reply.type}'`);
     return reply.matrix;
+  }
+
+  async basesUsage(slot: number, indices: readonly number[], iterations: number | null): Promise<BasesUsageSums[]> {
+    const reply = await this.mirroredSlot('basesUsage', slot, indices).request({ type: 'bases', indices, iterations });
+    if (reply.type !== 'bases') throw new Error(`${OWNER}: unexpected reply '${reply.type}'`);
+    return reply.sums;
   }
 
   /** Ends the workers. */

@@ -10,8 +10,9 @@ import '../index.js'; // registers hemnet's layer classes with tf.serialization
 import { setBackend } from '../backend.js';
 import { loadSamples } from '../data/types.js';
 import { ConfusionMatrix } from '../metrics/confusion.js';
-import { EvaluationRunner, evaluateSamples, type EvaluationSettings } from './evaluate.js';
+import { EvaluationRunner, evaluateSamples, findHemHeads, type EvaluationSettings } from './evaluate.js';
 import { buildDatasetFromSource } from './datasetSource.js';
+import { basesUsageSumsOf } from './monitor.js';
 import type { DatasetSource } from './parallelData.js';
 
 interface WorkerInit {
@@ -23,9 +24,10 @@ interface WorkerInit {
 }
 
 type Request =
-  | { type: 'load'; weights: Float32Array[] }
+  | { type: 'load'; weights: Float32Array[]; stepSizes: number[]; evalIterations: number[] }
   | { type: 'predict'; images: Float32Array; shape: [number, number, number, number]; settings: EvaluationSettings }
-  | { type: 'evaluate'; indices: number[]; settings: EvaluationSettings };
+  | { type: 'evaluate'; indices: number[]; settings: EvaluationSettings }
+  | { type: 'bases'; indices: number[]; iterations: number | null };
 
 const port = parentPort;
 if (port === null) throw new Error('parallelEvalWorker: must run as a worker thread');
@@ -52,10 +54,21 @@ async function start(): Promise<{ handle: (request: Request) => Promise<object>;
         w.write(value);
         value.dispose();
       });
+      const heads = findHemHeads(model);
+      if (heads.length !== request.stepSizes.length) throw new Error(`parallelEvalWorker: the replica has ${heads.length} HEM heads, the model ${request.stepSizes.length}`);
+      heads.forEach((head, i) => {
+        head.setStepSize(request.stepSizes[i] as number);
+        head.setEvalIterations(request.evalIterations[i] as number);
+      });
       loaded = true;
       return { type: 'loaded' };
     }
     if (!loaded) throw new Error(`parallelEvalWorker: '${request.type}' before 'load'`);
+    if (request.type === 'bases') {
+      if (dataset === null) throw new Error("parallelEvalWorker: 'bases' needs a dataset source");
+      const samples = await loadSamples(dataset, request.indices.map((index) => ({ index })));
+      return { type: 'bases', sums: basesUsageSumsOf(model, samples, dataset.ignoreLabel, request.iterations) };
+    }
     if (runner === null || EvaluationRunner.differ(request.settings, runner.settings)) {
       runner?.runner.dispose();
       runner = { settings: request.settings, runner: await EvaluationRunner.create(model, request.settings) };

@@ -5,7 +5,7 @@ import type { EvaluationResult } from '../../train/evaluate.js';
 import { mergeRunConfig, type PartialRunConfig } from '../../train/runConfig.js';
 import type { CommandSpec, Output } from '../command.js';
 import { requireOption, stringOption } from '../command.js';
-import { datasetBasesUsage, formatBasesUsage } from '../../train/monitor.js';
+import { formatBasesUsage } from '../../train/monitor.js';
 import { createDatasets, evaluateWithProgress, formatMetrics, loadRunModel } from '../run.js';
 
 /** `hemnet eval`: evaluate a run folder's model (latest checkpoint or saved model). */
@@ -18,8 +18,7 @@ export async function evalCommand(options: { run: string; flags: PartialRunConfi
   const { val } = await createDatasets(config, 'val');
   const result = await evaluateWithProgress(model, config, io, evalIterations, val);
   io.out(`${formatMetrics(result, val.classNames)}\n`);
-  const bases = await datasetBasesUsage(model, val, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: evalIterations });
-  if (bases.length > 0) io.out(`${formatBasesUsage(bases)}\n`);
+  if (result.bases.length > 0) io.out(`${formatBasesUsage(result.bases)}\n`);
   return result.metrics;
 }
 

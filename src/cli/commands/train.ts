@@ -22,7 +22,7 @@ import { trainSegmentation } from '../../train/loop.js';
 import { TrainLog } from '../../train/trainLog.js';
 import { createGradientWorkers, defaultWorkerCount } from '../../train/parallel.js';
 import { workerBackedDataset, type WorkerBackedDataset } from '../../train/parallelData.js';
-import { datasetBasesUsage, disposeProbe, disposeValidationProbe, formatBasesUsage, measureTraining, probeBatch, validationProbe } from '../../train/monitor.js';
+import { disposeProbe, disposeValidationProbe, formatBasesUsage, measureTraining, probeBatch, validationProbe } from '../../train/monitor.js';
 import type { TrainingOptimizer } from '../../train/optimizer.js';
 import { presetRunConfig, RUN_PRESETS } from '../../train/presets.js';
 import { mergeRunConfig, type PartialRunConfig, type RunConfig } from '../../train/runConfig.js';
@@ -258,8 +258,8 @@ export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io
   await writeJson(join(dir, MODEL_DIR, SEGMENTER_FILE), segmenterInfoForRun(config));
   const val: SegmentationDataset = datasets.val;
   const result = await evaluateWithProgress(model, config, io, config.eval.evalIterations, val);
+  const bases = result.bases;
   io.out(`${formatMetrics(result, val.classNames)}\n`);
-  const bases = await datasetBasesUsage(model, val, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: config.eval.evalIterations });
   if (bases.length > 0) io.out(`${formatBasesUsage(bases)}\n`);
   await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, bases, eval: config.eval, backend: backendInfo().name });
   await writeLossCurve(dir, outcome.losses.filter((v) => !Number.isNaN(v)), `${model.name}: training loss`);
