@@ -68,6 +68,7 @@ describe('hemnet CLI', () => {
         const threadsIo = capture();
         assert.equal(await main(['eval', '--run', run, '--eval-workers', threads, '--eval-batch-size', '2', '--json', json, '--backend', 'wasm'], threadsIo), 0);
         assert.equal(/evaluating on 2 threads \(workers load their own samples\)/.test(threadsIo.text()), threads === '2', threadsIo.text());
+        assert.match(threadsIo.text(), new RegExp(`evaluated 8 images in \\d+\\.\\d s \\(\\d+\\.\\d img/s, ${threads} threads?, wasm\\)`));
         counts.push((JSON.parse(await readFile(json, 'utf8')) as { matrix: number[][] }).matrix);
       }
       assert.ok((counts[0] as number[][]).flat().reduce((a, b) => a + b, 0) > 0);

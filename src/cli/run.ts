@@ -309,6 +309,7 @@ export async function evaluateWithProgress(model: tf.LayersModel, config: RunCon
   if (workers !== null) io.out(`evaluating on ${workers.count + 1} threads (${workers.mirrors(dataset) ? 'workers load their own samples' : 'samples sent to the workers'})\n`);
   const bar = new ProgressBar({ label: 'eval ', total, ...progressTarget(io) });
   try {
+    const started = performance.now();
     const result = await evaluateSegmentation(model, dataset, {
       ...(evaluatesAtOriginalSize(config) ? { inference: runInference(config) } : {}),
       batchSize: config.eval.batchSize,
@@ -321,6 +322,8 @@ export async function evaluateWithProgress(model: tf.LayersModel, config: RunCon
       workers,
       onProgress: (done) => bar.update(done),
     });
+    const seconds = (performance.now() - started) / 1000;
+    io.out(`evaluated ${result.samples} images in ${seconds.toFixed(1)} s (${(result.samples / seconds).toFixed(1)} img/s, ${(workers?.count ?? 0) + 1} thread${workers !== null ? 's' : ''}, ${backendInfo().name})\n`);
     const bases = await datasetBasesUsage(model, dataset, { batchSize: config.eval.batchSize, limit: config.eval.limit, iterations: evalIterations, workers });
     return { ...result, bases };
   } finally {
