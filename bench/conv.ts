@@ -86,6 +86,24 @@ row('d=1 stock wasm', 'input gradient', stockInputMs);
 console.log('| d=1 stock wasm | filter gradient | (kernel not registered) | | |');
 tf.dispose([x, filter, dy]);
 
+// The filter gradient at the default model's smaller maps (batch 8, 64×64 input at output stride 8),
+// where rows are short: each against the rank-2 matMul of its own im2col product.
+console.log('');
+console.log("filter gradient, 3×3 'same', batch 8, at the default model's map sizes (ms; GFLOP/s ÷ the matMul [B·H·W, 9C]ᵀ·[B·H·W, C])");
+console.log('| map | filter gradient ms | GFLOP/s | matMul ms | / matMul |');
+console.log('|---|---:|---:|---:|---:|');
+for (const [h, w, c] of [[32, 32, 32], [16, 16, 64], [8, 8, 128]] as const) {
+  const xs = tf.randomNormal([B, h, w, c], 0, 1, 'float32', 6) as tf.Tensor4D;
+  const dys = tf.randomNormal([B, h, w, c], 0, 1, 'float32', 7) as tf.Tensor4D;
+  const cols = tf.randomNormal([B * h * w, K * K * c]) as tf.Tensor2D;
+  const dy2 = tf.randomNormal([B * h * w, c]) as tf.Tensor2D;
+  const smallFlops = 2 * B * h * w * K * K * c * c;
+  const gradMs = medianMs(() => engine.runKernel('Conv2DBackpropFilter', { x: xs, dy: dys }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], filterShape: [K, K, c, c] }) as tf.Tensor);
+  const productMs = medianMs(() => tf.matMul(cols, dy2, true, false));
+  console.log(`| ${h}×${w}×${c} | ${f2(gradMs)} | ${f1(rate(smallFlops, gradMs))} | ${f2(productMs)} | ${f2(productMs / gradMs)} |`);
+  tf.dispose([xs, dys, cols, dy2]);
+}
+
 // Other ops a segmentation net trains through, same activation size (ms, fwd + grad).
 console.log('');
 console.log(`other training ops on [${B}, ${H}, ${W}, ${C}] (forward + gradient, ms)`);

@@ -49,7 +49,14 @@ function fillPatchesT(
   const { batch: B, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo, filterHeight: KH, filterWidth: KW } = g;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padTop, padLeft } = g;
   const count = (b1 - b0) * Ho * Wo;
+  // Stride 1 with rows as long as the input's ('same' padding): the rows of one image's patch
+  // plane are the input plane shifted by a constant, so a plane is one memmove plus zeroed edges.
+  const planes = sh === 1 && sw === 1 && W === Wo;
   for (let kh = 0; kh < KH; kh++) {
+    const ihShift = kh * dh - padTop;
+    // Output rows whose input row ih = oh + ihShift lies in [0, H) (plane path).
+    const ohLo = Math.min(Ho, Math.max(0, -ihShift));
+    const ohHi = Math.max(ohLo, Math.min(Ho, H - ihShift));
     for (let kw = 0; kw < KW; kw++) {
       const iwShift = kw * dw - padLeft;
       // Output columns whose input column iw = ow·sw + iwShift lies in [0, W).
@@ -58,6 +65,23 @@ function fillPatchesT(
       for (let ci = 0; ci < C; ci++) {
         let at = colsOffset + ((kh * KW + kw) * C + ci) * count;
         for (let b = b0; b < b1; b++) {
+          if (planes) {
+            const src = xtOffset + ((ci * B + b) * H + ohLo + ihShift) * W + iwShift;
+            const length = (ohHi - ohLo) * W;
+            if (src >= 0 && src + length <= heap.length) {
+              heap.fill(0, at, at + ohLo * Wo);
+              // Reads |iwShift| values past a row's end or before its start: exactly the columns outside [owLo, owHi), zeroed next.
+              heap.copyWithin(at + ohLo * Wo, src, src + length);
+              for (let oh = ohLo; oh < ohHi; oh++) {
+                const row = at + oh * Wo;
+                for (let ow = 0; ow < owLo; ow++) heap[row + ow] = 0;
+                for (let ow = owHi; ow < Wo; ow++) heap[row + ow] = 0;
+              }
+              heap.fill(0, at + ohHi * Wo, at + Ho * Wo);
+              at += Ho * Wo;
+              continue;
+            }
+          }
           for (let oh = 0; oh < Ho; oh++) {
             const ih = oh * sh - padTop + kh * dh;
             if (ih < 0 || ih >= H) {
