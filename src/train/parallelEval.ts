@@ -8,9 +8,10 @@
  * dataset (each worker builds its own copy from a `DatasetSource`) is sent
  * sample indices instead of images and returns confusion counts, so that
  * decoding or rendering the samples runs on the workers too; such a pool
- * also computes the bases usage of its batches (`datasetBasesUsage`). Weights are sent once per
- * evaluation (`load`), so one pool serves evaluations of a model that trains
- * in between.
+ * also computes the bases usage of its batches (`datasetBasesUsage`).
+ * Weights, and the head state that is not a weight (η, T_eval), are sent
+ * once per evaluation (`load`), so one pool serves evaluations of a model
+ * that trains in between.
  */
 import * as tf from '@tensorflow/tfjs';
 import { findHemHeads, type EvaluationSettings, type EvaluationWorkers } from './evaluate.js';
