@@ -3,7 +3,8 @@
  * src/plots), from the JSON results:
  *   docs/figures/gradnets-conv.{svg,png}      test accuracy per variant, MNIST and Fashion-MNIST
  *   docs/figures/gradnets-tau-sweep.{svg,png} GReLU τ sweep (validation accuracy)
- *   docs/figures/gradnets-deep-mlp.{svg,png}  training loss per epoch, depth 100 / 200
+ *   docs/figures/gradnets-deep-mlp.{svg,png}  training loss per epoch, depth 100 / 200 (6 epochs)
+ *   docs/figures/gradnets-deep-mlp-long.{svg,png}  the same at 18 epochs, τ = half the run
  *
  *   npx tsx experiments/gradnets/figures.ts
  */
@@ -72,33 +73,32 @@ if (conv.length > 0) {
   }
 }
 
-const deep: Array<[string, DeepMlpResults | null]> = [
+/** Training loss per epoch of every deep-MLP run in `entries` (label, results file), one line per run; ReLU dashed. */
+async function deepMlpFigure(name: string, title: string, entries: Array<[string, DeepMlpResults | null]>): Promise<void> {
+  const lines: LineSeries[] = [];
+  for (const [label, results] of entries) {
+    if (results === null) continue;
+    for (const run of results.runs) {
+      lines.push({
+        name: `depth ${run.depth} ${label} seed ${run.seed}`,
+        y: run.result.trainLossPerEpoch,
+        x: run.result.trainLossPerEpoch.map((_, i) => i + 1),
+        dashed: run.activation === 'relu',
+      });
+    }
+  }
+  if (lines.length === 0) return;
+  await save(name, lineChart({ title, xLabel: 'epoch', yLabel: 'mean training loss (ln 10 = 2.30: chance)', series: lines, width: 900 }));
+}
+
+await deepMlpFigure('gradnets-deep-mlp', 'Deep MLPs on MNIST (128 units, 47 steps per epoch): training loss', [
   ['GReLU, orthogonal, τ = run', read<DeepMlpResults>('deepMlp-depth100-epochs6-lr0.0003-tau1-units128')],
   ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth100-epochs6-lr0.0003-heNormal-units128')],
   ['GReLU, orthogonal, τ = run', read<DeepMlpResults>('deepMlp-depth200-epochs6-lr0.0003-tau1-units128')],
   ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth200-epochs6-lr0.0003-heNormal-units128')],
-];
-const lines: LineSeries[] = [];
-for (const [label, results] of deep) {
-  if (results === null) continue;
-  for (const run of results.runs) {
-    lines.push({
-      name: `depth ${run.depth} ${label} seed ${run.seed}`,
-      y: run.result.trainLossPerEpoch,
-      x: run.result.trainLossPerEpoch.map((_, i) => i + 1),
-      dashed: run.activation === 'relu',
-    });
-  }
-}
-if (lines.length > 0) {
-  await save(
-    'gradnets-deep-mlp',
-    lineChart({
-      title: 'Deep MLPs on MNIST (128 units, 47 steps per epoch): training loss',
-      xLabel: 'epoch',
-      yLabel: 'mean training loss (ln 10 = 2.30: chance)',
-      series: lines,
-      width: 900,
-    }),
-  );
-}
+]);
+await deepMlpFigure('gradnets-deep-mlp-long', 'Deep MLPs on MNIST, 18 epochs, GReLU τ = 9 epochs', [
+  ['GReLU, orthogonal, τ = half', read<DeepMlpResults>('deepMlp-depth100-200-epochs18-lr0.0003-tau0.5-units128')],
+  ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth100-epochs18-lr0.0003-heNormal-units128')],
+  ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth200-epochs18-lr0.0003-heNormal-units128')],
+]);
