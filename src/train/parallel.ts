@@ -27,6 +27,11 @@ export function defaultWorkerCount(): number {
 /** Messages from a worker. */
 type WorkerReply = { type: 'ready' } | { type: 'done'; loss: number; scored: number } | { type: 'error'; message: string };
 
+/** True when `weights` have exactly `shapes` (a replica built from a topology against the model's own weights). */
+export function sameWeightShapes(weights: readonly tf.LayerVariable[], shapes: readonly number[][]): boolean {
+  return weights.length === shapes.length && weights.every((w, i) => w.shape.join(',') === (shapes[i] as number[]).join(','));
+}
+
 function sizeOf(shape: readonly (number | null)[]): number {
   return shape.reduce((p: number, d) => p * (d ?? 1), 1);
 }

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { findHemHeads, type EvaluationSettings, type EvaluationWorkers } from './evaluate.js';
 import type { SegmentationDataset } from '../data/types.js';
 import type { BasesUsageSums, BasesUsageWorkers } from './monitor.js';
-import { startModuleWorker } from './parallel.js';
+import { sameWeightShapes, startModuleWorker } from './parallel.js';
 import type { DatasetSource } from './parallelData.js';
 import { WorkerSlot } from './workerSlot.js';
 
@@ -86,7 +86,7 @@ export class EvaluationWorkerPool implements EvaluationWorkers, BasesUsageWorker
   async load(model: tf.LayersModel): Promise<void> {
     if (this.closed) throw new Error(`${OWNER}.load: the pool is closed`);
     const weights = model.weights;
-    if (weights.length !== this.shapes.length || weights.some((w, i) => w.shape.join(',') !== (this.shapes[i] as number[]).join(','))) {
+    if (!sameWeightShapes(weights, this.shapes)) {
       throw new Error(`${OWNER}.load: the model's weights differ from those of the model the pool was created for`);
     }
     const values = weights.map((w) => w.read().dataSync() as Float32Array);

@@ -13,6 +13,7 @@ import { ConfusionMatrix } from '../metrics/confusion.js';
 import { EvaluationRunner, evaluateSamples, findHemHeads, type EvaluationSettings } from './evaluate.js';
 import { buildDatasetFromSource } from './datasetSource.js';
 import { basesUsageSumsOf } from './monitor.js';
+import { sameWeightShapes } from './parallel.js';
 import type { DatasetSource } from './parallelData.js';
 
 interface WorkerInit {
@@ -39,7 +40,7 @@ async function start(): Promise<{ handle: (request: Request) => Promise<object>;
   const topology = typeof init.topology === 'string' ? (JSON.parse(init.topology) as tf.io.ModelJSON['modelTopology']) : init.topology;
   const model = (await tf.models.modelFromJSON({ modelTopology: topology } as tf.io.ModelJSON)) as tf.LayersModel;
   const weights = model.weights;
-  if (weights.length !== init.shapes.length || weights.some((w, i) => w.shape.join(',') !== (init.shapes[i] as number[]).join(','))) {
+  if (!sameWeightShapes(weights, init.shapes)) {
     throw new Error('parallelEvalWorker: the replica built from the model topology has other weights than the model');
   }
   let loaded = false;

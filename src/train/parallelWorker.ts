@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import '../index.js'; // registers hemnet's layer classes with tf.serialization
 import { setBackend } from '../backend.js';
+import { sameWeightShapes } from './parallel.js';
 import { batchLoss, decayedVariables, flattenTensors, scoredPixels, type ShardSettings } from './loop.js';
 
 interface WorkerInit {
@@ -34,15 +35,12 @@ const port = parentPort;
 if (port === null) throw new Error('parallelWorker: must run as a worker thread');
 const init = workerData as WorkerInit;
 
-function sameShapes(weights: tf.LayerVariable[], shapes: number[][]): boolean {
-  return weights.length === shapes.length && weights.every((w, i) => w.shape.join(',') === (shapes[i] as number[]).join(','));
-}
 
 async function start(): Promise<(request: StepRequest) => { loss: number; scored: number }> {
   await setBackend(init.backend);
   const topology = typeof init.topology === 'string' ? (JSON.parse(init.topology) as tf.io.ModelJSON['modelTopology']) : init.topology;
   const model = (await tf.models.modelFromJSON({ modelTopology: topology } as tf.io.ModelJSON)) as tf.LayersModel;
-  if (!sameShapes(model.trainableWeights, init.trainableShapes) || !sameShapes(model.nonTrainableWeights, init.stateShapes)) {
+  if (!sameWeightShapes(model.trainableWeights, init.trainableShapes) || !sameWeightShapes(model.nonTrainableWeights, init.stateShapes)) {
     throw new Error('parallelWorker: the replica built from the model topology has other weights than the model');
   }
   const all = [...model.trainableWeights, ...model.nonTrainableWeights];

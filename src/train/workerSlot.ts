@@ -5,7 +5,7 @@
  * that fails or exits (other than by `terminate`) rejects the request in
  * flight and every later one.
  */
-import type { TransferListItem, Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 /** A worker's reply: its `type`, and `message` when `type` is 'error'. */
 export interface WorkerReplyBase {
@@ -14,7 +14,7 @@ export interface WorkerReplyBase {
 }
 
 export class WorkerSlot<Reply extends WorkerReplyBase> {
-  readonly worker: Worker;
+  private readonly worker: Worker;
   /** Resolves the reply to the request in flight. */
   private waiting: ((reply: Reply | WorkerReplyBase) => void) | null = null;
   private failed: Error | null = null;
@@ -46,7 +46,7 @@ export class WorkerSlot<Reply extends WorkerReplyBase> {
   }
 
   /** Sends `request` (or, with null, only waits for the next reply) and resolves with the worker's successful reply. */
-  request(request: object | null, transfer: TransferListItem[] = []): Promise<Reply> {
+  request(request: object | null): Promise<Reply> {
     return new Promise((resolve, reject) => {
       if (this.failed !== null) {
         reject(new Error(`${this.owner}: ${this.failed.message}`));
@@ -57,7 +57,7 @@ export class WorkerSlot<Reply extends WorkerReplyBase> {
         return;
       }
       this.waiting = (reply) => (reply.type === 'error' ? reject(new Error(`${this.owner}: a worker failed: ${reply.message ?? 'unknown error'}`)) : resolve(reply as Reply));
-      if (request !== null) this.worker.postMessage(request, transfer);
+      if (request !== null) this.worker.postMessage(request);
     });
   }
 
