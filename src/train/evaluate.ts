@@ -201,19 +201,25 @@ export class EvaluationRunner {
     if (evalIterations !== null) for (const head of findHemHeads(target)) head.setEvalIterations(evalIterations);
   }
 
+  /** Batched multi-scale inference: a model built for one input size runs through a variable-size copy. */
+  private static multiScale(settings: EvaluationSettings): boolean {
+    return settings.inference === null && settings.scales.some((scale) => scale !== 1);
+  }
+
+  private static folds(settings: EvaluationSettings): boolean {
+    return (settings.inference?.fold ?? settings.fold) !== false;
+  }
+
   /** True when `settings` need another runner than one made for `other`. */
   static differ(settings: EvaluationSettings, other: EvaluationSettings): boolean {
-    const variable = (s: EvaluationSettings) => s.inference === null && s.scales.some((scale) => scale !== 1);
-    const fold = (s: EvaluationSettings) => (s.inference?.fold ?? s.fold) !== false;
-    return variable(settings) !== variable(other) || fold(settings) !== fold(other) || settings.evalIterations !== other.evalIterations;
+    const { multiScale, folds } = EvaluationRunner;
+    return multiScale(settings) !== multiScale(other) || folds(settings) !== folds(other) || settings.evalIterations !== other.evalIterations;
   }
 
   static async create(model: tf.LayersModel, settings: EvaluationSettings): Promise<EvaluationRunner> {
-    const multiScale = settings.inference === null && settings.scales.some((s) => s !== 1);
-    const target = multiScale && hasFixedSpatialInput(model) ? await withVariableInputSize(model) : model;
+    const target = EvaluationRunner.multiScale(settings) && hasFixedSpatialInput(model) ? await withVariableInputSize(model) : model;
     // Original-size inference: folded once for the evaluation and disposed at its end (a bare model given to inferProbabilities would keep its shared fold alive after it).
-    const fold = (settings.inference?.fold ?? settings.fold) !== false;
-    return new EvaluationRunner(model, target, fold ? foldInference(target) : null, settings.evalIterations);
+    return new EvaluationRunner(model, target, EvaluationRunner.folds(settings) ? foldInference(target) : null, settings.evalIterations);
   }
 
   /** Predicted classes [B·H·W] of `images` [B, H, W, C] (label size: the image size). */
@@ -298,7 +304,6 @@ export async function evaluateSegmentation(model: tf.LayersModel, dataset: Segme
           remote.push(workers.evaluate(slot, indices, settings));
         }
       } else if (workers !== null) {
-        remote = [];
         for (let from = unit, slot = 0; from < samples.length; from += unit, slot++) {
           const batch = batchSamples(samples.slice(from, from + unit));
           remote.push(

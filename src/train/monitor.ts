@@ -304,7 +304,8 @@ export async function datasetBasesUsage(
   const total = Math.min(dataset.size, options.limit ?? dataset.size);
   const iterations = options.iterations ?? null;
   const workers = options.workers !== undefined && options.workers !== null && options.workers.count > 0 && options.workers.mirrors(dataset) ? options.workers : null;
-  if (workers !== null && findHemHeads(model).length > 0) await workers.load(model);
+  const hasHeads = findHemHeads(model).length > 0;
+  if (workers !== null && hasHeads) await workers.load(model);
   const sums = new Map<string, { share: number[]; pixelEntropy: number; images: number; distinct: number }>();
   const add = (parts: readonly BasesUsageSums[]) => {
     for (const part of parts) {
@@ -315,7 +316,7 @@ export async function datasetBasesUsage(
       sums.set(part.head, entry);
     }
   };
-  if (findHemHeads(model).length > 0) {
+  if (hasHeads) {
     const perRound = batchSize * (1 + (workers?.count ?? 0));
     for (let start = 0; start < total; start += perRound) {
       const end = Math.min(start + perRound, total);

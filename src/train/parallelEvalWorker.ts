@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import '../index.js'; // registers hemnet's layer classes with tf.serialization
 import { setBackend } from '../backend.js';
-import { loadSamples } from '../data/types.js';
+import { loadSamples, type SegmentationDataset, type SegmentationSample } from '../data/types.js';
 import { ConfusionMatrix } from '../metrics/confusion.js';
 import { EvaluationRunner, evaluateSamples, findHemHeads, type EvaluationSettings } from './evaluate.js';
 import { buildDatasetFromSource } from './datasetSource.js';
@@ -43,6 +43,11 @@ async function start(): Promise<{ handle: (request: Request) => Promise<object>;
   if (!sameWeightShapes(weights, init.shapes)) {
     throw new Error('parallelEvalWorker: the replica built from the model topology has other weights than the model');
   }
+  /** Samples `indices` of this worker's copy of the dataset, and that copy. */
+  const mirroredSamples = async (what: string, indices: number[]): Promise<{ mirror: SegmentationDataset; samples: SegmentationSample[] }> => {
+    if (dataset === null) throw new Error(`parallelEvalWorker: '${what}' needs a dataset source`);
+    return { mirror: dataset, samples: await loadSamples(dataset, indices.map((index) => ({ index }))) };
+  };
   let loaded = false;
   // The runner of the last settings; a variable-size copy holds its own copy of the weights, so a load drops it.
   let runner: { settings: EvaluationSettings; runner: EvaluationRunner } | null = null;
@@ -66,18 +71,16 @@ async function start(): Promise<{ handle: (request: Request) => Promise<object>;
     }
     if (!loaded) throw new Error(`parallelEvalWorker: '${request.type}' before 'load'`);
     if (request.type === 'bases') {
-      if (dataset === null) throw new Error("parallelEvalWorker: 'bases' needs a dataset source");
-      const samples = await loadSamples(dataset, request.indices.map((index) => ({ index })));
-      return { type: 'bases', sums: basesUsageSumsOf(model, samples, dataset.ignoreLabel, request.iterations) };
+      const { mirror, samples } = await mirroredSamples('bases', request.indices);
+      return { type: 'bases', sums: basesUsageSumsOf(model, samples, mirror.ignoreLabel, request.iterations) };
     }
     if (runner === null || EvaluationRunner.differ(request.settings, runner.settings)) {
       runner?.runner.dispose();
       runner = { settings: request.settings, runner: await EvaluationRunner.create(model, request.settings) };
     }
     if (request.type === 'evaluate') {
-      if (dataset === null) throw new Error("parallelEvalWorker: 'evaluate' needs a dataset source");
-      const samples = await loadSamples(dataset, request.indices.map((index) => ({ index })));
-      const confusion = new ConfusionMatrix(dataset.numClasses, { ignoreLabel: dataset.ignoreLabel });
+      const { mirror, samples } = await mirroredSamples('evaluate', request.indices);
+      const confusion = new ConfusionMatrix(mirror.numClasses, { ignoreLabel: mirror.ignoreLabel });
       evaluateSamples(runner.runner, samples, request.settings, confusion);
       return { type: 'counts', matrix: confusion.toArray() };
     }
