@@ -267,13 +267,20 @@ function evaluatesAtOriginalSize(config: RunConfig): boolean {
 }
 
 /**
+ * Threads of a run when its config sets none: one per core on wasm/cpu
+ * (single-threaded backends, each thread with its own instance), 1 on
+ * native/tensorflow, which thread inside.
+ */
+export function defaultThreads(): number {
+  return ['wasm', 'cpu'].includes(backendInfo().name) ? defaultWorkerCount() : 1;
+}
+
+/**
  * Threads for one evaluation of `images` images: `eval.workers`, else
- * `train.workers`, else one per core on wasm/cpu (single-threaded backends)
- * and 1 on backends that thread inside; never more than there are batches.
+ * `train.workers`, else `defaultThreads()`; never more than there are batches.
  */
 export function evaluationThreads(config: RunConfig, images: number): number {
-  const singleThreaded = ['wasm', 'cpu'].includes(backendInfo().name);
-  const wanted = config.eval.workers ?? config.train.workers ?? (singleThreaded ? defaultWorkerCount() : 1);
+  const wanted = config.eval.workers ?? config.train.workers ?? defaultThreads();
   const units = evaluatesAtOriginalSize(config) ? images : Math.ceil(images / config.eval.batchSize);
   return Math.max(1, Math.min(wanted, units));
 }

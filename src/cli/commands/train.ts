@@ -20,7 +20,7 @@ import type { EvaluationResult } from '../../train/evaluate.js';
 import { findHemHeads } from '../../train/evaluate.js';
 import { trainSegmentation } from '../../train/loop.js';
 import { TrainLog } from '../../train/trainLog.js';
-import { createGradientWorkers, defaultWorkerCount } from '../../train/parallel.js';
+import { createGradientWorkers } from '../../train/parallel.js';
 import { workerBackedDataset, type WorkerBackedDataset } from '../../train/parallelData.js';
 import { disposeProbe, disposeValidationProbe, formatBasesUsage, measureTraining, probeBatch, validationProbe } from '../../train/monitor.js';
 import type { TrainingOptimizer } from '../../train/optimizer.js';
@@ -38,6 +38,7 @@ import {
   buildModel,
   CHECKPOINT_DIR,
   createDatasets,
+  defaultThreads,
   ensureDir,
   evaluateWithProgress,
   formatMetrics,
@@ -193,9 +194,7 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   const hooks = testKillHooks();
   const log = TrainLog.open(join(run.dir, 'train-log.jsonl'), run.startStep, (note) => io.err(`${note}\n`));
   // Data-parallel threads (the caller's + worker_threads), each with its own backend instance.
-  // Default: one per core on wasm/cpu (single-threaded); 1 on native/tensorflow, which thread inside.
-  const singleThreaded = ['wasm', 'cpu'].includes(backendInfo().name);
-  const workerCount = Math.min(config.train.workers ?? (singleThreaded ? defaultWorkerCount() : 1), config.train.batchSize);
+  const workerCount = Math.min(config.train.workers ?? defaultThreads(), config.train.batchSize);
   const monitored = config.train.monitorEvery > 0 && (findHemHeads(model).length > 0 || config.train.monitorGradient || config.train.monitorValidation > 0);
   const bar = new ProgressBar({ label: 'train', total: config.train.steps, ...progressTarget(io) });
   // Created inside the try: whatever fails (a bad validation file in the probe, a worker that
