@@ -138,6 +138,12 @@ interface Workload {
   dispose?(): Promise<void> | void;
 }
 
+/** Runs `run` at least `--warmup` times (≥ 1) and for at least `--warmup-seconds`. */
+async function warmUp(run: () => Promise<void>): Promise<void> {
+  const warmUntil = performance.now() + 1000 * Number(values['warmup-seconds']);
+  for (let i = 0; i < Math.max(1, warmupRuns) || performance.now() < warmUntil; i++) await run();
+}
+
 const TRAIN_STEPS_PER_RUN = 2;
 
 async function trainWorkload(head: (typeof ALL_HEADS)[number], workers: number, backend: string): Promise<Workload & { params: number }> {
@@ -149,8 +155,7 @@ async function trainWorkload(head: (typeof ALL_HEADS)[number], workers: number, 
   const run = async () => {
     await trainSegmentation({ model, dataset, options, optimizer, ...(pool !== null ? { workers: pool } : {}) });
   };
-  const warmUntil = performance.now() + 1000 * Number(values['warmup-seconds']);
-  for (let i = 0; i < Math.max(1, warmupRuns) || performance.now() < warmUntil; i++) await run(); // warm-up (kernels, optimizer slots, workers' JIT and tier-up)
+  await warmUp(run); // kernels, optimizer slots, workers' JIT and tier-up
   return {
     label: `train ${head}, ${workers} thread${workers > 1 ? 's' : ''}`,
     peer: `train:${head}`,
@@ -221,8 +226,7 @@ async function evalWorkload(head: (typeof ALL_HEADS)[number], threads: number, b
   const run = async () => {
     await evaluateSegmentation(model, dataset, { batchSize: BATCH, workers });
   };
-  const warmUntil = performance.now() + 1000 * Number(values['warmup-seconds']);
-  for (let i = 0; i < Math.max(1, warmupRuns) || performance.now() < warmUntil; i++) await run(); // warm-up (the workers' JIT and XNNPACK operators too)
+  await warmUp(run); // the workers' JIT and XNNPACK operators too
   return {
     label: `eval ${head} (evaluateSegmentation), ${threads} thread${threads > 1 ? 's' : ''}`,
     peer: `infer:${head}`,
