@@ -83,7 +83,8 @@ describe('kills, signals and locks (built CLI)', () => {
         let kind = 'none';
         const stageMissing = STAGES.some((stage) => (kinds[`checkpoint ${stage}`] ?? 0) === 0);
         if (kills < 20 || stageMissing) {
-          const pick = rng.int(0, 9);
+          // With enough kills, only a checkpoint stage not yet hit is left to aim at.
+          const pick = kills >= 20 ? 4 : rng.int(0, 9);
           if (pick < 4) {
             // After a random step beyond the checkpoint.
             const step = rng.int(checkpointStep + 1, Math.min(STEPS, checkpointStep + 5));
@@ -92,7 +93,9 @@ describe('kills, signals and locks (built CLI)', () => {
           } else if (pick < 8) {
             // At a random stage of a random checkpoint write ahead.
             const next = Math.min(STEPS, 3 * (Math.floor(checkpointStep / 3) + 1) + 3 * rng.int(0, 1));
-            const stage = STAGES[stageTurn % STAGES.length] as string; // every stage in turn (the turn moves on after a kill there)
+            const missing = STAGES.find((s) => (kinds[`checkpoint ${s}`] ?? 0) === 0);
+            // Every stage in turn (the turn moves on after a kill there); with enough kills, the first one missing.
+            const stage = kills >= 20 && missing !== undefined ? missing : (STAGES[stageTurn % STAGES.length] as string);
             env = { HEMNET_TEST_KILL: `${stage}:${next}` };
             kind = `checkpoint ${stage}`;
           } else {
@@ -108,9 +111,11 @@ describe('kills, signals and locks (built CLI)', () => {
           assert.doesNotMatch(outcome.stderr, /\n\s+at /, 'no stack trace');
         } else {
           assert.equal(outcome.code, 0, outcome.stderr);
-          if (kills >= 20) finished = outcome;
+          const stillMissing = STAGES.some((stage) => (kinds[`checkpoint ${stage}`] ?? 0) === 0);
+          if (kills >= 20 && !stillMissing) finished = outcome;
           else {
-            // Finished before enough kills: train further from a fresh folder is not needed; keep killing the evaluation runs.
+            // Finished before enough kills, or before a kill at every checkpoint stage (e.g. a kill after the
+            // last checkpoint leaves no checkpoint write ahead): start again from a fresh folder.
             await rm(killed, { recursive: true, force: true });
           }
         }
