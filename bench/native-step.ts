@@ -1,10 +1,10 @@
 /**
  * A training step of the default model (batch 8, 64×64, Adam, weight decay,
  * as `trainSegmentation` runs it, on fixed random data) on the native
- * backend with hemnet's fusions on and off, in one process: kernels per
+ * backend (or `--backend wasm`) with hemnet's fusions on and off, in one process: kernels per
  * step by name (deterministic, from tf.profile) and ms per step with the
  * variants interleaved in every repeat (so a loaded machine slows all alike).
- * Run: npx tsx bench/native-step.ts [--repeats 5] [--steps 3] [--head hem|fcn|ema] [--threading 1:0,2:1,2:0]
+ * Run: npx tsx bench/native-step.ts [--repeats 5] [--steps 3] [--head hem|fcn|ema] [--backend native|wasm] [--threading 1:0,2:1,2:0]
  *   --threading LIST  also time the default (all fusions) step under each addon thread setting
  *                     `threads:parallelWork` (addon.threads; 0 keeps the default, e.g. `2:1` threads
  *                     every convolution and product, `2:0` only those above the default threshold),
@@ -19,6 +19,8 @@ import type { NativeBackend } from '../src/backends/native/backend.js';
 import { setFusedCrossEntropy } from '../src/backends/native/crossEntropy.js';
 import { setFusedHem } from '../src/backends/native/hemUnroll.js';
 import { setFusedSumOfSquares } from '../src/backends/native/sumOfSquares.js';
+import { setFusedReluGrad } from '../src/backends/native/reluGrad.js';
+import { setSharedSaves } from '../src/backends/native/sharedSaves.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
 import { batchLoss, decayedVariables } from '../src/train/loop.js';
 import { ScheduledAdam } from '../src/train/optimizer.js';
@@ -29,14 +31,18 @@ const repeats = Number(values.repeats);
 const steps = Number(values.steps);
 await setBackend(values.backend ?? 'native');
 
-type Variant = { name: string; adam: boolean; batchNorm: boolean; hem: boolean; loss: boolean; decay: boolean };
+type Variant = { name: string; adam: boolean; batchNorm: boolean; hem: boolean; loss: boolean; decay: boolean; relu: boolean; saves: boolean };
+const NONE: Variant = { name: 'tfjs ops (no fusion)', adam: false, batchNorm: false, hem: false, loss: false, decay: false, relu: false, saves: false };
+// Each variant adds one fusion to the one before (a fusion the backend lacks leaves the step as it was).
 const VARIANTS: Variant[] = [
-  { name: 'tfjs ops (no fusion)', adam: false, batchNorm: false, hem: false, loss: false, decay: false },
-  { name: 'fused Adam', adam: true, batchNorm: false, hem: false, loss: false, decay: false },
-  { name: '+ batch norm', adam: true, batchNorm: true, hem: false, loss: false, decay: false },
-  { name: '+ HEM unroll', adam: true, batchNorm: true, hem: true, loss: false, decay: false },
-  { name: '+ loss', adam: true, batchNorm: true, hem: true, loss: true, decay: false },
-  { name: '+ weight decay', adam: true, batchNorm: true, hem: true, loss: true, decay: true },
+  NONE,
+  { ...NONE, name: 'fused Adam', adam: true },
+  { ...NONE, name: '+ batch norm', adam: true, batchNorm: true },
+  { ...NONE, name: '+ HEM unroll', adam: true, batchNorm: true, hem: true },
+  { ...NONE, name: '+ loss', adam: true, batchNorm: true, hem: true, loss: true },
+  { ...NONE, name: '+ weight decay', adam: true, batchNorm: true, hem: true, loss: true, decay: true },
+  { ...NONE, name: '+ ReLU gradient', adam: true, batchNorm: true, hem: true, loss: true, decay: true, relu: true },
+  { ...NONE, name: '+ saves without Identity', adam: true, batchNorm: true, hem: true, loss: true, decay: true, relu: true, saves: true },
 ];
 
 const { model } = buildSegmentationModel({ seed: 1, head: values.head ?? 'hem' });
@@ -51,6 +57,8 @@ const use = (v: Variant): void => {
   setFusedHem(v.hem);
   setFusedCrossEntropy(v.loss);
   setFusedSumOfSquares(v.decay);
+  setFusedReluGrad(v.relu);
+  setSharedSaves(v.saves);
 };
 const step = (): void => {
   const loss = optimizer.minimize(() => batchLoss(model, images, labels, 255, 1e-4, decayed), true, trainable);

@@ -14,8 +14,15 @@
  * - `Identity` sharing the data instead of copying it (`identity.ts`);
  * - `BatchMatMul` with transpose flags on one matrix: operand transposed on the heap, stock fast path (`batchMatMul.ts`);
  * - `HemnetBatchNormSums`, the batch-norm gradient's two per-channel sums in one pass (`batchNormSums.ts`);
- * - `HemnetBroadcastTo`, broadcasting by block copies on the heap, for the `Mean`/`Sum` gradients (`broadcast.ts`).
- * Both accept a `dilations` attr.
+ * - `HemnetBroadcastTo`, broadcasting by block copies on the heap, for the `Mean`/`Sum` gradients (`broadcast.ts`);
+ * - the native backend's training-step fusions in JS on the heap (`fusedTraining.ts`): batch norm in
+ *   training as one kernel forward, one backward and one for the moving statistics; the weight-decay
+ *   sum Σ‖w‖²;
+ * - tensors saved for gradients without an `Identity` dispatch each (src/backends/native/sharedSaves.ts).
+ * The convolution gradients accept a `dilations` attr.
+ * The gradients of the fused kernels and the batch-norm layer routed through them are installed
+ * on every backend (global, once): tfjs's own composition runs wherever the active backend lacks
+ * the kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulWasm } from './batchMatMul.js';
@@ -27,12 +34,35 @@ import { conv2dBackpropInputWasm } from './conv2dBackpropInput.js';
 import { conv2dGradConfig, markDilationAware } from './conv2dGrad.js';
 import { identityWasm } from './identity.js';
 import { meanGradConfig, sumGradConfig } from './reduceGrad.js';
+import { batchNormMovingAverageWasm, batchNormTrainingGradWasm, batchNormTrainingWasm, sumOfSquaresWasm } from './fusedTraining.js';
+import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL, batchNormTrainingGradConfig, installFusedBatchNormLayers } from '../backends/native/batchNormTraining.js';
+import { installSharedSaves, uninstallSharedSaves } from '../backends/native/sharedSaves.js';
+import { SUM_OF_SQUARES_KERNEL, sumOfSquaresGradConfig } from '../backends/native/sumOfSquares.js';
 import { installDilatedConvLayers } from './layersDilatedConv.js';
 
 export { conv2dInputGradByConv, conv2dFilterGradByConv } from './conv2dGrad.js';
 
 /** Kernels hemnet registers on wasm. */
-export const WASM_KERNEL_NAMES = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'HemnetBatchNormSums', 'HemnetBroadcastTo', 'BatchMatMul'] as const;
+export const WASM_KERNEL_NAMES = [
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'Identity',
+  'HemnetBatchNormSums',
+  'HemnetBroadcastTo',
+  'BatchMatMul',
+  'HemnetBatchNormTraining',
+  'HemnetBatchNormTrainingGrad',
+  'HemnetBatchNormMovingAverage',
+  'HemnetSumOfSquares',
+] as const;
+
+/** The fused training kernels of `fusedTraining.ts`, by name. */
+const FUSED_TRAINING: ReadonlyMap<string, tf.KernelFunc> = new Map<string, tf.KernelFunc>([
+  [BN_TRAINING_KERNEL, batchNormTrainingWasm as unknown as tf.KernelFunc],
+  [BN_TRAINING_GRAD_KERNEL, batchNormTrainingGradWasm as unknown as tf.KernelFunc],
+  [BN_MOVING_AVERAGE_KERNEL, batchNormMovingAverageWasm as unknown as tf.KernelFunc],
+  [SUM_OF_SQUARES_KERNEL, sumOfSquaresWasm as unknown as tf.KernelFunc],
+]);
 
 let globalInstalled = false;
 /** Stock wasm kernel configs we replaced, to restore them in `uninstallKernels`. */
@@ -51,6 +81,10 @@ function installGlobal(): void {
     tf.registerGradient(config);
   }
   installDilatedConvLayers();
+  for (const config of [batchNormTrainingGradConfig, sumOfSquaresGradConfig]) {
+    if (tf.getGradient(config.kernelName) === undefined) tf.registerGradient(config);
+  }
+  installFusedBatchNormLayers();
   globalInstalled = true;
 }
 
@@ -58,6 +92,8 @@ function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number], stock: tf.KernelCo
   if (kernelName === 'Identity') return identityWasm(stock?.kernelFunc);
   if (kernelName === BATCH_NORM_SUMS) return batchNormSumsWasm as unknown as tf.KernelFunc;
   if (kernelName === BROADCAST_TO) return broadcastToWasm as unknown as tf.KernelFunc;
+  const fused = FUSED_TRAINING.get(kernelName);
+  if (fused !== undefined) return fused;
   if (kernelName === 'BatchMatMul') {
     if (stock === undefined) throw new Error('hemnet kernels: the wasm backend has no BatchMatMul kernel to wrap');
     return batchMatMulWasm(stock.kernelFunc);
@@ -81,6 +117,7 @@ export function installKernels(backendName: string): void {
     tf.registerKernel({ kernelName, backendName, kernelFunc: ours(kernelName, stock) });
   }
   markDilationAware(backendName, true);
+  installSharedSaves(backendName);
   installedBackends.add(backendName);
 }
 
@@ -96,6 +133,7 @@ export function uninstallKernels(backendName: string): void {
     if (stock !== undefined) tf.registerKernel(stock);
   }
   markDilationAware(backendName, false);
+  uninstallSharedSaves(backendName);
   installedBackends.delete(backendName);
 }
 

@@ -19,7 +19,7 @@ import { hemHead } from '../../layers/hemHead.js';
 import { assertClose, assertNoLeak } from '../../../test/helpers.js';
 import { NativeBackend, registerNativeBackend } from './index.js';
 import { ScheduledAdam } from '../../train/optimizer.js';
-import { batchNormTraining } from './batchNormTraining.js';
+import { batchNormTraining, setFusedBatchNorm } from './batchNormTraining.js';
 import { setFusedHem } from './hemUnroll.js';
 import { setFusedCrossEntropy } from './crossEntropy.js';
 import { segmentationCrossEntropy } from '../../train/loss.js';
@@ -253,6 +253,162 @@ describe('ScheduledAdam: the fused update where the backend has one, tfjs\'s els
   }
 });
 
+// The training-step fusions both backends have (native in C++, wasm in JS on the heap: src/kernels/fusedTraining.ts).
+for (const backend of COMPARED) {
+  describe(`fused batch-norm training on ${backend}`, () => {
+    const layerStep = (): number[][] => {
+      const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3, gammaInitializer: tf.initializers.randomNormal({ seed: 5, mean: 1 }), betaInitializer: tf.initializers.randomNormal({ seed: 6 }) });
+      const x = tf.randomNormal([4, 6, 6, 8], 0.5, 2, 'float32', 7);
+      const r = tf.randomNormal([4, 6, 6, 8], 0, 1, 'float32', 8);
+      const grads = tf.grads((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, r)))([x]);
+      const y = layer.apply(x, { training: true }) as tf.Tensor;
+      const out = [y, ...grads, ...layer.getWeights()].map((t) => Array.from(t.dataSync()));
+      tf.dispose([x, r, y, ...grads]);
+      layer.dispose();
+      return out;
+    };
+
+    it('tf.layers.batchNormalization in training: output, input gradient and moving statistics equal cpu', async () => {
+      await setBackend('cpu');
+      const expected = layerStep();
+      await setBackend(backend);
+      const before = tf.memory().numTensors;
+      const actual = layerStep();
+      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+      assert.equal(actual.length, expected.length);
+      actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-6, RTOL, `array ${i}`));
+    });
+
+    it('batchNormTraining: gradients through y, the mean and the variance outputs equal the tfjs composition', async () => {
+      await setBackend(backend);
+      const x = tf.randomNormal([3, 5, 5, 6], -0.3, 1.5, 'float32', 31);
+      const scale = tf.randomNormal([6], 1, 0.2, 'float32', 32) as tf.Tensor1D;
+      const offset = tf.randomNormal([6], 0, 0.5, 'float32', 33) as tf.Tensor1D;
+      const ry = tf.randomNormal([3, 5, 5, 6], 0, 1, 'float32', 34);
+      const rm = tf.randomNormal([6], 0, 1, 'float32', 35);
+      const rv = tf.randomNormal([6], 0, 1, 'float32', 36);
+      const run = (fused: boolean): number[][] => {
+        setFusedBatchNorm(fused);
+        try {
+          return tf.tidy(() => {
+            const f = (xi: tf.Tensor, si: tf.Tensor, oi: tf.Tensor): tf.Scalar => {
+              const { y, mean, variance } = batchNormTraining(xi, si as tf.Tensor1D, oi as tf.Tensor1D, 1e-3);
+              return tf.addN([tf.sum(tf.mul(y, ry)), tf.sum(tf.mul(mean, rm)), tf.sum(tf.mul(variance, rv))]) as tf.Scalar;
+            };
+            const { y, mean, variance } = batchNormTraining(x, scale, offset, 1e-3);
+            return [y, mean, variance, ...tf.grads(f)([x, scale, offset])].map((t) => Array.from(t.dataSync()));
+          });
+        } finally {
+          setFusedBatchNorm(true);
+        }
+      };
+      const stock = run(false);
+      const before = tf.memory().numTensors;
+      run(true).forEach((values, i) => assertClose(values, stock[i] as number[], 1e-6, RTOL, `array ${i}`));
+      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+      tf.dispose([x, scale, offset, ry, rm, rv]);
+    });
+
+    it('rejects inputs of the wrong shape or dtype, naming the kernel', async () => {
+      await setBackend(backend);
+      const x = tf.zeros([2, 3]);
+      const four = tf.ones([4]);
+      const three = tf.ones([3]);
+      assert.throws(() => tf.engine().runKernel('HemnetBatchNormTraining', { x, scale: four, offset: four }, { epsilon: 1e-3 }), /batchNormTrain/i);
+      const ints = tf.zeros([2, 3], 'int32');
+      assert.throws(() => tf.engine().runKernel('HemnetBatchNormTraining', { x: ints, scale: three, offset: three }, { epsilon: 1e-3 }), /batchNormTrain/i);
+      const wide = tf.zeros([2, 4]);
+      assert.throws(() => tf.engine().runKernel('HemnetBatchNormTrainingGrad', { dy: wide, x, mean: three, variance: three, scale: three }, { epsilon: 1e-3 }), /batchNormTrain/i);
+      tf.dispose([x, four, three, ints, wide]);
+    });
+
+    it('runs the layer in training as one forward and one gradient kernel', async () => {
+      await setBackend(backend);
+      const layer = tf.layers.batchNormalization();
+      const x = tf.randomNormal([2, 4, 4, 8], 0, 1, 'float32', 9);
+      layer.apply(x, { training: true });
+      const profile = await tf.profile(() => tf.grads((input: tf.Tensor) => tf.sum(layer.apply(input, { training: true }) as tf.Tensor))([x]));
+      const names = profile.kernels.map((k) => k.name);
+      assert.equal(names.filter((n) => n === 'HemnetBatchNormTraining').length, 1, names.join(' '));
+      assert.equal(names.filter((n) => n === 'HemnetBatchNormTrainingGrad').length, 1, names.join(' '));
+      assert.ok(!names.includes('Mean') && !names.includes('FusedBatchNorm'), names.join(' '));
+      tf.dispose(profile.result as tf.Tensor[]);
+      tf.dispose(x);
+      layer.dispose();
+    });
+  });
+
+  describe(`fused weight decay and kernel-free saves on ${backend}`, () => {
+    it('weight decay: Σ‖w‖² is one kernel forward, one product per tensor backward, and equals the tfjs composition', async () => {
+      await setBackend(backend);
+      const ws = [tf.randomNormal([3, 3, 8, 8], 0, 1, 'float32', 26), tf.randomNormal([40], 0, 1, 'float32', 27)];
+      const run = (fused: boolean): { names: string[]; values: number[][] } => {
+        setFusedSumOfSquares(fused);
+        try {
+          const names: string[] = [];
+          const values = tf.tidy(() => {
+            const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.mul(sumOfSquares([a, b]), 5e-5))(ws);
+            return [value, ...grads].map((t) => Array.from(t.dataSync()));
+          });
+          return { names, values };
+        } finally {
+          setFusedSumOfSquares(true);
+        }
+      };
+      const stock = run(false).values;
+      const before = tf.memory().numTensors;
+      run(true).values.forEach((values, i) => assertClose(values, stock[i] as number[], 0, 1e-6, `array ${i}`));
+      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+      const profile = await tf.profile(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => sumOfSquares([a, b]))(ws));
+      const names = profile.kernels.map((k) => k.name).filter((n) => n !== 'Identity');
+      assert.deepEqual(names, ['HemnetSumOfSquares', 'Multiply', 'Multiply', 'Multiply'], names.join(' '));
+      tf.dispose([...(profile.result as tf.Tensor[]), ...ws]);
+    });
+
+    it('saves tensors for gradients without Identity kernels: same gradients as tfjs\'s clones, no leaks', async () => {
+      await setBackend(backend);
+      const x = tf.randomNormal([2, 6, 6, 4], 0, 1, 'float32', 41);
+      const w = tf.randomNormal([3, 3, 4, 5], 0, 1, 'float32', 42);
+      const b = tf.randomNormal([5], 0, 1, 'float32', 43);
+      const v = tf.variable(tf.randomNormal([5, 3], 0, 1, 'float32', 44));
+      // A registered gradient (matMul, relu, sum) and a customGrad (tf.fused.conv2d saves filter, x, y, bias).
+      const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor): tf.Scalar => tf.tidy(() => {
+        const y = tf.fused.conv2d({ x: xi as tf.Tensor4D, filter: wi as tf.Tensor4D, bias: bi, strides: 1, pad: 'same', activation: 'relu' });
+        return tf.sum(tf.relu(tf.matMul(tf.reshape(y, [-1, 5]), v)));
+      });
+      const gradients = (): tf.Tensor[] => {
+        const { value, grads } = tf.variableGrads(() => f(x, w, b), [v]);
+        value.dispose();
+        return [...tf.grads(f)([x, w, b]), grads[v.name] as tf.Tensor];
+      };
+      setSharedSaves(false);
+      // Identity dispatches, counted on the registered kernel itself.
+      const identity = tf.getKernel('Identity', backend) as { kernelFunc: tf.KernelFunc };
+      const stock = identity.kernelFunc;
+      let identities = 0;
+      identity.kernelFunc = (args) => {
+        identities++;
+        return stock(args);
+      };
+      const run = (): number[][] => gradients().map((t) => { const values = Array.from(t.dataSync()); t.dispose(); return values; });
+      try {
+        const expected = run();
+        assert.ok(identities > 0, 'the comparison should clone');
+        setSharedSaves(true);
+        identities = 0;
+        const actual = run();
+        assert.equal(identities, 0, 'Identity kernels with shared saves');
+        actual.forEach((values, i) => assert.deepEqual(values, expected[i], `gradient ${i}`));
+      } finally {
+        identity.kernelFunc = stock;
+        setSharedSaves(true);
+      }
+      assertNoLeak(gradients, 'shared saves');
+      tf.dispose([x, w, b, v]);
+    });
+  });
+}
+
 if (present.includes('native')) {
   describe('native fused Adam', () => {
     it('runs one step of every variable without tfjs kernels (the two β-power updates only)', async () => {
@@ -321,46 +477,6 @@ if (present.includes('native')) {
       const stock = await run(false, false);
       assertClose(await run(true, false), stock, 0, 1e-6, 'fused then stock');
       assertClose(await run(false, true), stock, 0, 1e-6, 'stock then fused');
-    });
-  });
-
-  describe('native fused batch-norm training', () => {
-    const layerStep = (): number[][] => {
-      const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3, gammaInitializer: tf.initializers.randomNormal({ seed: 5, mean: 1 }), betaInitializer: tf.initializers.randomNormal({ seed: 6 }) });
-      const x = tf.randomNormal([4, 6, 6, 8], 0.5, 2, 'float32', 7);
-      const r = tf.randomNormal([4, 6, 6, 8], 0, 1, 'float32', 8);
-      const grads = tf.grads((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, r)))([x]);
-      const y = layer.apply(x, { training: true }) as tf.Tensor;
-      const out = [y, ...grads, ...layer.getWeights()].map((t) => Array.from(t.dataSync()));
-      tf.dispose([x, r, y, ...grads]);
-      layer.dispose();
-      return out;
-    };
-
-    it('tf.layers.batchNormalization in training: output, input gradient and moving statistics equal cpu', async () => {
-      await setBackend('cpu');
-      const expected = layerStep();
-      await setBackend('native');
-      const before = tf.memory().numTensors;
-      const actual = layerStep();
-      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
-      assert.equal(actual.length, expected.length);
-      actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-6, RTOL, `array ${i}`));
-    });
-
-    it('runs the layer in training as one forward and one gradient kernel', async () => {
-      await setBackend('native');
-      const layer = tf.layers.batchNormalization();
-      const x = tf.randomNormal([2, 4, 4, 8], 0, 1, 'float32', 9);
-      layer.apply(x, { training: true });
-      const profile = await tf.profile(() => tf.grads((input: tf.Tensor) => tf.sum(layer.apply(input, { training: true }) as tf.Tensor))([x]));
-      const names = profile.kernels.map((k) => k.name);
-      assert.equal(names.filter((n) => n === 'HemnetBatchNormTraining').length, 1, names.join(' '));
-      assert.equal(names.filter((n) => n === 'HemnetBatchNormTrainingGrad').length, 1, names.join(' '));
-      assert.ok(!names.includes('Mean') && !names.includes('FusedBatchNorm'), names.join(' '));
-      tf.dispose(profile.result as tf.Tensor[]);
-      tf.dispose(x);
-      layer.dispose();
     });
   });
 
@@ -488,32 +604,6 @@ if (present.includes('native')) {
       tf.dispose([some, all]);
     });
 
-    it('weight decay: Σ‖w‖² is one kernel forward, one product per tensor backward, and equals the tfjs composition', async () => {
-      await setBackend('native');
-      const ws = [tf.randomNormal([3, 3, 8, 8], 0, 1, 'float32', 26), tf.randomNormal([40], 0, 1, 'float32', 27)];
-      const run = (fused: boolean): { names: string[]; values: number[][] } => {
-        setFusedSumOfSquares(fused);
-        try {
-          const names: string[] = [];
-          const values = tf.tidy(() => {
-            const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.mul(sumOfSquares([a, b]), 5e-5))(ws);
-            return [value, ...grads].map((t) => Array.from(t.dataSync()));
-          });
-          return { names, values };
-        } finally {
-          setFusedSumOfSquares(true);
-        }
-      };
-      const stock = run(false).values;
-      const before = tf.memory().numTensors;
-      run(true).values.forEach((values, i) => assertClose(values, stock[i] as number[], 0, 1e-6, `array ${i}`));
-      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
-      const profile = await tf.profile(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => sumOfSquares([a, b]))(ws));
-      const names = profile.kernels.map((k) => k.name).filter((n) => n !== 'Identity');
-      assert.deepEqual(names, ['HemnetSumOfSquares', 'Multiply', 'Multiply', 'Multiply'], names.join(' '));
-      tf.dispose([...(profile.result as tf.Tensor[]), ...ws]);
-    });
-
     it('runs the loss as one kernel and its gradient as one product', async () => {
       await setBackend('native');
       const logits = tf.randomNormal([2, 4, 4, 5], 0, 1, 'float32', 24);
@@ -574,48 +664,6 @@ if (present.includes('native')) {
         return tf.sum(tf.relu(tf.batchNorm(y, m.mean, m.variance, tf.zeros([4]), tf.ones([4]), 1e-3)));
       })([x, w]), 'native grads');
       tf.dispose([x, w]);
-    });
-
-    it('saves tensors for gradients without Identity kernels: same gradients as tfjs\'s clones, no leaks', async () => {
-      await setBackend('native');
-      const x = tf.randomNormal([2, 6, 6, 4], 0, 1, 'float32', 41);
-      const w = tf.randomNormal([3, 3, 4, 5], 0, 1, 'float32', 42);
-      const b = tf.randomNormal([5], 0, 1, 'float32', 43);
-      const v = tf.variable(tf.randomNormal([5, 3], 0, 1, 'float32', 44));
-      // A registered gradient (matMul, relu, sum) and a customGrad (tf.fused.conv2d saves filter, x, y, bias).
-      const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor): tf.Scalar => tf.tidy(() => {
-        const y = tf.fused.conv2d({ x: xi as tf.Tensor4D, filter: wi as tf.Tensor4D, bias: bi, strides: 1, pad: 'same', activation: 'relu' });
-        return tf.sum(tf.relu(tf.matMul(tf.reshape(y, [-1, 5]), v)));
-      });
-      const gradients = (): tf.Tensor[] => {
-        const { value, grads } = tf.variableGrads(() => f(x, w, b), [v]);
-        value.dispose();
-        return [...tf.grads(f)([x, w, b]), grads[v.name] as tf.Tensor];
-      };
-      setSharedSaves(false);
-      // Identity dispatches, counted on the registered kernel itself.
-      const identity = tf.getKernel('Identity', 'native') as { kernelFunc: tf.KernelFunc };
-      const stock = identity.kernelFunc;
-      let identities = 0;
-      identity.kernelFunc = (args) => {
-        identities++;
-        return stock(args);
-      };
-      const run = (): number[][] => gradients().map((t) => { const values = Array.from(t.dataSync()); t.dispose(); return values; });
-      try {
-        const expected = run();
-        assert.ok(identities > 0, 'the comparison should clone');
-        setSharedSaves(true);
-        identities = 0;
-        const actual = run();
-        assert.equal(identities, 0, 'Identity kernels with shared saves');
-        actual.forEach((values, i) => assert.deepEqual(values, expected[i], `gradient ${i}`));
-      } finally {
-        identity.kernelFunc = stock;
-        setSharedSaves(true);
-      }
-      assertNoLeak(gradients, 'shared saves');
-      tf.dispose([x, w, b, v]);
     });
 
     it('runs the ReLU gradient as one kernel, equal to tfjs\'s Step · Cast · Multiply (zeros and NaN included)', async () => {
