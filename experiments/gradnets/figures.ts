@@ -4,7 +4,7 @@
  *   docs/figures/gradnets-conv.{svg,png}      test accuracy per variant, MNIST and Fashion-MNIST
  *   docs/figures/gradnets-tau-sweep.{svg,png} GReLU τ sweep (validation accuracy)
  *   docs/figures/gradnets-deep-mlp.{svg,png}  training loss per epoch, depth 100 / 200 (6 epochs)
- *   docs/figures/gradnets-deep-mlp-long.{svg,png}  the same at 18 epochs, τ = half the run
+ *   docs/figures/gradnets-deep-mlp-long.{svg,png}  the same at 18 epochs, τ = half the run, beside ReLU from three initialisations
  *
  *   npx tsx experiments/gradnets/figures.ts
  */
@@ -101,4 +101,6 @@ await deepMlpFigure('gradnets-deep-mlp-long', 'Deep MLPs on MNIST, 18 epochs, GR
   ['GReLU, orthogonal, τ = half', read<DeepMlpResults>('deepMlp-depth100-200-epochs18-lr0.0003-tau0.5-units128')],
   ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth100-epochs18-lr0.0003-heNormal-units128')],
   ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth200-epochs18-lr0.0003-heNormal-units128')],
+  ['ReLU, orthogonal ×√2', read<DeepMlpResults>('deepMlp-gain1.4142-epochs18-lr0.0003-units128')],
+  ['ReLU, orthogonal ×1', read<DeepMlpResults>('deepMlp-gain1-epochs18-lr0.0003-units128')],
 ]);
