@@ -4,7 +4,8 @@
  *   docs/figures/gradnets-conv.{svg,png}      test accuracy per variant, MNIST and Fashion-MNIST
  *   docs/figures/gradnets-tau-sweep.{svg,png} GReLU τ sweep (validation accuracy)
  *   docs/figures/gradnets-deep-mlp.{svg,png}  training loss per epoch, depth 100 / 200 (6 epochs)
- *   docs/figures/gradnets-deep-mlp-long.{svg,png}  the same at 18 epochs, τ = half the run, beside ReLU from three initialisations
+ *   docs/figures/gradnets-deep-mlp-long.{svg,png}  the same at 18 epochs, τ = half the run, beside ReLU from three initialisations: depth 100
+ *   docs/figures/gradnets-deep-mlp-long-depth200.{svg,png}  the same, depth 200
  *
  *   npx tsx experiments/gradnets/figures.ts
  */
@@ -74,11 +75,12 @@ if (conv.length > 0) {
 }
 
 /** Training loss per epoch of every deep-MLP run in `entries` (label, results file), one line per run; ReLU dashed. */
-async function deepMlpFigure(name: string, title: string, entries: Array<[string, DeepMlpResults | null]>): Promise<void> {
+async function deepMlpFigure(name: string, title: string, entries: Array<[string, DeepMlpResults | null]>, depth?: number): Promise<void> {
   const lines: LineSeries[] = [];
   for (const [label, results] of entries) {
     if (results === null) continue;
     for (const run of results.runs) {
+      if (depth !== undefined && run.depth !== depth) continue;
       lines.push({
         name: `depth ${run.depth} ${label} seed ${run.seed}`,
         y: run.result.trainLossPerEpoch,
@@ -97,10 +99,13 @@ await deepMlpFigure('gradnets-deep-mlp', 'Deep MLPs on MNIST (128 units, 47 step
   ['GReLU, orthogonal, τ = run', read<DeepMlpResults>('deepMlp-depth200-epochs6-lr0.0003-tau1-units128')],
   ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth200-epochs6-lr0.0003-heNormal-units128')],
 ]);
-await deepMlpFigure('gradnets-deep-mlp-long', 'Deep MLPs on MNIST, 18 epochs, GReLU τ = 9 epochs', [
+const LONG_RUNS: Array<[string, DeepMlpResults | null]> = [
   ['GReLU, orthogonal, τ = half', read<DeepMlpResults>('deepMlp-depth100-200-epochs18-lr0.0003-tau0.5-units128')],
   ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth100-epochs18-lr0.0003-heNormal-units128')],
   ['ReLU, He normal', read<DeepMlpResults>('deepMlp-depth200-epochs18-lr0.0003-heNormal-units128')],
   ['ReLU, orthogonal ×√2', read<DeepMlpResults>('deepMlp-gain1.4142-epochs18-lr0.0003-units128')],
   ['ReLU, orthogonal ×1', read<DeepMlpResults>('deepMlp-gain1-epochs18-lr0.0003-units128')],
-]);
+];
+// One figure per depth (six seeds per setting do not fit one legend).
+await deepMlpFigure('gradnets-deep-mlp-long', 'Deep MLPs on MNIST, depth 100, 18 epochs, GReLU τ = 9 epochs', LONG_RUNS, 100);
+await deepMlpFigure('gradnets-deep-mlp-long-depth200', 'Deep MLPs on MNIST, depth 200, 18 epochs, GReLU τ = 9 epochs', LONG_RUNS, 200);
