@@ -73,6 +73,8 @@ describe('kills, signals and locks (built CLI)', () => {
       let kills = 0;
       let stageTurn = 0;
       let finished: Outcome | null = null;
+      /** The first checkpoint stage no kill has hit yet, if any. */
+      const missingStage = (): string | undefined => STAGES.find((stage) => (kinds[`checkpoint ${stage}`] ?? 0) === 0);
       for (let attempt = 0; attempt < 60 && finished === null; attempt++) {
         const checkpointStep = (() => {
           const pointer = join(killed, 'checkpoints', 'latest.json');
@@ -81,8 +83,7 @@ describe('kills, signals and locks (built CLI)', () => {
         let env: Record<string, string> = {};
         let timer: number | undefined;
         let kind = 'none';
-        const stageMissing = STAGES.some((stage) => (kinds[`checkpoint ${stage}`] ?? 0) === 0);
-        if (kills < 20 || stageMissing) {
+        if (kills < 20 || missingStage() !== undefined) {
           // With enough kills, only a checkpoint stage not yet hit is left to aim at.
           const pick = kills >= 20 ? 4 : rng.int(0, 9);
           if (pick < 4) {
@@ -93,9 +94,8 @@ describe('kills, signals and locks (built CLI)', () => {
           } else if (pick < 8) {
             // At a random stage of a random checkpoint write ahead.
             const next = Math.min(STEPS, 3 * (Math.floor(checkpointStep / 3) + 1) + 3 * rng.int(0, 1));
-            const missing = STAGES.find((s) => (kinds[`checkpoint ${s}`] ?? 0) === 0);
             // Every stage in turn (the turn moves on after a kill there); with enough kills, the first one missing.
-            const stage = kills >= 20 && missing !== undefined ? missing : (STAGES[stageTurn % STAGES.length] as string);
+            const stage = (kills >= 20 ? missingStage() : undefined) ?? (STAGES[stageTurn % STAGES.length] as string);
             env = { HEMNET_TEST_KILL: `${stage}:${next}` };
             kind = `checkpoint ${stage}`;
           } else {
@@ -111,8 +111,7 @@ describe('kills, signals and locks (built CLI)', () => {
           assert.doesNotMatch(outcome.stderr, /\n\s+at /, 'no stack trace');
         } else {
           assert.equal(outcome.code, 0, outcome.stderr);
-          const stillMissing = STAGES.some((stage) => (kinds[`checkpoint ${stage}`] ?? 0) === 0);
-          if (kills >= 20 && !stillMissing) finished = outcome;
+          if (kills >= 20 && missingStage() === undefined) finished = outcome;
           else {
             // Finished before enough kills, or before a kill at every checkpoint stage (e.g. a kill after the
             // last checkpoint leaves no checkpoint write ahead): start again from a fresh folder.

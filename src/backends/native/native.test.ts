@@ -342,22 +342,20 @@ for (const backend of COMPARED) {
     it('weight decay: Σ‖w‖² is one kernel forward, one product per tensor backward, and equals the tfjs composition', async () => {
       await setBackend(backend);
       const ws = [tf.randomNormal([3, 3, 8, 8], 0, 1, 'float32', 26), tf.randomNormal([40], 0, 1, 'float32', 27)];
-      const run = (fused: boolean): { names: string[]; values: number[][] } => {
+      const run = (fused: boolean): number[][] => {
         setFusedSumOfSquares(fused);
         try {
-          const names: string[] = [];
-          const values = tf.tidy(() => {
+          return tf.tidy(() => {
             const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.mul(sumOfSquares([a, b]), 5e-5))(ws);
             return [value, ...grads].map((t) => Array.from(t.dataSync()));
           });
-          return { names, values };
         } finally {
           setFusedSumOfSquares(true);
         }
       };
-      const stock = run(false).values;
+      const stock = run(false);
       const before = tf.memory().numTensors;
-      run(true).values.forEach((values, i) => assertClose(values, stock[i] as number[], 0, 1e-6, `array ${i}`));
+      run(true).forEach((values, i) => assertClose(values, stock[i] as number[], 0, 1e-6, `array ${i}`));
       assert.equal(tf.memory().numTensors, before, 'leaked tensors');
       const profile = await tf.profile(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => sumOfSquares([a, b]))(ws));
       const names = profile.kernels.map((k) => k.name).filter((n) => n !== 'Identity');
