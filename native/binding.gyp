@@ -12,7 +12,8 @@
         "src/resize.cc",
         "src/train.cc",
         "src/hem.cc",
-        "src/loss.cc"
+        "src/loss.cc",
+        "src/pool.cc"
       ],
       "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off", "-fopenmp", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],

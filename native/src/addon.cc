@@ -62,7 +62,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"hemUnroll", hemnet::HemUnroll}, {"hemUnrollGrad", hemnet::HemUnrollGrad},
       {"softmaxCrossEntropy", hemnet::SoftmaxCrossEntropy},
       {"info", hemnet::Info},           {"threads", hemnet::Threads},
-      {"sumSquares", hemnet::SumSquares},
+      {"sumSquares", hemnet::SumSquares}, {"pool", hemnet::Pool},
   };
   for (const Entry& e : entries) {
     napi_value fn;

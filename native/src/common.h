@@ -150,6 +150,7 @@ napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info);
 napi_value HemUnroll(napi_env env, napi_callback_info info);
 napi_value HemUnrollGrad(napi_env env, napi_callback_info info);
 napi_value SoftmaxCrossEntropy(napi_env env, napi_callback_info info);
+napi_value Pool(napi_env env, napi_callback_info info);
 napi_value Info(napi_env env, napi_callback_info info);
 napi_value Threads(napi_env env, napi_callback_info info);
 

@@ -12,7 +12,8 @@ namespace {
 constexpr size_t kParallelMin = 1 << 20;
 
 // kReluGrad: dy · step(x) for a = dy, b = x (tfjs's Relu gradient, mul(dy, cast(step(x)))).
-enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum, kReluGrad };
+// kPrelu: x < 0 ? α·x : x for a = x, b = α (tfjs's cpu Prelu; NaN stays NaN).
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kSquaredDifference, kMaximum, kMinimum, kReluGrad, kPrelu };
 
 template <int Op>
 inline float apply(float x, float y) {
@@ -25,6 +26,7 @@ inline float apply(float x, float y) {
   if constexpr (Op == kMinimum) return (std::isnan(x) || std::isnan(y)) ? NAN : std::min(x, y);
   // Branch free (a branch on the sign of x mispredicts half the time): step = (y > 0), NaN where y is NaN.
   if constexpr (Op == kReluGrad) return x * (y == y ? float(y > 0) : y);
+  if constexpr (Op == kPrelu) return x < 0 ? y * x : x;
   return 0;
 }
 
@@ -144,6 +146,7 @@ napi_value Binary(napi_env env, napi_callback_info info) {
       case kMaximum: binaryKernel<kMaximum>(a, b, o, L, lo); break;
       case kMinimum: binaryKernel<kMinimum>(a, b, o, L, lo); break;
       case kReluGrad: binaryKernel<kReluGrad>(a, b, o, L, lo); break;
+      case kPrelu: binaryKernel<kPrelu>(a, b, o, L, lo); break;
       default: throw std::runtime_error("binary: unknown op " + std::to_string(op));
     }
   });

@@ -23,7 +23,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from '../backends/native/batchNormTraining.js';
 import { SUM_OF_SQUARES_KERNEL } from '../backends/native/sumOfSquares.js';
-import { asWasmBackend, heapF32, offsetF32, type WasmBackendLike } from './wasmHeap.js';
+import { asWasmBackend, heapViews, type WasmBackendLike } from './wasmHeap.js';
 
 interface KernelArgs {
   inputs: tf.NamedTensorInfoMap;
@@ -42,20 +42,6 @@ function required(inputs: tf.NamedTensorInfoMap, name: string, kernel: string): 
 
 function sizeOf(t: tf.TensorInfo): number {
   return t.shape.reduce((a, b) => a * b, 1);
-}
-
-/**
- * A function giving each tensor's data as a view of the heap indexed from 0
- * (V8 hoists the bounds checks of such views; indexing the whole heap at an
- * offset made these loops ≈ 3× slower here). Call it after the kernel's
- * last allocation: a view goes stale when the heap grows.
- */
-function heapViews(backend: WasmBackendLike): (t: tf.TensorInfo) => Float32Array {
-  const heap = heapF32(backend);
-  return (t) => {
-    const start = offsetF32(backend, t);
-    return heap.subarray(start, start + sizeOf(t));
-  };
 }
 
 /** Rows × channels of x `[..., C]`, with `[C]` inputs checked against C. */

@@ -18,7 +18,8 @@
  * - the native backend's training-step fusions in JS on the heap (`fusedTraining.ts`): batch norm in
  *   training as one kernel forward, one backward and one for the moving statistics; the weight-decay
  *   sum Σ‖w‖²;
- * - tensors saved for gradients without an `Identity` dispatch each (src/backends/native/sharedSaves.ts).
+ * - tensors saved for gradients without an `Identity` dispatch each (src/backends/native/sharedSaves.ts);
+ * - `MaxPoolGrad` and `AvgPoolGrad` in JS on the heap, scattering each window once (`pooling.ts`).
  * The convolution gradients accept a `dilations` attr.
  * The gradients of the fused kernels and the batch-norm layer routed through them are installed
  * on every backend (global, once): tfjs's own composition runs wherever the active backend lacks
@@ -33,6 +34,7 @@ import { conv2dBackpropFilterWasm } from './conv2dBackpropFilter.js';
 import { conv2dBackpropInputWasm } from './conv2dBackpropInput.js';
 import { conv2dGradConfig, markDilationAware } from './conv2dGrad.js';
 import { identityWasm } from './identity.js';
+import { poolGradWasm } from './pooling.js';
 import { meanGradConfig, sumGradConfig } from './reduceGrad.js';
 import { batchNormMovingAverageWasm, batchNormTrainingGradWasm, batchNormTrainingWasm, sumOfSquaresWasm } from './fusedTraining.js';
 import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL, batchNormTrainingGradConfig, installFusedBatchNormLayers } from '../backends/native/batchNormTraining.js';
@@ -54,6 +56,8 @@ export const WASM_KERNEL_NAMES = [
   'HemnetBatchNormTrainingGrad',
   'HemnetBatchNormMovingAverage',
   'HemnetSumOfSquares',
+  'MaxPoolGrad',
+  'AvgPoolGrad',
 ] as const;
 
 /** The fused training kernels of `fusedTraining.ts`, by name. */
@@ -94,6 +98,7 @@ function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number], stock: tf.KernelCo
   if (kernelName === BROADCAST_TO) return broadcastToWasm as unknown as tf.KernelFunc;
   const fused = FUSED_TRAINING.get(kernelName);
   if (fused !== undefined) return fused;
+  if (kernelName === 'MaxPoolGrad' || kernelName === 'AvgPoolGrad') return poolGradWasm(kernelName, stock?.kernelFunc);
   if (kernelName === 'BatchMatMul') {
     if (stock === undefined) throw new Error('hemnet kernels: the wasm backend has no BatchMatMul kernel to wrap');
     return batchMatMulWasm(stock.kernelFunc);

@@ -19,6 +19,12 @@ export interface NativeAddon {
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduced: number, inner: number): void;
   /** Σ x² accumulated in double, in order. */
   sumSquares(x: Float32Array): number;
+  /**
+   * Pooling of NHWC images (native/src/pool.cc). mode 0: max pool of a = x; 1: its gradient (a = x, dy,
+   * out = dx); 2: average pool of a = x; 3: its gradient (a = dy, out = dx). params: B, H, W, C, outH,
+   * outW, strideH, strideW, filterH, filterW, padTop, padLeft.
+   */
+  pool(mode: number, a: Float32Array, dy: Float32Array | null, out: Float32Array, params: Int32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, epsilon: number): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   /** params: B, H, W, C, newH, newW, flags (1 alignCorners, 2 halfPixelCenters). */
@@ -68,7 +74,7 @@ export interface NativeAddon {
 /** Every function of `NativeAddon`: an addon built from older sources lacks some and is refused. */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'conv2d', 'matMul', 'binary', 'unary', 'reduce', 'batchNorm', 'softmax', 'resizeBilinear', 'resizeBilinearGrad',
-  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'softmaxCrossEntropy', 'info', 'threads', 'sumSquares',
+  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'softmaxCrossEntropy', 'info', 'threads', 'sumSquares', 'pool',
 ];
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };

@@ -16,6 +16,7 @@ import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL } from './hemUnroll.js';
 import { SOFTMAX_CROSS_ENTROPY_KERNEL } from './crossEntropy.js';
 import { SUM_OF_SQUARES_KERNEL } from './sumOfSquares.js';
 import { RELU_GRAD_KERNEL } from './reluGrad.js';
+import { checkPooledGradient, poolGeometry, pooledSize, type PoolGeometry } from '../../kernels/pooling.js';
 
 type Inputs = tf.NamedTensorInfoMap;
 type KernelArgs = { inputs: Inputs; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap };
@@ -210,6 +211,8 @@ function convInfo(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMa
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4, Maximum: 5, Minimum: 6 };
 /** The addon's binary op a · step(b) (native/src/elementwise.cc). */
 const RELU_GRAD_OP = 7;
+/** The addon's binary op a < 0 ? b·a : a, tfjs's `Prelu` of x = a with slopes α = b. */
+const PRELU_OP = 8;
 const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Exp: 2, Log: 3, Sqrt: 4, Rsqrt: 5, Square: 6, Neg: 7, Relu6: 8, Sigmoid: 9, Abs: 10 };
 const REDUCE_OPS: Record<string, number> = { Sum: 0, Mean: 1, Max: 2, Min: 3 };
 
@@ -246,6 +249,33 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const y = binary(be, RELU_GRAD_OP, args.inputs['dy'] as tf.TensorInfo, args.inputs['x'] as tf.TensorInfo);
     if (y === null) throw new Error(`native ${RELU_GRAD_KERNEL}: float32 inputs only`);
     return y;
+  });
+  define('Prelu', ({ inputs }, be) => binary(be, PRELU_OP, inputs['x'] as tf.TensorInfo, inputs['alpha'] as tf.TensorInfo));
+  // Greater and Select, as tfjs's Prelu gradient runs them (x > 0 on the whole tensor, a select
+  // of three same-shaped tensors), in JS on the arrays: the cpu kernels index every element
+  // through broadcast strides, ≈ 8× slower. Other shapes and dtypes: the cpu kernels.
+  define('Greater', ({ inputs }, be) => {
+    const a = inputs['a'] as tf.TensorInfo;
+    const b = inputs['b'] as tf.TensorInfo;
+    const av = be.f32(a);
+    const bv = be.f32(b);
+    if (av === null || bv === null || bv.length !== 1) return null;
+    const threshold = bv[0] as number;
+    const out = new Uint8Array(av.length);
+    for (let i = 0; i < av.length; i++) out[i] = (av[i] as number) > threshold ? 1 : 0;
+    return be.makeTensorInfo(a.shape.slice(), 'bool', out);
+  });
+  define('Select', ({ inputs }, be) => {
+    const condition = inputs['condition'] as tf.TensorInfo;
+    const t = inputs['t'] as tf.TensorInfo;
+    const e = inputs['e'] as tf.TensorInfo;
+    const cv = be.data.get(condition.dataId).values;
+    const tv = be.f32(t);
+    const ev = be.f32(e);
+    if (!(cv instanceof Uint8Array) || tv === null || ev === null || cv.length !== tv.length || ev.length !== tv.length) return null;
+    const out = be.alloc(tv.length);
+    for (let i = 0; i < out.length; i++) out[i] = (cv[i] as number) !== 0 ? (tv[i] as number) : (ev[i] as number);
+    return be.output(t.shape.slice(), out);
   });
   const unary = (be: NativeBackend, op: number, x: tf.TensorInfo, alpha = 0): tf.TensorInfo | null => {
     const xv = be.f32(x);
@@ -347,6 +377,34 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     // tfjs's cpu kernel reports [B, W, H, C]; the shape of the images is the right one.
     return be.output([B, H, W, C], out);
   });
+
+  // --- pooling (native/src/pool.cc; the semantics are tfjs's cpu kernels', see src/kernels/pooling.ts) ---
+  const poolParams = (g: PoolGeometry): Int32Array =>
+    Int32Array.from([g.batch, g.inHeight, g.inWidth, g.channels, g.outHeight, g.outWidth, g.strideHeight, g.strideWidth, g.filterHeight, g.filterWidth, g.padTop, g.padLeft]);
+  const pool = (be: NativeBackend, mode: 0 | 2, x: tf.TensorInfo, attrs: tf.NamedAttrMap | undefined): tf.TensorInfo | null => {
+    const xv = be.f32(x);
+    const g = poolGeometry(x.shape, attrs);
+    if (xv === null || g === null) return null;
+    const out = be.alloc(pooledSize(g));
+    be.addon.pool(mode, xv, null, out, poolParams(g));
+    return be.output([g.batch, g.outHeight, g.outWidth, g.channels], out);
+  };
+  define('MaxPool', ({ inputs, attrs }, be) => pool(be, 0, inputs['x'] as tf.TensorInfo, attrs));
+  define('AvgPool', ({ inputs, attrs }, be) => pool(be, 2, inputs['x'] as tf.TensorInfo, attrs));
+  const poolGrad = (be: NativeBackend, mode: 1 | 3, inputs: Inputs, attrs: tf.NamedAttrMap | undefined): tf.TensorInfo | null => {
+    const x = inputs['input'] as tf.TensorInfo;
+    const xv = be.f32(x);
+    const dyv = be.f32(inputs['dy'] as tf.TensorInfo);
+    const g = poolGeometry(x.shape, attrs);
+    if (xv === null || dyv === null || g === null) return null;
+    checkPooledGradient(mode === 1 ? 'MaxPoolGrad' : 'AvgPoolGrad', g, (inputs['dy'] as tf.TensorInfo).shape);
+    const dx = be.alloc(xv.length);
+    if (mode === 1) be.addon.pool(1, xv, dyv, dx, poolParams(g));
+    else be.addon.pool(3, dyv, null, dx, poolParams(g));
+    return be.output(x.shape.slice(), dx);
+  };
+  define('MaxPoolGrad', ({ inputs, attrs }, be) => poolGrad(be, 1, inputs, attrs));
+  define('AvgPoolGrad', ({ inputs, attrs }, be) => poolGrad(be, 3, inputs, attrs));
 
   // --- convolutions ------------------------------------------------------
   const conv = (be: NativeBackend, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: tf.NamedAttrMap): tf.TensorInfo | null => {
@@ -598,7 +656,7 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(BINARY_OPS),
   ...Object.keys(UNARY_OPS),
   ...Object.keys(REDUCE_OPS),
-  'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad',
+  'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad', 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad', 'Prelu', 'Greater', 'Select',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
   BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL, SUM_OF_SQUARES_KERNEL, RELU_GRAD_KERNEL,
 ];

@@ -106,6 +106,12 @@ const CASES: Case[] = [
   { name: 'relu', inputs: [[3, 40]], op: (x) => tf.relu(x) },
   { name: 'relu6 / sigmoid / abs / neg', inputs: [[3, 40]], op: (x) => tf.addN([tf.relu6(tf.mul(x, 4)), tf.sigmoid(x), tf.abs(x), tf.neg(x)]) },
   { name: 'exp / log / sqrt / rsqrt / square', inputs: [[3, 40]], prepare: positive, op: (x) => tf.addN([tf.exp(x), tf.log(x), tf.sqrt(x), tf.rsqrt(x), tf.square(x)]) },
+  // Prelu (native: the addon) and its tfjs gradient's Greater(x, 0) and Select (native: JS on the arrays).
+  { name: 'prelu, scalar slope', inputs: [[2, 5, 5, 3], []], op: (x, a) => tf.prelu(x, a) },
+  { name: 'prelu, per-channel slopes [1, 1, C]', inputs: [[2, 5, 5, 3], [1, 1, 3]], op: (x, a) => tf.prelu(x, a) },
+  // (tfjs has no gradient for Greater, so no gradient through a where on x itself: the prelu cases cover the gradient's path.)
+  { name: 'where(x > 0.3, x, 3x)', inputs: [[4, 6]], op: (a) => tf.where(tf.greater(a, 0.3), a, tf.mul(a, 3)), noGrad: true },
+  { name: 'greater of two tensors (the cpu kernel on native)', inputs: [[4, 6], [4, 6]], op: (a, b) => tf.cast(tf.greater(a, b), 'float32'), noGrad: true },
   { name: 'sum over leading axes (channel sums)', inputs: [[3, 4, 5, 6]], op: (x) => tf.sum(x, [0, 1, 2]) },
   { name: 'sum over the last axis, keepDims', inputs: [[3, 4, 5]], op: (x) => tf.sum(x, -1, true) },
   { name: 'sum over non-contiguous axes', inputs: [[3, 4, 5]], op: (x) => tf.sum(x, [0, 2]) },
@@ -144,6 +150,15 @@ const CASES: Case[] = [
   { name: 'resizeBilinear alignCorners', inputs: [[1, 3, 3, 2]], op: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [7, 7], true) },
   // tfjs's cpu gradient swaps height and width in its output shape: values only for a non-square image.
   { name: 'resizeBilinear non-square', inputs: [[1, 3, 5, 2]], op: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [7, 9], true), noGrad: true },
+  // Pooling (src/kernels/pooling.ts: the gradients on wasm; native/src/pool.cc on native, forward passes too).
+  { name: 'maxPool 2×2 stride 2 valid', inputs: [[2, 8, 8, 5]], op: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid') },
+  { name: 'maxPool 3×3 stride 2 same, odd sizes (overlapping windows)', inputs: [[2, 9, 7, 4]], op: (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same') },
+  // After a ReLU most windows hold ties at 0: the gradient goes to the first of them, as tfjs's cpu kernel.
+  { name: 'maxPool 3×3 stride 1 same of relu (ties)', inputs: [[2, 6, 6, 3]], prepare: (x) => tf.relu(tf.sub(x, 0.8)), op: (x) => tf.maxPool(x as tf.Tensor4D, 3, 1, 'same') },
+  { name: 'maxPool 3×3 stride 2 pad 1', inputs: [[1, 8, 8, 2]], op: (x) => tf.maxPool(x as tf.Tensor4D, [3, 3], [2, 2], 1) },
+  { name: 'avgPool 2×2 stride 2 valid', inputs: [[2, 8, 8, 5]], op: (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid') },
+  { name: 'avgPool 3×3 stride 2 same, odd sizes', inputs: [[2, 9, 7, 4]], op: (x) => tf.avgPool(x as tf.Tensor4D, 3, 2, 'same') },
+  { name: 'avgPool [2,3] stride [1,2] same, 33 channels', inputs: [[1, 5, 6, 33]], op: (x) => tf.avgPool(x as tf.Tensor4D, [2, 3], [1, 2], 'same') },
   { name: 'unrolled HEM (T=2)', inputs: [[2, 12, 8], [4, 8]], op: (x, mu) => unrollHem(x as tf.Tensor3D, mu as tf.Tensor2D, { stepSize: 0.5, iterations: 2 }).reconstruction },
   // On native these run the fused HEM kernels (hemUnroll.ts): every output, every option of the fused path.
   { name: 'unrolled HEM: μ, γ and X̃, batched μ⁽⁰⁾, η 0.3, T=4', inputs: [[3, 10, 6], [3, 4, 6]], op: (x, mu) => hemOutputs(unrollHem(x as tf.Tensor3D, mu as tf.Tensor3D, { stepSize: 0.3, iterations: 4 })) },
@@ -179,6 +194,34 @@ describe('op suite: every backend present against cpu (values and gradients, 1e-
         actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-6, RTOL, `${c.name} ${i === 0 ? 'value' : `grad ${i - 1}`}`));
       });
     }
+  }
+});
+
+describe('pooling gradients on every backend present', () => {
+  for (const backend of COMPARED) {
+    it(`refuse a dy that is not the pooled shape (dimRoundingMode, dropped by tfjs's gradients) on ${backend}, and leak nothing`, async () => {
+      await setBackend(backend);
+      const x = tf.randomNormal([1, 8, 8, 2], 0, 1, 'float32', 3) as tf.Tensor4D;
+      // (tfjs's tape leaves the tensors of an aborted gradient behind: the leak check is on the good calls.)
+      for (const pool of [tf.maxPool, tf.avgPool]) {
+        assert.throws(() => tf.grad((v: tf.Tensor) => pool(v as tf.Tensor4D, [3, 3], [2, 2], 1, 'ceil'))(x), /dimRoundingMode/);
+      }
+      const before = tf.memory().numTensors;
+      for (const pool of [tf.maxPool, tf.avgPool]) tf.grad((v: tf.Tensor) => pool(v as tf.Tensor4D, [3, 3], [2, 2], 1))(x).dispose();
+      assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+      x.dispose();
+    });
+  }
+  if (COMPARED.includes('native')) {
+    it('the addon refuses buffers that do not match the geometry', async () => {
+      await setBackend('native');
+      const { addon } = tf.backend() as NativeBackend;
+      const geometry = Int32Array.from([1, 4, 4, 1, 2, 2, 2, 2, 2, 2, 0, 0]);
+      assert.throws(() => addon.pool(0, new Float32Array(15), null, new Float32Array(4), geometry), /pool: buffer sizes/);
+      assert.throws(() => addon.pool(1, new Float32Array(16), new Float32Array(3), new Float32Array(16), geometry), /pool: buffer sizes/);
+      assert.throws(() => addon.pool(4, new Float32Array(16), null, new Float32Array(4), geometry), /pool: mode/);
+      assert.throws(() => addon.pool(0, new Float32Array(16), null, new Float32Array(4), geometry.subarray(0, 11)), /pool: params/);
+    });
   }
 });
 
