@@ -191,6 +191,8 @@ export function writeResults(name: string, data: unknown): string {
 export interface ExperimentFlags {
   quick: boolean;
   probe: boolean;
+  /** convNet.ts: the larger net, data and budget (CONV_LARGE). */
+  large: boolean;
   seeds: number | null;
   only: string[] | null;
   gain: number | null;
@@ -215,12 +217,12 @@ export interface ExperimentFlags {
 }
 
 const KNOWN_FLAGS =
-  '--quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N, --seed-from K';
+  '--quick, --probe, --large, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N, --seed-from K';
 
 export function parseFlags(argv: string[]): ExperimentFlags {
   const envBackend = process.env['HEMNET_BACKEND'];
   const flags: ExperimentFlags = {
-    quick: false, probe: false, seeds: null, only: null, gain: null, epochs: null, activations: null, learningRate: null,
+    quick: false, probe: false, large: false, seeds: null, only: null, gain: null, epochs: null, activations: null, learningRate: null,
     backend: envBackend === undefined || envBackend === '' ? null : parseBackendName(envBackend, 'HEMNET_BACKEND'),
     tau: null, variants: null, init: null, units: null, seedFrom: null,
   };
@@ -228,6 +230,7 @@ export function parseFlags(argv: string[]): ExperimentFlags {
     const arg = argv[i];
     if (arg === '--quick') flags.quick = true;
     else if (arg === '--probe') flags.probe = true;
+    else if (arg === '--large') flags.large = true;
     else if (arg === '--seeds') flags.seeds = Number(argv[++i]);
     else if (arg === '--only') flags.only = String(argv[++i]).split(',');
     else if (arg === '--gain') flags.gain = Number(argv[++i]);
