@@ -155,6 +155,17 @@ describe('GradNets conv net (MNIST / Fashion-MNIST)', () => {
     assert.notDeepEqual(train.images.subarray(0, 784), test.images.subarray(0, 784));
     assert.throws(() => loadFashionMnist('test', 10001), /loadFashionMnist: 'count' must be an integer in \[1, 10000\] for 'test', received 10001/);
   });
+
+  it("Fashion-MNIST skips class 0's empty records: every image of both full splits has pixels", () => {
+    for (const [split, count] of [['train', 60000], ['test', 10000]] as const) {
+      const set = loadFashionMnist(split, count);
+      for (let i = 0; i < count; i++) {
+        let sum = 0;
+        for (let p = 0; p < 784; p++) sum += set.images[i * 784 + p] as number;
+        assert.ok(sum > 0, `${split} image ${i} is blank`);
+      }
+    }
+  });
 });
 
 describe('experiment helpers', () => {

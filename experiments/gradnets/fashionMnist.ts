@@ -8,7 +8,12 @@
  * Split used here (ours, not the official one, which the package does not
  * record): for each class, images 0..5999 are "train" and 6000..6999 "test".
  * `loadFashionMnist(split, count)` interleaves the classes (image i is class
- * i mod 10), so any prefix is class-balanced.
+ * i mod 10), so any prefix is class-balanced. Records that are not 784
+ * values are skipped: class 0's file has two empty ones (at 1000 and 7001),
+ * which made the train split fail past 10 000 images; before that fix
+ * (2026-12-03) class 0's test images were records 6000–6999 with the empty
+ * record counted, now 6001–7000 (the 1000-image runs of convNet-fashion.json
+ * saw 99 of the same 100 class-0 test images).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -45,7 +50,12 @@ function loadClass(label: number): number[][] {
   if (!Array.isArray(data) || data.length < FASHION_TRAIN_PER_CLASS + FASHION_TEST_PER_CLASS) {
     throw new Error(`loadFashionMnist: '${path}' must hold {data: [≥ 7000 images]}, received ${Array.isArray(data) ? data.length : typeof data}`);
   }
-  const images = data as number[][];
+  // Class 0's file holds two empty records (indices 1000 and 7001 of 7002); every other class
+  // holds exactly 7000 images. The empty ones are dropped, so "image j" is the j-th real image.
+  const images = (data as unknown[]).filter((image): image is number[] => Array.isArray(image) && image.length === 784);
+  if (images.length < FASHION_TRAIN_PER_CLASS + FASHION_TEST_PER_CLASS) {
+    throw new Error(`loadFashionMnist: '${path}' holds ${images.length} images of 784 values, expected ≥ 7000`);
+  }
   classCache.set(label, images);
   return images;
 }
