@@ -31,8 +31,8 @@ async function save(name: string, svg: string): Promise<void> {
   console.log(`wrote docs/figures/${name}.{svg,png}`);
 }
 
-const conv = [read<ConvNetResults>('convNet-mnist'), read<ConvNetResults>('convNet-fashion')].filter((r): r is ConvNetResults => r !== null);
-if (conv.length > 0) {
+/** Mean test accuracy per variant, one series per dataset, as a bar chart. */
+async function convFigure(name: string, title: string, conv: ConvNetResults[]): Promise<void> {
   const variants = conv[0]?.config.variants ?? [];
   const series = conv.map((results) => {
     const dataset = results.config.datasets[0] ?? '?';
@@ -45,9 +45,9 @@ if (conv.length > 0) {
   });
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
   await save(
-    'gradnets-conv',
+    name,
     barChart({
-      title: 'GradNets conv net, 1000 training images, 200 steps: mean test accuracy',
+      title,
       yLabel: 'test accuracy %',
       categories: variants,
       series,
@@ -55,6 +55,11 @@ if (conv.length > 0) {
       width: 820,
     }),
   );
+}
+
+const conv = [read<ConvNetResults>('convNet-mnist'), read<ConvNetResults>('convNet-fashion')].filter((r): r is ConvNetResults => r !== null);
+if (conv.length > 0) {
+  await convFigure('gradnets-conv', 'GradNets conv net, 1000 training images, 200 steps: mean test accuracy', conv);
   const mnist = conv.find((r) => r.config.datasets[0] === 'mnist');
   if (mnist !== undefined && mnist.sweep.length > 0) {
     await save(
@@ -72,6 +77,11 @@ if (conv.length > 0) {
       }),
     );
   }
+}
+
+const convLarge = [read<ConvNetResults>('convNet-large-mnist'), read<ConvNetResults>('convNet-large-fashion')].filter((r): r is ConvNetResults => r !== null);
+if (convLarge.length > 0) {
+  await convFigure('gradnets-conv-large', 'GradNets conv net (--large), 10 000 training images, 2400 steps: mean test accuracy', convLarge);
 }
 
 /** Training loss per epoch of every deep-MLP run in `entries` (label, results file), one line per run; ReLU dashed. */
