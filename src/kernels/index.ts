@@ -19,7 +19,7 @@
  *   training as one kernel forward, one backward and one for the moving statistics; the weight-decay
  *   sum Σ‖w‖²;
  * - tensors saved for gradients without an `Identity` dispatch each (src/backends/native/sharedSaves.ts);
- * - `MaxPoolGrad` and `AvgPoolGrad` in JS on the heap, scattering each window once (`pooling.ts`).
+ * - `MaxPoolGrad` and `AvgPoolGrad` in JS on the heap, visiting each window once (`pooling.ts`).
  * The convolution gradients accept a `dilations` attr.
  * The gradients of the fused kernels and the batch-norm layer routed through them are installed
  * on every backend (global, once): tfjs's own composition runs wherever the active backend lacks
