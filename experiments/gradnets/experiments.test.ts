@@ -204,7 +204,7 @@ describe('experiment helpers', () => {
     const saved = process.env['HEMNET_BACKEND'];
     delete process.env['HEMNET_BACKEND'];
     assert.deepEqual(parseFlags(['--only', '50', '--epochs', '8', '--activations', 'relu,grelu', '--seeds', '2']), {
-      quick: false, probe: false, seeds: 2, only: ['50'], gain: null, epochs: 8, activations: ['relu', 'grelu'], learningRate: null,
+      quick: false, probe: false, large: false, seeds: 2, only: ['50'], gain: null, epochs: 8, activations: ['relu', 'grelu'], learningRate: null,
       backend: null, tau: null, variants: null, init: null, units: null, seedFrom: null,
     });
     const more = parseFlags(['--backend', 'native', '--tau', '1', '--variants', 'relu,gbn', '--init', 'heNormal', '--units', '128']);
@@ -215,6 +215,7 @@ describe('experiment helpers', () => {
     else process.env['HEMNET_BACKEND'] = saved;
     assert.throws(() => parseFlags(['--backend', 'gpu']), /setBackend: '--backend' must be one of/);
     assert.equal(parseFlags(['--seed-from', '2']).seedFrom, 2);
+    assert.equal(parseFlags(['--large']).large, true);
     assert.throws(() => parseFlags(['--seed-from', '-1']), /--seed-from must be a non-negative integer, received -1/);
     assert.throws(() => parseFlags(['--tau', '0']), /--tau must be a positive number/);
     assert.throws(() => parseFlags(['--init', 'xavier']), /--init must be 'orthogonal' or 'heNormal', received 'xavier'/);
@@ -222,6 +223,6 @@ describe('experiment helpers', () => {
     assert.throws(() => parseFlags(['--lr', '-1']), /--lr must be a positive number, received -1/);
     assert.throws(() => parseFlags(['--epochs', '0']), /--epochs must be a positive integer, received 0/);
     assert.throws(() => parseFlags(['--seeds', 'x']), /--seeds must be a positive integer, received NaN/);
-    assert.throws(() => parseFlags(['--fast']), /unknown flag '--fast' \(known: --quick, --probe, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N, --seed-from K\)/);
+    assert.throws(() => parseFlags(['--fast']), /unknown flag '--fast' \(known: --quick, --probe, --large, --seeds N, --only a,b, --gain G, --epochs N, --activations a,b, --lr LR, --backend B, --tau F, --variants a,b, --init I, --units N, --seed-from K\)/);
   });
 });
