@@ -143,7 +143,7 @@ function mnistSet(split: 'train' | 'test', count: number): ClassificationSet {
 export interface RunDeepMlpOptions {
   /** Runs already done by a previous (killed) invocation with the same config: skipped. */
   previous?: DeepMlpRun[];
-  /** Called after every new run with all runs so far (write a checkpoint). */
+  /** Called after every new run with all runs so far and the previous runs not reached yet (write a checkpoint). */
   onRun?: (runs: DeepMlpRun[]) => void;
 }
 
@@ -181,7 +181,8 @@ export function runDeepMlp(config: DeepMlpConfig, log: (line: string) => void = 
             `(${result.steps} steps, ${result.secondsPerStep.toFixed(3)} s/step, build ${buildSeconds.toFixed(1)} s, ` +
             `train loss per epoch ${result.trainLossPerEpoch.map((l) => l.toFixed(3)).join(' ')})`,
         );
-        options.onRun?.(runs);
+        // The checkpoint keeps the previous runs the loop has not reached yet: a crash loses none of them.
+        options.onRun?.([...runs, ...(options.previous ?? []).filter((r) => !runs.includes(r))]);
       }
     }
   }

@@ -13,7 +13,7 @@ import { loadFashionMnist } from './fashionMnist.js';
 import { CLUTTERED_QUICK, CLUTTERED_VARIANTS, clutteredTable, runCluttered } from './cluttered.js';
 import { clutteredMnist } from './clutteredMnist.js';
 import { meanStd, parseFlags } from './common.js';
-import { DEEP_MLP_QUICK, MLP_ACTIVATIONS, deepMlpTable, runDeepMlp } from './deepMlp.js';
+import { DEEP_MLP_QUICK, MLP_ACTIVATIONS, deepMlpTable, runDeepMlp, type DeepMlpRun } from './deepMlp.js';
 import { DROPOUT_QUICK, dropoutTable, runDropout } from './dropout.js';
 import { orthogonalMatrix } from './fastDense.js';
 import { HEM_QUICK, hemTable, runHemStepSize } from './hemStepSize.js';
@@ -43,6 +43,17 @@ describe('GradNets experiments at a tiny size', () => {
     });
     assert.equal(again, 0, 'a restart skips the finished runs');
     assert.deepEqual(resumed.runs, results.runs);
+    // A resumed file whose unfinished run comes first keeps the later finished runs in every checkpoint.
+    const later = { ...(results.runs[0] as DeepMlpRun), depth: 3 };
+    const checkpoints: DeepMlpRun[][] = [];
+    const grown = runDeepMlp({ ...DEEP_MLP_QUICK, depths: [2, 3], activations: ['relu'], seeds: [0], trainSize: 128, testSize: 64, maxSteps: 1 }, undefined, {
+      previous: [later],
+      onRun: (runs) => checkpoints.push([...runs]),
+    });
+    assert.equal(checkpoints.length, 1, 'only depth 2 trains');
+    assert.deepEqual(checkpoints[0]?.map((r) => r.depth), [2, 3]);
+    assert.deepEqual(grown.runs.map((r) => r.depth), [2, 3]);
+    assert.equal(tf.memory().numTensors, before, 'no tensors leak across runs');
   });
 
   it('dropout: none + static/gradual per rate, finite numbers', async () => {
