@@ -36,6 +36,7 @@ import {
   trainClassifier,
   writeResults,
   type ClassificationSet,
+  type ExperimentFlags,
   type TrainClassifierResult,
 } from './common.js';
 import { FastDense } from './fastDense.js';
@@ -55,7 +56,7 @@ export type ConvDataset = (typeof CONV_DATASETS)[number];
  */
 export const CONV_VARIANTS = ['relu', 'prelu', 'grelu', 'igrelu', 'bn', 'gbn', 'nin', 'gnin', 'all'] as const;
 export type ConvVariant = (typeof CONV_VARIANTS)[number];
-const GRADUAL: ReadonlySet<ConvVariant> = new Set<ConvVariant>(['grelu', 'igrelu', 'gbn', 'gnin', 'all']);
+export const GRADUAL: ReadonlySet<ConvVariant> = new Set<ConvVariant>(['grelu', 'igrelu', 'gbn', 'gnin', 'all']);
 
 export interface ConvNetConfig {
   datasets: ConvDataset[];
@@ -380,16 +381,39 @@ export function convTable(results: ConvNetResults): { header: string[]; rows: st
   return { header, rows };
 }
 
+/** The results file's name for these flags: each flag that changes the config names it (`--tau 0.5` → `-tau0.5`). */
+export function resultsName(flags: Pick<ExperimentFlags, 'quick' | 'large' | 'only' | 'epochs' | 'tau'>): string {
+  const only = flags.only !== null ? `-${flags.only.join('-')}` : '';
+  const epochs = flags.epochs !== null ? `-epochs${flags.epochs}` : '';
+  const tau = flags.tau !== null ? `-tau${flags.tau}` : '';
+  return `convNet${flags.quick ? '-quick' : ''}${flags.large ? '-large' : ''}${only}${epochs}${tau}`;
+}
+
+/** Config fields that may differ between a results file and a run that continues it. */
+const GROWING_FIELDS = ['seeds', 'datasets', 'variants'] as const;
+
+/**
+ * Null when `path` is absent, empty or written with `config` (up to seeds,
+ * datasets and variants, which may grow); else the fields that differ, so
+ * that a run never overwrites another config's results.
+ */
+export function configClash(path: string, config: ConvNetConfig): string | null {
+  if (!existsSync(path)) return null;
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<ConvNetResults>;
+  if (saved.config === undefined || (saved.runs ?? []).length === 0) return null;
+  const savedConfig = saved.config as unknown as Record<string, unknown>;
+  const ours = config as unknown as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(savedConfig), ...Object.keys(ours)])].filter((k) => !(GROWING_FIELDS as readonly string[]).includes(k));
+  const differ = keys.filter((k) => JSON.stringify(savedConfig[k]) !== JSON.stringify(ours[k]));
+  return differ.length === 0 ? null : differ.map((k) => `${k}: ${JSON.stringify(savedConfig[k])} in the file, ${JSON.stringify(ours[k])} now`).join('; ');
+}
+
 /** Previous runs from a results file, if it was written with the same config. */
 export function loadPrevious(path: string, config: ConvNetConfig): ConvRun[] {
   if (!existsSync(path)) return [];
   const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<ConvNetResults>;
-  const sameConfig = (a: ConvNetConfig, b: ConvNetConfig): boolean => {
-    // Seeds, datasets and variants may grow between invocations; everything else must match.
-    const strip = (c: ConvNetConfig) => ({ ...c, seeds: [], datasets: [], variants: [] });
-    return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
-  };
-  if (saved.config === undefined || !sameConfig(saved.config, config)) return [];
+  // Seeds, datasets and variants may grow between invocations; everything else must match.
+  if (saved.config === undefined || configClash(path, config) !== null) return [];
   return saved.runs ?? [];
 }
 
@@ -424,8 +448,10 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const name = `convNet${flags.quick ? '-quick' : ''}${flags.large ? '-large' : ''}${flags.only !== null ? `-${flags.only.join('-')}` : ''}${flags.epochs !== null ? `-epochs${flags.epochs}` : ''}`;
+  const name = resultsName(flags);
   const path = join(RESULTS_DIR, `${name}.json`);
+  const clash = configClash(path, config);
+  if (clash !== null) throw new Error(`convNet: ${path} holds runs of another config (${clash}); it is left as it is: change the flags or move the file`);
   const previous = loadPrevious(path, config);
   if (previous.length > 0) console.log(`resuming: ${previous.length} runs already in ${path}`);
   const started = performance.now();

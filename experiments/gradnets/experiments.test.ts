@@ -4,11 +4,15 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../../src/backend.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { GradNetController, findGradNetLayers } from '../../src/gradnets/index.js';
-import { CONV_QUICK, CONV_VARIANTS, buildConvNet, chooseTau, convTable, runConvNet, type ConvRun } from './convNet.js';
+import { CONV_QUICK, CONV_VARIANTS, buildConvNet, chooseTau, configClash, convTable, loadPrevious, resultsName, runConvNet, type ConvRun, type ConvVariant } from './convNet.js';
+import { resultFiles, tauSensitivity } from './convReport.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { CLUTTERED_QUICK, CLUTTERED_VARIANTS, clutteredTable, runCluttered } from './cluttered.js';
 import { clutteredMnist } from './clutteredMnist.js';
@@ -119,6 +123,33 @@ describe('GradNets conv net (MNIST / Fashion-MNIST)', () => {
     const resumed = runConvNet(config, { previous: results.runs, onRun: () => resumedRuns++ });
     assert.equal(resumedRuns, 0, 'every cell was finished, so nothing trains again');
     assert.deepEqual(resumed.runs, results.runs);
+  });
+
+  it('convNet results: a file per --tau, never overwritten by another config; the report tables every τ', () => {
+    assert.equal(resultsName({ quick: false, large: true, only: ['mnist'], epochs: null, tau: 0.5 }), 'convNet-large-mnist-tau0.5');
+    assert.equal(resultsName({ quick: true, large: false, only: null, epochs: 3, tau: null }), 'convNet-quick-epochs3');
+    const dir = mkdtempSync(join(tmpdir(), 'hemnet-conv-'));
+    try {
+      const path = join(dir, 'r.json');
+      assert.equal(configClash(path, CONV_QUICK), null, 'no file: no clash');
+      const run = { phase: 'main', dataset: 'mnist', variant: 'relu', tauFraction: null, tauSteps: null, seed: 0, valAccuracy: null, trainAccuracy: 1, parameters: 1, result: { testAccuracy: 0.9 } } as ConvRun;
+      writeFileSync(path, JSON.stringify({ config: { ...CONV_QUICK, tauFraction: 0.5 }, runs: [run] }));
+      assert.equal(configClash(path, { ...CONV_QUICK, tauFraction: 0.5, seeds: [0, 1, 2], variants: ['relu'] }), null, 'seeds and variants may grow');
+      assert.match(configClash(path, { ...CONV_QUICK, tauFraction: 1 }) ?? '', /^tauFraction: 0\.5 in the file, 1 now$/);
+      assert.deepEqual(loadPrevious(path, { ...CONV_QUICK, tauFraction: 1 }), []);
+      assert.equal(loadPrevious(path, { ...CONV_QUICK, tauFraction: 0.5 }).length, 1);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+    const names = ['convNet-large-mnist-tau1.json', 'convNet-large-mnist-tau0.5.json', 'convNet-large-fashion-tau0.1.json', 'convNet-mnist.json', 'convNet-large-mnist-tau0.1.json'];
+    assert.deepEqual(resultFiles('mnist', true, names), ['convNet-large-mnist-tau0.1.json', 'convNet-large-mnist-tau0.5.json', 'convNet-large-mnist-tau1.json']);
+    assert.deepEqual(resultFiles('mnist', false, names), ['convNet-mnist.json']);
+    const r = (variant: ConvVariant, tauFraction: number | null, seed: number, testAccuracy: number): ConvRun =>
+      ({ phase: 'main', dataset: 'mnist', variant, tauFraction, tauSteps: 1, seed, valAccuracy: null, trainAccuracy: 1, parameters: 1, result: { testAccuracy } }) as ConvRun;
+    const rows = tauSensitivity([r('relu', null, 0, 0.9), r('relu', null, 1, 0.8), r('grelu', 1, 0, 0.92), r('grelu', 1, 1, 0.84), r('grelu', 0.1, 0, 0.5), r('bn', null, 0, 0.7)]);
+    assert.deepEqual(rows.map((row) => row.slice(0, 2)), [['grelu', '0.1'], ['grelu', '1']]);
+    assert.equal(rows[1]?.[5], '+3.00 ± 1.41 (n 2)', 'paired by seed against the same relu runs');
+    assert.match(rows[0]?.[5] ?? '', /^-40\.00 ± .* \(n 1\)$/, 'only seed 0 pairs');
   });
 
   it('chooseTau takes the best mean validation accuracy', () => {

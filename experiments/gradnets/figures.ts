@@ -79,7 +79,7 @@ if (conv.length > 0) {
   }
 }
 
-const convLarge = [read<ConvNetResults>('convNet-large-mnist'), read<ConvNetResults>('convNet-large-fashion')].filter((r): r is ConvNetResults => r !== null);
+const convLarge = [read<ConvNetResults>('convNet-large-mnist-tau0.5'), read<ConvNetResults>('convNet-large-fashion-tau0.5')].filter((r): r is ConvNetResults => r !== null);
 if (convLarge.length > 0) {
   await convFigure('gradnets-conv-large', 'GradNets conv net (--large), 10 000 training images, 2400 steps: mean test accuracy', convLarge);
 }
