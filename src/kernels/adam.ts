@@ -20,13 +20,8 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { simdAdam } from './adamSimd.js';
+import { memoryOf } from './wasmAssembly.js';
 import { heapF32, isWasmBackend, offsetF32, type WasmBackendLike } from './wasmHeap.js';
-
-/** The backend's WebAssembly.Memory (Emscripten's `Module.asm.memory`), when it exposes it. */
-function memoryOf(backend: WasmBackendLike): WebAssembly.Memory | undefined {
-  const memory = (backend.wasm as { asm?: { memory?: unknown } }).asm?.memory;
-  return memory instanceof WebAssembly.Memory ? memory : undefined;
-}
 
 /** The replacements for w, m, v (null: updated in place). */
 export interface WasmAdamResult {

@@ -6,13 +6,14 @@
  * same as the JavaScript loop's — bit for bit — at a fraction of its time
  * (the loop is the serial part of a data-parallel step: the workers wait on it).
  *
- * The module is a few hundred bytes assembled here (no binary file, no
- * toolchain); it imports the backend's `WebAssembly.Memory`, plain or shared
- * (the threaded wasm build's memory is a shared one, and a module can only
- * import a memory of the same kind, so there are two variants). Where SIMD or
- * the memory is unavailable, `simdAdam` returns null and adam.ts keeps its
- * JavaScript loop.
+ * The module is assembled at run time (wasmAssembly.ts) against the
+ * backend's `WebAssembly.Memory`; where SIMD or the memory is unavailable,
+ * `simdAdam` returns null and adam.ts keeps its JavaScript loop.
  */
+import {
+  BLOCK, BR, BR_IF, END, F32, F32X4_ADD, F32X4_DIV, F32X4_MUL, F32X4_SPLAT, F32X4_SQRT, GET, I32, I32_ADD, I32_CONST, I32_GE_U, I32_SHL, LOOP, SET, V128, VOID,
+  assembleModule, instantiateOnMemory, load, store,
+} from './wasmAssembly.js';
 
 /** adam(n4, w, m, v, g, wo, mo, vo, β₁, 1−β₁, β₂, 1−β₂, 1−β₁ᵗ, 1−β₂ᵗ, ε, −lr): n4 floats (a multiple of 4), byte offsets. */
 export type SimdAdam = (
@@ -34,49 +35,7 @@ export type SimdAdam = (
   nlr: number,
 ) => void;
 
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function name(text: string): number[] {
-  return [...uleb(text.length), ...Array.from(text, (c) => c.charCodeAt(0))];
-}
-
-// Opcodes (WebAssembly core + fixed-width SIMD).
-const GET = 0x20;
-const SET = 0x21;
-const I32_CONST = 0x41;
-const I32_ADD = 0x6a;
-const I32_SHL = 0x74;
-const I32_GE_U = 0x4f;
-const BLOCK = 0x02;
-const LOOP = 0x03;
-const BR = 0x0c;
-const BR_IF = 0x0d;
-const END = 0x0b;
-const VOID = 0x40;
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-const LOAD = [0xfd, 0x00, 0x02, 0x00]; // v128.load align=4 offset=0
-const STORE = [0xfd, 0x0b, 0x02, 0x00]; // v128.store
-const SPLAT = [0xfd, 0x13]; // f32x4.splat
-const SQRT = [0xfd, 0xe3, 0x01];
-const ADD = [0xfd, 0xe4, 0x01];
-const MUL = [0xfd, 0xe6, 0x01];
-const DIV = [0xfd, 0xe7, 0x01];
+const [LOAD, STORE, SPLAT, SQRT, ADD, MUL, DIV] = [load(), store(), F32X4_SPLAT, F32X4_SQRT, F32X4_ADD, F32X4_MUL, F32X4_DIV];
 
 // Parameters 0–7 (i32): n4, w, m, v, g, wo, mo, vo; 8–15 (f32): b1, ob1, b2, ob2, c1, c2, eps, nlr.
 // Locals: 16 k (byte offset), 17 end; 18–25 the eight scalars splatted; 26 G, 27 M1, 28 V1.
@@ -107,59 +66,20 @@ function body(): number[] {
   code.push(...at(5));
   code.push(GET, M1, GET, C1, ...DIV, GET, V1, GET, C2, ...DIV, ...SQRT, GET, EPS, ...ADD, ...DIV, GET, NLR, ...MUL);
   code.push(...at(1), ...LOAD, ...ADD, ...STORE);
-  code.push(GET, K, I32_CONST, 16, I32_ADD, SET, K, BR, 0, END, END, END);
-  const locals = [2, 2, I32, 11, V128];
-  return [...locals, ...code];
+  code.push(GET, K, I32_CONST, 16, I32_ADD, SET, K, BR, 0, END, END);
+  return code;
 }
 
-/** Pages of 64 KiB in a 4 GiB wasm32 memory: the maximum a shared memory import declares (any actual maximum fits under it). */
-const MAX_PAGES = 65536;
-
-/** The module's bytes; `shared`: it imports a shared memory (limits flag 3: shared, with a maximum), else a plain one (flag 0). */
+/** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
 export function simdAdamModule(shared = false): Uint8Array<ArrayBuffer> {
-  const type = [1, 0x60, 16, ...Array<number>(8).fill(I32), ...Array<number>(8).fill(F32), 0];
-  const limits = shared ? [0x03, 0x00, ...uleb(MAX_PAGES)] : [0x00, 0x00];
-  const imports = [1, ...name('env'), ...name('memory'), 0x02, ...limits];
-  const functions = [1, 0];
-  const exports = [1, ...name('adam'), 0x00, 0];
-  const fn = body();
-  const code = [1, ...uleb(fn.length), ...fn];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, type),
-    ...section(2, imports),
-    ...section(3, functions),
-    ...section(7, exports),
-    ...section(10, code),
-  ]);
+  const adam = { exportName: 'adam', params: [...Array<number>(8).fill(I32), ...Array<number>(8).fill(F32)], results: [], locals: [[2, I32], [11, V128]] as Array<[number, number]>, code: body() };
+  return assembleModule([adam], shared);
 }
 
-/** The compiled module per memory kind (index 0 plain, 1 shared); null where it does not validate or compile. */
-const compiled: Array<WebAssembly.Module | null | undefined> = [undefined, undefined];
-const instances = new WeakMap<WebAssembly.Memory, SimdAdam | null>();
+const cache = { modules: [] as Array<WebAssembly.Module | null | undefined>, instances: new WeakMap<WebAssembly.Memory, WebAssembly.Exports | null>() };
 
 /** The SIMD loop bound to `memory`, or null where WebAssembly SIMD (or instantiation) is unavailable. */
 export function simdAdam(memory: WebAssembly.Memory | undefined): SimdAdam | null {
-  if (memory === undefined || typeof WebAssembly !== 'object') return null;
-  const known = instances.get(memory);
-  if (known !== undefined) return known;
-  let result: SimdAdam | null = null;
-  try {
-    const shared = typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
-    const kind = shared ? 1 : 0;
-    let module = compiled[kind];
-    if (module === undefined) {
-      const bytes = simdAdamModule(shared);
-      module = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-      compiled[kind] = module;
-    }
-    if (module !== null) {
-      const instance = new WebAssembly.Instance(module, { env: { memory } });
-      result = instance.exports['adam'] as SimdAdam;
-    }
-  } catch {
-    result = null;
-  }
-  instances.set(memory, result);
-  return result;
+  const exports = instantiateOnMemory(memory, simdAdamModule, cache);
+  return exports === null ? null : (exports['adam'] as SimdAdam);
 }

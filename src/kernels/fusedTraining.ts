@@ -23,7 +23,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from '../backends/native/batchNormTraining.js';
 import { SUM_OF_SQUARES_KERNEL } from '../backends/native/sumOfSquares.js';
-import { asWasmBackend, heapViews, type WasmBackendLike } from './wasmHeap.js';
+import { simdBatchNorm, type SimdBatchNorm } from './batchNormSimd.js';
+import { memoryOf } from './wasmAssembly.js';
+import { asWasmBackend, heapF32, heapViews, offsetF32, type WasmBackendLike } from './wasmHeap.js';
 
 interface KernelArgs {
   inputs: tf.NamedTensorInfoMap;
@@ -71,6 +73,8 @@ export function batchNormTrainingWasm(args: KernelArgs): tf.TensorInfo[] {
   const mean = backend.makeOutput([C], 'float32');
   const variance = backend.makeOutput([C], 'float32');
   const size = rows * C;
+  const simd = simdPasses && C % 4 === 0 ? simdBatchNorm(memoryOf(backend)) : null;
+  if (simd !== null && batchNormTrainingSimd(backend, simd, { x, scale, offset, y, mean, variance }, rows, C, epsilon)) return [y, mean, variance];
   const view = heapViews(backend);
   const [X, S, O, Y, M, V] = [x, scale, offset, y, mean, variance].map(view) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
   const k = new Float32Array(C);
@@ -118,6 +122,8 @@ export function batchNormTrainingGradWasm(args: KernelArgs): tf.TensorInfo[] {
   const dScale = backend.makeOutput([C], 'float32');
   const dOffset = backend.makeOutput([C], 'float32');
   const size = rows * C;
+  const simd = simdPasses && C % 4 === 0 ? simdBatchNorm(memoryOf(backend)) : null;
+  if (simd !== null && batchNormTrainingGradSimd(backend, simd, { dy, x, mean, variance, scale, dMean, dVariance, dx, dScale, dOffset }, rows, C, epsilon)) return [dx, dScale, dOffset];
   const view = heapViews(backend);
   const [DY, X, M, V, S, DX, DS, DO] = [dy, x, mean, variance, scale, dx, dScale, dOffset].map(view) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
   const DM = dMean !== undefined ? view(dMean) : null;
@@ -154,6 +160,114 @@ export function batchNormTrainingGradWasm(args: KernelArgs): tf.TensorInfo[] {
     }
   }
   return [dx, dScale, dOffset];
+}
+
+let simdPasses = true;
+/**
+ * Runs batch norm's row passes in WebAssembly SIMD where C is a multiple of 4
+ * (the default) or in the JavaScript loops; the values are the same bit for
+ * bit (tested), so this is for comparing the two in one process.
+ */
+export function setSimdBatchNormPasses(enabled: boolean): void {
+  simdPasses = enabled;
+}
+
+/**
+ * A heap scratch of `floats` float32 (float64 accumulators first), or null
+ * when its start is not 8-byte aligned (the caller then runs its JavaScript
+ * loop). Dispose with `backend.disposeData`.
+ */
+function scratch(backend: WasmBackendLike, floats: number): { info: tf.TensorInfo; byte: number } | null {
+  const info = backend.makeOutput([floats], 'float32');
+  const byte = 4 * offsetF32(backend, info);
+  if (byte % 8 !== 0) {
+    backend.disposeData(info.dataId);
+    return null;
+  }
+  return { info, byte };
+}
+
+/** The byte offset of a tensor on the heap. */
+const byteOf = (backend: WasmBackendLike, t: tf.TensorInfo): number => 4 * offsetF32(backend, t);
+
+/** `batchNormTrainingWasm` with its row passes in SIMD (batchNormSimd.ts), the same values bit for bit; false: not run (the JS loop runs). */
+function batchNormTrainingSimd(
+  backend: WasmBackendLike,
+  simd: SimdBatchNorm,
+  t: { x: tf.TensorInfo; scale: tf.TensorInfo; offset: tf.TensorInfo; y: tf.TensorInfo; mean: tf.TensorInfo; variance: tf.TensorInfo },
+  rows: number,
+  C: number,
+  epsilon: number,
+): boolean {
+  // [C doubles of sums | k (C) | c (C)]
+  const space = scratch(backend, 4 * C);
+  if (space === null) return false;
+  const n = 4 * rows * C;
+  const heap = heapF32(backend);
+  const acc = new Float64Array(heap.buffer, heap.byteOffset + space.byte, C);
+  const kc = heap.subarray(space.byte / 4 + 2 * C, space.byte / 4 + 4 * C);
+  const view = heapViews(backend);
+  const [S, O, M, V] = [t.scale, t.offset, t.mean, t.variance].map(view) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  acc.fill(0);
+  simd.colSum(byteOf(backend, t.x), n, 4 * C, space.byte);
+  for (let j = 0; j < C; j++) M[j] = f32((acc[j] as number) / rows);
+  acc.fill(0);
+  simd.colSqDev(byteOf(backend, t.x), byteOf(backend, t.mean), n, 4 * C, space.byte);
+  for (let j = 0; j < C; j++) {
+    const sigma2 = f32((acc[j] as number) / rows);
+    V[j] = sigma2;
+    const kj = f32((S[j] as number) / f32(Math.sqrt(f32(sigma2 + epsilon))));
+    kc[j] = kj;
+    kc[C + j] = f32((O[j] as number) - f32((M[j] as number) * kj));
+  }
+  const kByte = space.byte + 8 * C;
+  simd.affine(byteOf(backend, t.x), kByte, kByte + 4 * C, byteOf(backend, t.y), n, 4 * C);
+  backend.disposeData(space.info.dataId);
+  return true;
+}
+
+/** `batchNormTrainingGradWasm` with its row passes in SIMD (batchNormSimd.ts), the same values bit for bit; false: not run (the JS loop runs). */
+function batchNormTrainingGradSimd(
+  backend: WasmBackendLike,
+  simd: SimdBatchNorm,
+  t: {
+    dy: tf.TensorInfo; x: tf.TensorInfo; mean: tf.TensorInfo; variance: tf.TensorInfo; scale: tf.TensorInfo;
+    dMean: tf.TensorInfo | undefined; dVariance: tf.TensorInfo | undefined; dx: tf.TensorInfo; dScale: tf.TensorInfo; dOffset: tf.TensorInfo;
+  },
+  rows: number,
+  C: number,
+  epsilon: number,
+): boolean {
+  // [C doubles Σdy | C doubles Σdy(x − μ) | a | b | e | f | h (C each)]
+  const space = scratch(backend, 9 * C);
+  if (space === null) return false;
+  const n = 4 * rows * C;
+  const heap = heapF32(backend);
+  const sums = new Float64Array(heap.buffer, heap.byteOffset + space.byte, 2 * C);
+  const perChannel = heap.subarray(space.byte / 4 + 4 * C, space.byte / 4 + 9 * C);
+  const view = heapViews(backend);
+  const [V, S, DS, DO] = [t.variance, t.scale, t.dScale, t.dOffset].map(view) as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const DM = t.dMean !== undefined ? view(t.dMean) : null;
+  const DV = t.dVariance !== undefined ? view(t.dVariance) : null;
+  sums.fill(0);
+  simd.colDyDev(byteOf(backend, t.dy), byteOf(backend, t.x), byteOf(backend, t.mean), n, 4 * C, space.byte, space.byte + 8 * C);
+  for (let j = 0; j < C; j++) {
+    const sumDy = sums[j] as number;
+    const r = 1 / Math.sqrt((V[j] as number) + f32(epsilon));
+    const dGamma = r * (sums[C + j] as number);
+    DO[j] = sumDy;
+    DS[j] = dGamma;
+    perChannel[j] = (S[j] as number) * r;
+    perChannel[C + j] = sumDy / rows;
+    perChannel[2 * C + j] = (r * dGamma) / rows;
+    perChannel[3 * C + j] = DV !== null ? (2 * (DV[j] as number)) / rows : 0;
+    perChannel[4 * C + j] = DM !== null ? (DM[j] as number) / rows : 0;
+  }
+  const first = space.byte + 16 * C;
+  const [a, b, e, f, h] = [0, 1, 2, 3, 4].map((i) => first + 4 * C * i) as [number, number, number, number, number];
+  simd.bnDx(byteOf(backend, t.dy), byteOf(backend, t.x), byteOf(backend, t.mean), a, b, e, f, h, byteOf(backend, t.dx), n, 4 * C);
+  backend.disposeData(space.info.dataId);
+  return true;
 }
 
 /** Both moving statistics, current − (current − batch)·decay, in tfjs-layers' float32 order. Outputs [movingMean', movingVariance']. */
