@@ -17,6 +17,8 @@ import { loadFashionMnist } from './fashionMnist.js';
 import { CLUTTERED_QUICK, CLUTTERED_VARIANTS, clutteredTable, runCluttered } from './cluttered.js';
 import { clutteredMnist } from './clutteredMnist.js';
 import { meanStd, parseFlags } from './common.js';
+import { compareArms } from './deepReport.js';
+import { fisherExact } from '../../src/sweep/stats.js';
 import { DEEP_MLP_QUICK, MLP_ACTIVATIONS, deepMlpTable, runDeepMlp, type DeepMlpRun } from './deepMlp.js';
 import { DROPOUT_QUICK, dropoutTable, runDropout } from './dropout.js';
 import { orthogonalMatrix } from './fastDense.js';
@@ -150,6 +152,17 @@ describe('GradNets conv net (MNIST / Fashion-MNIST)', () => {
     assert.deepEqual(rows.map((row) => row.slice(0, 2)), [['grelu', '0.1'], ['grelu', '1']]);
     assert.equal(rows[1]?.[5], '+3.00 ± 1.41 (n 2)', 'paired by seed against the same relu runs');
     assert.match(rows[0]?.[5] ?? '', /^-40\.00 ± .* \(n 1\)$/, 'only seed 0 pairs');
+  });
+
+  it('deepReport: trained counts, Fisher on them and the paired difference by seed', () => {
+    const run = (depth: number, seed: number, testAccuracy: number): DeepMlpRun => ({ depth, activation: 'relu', seed, buildSeconds: 0, result: { testAccuracy } }) as DeepMlpRun;
+    const a = [run(200, 0, 0.5), run(200, 1, 0.6), run(200, 2, 0.55), run(100, 0, 0.9)];
+    const b = [run(200, 0, 0.117), run(200, 1, 0.117), run(200, 2, 0.65), run(200, 3, 0.117)];
+    const c = compareArms(a, b, 200);
+    assert.deepEqual([c.trainedA, c.a.size, c.trainedB, c.b.size], [3, 3, 1, 4]);
+    assert.ok(Math.abs(c.fisherP - fisherExact(3, 0, 1, 3)) < 1e-12);
+    assert.equal(c.paired.n, 3, 'seed 3 has no partner');
+    assert.ok(Math.abs(c.paired.mean - (100 * (0.117 - 0.5 + 0.117 - 0.6 + 0.65 - 0.55)) / 3) < 1e-9);
   });
 
   it('chooseTau takes the best mean validation accuracy', () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import '../data/builtinDatasets.js';
 import { expandSweep, parseSweep } from './spec.js';
-import { pairedDifference, studentTQuantile, summarize } from './stats.js';
+import { fisherExact, pairedDifference, studentTQuantile, summarize } from './stats.js';
 import { buildReport, reportCsv, reportFigures, reportMarkdown } from './summary.js';
 import { pickBases, type RunSummary } from './runner.js';
 
@@ -67,6 +67,15 @@ describe('sweep files', () => {
 });
 
 describe('sweep statistics', () => {
+  it("fisherExact gives R's two-sided p-values and refuses non-counts", () => {
+    // R: fisher.test(matrix(c(3, 1, 1, 3), 2))$p.value = 0.4857; matrix(c(1, 11, 9, 3), 2): 0.002759.
+    assert.ok(Math.abs(fisherExact(3, 1, 1, 3) - 0.4857143) < 1e-6, String(fisherExact(3, 1, 1, 3)));
+    assert.ok(Math.abs(fisherExact(1, 9, 11, 3) - 0.002759456) < 1e-8, String(fisherExact(1, 9, 11, 3)));
+    assert.equal(fisherExact(5, 0, 5, 0), 1, 'a margin of zero: nothing to test');
+    assert.ok(Math.abs(fisherExact(6, 0, 0, 6) - 0.002164502) < 1e-8, String(fisherExact(6, 0, 0, 6)));
+    assert.throws(() => fisherExact(1.5, 0, 0, 1), /fisherExact: 'a' must be a non-negative integer count, received 1.5/);
+  });
+
   it('Student-t quantiles match tables', () => {
     for (const [df, q] of [[1, 12.706], [2, 4.303], [4, 2.776], [9, 2.262], [30, 2.042]] as const) {
       assert.ok(Math.abs(studentTQuantile(0.975, df) - q) < 1e-3, `df ${df}: ${studentTQuantile(0.975, df)}`);

@@ -96,3 +96,37 @@ export function pairedDifference(a: readonly number[], b: readonly number[]): Su
   if (a.length !== b.length) throw new Error(`pairedDifference: 'a' and 'b' must have the same length, received ${a.length} and ${b.length}`);
   return summarize(a.map((x, i) => (b[i] as number) - x));
 }
+
+/** log(n!) by summing logs (exact enough for the counts of a seed table). */
+function logFactorial(n: number): number {
+  let sum = 0;
+  for (let i = 2; i <= n; i++) sum += Math.log(i);
+  return sum;
+}
+
+/**
+ * Fisher's exact test of the 2×2 table [[a, b], [c, d]] (e.g. runs that
+ * trained / did not, for two arms): the two-sided p-value, the sum of the
+ * hypergeometric probabilities of every table with the same margins that is
+ * no more likely than the observed one (R's `fisher.test`, with its relative
+ * tolerance of 1e-7 for ties).
+ */
+export function fisherExact(a: number, b: number, c: number, d: number): number {
+  for (const [name, v] of [['a', a], ['b', b], ['c', c], ['d', d]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`fisherExact: '${name}' must be a non-negative integer count, received ${String(v)}`);
+  }
+  const row1 = a + b;
+  const row2 = c + d;
+  const col1 = a + c;
+  const n = row1 + row2;
+  const logP = (x: number): number =>
+    logFactorial(row1) + logFactorial(row2) + logFactorial(col1) + logFactorial(n - col1) -
+    (logFactorial(n) + logFactorial(x) + logFactorial(row1 - x) + logFactorial(col1 - x) + logFactorial(row2 - col1 + x));
+  const observed = logP(a);
+  let p = 0;
+  for (let x = Math.max(0, col1 - row2); x <= Math.min(row1, col1); x++) {
+    const lp = logP(x);
+    if (lp <= observed + Math.log1p(1e-7)) p += Math.exp(lp);
+  }
+  return Math.min(1, p);
+}
