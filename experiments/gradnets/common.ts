@@ -6,7 +6,7 @@
  * is a pure function of the seed (tfjs' fit shuffles with Math.random) and so
  * that GradNet controllers are driven through their `hook(step, epoch)`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -169,6 +169,23 @@ export function formatAccuracy(values: number[]): string {
   const failed = values.length - n;
   const base = n === 0 ? 'diverged' : `${(100 * mean).toFixed(2)} ± ${(100 * std).toFixed(2)}`;
   return failed > 0 && n > 0 ? `${base} (${failed}/${values.length} diverged)` : base;
+}
+
+/**
+ * Null when the results file `path` is absent, holds no runs, or was written
+ * with `config` up to the `growing` fields (seeds and the like, which a
+ * continuing run may extend); else the fields that differ, so that a run
+ * never overwrites the results of another config.
+ */
+export function resultsConfigClash(path: string, config: object, growing: readonly string[]): string | null {
+  if (!existsSync(path)) return null;
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as { config?: Record<string, unknown>; runs?: unknown[] };
+  if (saved.config === undefined || (saved.runs ?? []).length === 0) return null;
+  const savedConfig = saved.config;
+  const ours = config as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(savedConfig), ...Object.keys(ours)])].filter((k) => !growing.includes(k));
+  const differ = keys.filter((k) => JSON.stringify(savedConfig[k]) !== JSON.stringify(ours[k]));
+  return differ.length === 0 ? null : differ.map((k) => `${k}: ${JSON.stringify(savedConfig[k])} in the file, ${JSON.stringify(ours[k])} now`).join('; ');
 }
 
 /** Prints a markdown table. */

@@ -33,6 +33,7 @@ import {
   meanStd,
   parseFlags,
   printTable,
+  resultsConfigClash,
   trainClassifier,
   writeResults,
   type ClassificationSet,
@@ -390,22 +391,11 @@ export function resultsName(flags: Pick<ExperimentFlags, 'quick' | 'large' | 'on
 }
 
 /** Config fields that may differ between a results file and a run that continues it. */
-const GROWING_FIELDS = ['seeds', 'datasets', 'variants'] as const;
+const GROWING_FIELDS = ['seeds', 'datasets', 'variants'];
 
-/**
- * Null when `path` is absent, empty or written with `config` (up to seeds,
- * datasets and variants, which may grow); else the fields that differ, so
- * that a run never overwrites another config's results.
- */
+/** Null when `path` is absent, empty or written with `config` up to seeds, datasets and variants; else the fields that differ. */
 export function configClash(path: string, config: ConvNetConfig): string | null {
-  if (!existsSync(path)) return null;
-  const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<ConvNetResults>;
-  if (saved.config === undefined || (saved.runs ?? []).length === 0) return null;
-  const savedConfig = saved.config as unknown as Record<string, unknown>;
-  const ours = config as unknown as Record<string, unknown>;
-  const keys = [...new Set([...Object.keys(savedConfig), ...Object.keys(ours)])].filter((k) => !(GROWING_FIELDS as readonly string[]).includes(k));
-  const differ = keys.filter((k) => JSON.stringify(savedConfig[k]) !== JSON.stringify(ours[k]));
-  return differ.length === 0 ? null : differ.map((k) => `${k}: ${JSON.stringify(savedConfig[k])} in the file, ${JSON.stringify(ours[k])} now`).join('; ');
+  return resultsConfigClash(path, config, GROWING_FIELDS);
 }
 
 /** Previous runs from a results file, if it was written with the same config. */

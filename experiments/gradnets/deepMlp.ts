@@ -22,6 +22,7 @@ import {
   meanStd,
   parseFlags,
   printTable,
+  resultsConfigClash,
   trainClassifier,
   writeResults,
   type ClassificationSet,
@@ -245,12 +246,12 @@ async function main(): Promise<void> {
   const name = `deepMlp${flags.quick ? '-quick' : ''}${flags.gain !== null ? `-gain${flags.gain}` : ''}${depthSuffix}${epochsSuffix}${extraSuffix}`;
   // Resumable: a restarted command with the same config skips the runs already in the file.
   const path = join(RESULTS_DIR, `${name}.json`);
+  // Seeds may grow between invocations (--seeds 1, later --seeds 2); everything else must match.
+  const clash = resultsConfigClash(path, config, ['seeds', 'seedsForDepth']);
+  if (clash !== null) throw new Error(`deepMlp: ${path} holds runs of another config (${clash}); it is left as it is: change the flags or move the file`);
   let previous: DeepMlpRun[] = [];
   if (existsSync(path)) {
-    const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<DeepMlpResults>;
-    // Seeds may grow between invocations (--seeds 1, later --seeds 2); everything else must match.
-    const strip = (c: DeepMlpConfig): DeepMlpConfig => ({ ...c, seeds: [], seedsForDepth: {} });
-    if (saved.config !== undefined && JSON.stringify(strip(saved.config)) === JSON.stringify(strip(config))) previous = saved.runs ?? [];
+    previous = (JSON.parse(readFileSync(path, 'utf8')) as Partial<DeepMlpResults>).runs ?? [];
     if (previous.length > 0) console.log(`resuming: ${previous.length} runs already in ${path}`);
   }
   const started = performance.now();

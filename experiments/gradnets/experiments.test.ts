@@ -16,7 +16,7 @@ import { resultFiles, tauSensitivity } from './convReport.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { CLUTTERED_QUICK, CLUTTERED_VARIANTS, clutteredTable, runCluttered } from './cluttered.js';
 import { clutteredMnist } from './clutteredMnist.js';
-import { meanStd, parseFlags } from './common.js';
+import { meanStd, parseFlags, resultsConfigClash } from './common.js';
 import { compareArms } from './deepReport.js';
 import { fisherExact } from '../../src/sweep/stats.js';
 import { DEEP_MLP_QUICK, MLP_ACTIVATIONS, deepMlpTable, runDeepMlp, type DeepMlpRun } from './deepMlp.js';
@@ -143,6 +143,7 @@ describe('GradNets conv net (MNIST / Fashion-MNIST)', () => {
     } finally {
       rmSync(dir, { recursive: true });
     }
+    assert.equal(resultsConfigClash(join(tmpdir(), 'hemnet-absent.json'), DEEP_MLP_QUICK, ['seeds']), null);
     const names = ['convNet-large-mnist-tau1.json', 'convNet-large-mnist-tau0.5.json', 'convNet-large-fashion-tau0.1.json', 'convNet-mnist.json', 'convNet-large-mnist-tau0.1.json'];
     assert.deepEqual(resultFiles('mnist', true, names), ['convNet-large-mnist-tau0.1.json', 'convNet-large-mnist-tau0.5.json', 'convNet-large-mnist-tau1.json']);
     assert.deepEqual(resultFiles('mnist', false, names), ['convNet-mnist.json']);
