@@ -100,7 +100,7 @@ async function deepMlpFigure(name: string, title: string, entries: Array<[string
     }
   }
   if (lines.length === 0) return;
-  await save(name, lineChart({ title, xLabel: 'epoch', yLabel: 'mean training loss (ln 10 = 2.30: chance)', series: lines, width: 900 }));
+  await save(name, lineChart({ title, xLabel: 'epoch', yLabel: 'mean training loss (ln 10 = 2.30: chance)', series: lines, width: 900, height: Math.max(400, 120 + 18 * lines.length) }));
 }
 
 await deepMlpFigure('gradnets-deep-mlp', 'Deep MLPs on MNIST (128 units, 47 steps per epoch): training loss', [
