@@ -398,6 +398,24 @@ export function configClash(path: string, config: ConvNetConfig): string | null 
   return resultsConfigClash(path, config, GROWING_FIELDS);
 }
 
+/**
+ * The config a results file records after merging `runs` of several
+ * invocations: the seeds, datasets and variants of all its main runs (in
+ * the canonical order), so that a run of fewer variants or datasets
+ * (e.g. `--variants relu,grelu --seeds 6`) keeps the others in the tables.
+ */
+export function mergedConfig(config: ConvNetConfig, runs: readonly ConvRun[]): ConvNetConfig {
+  const main = runs.filter((r) => r.phase === 'main');
+  const seeds = [...new Set(main.map((r) => r.seed))].sort((a, b) => a - b);
+  const present = <T extends string>(all: readonly T[], ours: readonly T[], of: (r: ConvRun) => T): T[] => all.filter((v) => ours.includes(v) || main.some((r) => of(r) === v));
+  return {
+    ...config,
+    seeds,
+    datasets: present(CONV_DATASETS, config.datasets, (r) => r.dataset),
+    variants: present(CONV_VARIANTS, config.variants, (r) => r.variant),
+  };
+}
+
 /** Previous runs from a results file, if it was written with the same config. */
 export function loadPrevious(path: string, config: ConvNetConfig): ConvRun[] {
   if (!existsSync(path)) return [];
@@ -451,8 +469,7 @@ async function main(): Promise<void> {
     const onDisk = loadPrevious(path, config);
     const ours = new Set(runs.map(runKey));
     const all = [...onDisk.filter((r) => !ours.has(runKey(r))), ...runs];
-    const seeds = [...new Set(all.filter((r) => r.phase === 'main').map((r) => r.seed))].sort((a, b) => a - b);
-    return { runs: all, config: { ...config, seeds } };
+    return { runs: all, config: mergedConfig(config, all) };
   };
   const checkpoint = (runs: ConvRun[], chosen: number | null): void => {
     const m = merged(runs);

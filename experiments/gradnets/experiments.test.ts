@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../../src/backend.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { GradNetController, findGradNetLayers } from '../../src/gradnets/index.js';
-import { CONV_QUICK, CONV_VARIANTS, buildConvNet, chooseTau, configClash, convTable, loadPrevious, resultsName, runConvNet, type ConvRun, type ConvVariant } from './convNet.js';
+import { CONV_QUICK, CONV_VARIANTS, buildConvNet, chooseTau, configClash, convTable, loadPrevious, mergedConfig, resultsName, runConvNet, type ConvRun, type ConvVariant } from './convNet.js';
 import { resultFiles, tauSensitivity } from './convReport.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { CLUTTERED_QUICK, CLUTTERED_VARIANTS, clutteredTable, runCluttered } from './cluttered.js';
@@ -130,6 +130,8 @@ describe('GradNets conv net (MNIST / Fashion-MNIST)', () => {
   it('convNet results: a file per --tau, never overwritten by another config; the report tables every τ', () => {
     assert.equal(resultsName({ quick: false, large: true, only: ['mnist'], epochs: null, tau: 0.5 }), 'convNet-large-mnist-tau0.5');
     assert.equal(resultsName({ quick: true, large: false, only: null, epochs: 3, tau: null }), 'convNet-quick-epochs3');
+    const r0 = (variant: ConvVariant, seed: number): ConvRun =>
+      ({ phase: 'main', dataset: 'mnist', variant, tauFraction: null, tauSteps: null, seed, valAccuracy: null, trainAccuracy: 1, parameters: 1, result: { testAccuracy: 0.9 } }) as ConvRun;
     const dir = mkdtempSync(join(tmpdir(), 'hemnet-conv-'));
     try {
       const path = join(dir, 'r.json');
@@ -144,6 +146,14 @@ describe('GradNets conv net (MNIST / Fashion-MNIST)', () => {
       rmSync(dir, { recursive: true });
     }
     assert.equal(resultsConfigClash(join(tmpdir(), 'hemnet-absent.json'), DEEP_MLP_QUICK, ['seeds']), null);
+    const merged = mergedConfig({ ...CONV_QUICK, variants: ['relu', 'grelu'], seeds: [3] }, [
+      { ...r0('bn', 0), dataset: 'fashion' },
+      r0('relu', 3),
+      { ...r0('grelu', 0), phase: 'sweep', seed: 9 },
+    ]);
+    assert.deepEqual(merged.seeds, [0, 3], 'main runs only');
+    assert.deepEqual(merged.variants, ['relu', 'grelu', 'bn'], 'the canonical order, the file\'s variants kept');
+    assert.deepEqual(merged.datasets, ['mnist', 'fashion']);
     const names = ['convNet-large-mnist-tau1.json', 'convNet-large-mnist-tau0.5.json', 'convNet-large-fashion-tau0.1.json', 'convNet-mnist.json', 'convNet-large-mnist-tau0.1.json'];
     assert.deepEqual(resultFiles('mnist', true, names), ['convNet-large-mnist-tau0.1.json', 'convNet-large-mnist-tau0.5.json', 'convNet-large-mnist-tau1.json']);
     assert.deepEqual(resultFiles('mnist', false, names), ['convNet-mnist.json']);
