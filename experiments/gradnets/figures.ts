@@ -81,7 +81,7 @@ if (conv.length > 0) {
 
 const convLarge = [read<ConvNetResults>('convNet-large-mnist-tau0.5'), read<ConvNetResults>('convNet-large-fashion-tau0.5')].filter((r): r is ConvNetResults => r !== null);
 if (convLarge.length > 0) {
-  await convFigure('gradnets-conv-large', 'GradNets conv net (--large), 10 000 training images, 2400 steps: mean test accuracy', convLarge);
+  await convFigure('gradnets-conv-large', 'GradNets conv net --large (10 000 images, 2400 steps)', convLarge);
 }
 
 /** Training loss per epoch of every deep-MLP run in `entries` (label, results file), one line per run; ReLU dashed. */
