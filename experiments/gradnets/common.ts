@@ -171,17 +171,20 @@ export function formatAccuracy(values: number[]): string {
   return failed > 0 && n > 0 ? `${base} (${failed}/${values.length} diverged)` : base;
 }
 
+/** A results file as written by `writeResults` (its config and runs), or null when it does not exist. */
+export function readResultsFile<T extends { config?: object; runs?: unknown[] }>(path: string): T | null {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+}
+
 /**
- * Null when the results file `path` is absent, holds no runs, or was written
- * with `config` up to the `growing` fields (seeds and the like, which a
- * continuing run may extend); else the fields that differ, so that a run
- * never overwrites the results of another config.
+ * Null when the results file `saved` (from `readResultsFile`) is absent,
+ * holds no runs, or was written with `config` up to the `growing` fields
+ * (seeds and the like, which a continuing run may extend); else the fields
+ * that differ, so that a run never overwrites the results of another config.
  */
-export function resultsConfigClash(path: string, config: object, growing: readonly string[]): string | null {
-  if (!existsSync(path)) return null;
-  const saved = JSON.parse(readFileSync(path, 'utf8')) as { config?: Record<string, unknown>; runs?: unknown[] };
-  if (saved.config === undefined || (saved.runs ?? []).length === 0) return null;
-  const savedConfig = saved.config;
+export function resultsConfigClash(saved: { config?: object; runs?: unknown[] } | null, config: object, growing: readonly string[]): string | null {
+  if (saved === null || saved.config === undefined || (saved.runs ?? []).length === 0) return null;
+  const savedConfig = saved.config as Record<string, unknown>;
   const ours = config as Record<string, unknown>;
   const keys = [...new Set([...Object.keys(savedConfig), ...Object.keys(ours)])].filter((k) => !growing.includes(k));
   const differ = keys.filter((k) => JSON.stringify(savedConfig[k]) !== JSON.stringify(ours[k]));

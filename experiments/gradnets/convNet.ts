@@ -33,6 +33,7 @@ import {
   meanStd,
   parseFlags,
   printTable,
+  readResultsFile,
   resultsConfigClash,
   trainClassifier,
   writeResults,
@@ -395,7 +396,7 @@ const GROWING_FIELDS = ['seeds', 'datasets', 'variants'];
 
 /** Null when `path` is absent, empty or written with `config` up to seeds, datasets and variants; else the fields that differ. */
 export function configClash(path: string, config: ConvNetConfig): string | null {
-  return resultsConfigClash(path, config, GROWING_FIELDS);
+  return resultsConfigClash(readResultsFile(path), config, GROWING_FIELDS);
 }
 
 /**
@@ -418,10 +419,9 @@ export function mergedConfig(config: ConvNetConfig, runs: readonly ConvRun[]): C
 
 /** Previous runs from a results file, if it was written with the same config. */
 export function loadPrevious(path: string, config: ConvNetConfig): ConvRun[] {
-  if (!existsSync(path)) return [];
-  const saved = JSON.parse(readFileSync(path, 'utf8')) as Partial<ConvNetResults>;
+  const saved = readResultsFile<Partial<ConvNetResults>>(path);
   // Seeds, datasets and variants may grow between invocations; everything else must match.
-  if (saved.config === undefined || configClash(path, config) !== null) return [];
+  if (saved === null || saved.config === undefined || resultsConfigClash(saved, config, GROWING_FIELDS) !== null) return [];
   return saved.runs ?? [];
 }
 

@@ -22,6 +22,7 @@ import {
   meanStd,
   parseFlags,
   printTable,
+  readResultsFile,
   resultsConfigClash,
   trainClassifier,
   writeResults,
@@ -247,13 +248,11 @@ async function main(): Promise<void> {
   // Resumable: a restarted command with the same config skips the runs already in the file.
   const path = join(RESULTS_DIR, `${name}.json`);
   // Seeds may grow between invocations (--seeds 1, later --seeds 2); everything else must match.
-  const clash = resultsConfigClash(path, config, ['seeds', 'seedsForDepth']);
+  const saved = readResultsFile<Partial<DeepMlpResults>>(path);
+  const clash = resultsConfigClash(saved, config, ['seeds', 'seedsForDepth']);
   if (clash !== null) throw new Error(`deepMlp: ${path} holds runs of another config (${clash}); it is left as it is: change the flags or move the file`);
-  let previous: DeepMlpRun[] = [];
-  if (existsSync(path)) {
-    previous = (JSON.parse(readFileSync(path, 'utf8')) as Partial<DeepMlpResults>).runs ?? [];
-    if (previous.length > 0) console.log(`resuming: ${previous.length} runs already in ${path}`);
-  }
+  const previous: DeepMlpRun[] = saved?.runs ?? [];
+  if (previous.length > 0) console.log(`resuming: ${previous.length} runs already in ${path}`);
   const started = performance.now();
   const results = runDeepMlp(config, (line) => console.log(line), {
     previous,

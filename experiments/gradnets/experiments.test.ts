@@ -16,7 +16,7 @@ import { resultFiles, tauSensitivity } from './convReport.js';
 import { loadFashionMnist } from './fashionMnist.js';
 import { CLUTTERED_QUICK, CLUTTERED_VARIANTS, clutteredTable, runCluttered } from './cluttered.js';
 import { clutteredMnist } from './clutteredMnist.js';
-import { meanStd, parseFlags, resultsConfigClash } from './common.js';
+import { meanStd, parseFlags, readResultsFile, resultsConfigClash } from './common.js';
 import { compareArms } from './deepReport.js';
 import { fisherExact } from '../../src/sweep/stats.js';
 import { DEEP_MLP_QUICK, MLP_ACTIVATIONS, deepMlpTable, runDeepMlp, type DeepMlpRun } from './deepMlp.js';
@@ -145,7 +145,7 @@ describe('GradNets conv net (MNIST / Fashion-MNIST)', () => {
     } finally {
       rmSync(dir, { recursive: true });
     }
-    assert.equal(resultsConfigClash(join(tmpdir(), 'hemnet-absent.json'), DEEP_MLP_QUICK, ['seeds']), null);
+    assert.equal(resultsConfigClash(readResultsFile(join(tmpdir(), 'hemnet-absent.json')), DEEP_MLP_QUICK, ['seeds']), null);
     const merged = mergedConfig({ ...CONV_QUICK, variants: ['relu', 'grelu'], seeds: [3] }, [
       { ...r0('bn', 0), dataset: 'fashion' },
       r0('relu', 3),
