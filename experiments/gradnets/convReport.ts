@@ -27,6 +27,12 @@ export function pairedDifference(runs: ConvRun[], variant: ConvVariant, baseline
   return { mean, std, n, ci95 };
 }
 
+/** The paired Δ as 'mean ± std (n N)' and its 95 % CI, '–' where there is none. */
+function formatPaired(d: ReturnType<typeof pairedDifference> | null): [string, string] {
+  if (d === null || d.n === 0) return ['–', '–'];
+  return [`${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(2)} ± ${d.std.toFixed(2)} (n ${d.n})`, d.ci95 === null ? '–' : `[${d.ci95[0].toFixed(2)}, ${d.ci95[1].toFixed(2)}]`];
+}
+
 /** Results files of one dataset: the default-size file, or at `--large` one file per `--tau` (convNet-large-<dataset>-tau<τ>.json). */
 export function resultFiles(dataset: string, large: boolean, names: readonly string[]): string[] {
   if (!large) return names.filter((n) => n === `convNet-${dataset}.json`);
@@ -45,7 +51,9 @@ export function tauSensitivity(runs: ConvRun[]): string[][] {
   for (const r of runs) {
     if (r.phase !== 'main' || !GRADUAL.has(r.variant) || r.tauFraction === null) continue;
     const key = `${r.variant}\u0000${r.tauFraction}`;
-    cells.set(key, [...(cells.get(key) ?? []), r]);
+    const cell = cells.get(key);
+    if (cell === undefined) cells.set(key, [r]);
+    else cell.push(r);
   }
   return [...cells.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -61,8 +69,7 @@ export function tauSensitivity(runs: ConvRun[]): string[][] {
         formatAccuracy(sorted.map((r) => r.result.testAccuracy)),
         sorted.map((r) => (100 * r.result.testAccuracy).toFixed(1)).join(', '),
         base,
-        d.n === 0 ? '–' : `${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(2)} ± ${d.std.toFixed(2)} (n ${d.n})`,
-        d.ci95 === null ? '–' : `[${d.ci95[0].toFixed(2)}, ${d.ci95[1].toFixed(2)}]`,
+        ...formatPaired(d),
       ];
     });
 }
@@ -91,8 +98,7 @@ function report(large: boolean): void {
           cell.map((r) => (100 * r.result.testAccuracy).toFixed(1)).join(', '),
           (100 * meanStd(cell.map((r) => r.trainAccuracy)).mean).toFixed(1),
           base ?? '–',
-          d === null || d.n === 0 ? '–' : `${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(2)} ± ${d.std.toFixed(2)} (n ${d.n})`,
-          d?.ci95 == null ? '–' : `[${d.ci95[0].toFixed(2)}, ${d.ci95[1].toFixed(2)}]`,
+          ...formatPaired(d),
           meanStd(cell.map((r) => r.result.secondsPerStep)).mean.toFixed(2),
         ];
       }),
