@@ -12,7 +12,7 @@
  */
 import {
   BLOCK, BR, BR_IF, END, F32, F32X4_ADD, F32X4_DIV, F32X4_MUL, F32X4_SPLAT, F32X4_SQRT, GET, I32, I32_ADD, I32_CONST, I32_GE_U, I32_SHL, LOOP, SET, V128, VOID,
-  assembleModule, instantiateOnMemory, load, store,
+  assembleModule, createModuleCache, instantiateOnMemory, load, store,
 } from './wasmAssembly.js';
 
 /** adam(n4, w, m, v, g, wo, mo, vo, β₁, 1−β₁, β₂, 1−β₂, 1−β₁ᵗ, 1−β₂ᵗ, ε, −lr): n4 floats (a multiple of 4), byte offsets. */
@@ -76,7 +76,7 @@ export function simdAdamModule(shared = false): Uint8Array<ArrayBuffer> {
   return assembleModule([adam], shared);
 }
 
-const cache = { modules: [] as Array<WebAssembly.Module | null | undefined>, instances: new WeakMap<WebAssembly.Memory, WebAssembly.Exports | null>() };
+const cache = createModuleCache();
 
 /** The SIMD loop bound to `memory`, or null where WebAssembly SIMD (or instantiation) is unavailable. */
 export function simdAdam(memory: WebAssembly.Memory | undefined): SimdAdam | null {

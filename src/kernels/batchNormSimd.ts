@@ -13,7 +13,7 @@
  */
 import {
   BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SUB, F64X2_ADD, F64X2_MUL, F64X2_PROMOTE_LOW, GET, HIGH_HALF_TO_LOW, I32, I32_ADD, I32_CONST, I32_EQ, I32_GE_U,
-  I32_SHL, LOOP, SELECT, SET, V128, VOID, assembleModule, instantiateOnMemory, load, store, type AssembledFunction,
+  I32_SHL, LOOP, SELECT, SET, V128, VOID, assembleModule, createModuleCache, instantiateOnMemory, load, store, type AssembledFunction,
 } from './wasmAssembly.js';
 
 /** The passes; `n`: bytes of x (4 · rows · C), `c`: bytes of a row (4 · C). */
@@ -122,7 +122,7 @@ export function simdBatchNormModule(shared = false): Uint8Array<ArrayBuffer> {
   return assembleModule(functions(), shared);
 }
 
-const cache = { modules: [] as Array<WebAssembly.Module | null | undefined>, instances: new WeakMap<WebAssembly.Memory, WebAssembly.Exports | null>() };
+const cache = createModuleCache();
 
 /** The passes bound to `memory`, or null where WebAssembly SIMD (or instantiation) is unavailable. */
 export function simdBatchNorm(memory: WebAssembly.Memory | undefined): SimdBatchNorm | null {

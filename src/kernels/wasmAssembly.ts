@@ -105,6 +105,16 @@ export function memoryOf(backend: WasmBackendLike): WebAssembly.Memory | undefin
   return memory instanceof WebAssembly.Memory ? memory : undefined;
 }
 
+/** Compiled modules per memory kind (0 plain, 1 shared) and instances per memory, for `instantiateOnMemory`. */
+export interface ModuleCache {
+  modules: Array<WebAssembly.Module | null | undefined>;
+  instances: WeakMap<WebAssembly.Memory, WebAssembly.Exports | null>;
+}
+
+export function createModuleCache(): ModuleCache {
+  return { modules: [], instances: new WeakMap() };
+}
+
 /**
  * Instantiates the module `bytesFor(shared)` against `memory` and returns
  * its exports, compiled once per memory kind and instantiated once per
@@ -114,7 +124,7 @@ export function memoryOf(backend: WasmBackendLike): WebAssembly.Memory | undefin
 export function instantiateOnMemory(
   memory: WebAssembly.Memory | undefined,
   bytesFor: (shared: boolean) => Uint8Array<ArrayBuffer>,
-  cache: { modules: Array<WebAssembly.Module | null | undefined>; instances: WeakMap<WebAssembly.Memory, WebAssembly.Exports | null> },
+  cache: ModuleCache,
 ): WebAssembly.Exports | null {
   if (memory === undefined || typeof WebAssembly !== 'object') return null;
   const known = cache.instances.get(memory);
