@@ -10,13 +10,12 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../src/backend.js';
 import { BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from '../src/backends/native/batchNormTraining.js';
-import { batchSamples, batchToTensors } from '../src/data/augment.js';
 import { setSimdBatchNormPasses } from '../src/kernels/fusedTraining.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
-import { batchIndices, batchLoss, decayedVariables } from '../src/train/loop.js';
 import { createOptimizer } from '../src/train/optimizer.js';
 import { randomSegmentationDataset } from './randomData.js';
 import { format, median } from './timing.js';
+import { trainingStep } from './trainStep.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '12' } } });
 const rounds = Number(values.rounds);
@@ -67,17 +66,7 @@ for (const shape of [[8, 32, 32, 16], [8, 16, 16, 32], [8, 8, 8, 64], [8, 8, 8, 
 const { model } = buildSegmentationModel({ head: 'hem' });
 const data = randomSegmentationDataset(32, 64);
 const optimizer = createOptimizer('adam', 2e-3, 0.9);
-const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-const decayed = decayedVariables(model).map((w) => w.read());
-const step = (s: number): void => {
-  const { indices, epochs } = batchIndices(s, 8, data.size, 0);
-  const { images, labels } = batchToTensors(batchSamples(indices.map((index, i) => data.get(index, epochs[i]))));
-  const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, data.ignoreLabel, 1e-4, decayed), trainable);
-  optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-  value.dataSync();
-  tf.dispose([images, labels, value]);
-  tf.dispose(grads);
-};
+const step = trainingStep(model, data, optimizer, 8);
 for (let s = 0; s < 5; s++) step(s);
 const before = tf.memory().numTensors;
 const steps = interleaved(() => {

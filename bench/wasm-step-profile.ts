@@ -8,29 +8,18 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../src/backend.js';
-import { batchSamples, batchToTensors } from '../src/data/augment.js';
 import { loadMnistScenes } from '../src/data/mnistScenes.js';
 import type { SegmentationDataset } from '../src/data/types.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
-import { batchIndices, batchLoss, decayedVariables } from '../src/train/loop.js';
 import { createOptimizer } from '../src/train/optimizer.js';
+import { trainingStep } from './trainStep.js';
 
 const { values } = parseArgs({ options: { repeats: { type: 'string', default: '5' }, top: { type: 'string', default: '40' }, kernel: { type: 'string' }, head: { type: 'string', default: 'hem' } } });
 await setBackend('wasm');
 const scenes: SegmentationDataset = loadMnistScenes({ split: 'train', size: 64, canvasSize: 64, digitsPerScene: [1, 2], digitScale: [1.5, 2.2], labelDilation: 1, clutter: { fragments: [0, 2] }, seed: 0 });
 const { model } = buildSegmentationModel({ head: values.head as 'hem' });
-const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-const decayed = decayedVariables(model).map((w) => w.read());
 const optimizer = createOptimizer('adam', 2e-3, 0.9);
-const step = (s: number): void => {
-  const { indices, epochs } = batchIndices(s, 8, scenes.size, 0);
-  const { images, labels } = batchToTensors(batchSamples(indices.map((index, i) => scenes.get(index, epochs[i]))));
-  const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, scenes.ignoreLabel, 1e-4, decayed), trainable);
-  optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-  value.dataSync();
-  tf.dispose([images, labels, value]);
-  tf.dispose(grads);
-};
+const step = trainingStep(model, scenes, optimizer, 8);
 for (let s = 0; s < 4; s++) step(s);
 const before = tf.memory().numTensors;
 // Profiles `repeats` steps and keeps, per kernel (and per kernel + shapes), the least time over the steps:
