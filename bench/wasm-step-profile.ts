@@ -3,7 +3,8 @@
  * grouped by kernel and input shapes (where bench:train's profile groups by
  * kernel only), to find which convolution or product the time goes to.
  *
- * Run: npx tsx bench/wasm-step-profile.ts [--repeats N] [--top N] [--kernel NAME] [--head hem|fcn|ema]
+ * Run: npx tsx bench/wasm-step-profile.ts [--repeats N] [--top N] [--kernel NAME] [--head hem|fcn|ema] [--batch N]
+ * (`--batch 1` against the default 8 shows which kernels have a cost per call that does not scale with the batch)
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -14,12 +15,12 @@ import { buildSegmentationModel } from '../src/models/zoo.js';
 import { createOptimizer } from '../src/train/optimizer.js';
 import { trainingStep } from './trainStep.js';
 
-const { values } = parseArgs({ options: { repeats: { type: 'string', default: '5' }, top: { type: 'string', default: '40' }, kernel: { type: 'string' }, head: { type: 'string', default: 'hem' } } });
+const { values } = parseArgs({ options: { repeats: { type: 'string', default: '5' }, top: { type: 'string', default: '40' }, kernel: { type: 'string' }, head: { type: 'string', default: 'hem' }, batch: { type: 'string', default: '8' } } });
 await setBackend('wasm');
 const scenes: SegmentationDataset = loadMnistScenes({ split: 'train', size: 64, canvasSize: 64, digitsPerScene: [1, 2], digitScale: [1.5, 2.2], labelDilation: 1, clutter: { fragments: [0, 2] }, seed: 0 });
 const { model } = buildSegmentationModel({ head: values.head as 'hem' });
 const optimizer = createOptimizer('adam', 2e-3, 0.9);
-const step = trainingStep(model, scenes, optimizer, 8);
+const step = trainingStep(model, scenes, optimizer, Number(values.batch));
 for (let s = 0; s < 4; s++) step(s);
 const before = tf.memory().numTensors;
 // Profiles `repeats` steps and keeps, per kernel (and per kernel + shapes), the least time over the steps:
