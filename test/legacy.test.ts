@@ -78,7 +78,7 @@ describe('models saved by hemnet 0.1.0', () => {
     assert.deepEqual(config.data.augmentScale, [0.75, 1.25]);
     assert.equal(config.data.flip, true);
     assert.ok(!('scaleRange' in config.data));
-    // The fixture's own step count (0.1's default) is kept; npm start's default has since become 1500.
+    // The fixture's own step count (0.1's default) is kept; npm start's default has since become 2000.
     assert.equal(config.train.steps, 1000);
     // Everything else equals today's defaults (the fixture was the 0.1 default run).
     const defaults = defaultRunConfig();

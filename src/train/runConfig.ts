@@ -86,7 +86,7 @@ export interface PartialRunConfig {
  */
 export const TRAIN_SCHEMA = {
   optimizer: { kind: 'enum', values: () => OPTIMIZERS.names(), default: 'adam', flag: 'optimizer', doc: "optimizer (registry OPTIMIZERS): sgd (momentum, the paper's recipe) | adam" },
-  steps: { kind: 'integer', min: 1, max: 1_000_000_000, default: 1500, flag: 'steps', doc: 'optimisation steps' },
+  steps: { kind: 'integer', min: 1, max: 1_000_000_000, default: 2000, flag: 'steps', doc: 'optimisation steps' },
   batchSize: { kind: 'integer', min: 1, max: 4096, default: 8, flag: 'batch-size', doc: 'images per step' },
   learningRate: { kind: 'number', min: 0, exclusiveMin: true, max: 100, default: 2e-3, flag: 'lr', doc: 'base learning rate (poly decay, power 0.9)' },
   momentum: { kind: 'number', min: 0, max: 1, default: DEFAULT_TRAIN_OPTIONS.momentum, flag: 'momentum', doc: 'SGD momentum' },
