@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { elbo, estep, nstep, rstep } from './steps.js';
+import { broadcastBases, elbo, estep, nstep, rstep } from './steps.js';
 import { TEST_BACKENDS, assertClose, assertNoLeak, randn, useBackend } from '../../test/helpers.js';
 
 // Hand-computed case: B = 1, N = 3, C = 2, K = 2, σ² = 1.
@@ -88,6 +88,22 @@ for (const backend of TEST_BACKENDS) {
         // 0·ln 0 counts as 0, not NaN.
         const oneHot = tf.tensor3d([[[1, 0], [0, 1], [1, 0]]]);
         assert.ok(Number.isFinite(elbo(tf.tensor3d(X), tf.tensor3d(MU), oneHot).dataSync()[0]!));
+      });
+    });
+
+    it('broadcastBases: [K, C] copied to every batch item exactly, and its gradient sums over the batch', async () => {
+      await useBackend(backend);
+      tf.tidy(() => {
+        const mu = randn([3, 4], 5) as tf.Tensor2D;
+        const values = Array.from(mu.dataSync());
+        const broadcast = broadcastBases(mu, 2);
+        assert.deepEqual(broadcast.shape, [2, 3, 4]);
+        assert.deepEqual(Array.from(broadcast.dataSync()), [...values, ...values]);
+        assert.equal(broadcastBases(broadcast, 2), broadcast, 'a [B, K, C] tensor passes through');
+        // d/dμ Σ_b w_b·μ_b = Σ_b w_b.
+        const weights = randn([2, 3, 4], 6);
+        const grad = tf.grad((m: tf.Tensor) => tf.sum(tf.mul(broadcastBases(m as tf.Tensor2D, 2), weights)))(mu);
+        assertClose(grad, Array.from(tf.sum(weights, 0).dataSync()), 1e-6);
       });
     });
 

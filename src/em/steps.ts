@@ -39,11 +39,15 @@ export function defaultTemperature(channels: number): number {
   return Math.sqrt(channels);
 }
 
-/** Broadcasts bases `[K, C]` to `[B, K, C]`; passes `[B, K, C]` through. */
+/**
+ * Broadcasts bases `[K, C]` to `[B, K, C]`; passes `[B, K, C]` through.
+ * As ones `[B, 1, 1]` · μ (exact: a product by 1), not `tf.broadcastTo`:
+ * wasm runs that as its generic `Tile` kernel, ≈ 0.4 ms for [8, 16, 64]
+ * against ≈ 0.01 ms for the broadcasting multiply.
+ */
 export function broadcastBases(mu: tf.Tensor2D | tf.Tensor3D, batch: number): tf.Tensor3D {
   if (mu.rank === 3) return mu as tf.Tensor3D;
-  const [k, c] = mu.shape as [number, number];
-  return tf.broadcastTo(tf.expandDims(mu, 0), [batch, k, c]) as tf.Tensor3D;
+  return tf.tidy(() => tf.mul(tf.ones([batch, 1, 1]), tf.expandDims(mu, 0)) as tf.Tensor3D);
 }
 
 /** Unvalidated E-step (used inside the unrolled loop). */

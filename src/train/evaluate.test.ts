@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { evaluateSegmentation, findHemHeads } from './evaluate.js';
+import { EvaluationRunner, evaluateSegmentation, findHemHeads, predictProbabilities, type EvaluationSettings } from './evaluate.js';
 import { hemHead, HemHead } from '../layers/hemHead.js';
 import type { SegmentationDataset } from '../data/types.js';
 import { useBackend } from '../../test/helpers.js';
@@ -99,5 +99,32 @@ describe('evaluateSegmentation', () => {
     assert.equal(head.evalIterations, 2);
     assert.equal(tf.memory().numTensors, before);
     await assert.rejects(evaluateSegmentation(model, dataset, { scales: [] }), /evaluateSegmentation: 'scales' must be positive numbers, received \[\]/);
+  });
+});
+
+describe('EvaluationRunner.predict', () => {
+  it('gives the arg-max of the softmax probabilities, with or without a resize to the size multiple', async () => {
+    await useBackend('wasm');
+    const model = identityModel(true);
+    const settings: EvaluationSettings = { scales: [1], flip: false, sizeMultiple: 8, fold: true, evalIterations: null, inference: null };
+    const runner = await EvaluationRunner.create(model, settings);
+    try {
+      // 16×16 runs as it is (the logits' arg-max); 12×12 runs at 16×16 and is resized back.
+      for (const side of [16, 12]) {
+        const images = tf.randomNormal([2, side, side, 3], 0, 3, 'float32', side) as tf.Tensor4D;
+        const classes = runner.predict(images, settings);
+        const before = tf.memory().numTensors; // after the first pass, which may build what the runner keeps
+        assert.deepEqual(runner.predict(images, settings), classes);
+        assert.equal(tf.memory().numTensors, before);
+        const expected = tf.tidy(() => tf.argMax(predictProbabilities(model, images), -1).dataSync());
+        assert.equal(classes.length, 2 * side * side);
+        assert.deepEqual(Array.from(classes), Array.from(expected));
+        assert.ok(new Set(classes).size > 1, 'the test images should predict more than one class');
+        images.dispose();
+      }
+    } finally {
+      runner.dispose();
+      model.dispose();
+    }
   });
 });
