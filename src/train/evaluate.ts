@@ -63,6 +63,11 @@ function mainOutput(output: tf.Tensor | tf.Tensor[]): tf.Tensor4D {
   return main as tf.Tensor4D;
 }
 
+/** Logits of one pass: through `folded` (a `foldInference` of `model`) when given, else `model.predict`'s main output. */
+function passLogits(model: tf.LayersModel, input: tf.Tensor4D, folded: FoldedInference | null): tf.Tensor4D {
+  return folded !== null ? folded.logits(input) : mainOutput(model.predict(input) as tf.Tensor | tf.Tensor[]);
+}
+
 /** The input size a pass at `scale` runs at: the scaled size rounded to a multiple of `sizeMultiple` (at least one). */
 function scaledSize(height: number, width: number, scale: number, sizeMultiple: number): [number, number] {
   const round = (size: number) => Math.max(sizeMultiple, Math.round((size * scale) / sizeMultiple) * sizeMultiple);
@@ -90,8 +95,7 @@ export function predictProbabilities(
       const scaled = h === height && w === width ? images : tf.image.resizeBilinear(images, [h, w]);
       const variants = flip ? [scaled, tf.reverse(scaled, 2)] : [scaled];
       variants.forEach((input, index) => {
-        const logits = folded !== null ? folded.logits(input) : mainOutput(model.predict(input) as tf.Tensor | tf.Tensor[]);
-        let probabilities = tf.softmax(logits);
+        let probabilities = tf.softmax(passLogits(model, input, folded));
         if (index === 1) probabilities = tf.reverse(probabilities, 2);
         if (h !== height || w !== width) probabilities = tf.image.resizeBilinear(probabilities as tf.Tensor4D, [height, width]);
         parts.push(probabilities as tf.Tensor4D);
@@ -233,10 +237,9 @@ export class EvaluationRunner {
       // One pass at the image's own size: the classes are the arg-max of the logits, softmax being
       // increasing (its 1.5 ms per batch of 8 at 64×64 on wasm is skipped; averaged passes need it).
       const [, height, width] = images.shape;
-      const single = settings.inference === null && !settings.flip && settings.scales.length === 1;
-      if (single && scaledSize(height, width, settings.scales[0] as number, settings.sizeMultiple).join() === `${height},${width}`) {
-        const logits = this.folded !== null ? this.folded.logits(images) : mainOutput(this.target.predict(images) as tf.Tensor | tf.Tensor[]);
-        return tf.argMax(logits, -1).dataSync() as Int32Array;
+      const [h, w] = scaledSize(height, width, settings.scales[0] ?? 1, settings.sizeMultiple);
+      if (settings.inference === null && !settings.flip && settings.scales.length === 1 && h === height && w === width) {
+        return tf.argMax(passLogits(this.target, images, this.folded), -1).dataSync() as Int32Array;
       }
       const probabilities =
         settings.inference !== null
