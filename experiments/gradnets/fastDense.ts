@@ -6,7 +6,9 @@
  * stock gradient of `tf.layers.dense` uses transposed products: a 30-layer,
  * 512-unit MLP step with batch 128 took 3.8 s. Here y = x·W + b with
  *   dx = dy·Wᵀ,  dW = xᵀ·dy,  db = Σ_batch dy,
- * the transposes materialised explicitly (a cheap copy) before each product.
+ * the transposes materialised explicitly (a cheap copy) before each product
+ * on wasm; elsewhere (native: oneDNN/OpenBLAS take the flags at full speed,
+ * the copies cost 14% of a 100-layer step) the products take transpose flags.
  * Experiments only: a stand-in for `tf.layers.dense` without activation.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -28,6 +30,7 @@ const affine = tf.customGrad((...args: unknown[]) => {
   const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]): tf.Tensor[] => {
     const d = dy as tf.Tensor2D;
     const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+    if (tf.getBackend() !== 'wasm') return [tf.matMul(d, ws, false, true), tf.matMul(xs, d, true, false), tf.sum(d, 0)];
     return [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(xs), d), tf.sum(d, 0)];
   };
   return { value, gradFunc };

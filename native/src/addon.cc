@@ -53,6 +53,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   const Entry entries[] = {
       {"conv2d", hemnet::Conv2d},       {"matMul", hemnet::MatMul},
       {"binary", hemnet::Binary},       {"unary", hemnet::Unary},
+      {"preluGrad", hemnet::PreluGrad},
       {"reduce", hemnet::Reduce},       {"batchNorm", hemnet::BatchNorm},
       {"softmax", hemnet::Softmax},     {"resizeBilinear", hemnet::ResizeBilinear},
       {"resizeBilinearGrad", hemnet::ResizeBilinearGrad}, {"adam", hemnet::Adam},

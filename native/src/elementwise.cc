@@ -26,7 +26,11 @@ inline float apply(float x, float y) {
   if constexpr (Op == kMinimum) return (std::isnan(x) || std::isnan(y)) ? NAN : std::min(x, y);
   // Branch free (a branch on the sign of x mispredicts half the time): step = (y > 0), NaN where y is NaN.
   if constexpr (Op == kReluGrad) return x * (y == y ? float(y > 0) : y);
-  if constexpr (Op == kPrelu) return x < 0 ? y * x : x;
+  // The product before the select: a conditional FP multiply blocks if-conversion (-ftrapping-math), so the loop would branch.
+  if constexpr (Op == kPrelu) {
+    const float scaled = y * x;
+    return x < 0 ? scaled : x;
+  }
   return 0;
 }
 
@@ -148,6 +152,33 @@ napi_value Binary(napi_env env, napi_callback_info info) {
       case kReluGrad: binaryKernel<kReluGrad>(a, b, o, L, lo); break;
       case kPrelu: binaryKernel<kPrelu>(a, b, o, L, lo); break;
       default: throw std::runtime_error("binary: unknown op " + std::to_string(op));
+    }
+  });
+}
+
+// preluGrad(dy, x, alpha, out, part): tfjs's Prelu gradient for one α
+// (tfjs 4.22: mask = x > 0; dx = where(mask, dy, dy·α); the α gradient sums
+// where(mask, 0, dy·x)). part 0: out = dx; part 1: out = the terms of dα,
+// which the caller sums with its Sum kernel. Same products, same NaN
+// behaviour (x NaN: mask false), one pass instead of Greater, a Select and a
+// Multiply per part. Products before the selects, so the loops vectorise
+// (a conditional FP multiply is not if-converted under -ftrapping-math).
+napi_value PreluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, info, [](Args& args) {
+    args.need(5, "preluGrad");
+    size_t ld, lx, lo;
+    const float* dy = args.f32(0, &ld, "preluGrad");
+    const float* x = args.f32(1, &lx, "preluGrad");
+    const float alpha = float(args.number(2));
+    float* o = args.f32(3, &lo, "preluGrad");
+    const int part = args.integer(4);
+    check(ld == lx && lo == lx, "preluGrad: dy, x and out must have one size");
+    check(part == 0 || part == 1, "preluGrad: part must be 0 (dx) or 1 (alpha terms)");
+    const bool par = lx >= kParallelMin;
+    if (part == 0) {
+      chunks(ptrdiff_t(lx), par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) { const float scaled = dy[i] * alpha; o[i] = x[i] > 0 ? dy[i] : scaled; } });
+    } else {
+      chunks(ptrdiff_t(lx), par, [&](ptrdiff_t lo, ptrdiff_t hi) { for (ptrdiff_t i = lo; i < hi; i++) { const float term = dy[i] * x[i]; o[i] = x[i] > 0 ? 0.0f : term; } });
     }
   });
 }

@@ -16,6 +16,8 @@ export interface NativeAddon {
   matMul(a: Float32Array, b: Float32Array, out: Float32Array, params: Int32Array): void;
   binary(op: number, a: Float32Array, aShape: Int32Array, b: Float32Array, bShape: Int32Array, out: Float32Array, outShape: Int32Array): void;
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  /** tfjs's Prelu gradient for a single α. part 0: out = x > 0 ? dy : dy·α (dx); 1: out = x > 0 ? 0 : dy·x (summed: dα). */
+  preluGrad(dy: Float32Array, x: Float32Array, alpha: number, out: Float32Array, part: 0 | 1): void;
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduced: number, inner: number): void;
   /** Σ x² accumulated in double, in order. */
   sumSquares(x: Float32Array): number;
@@ -73,7 +75,7 @@ export interface NativeAddon {
 
 /** Every function of `NativeAddon`: an addon built from older sources lacks some and is refused. */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
-  'conv2d', 'matMul', 'binary', 'unary', 'reduce', 'batchNorm', 'softmax', 'resizeBilinear', 'resizeBilinearGrad',
+  'conv2d', 'matMul', 'binary', 'unary', 'preluGrad', 'reduce', 'batchNorm', 'softmax', 'resizeBilinear', 'resizeBilinearGrad',
   'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'softmaxCrossEntropy', 'info', 'threads', 'sumSquares', 'pool',
 ];
 

@@ -16,6 +16,7 @@ import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL } from './hemUnroll.js';
 import { SOFTMAX_CROSS_ENTROPY_KERNEL } from './crossEntropy.js';
 import { SUM_OF_SQUARES_KERNEL } from './sumOfSquares.js';
 import { RELU_GRAD_KERNEL } from './reluGrad.js';
+import { PRELU_GRAD_KERNEL } from './preluGrad.js';
 import { checkPooledGradient, poolGeometry, pooledSize, type PoolGeometry } from '../../kernels/pooling.js';
 
 type Inputs = tf.NamedTensorInfoMap;
@@ -249,6 +250,21 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const y = binary(be, RELU_GRAD_OP, args.inputs['dy'] as tf.TensorInfo, args.inputs['x'] as tf.TensorInfo);
     if (y === null) throw new Error(`native ${RELU_GRAD_KERNEL}: float32 inputs only`);
     return y;
+  });
+  // tfjs's Prelu gradient for one α, one part per call (preluGrad.ts): no cpu kernel to fall back on.
+  kernels.set(PRELU_GRAD_KERNEL, (args) => {
+    const be = args.backend as NativeBackend;
+    const x = args.inputs['x'] as tf.TensorInfo;
+    const dyv = be.f32(args.inputs['dy'] as tf.TensorInfo);
+    const xv = be.f32(x);
+    const alphav = be.f32(args.inputs['alpha'] as tf.TensorInfo);
+    const part = args.attrs?.['part'];
+    if (dyv === null || xv === null || alphav === null || alphav.length !== 1 || dyv.length !== xv.length || (part !== 0 && part !== 1)) {
+      throw new Error(`native ${PRELU_GRAD_KERNEL}: float32 dy and x of one size, a one-element alpha and part 0 or 1 only`);
+    }
+    const out = be.alloc(xv.length);
+    be.addon.preluGrad(dyv, xv, alphav[0] as number, out, part);
+    return be.output(x.shape.slice(), out);
   });
   define('Prelu', ({ inputs }, be) => binary(be, PRELU_OP, inputs['x'] as tf.TensorInfo, inputs['alpha'] as tf.TensorInfo));
   // Greater and Select, as tfjs's Prelu gradient runs them (x > 0 on the whole tensor, a select
@@ -658,5 +674,5 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   ...Object.keys(REDUCE_OPS),
   'Transpose', 'Softmax', 'FusedBatchNorm', 'ResizeBilinear', 'ResizeBilinearGrad', 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad', 'Prelu', 'Greater', 'Select',
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul',
-  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL, SUM_OF_SQUARES_KERNEL, RELU_GRAD_KERNEL,
+  BN_TRAINING_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_MOVING_AVERAGE_KERNEL, HEM_UNROLL_KERNEL, HEM_UNROLL_GRAD_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL, SUM_OF_SQUARES_KERNEL, RELU_GRAD_KERNEL, PRELU_GRAD_KERNEL,
 ];

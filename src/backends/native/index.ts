@@ -12,6 +12,7 @@ import { softmaxCrossEntropyGradConfig } from './crossEntropy.js';
 import { sumOfSquaresGradConfig } from './sumOfSquares.js';
 import { installSharedSaves } from './sharedSaves.js';
 import { installReluGrad } from './reluGrad.js';
+import { installPreluGrad } from './preluGrad.js';
 
 export { NATIVE_BUILD_HINT, NATIVE_KERNEL_NAMES, NativeBackend };
 
@@ -64,6 +65,8 @@ export function registerNativeBackend(): NativeStatus {
   if (tf.getGradient(sumOfSquaresGradConfig.kernelName) === undefined) tf.registerGradient(sumOfSquaresGradConfig);
   // The ReLU gradient dy · step(x) as one kernel on native; tfjs's composition elsewhere.
   installReluGrad();
+  // The single-slope PReLU gradient (GradNets' GReLU) as one kernel per part on native.
+  installPreluGrad();
   // Tensors saved for gradients share their data without an Identity kernel each (sharedSaves.ts).
   installSharedSaves(NATIVE_BACKEND);
   status = { available: true, info: addon.info(), path: load.path };

@@ -26,6 +26,7 @@ import { segmentationCrossEntropy } from '../../train/loss.js';
 import { setFusedSumOfSquares, sumOfSquares } from './sumOfSquares.js';
 import { setSharedSaves } from './sharedSaves.js';
 import { setFusedReluGrad } from './reluGrad.js';
+import { setFusedPreluGrad } from './preluGrad.js';
 
 const RTOL = 1e-4;
 const nativeStatus = registerNativeBackend();
@@ -722,6 +723,35 @@ if (present.includes('native')) {
       tf.dispose(profile.result as tf.Tensor);
       assertNoLeak(() => tf.grad((a: tf.Tensor) => tf.relu(a))(x, dy), 'relu gradient');
       tf.dispose([x, dy]);
+    });
+
+    it('runs the one-slope PReLU gradient (GReLU) as one kernel per part, equal to tfjs\'s Greater · Select composition (zeros and NaN included)', async () => {
+      await setBackend('native');
+      const x = tf.tensor2d([-2, -0, 0, 0.5, 3, NaN, -1e-30, 1e-30, -7, 2.5, -0.25, 1], [3, 4]);
+      const dy = tf.tensor2d([1, 2, 3, 4, -5, 6, 7, 8, -1, 0.5, 2, -3], [3, 4]);
+      const grads = (alpha: tf.Tensor): number[][] =>
+        tf.tidy(() => tf.grads((a: tf.Tensor, s: tf.Tensor) => tf.prelu(a, s))([x, alpha], dy).map((g) => Array.from(g.dataSync())));
+      for (const alpha of [tf.scalar(0.3), tf.tensor1d([-1.5]), tf.scalar(0)]) {
+        setFusedPreluGrad(false);
+        const expected = grads(alpha);
+        setFusedPreluGrad(true);
+        assert.deepEqual(grads(alpha), expected, `alpha ${alpha.toString()}`);
+        alpha.dispose();
+      }
+      // A per-channel α keeps tfjs's composition (and its numbers).
+      const perChannel = tf.tensor1d([0.1, 0.2, 0.3, 0.4]);
+      setFusedPreluGrad(false);
+      const expected = grads(perChannel);
+      setFusedPreluGrad(true);
+      assert.deepEqual(grads(perChannel), expected);
+      perChannel.dispose();
+      const slope = tf.scalar(0.3);
+      const profile = await tf.profile(() => tf.grads((a: tf.Tensor, s: tf.Tensor) => tf.prelu(a, s))([x, slope], dy));
+      const names = profile.kernels.map((k) => k.name);
+      assert.ok(names.filter((n) => n === 'HemnetPreluGrad').length === 2 && !names.includes('Greater') && !names.includes('Select'), names.join(' '));
+      tf.dispose(profile.result as tf.Tensor[]);
+      assertNoLeak(() => tf.grads((a: tf.Tensor, s: tf.Tensor) => tf.prelu(a, s))([x, slope], dy), 'prelu gradient');
+      tf.dispose([x, dy, slope]);
     });
 
     it('gives the same convolutions, gradients and products on one thread and on all (the work threshold)', async () => {
