@@ -11,6 +11,7 @@
  * the backend's Sum, as in tfjs.
  */
 import * as tf from '@tensorflow/tfjs';
+import { replaceGradient } from './replaceGradient.js';
 
 /** Inputs dy, x (float32, one shape), alpha (float32, one element); attr part 0: output dx; 1: the terms Σ-ed into dα. */
 export const PRELU_GRAD_KERNEL = 'HemnetPreluGrad';
@@ -60,12 +61,7 @@ export const preluGradConfig: tf.GradConfig = {
   },
 };
 
-const MARK = Symbol.for('hemnet.preluGrad');
 /** Replaces the registered `Prelu` gradient by `preluGradConfig` (idempotent). */
 export function installPreluGrad(): void {
-  const registry = globalThis as unknown as Record<PropertyKey, unknown>;
-  if (registry[MARK] === true) return;
-  if (tf.getGradient('Prelu') !== undefined) tf.unregisterGradient('Prelu');
-  tf.registerGradient(preluGradConfig);
-  registry[MARK] = true;
+  replaceGradient(preluGradConfig, 'hemnet.preluGrad');
 }

@@ -7,6 +7,7 @@
  * mul(dy, cast(step(x), 'float32')), everywhere else.
  */
 import * as tf from '@tensorflow/tfjs';
+import { replaceGradient } from './replaceGradient.js';
 
 /** Inputs dy, x (float32, same shape); output dy · step(x) (NaN where x is NaN, as tfjs's Step). */
 export const RELU_GRAD_KERNEL = 'HemnetReluGrad';
@@ -35,12 +36,7 @@ export const reluGradConfig: tf.GradConfig = {
   },
 };
 
-const MARK = Symbol.for('hemnet.reluGrad');
 /** Replaces the registered `Relu` gradient by `reluGradConfig` (idempotent). */
 export function installReluGrad(): void {
-  const registry = globalThis as unknown as Record<PropertyKey, unknown>;
-  if (registry[MARK] === true) return;
-  if (tf.getGradient('Relu') !== undefined) tf.unregisterGradient('Relu');
-  tf.registerGradient(reluGradConfig);
-  registry[MARK] = true;
+  replaceGradient(reluGradConfig, 'hemnet.reluGrad');
 }
