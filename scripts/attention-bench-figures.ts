@@ -20,6 +20,12 @@
  *       8 bases with the most mass (columns, sorted), each map to its own colour range,
  *       on 3 validation scenes (Fig. 4).
  *     Numbers go to model-figures.json beside them.
+ *
+ *   npx tsx scripts/attention-bench-figures.ts eta [--out DIR]
+ *     Fig. 3d across η: ‖∂L/∂(backbone output)‖ over training for every η of the
+ *     Table 1 sweep (sweeps/table1-hem, mean over its seeds), one figure per
+ *     T_train (backbone-gradient-eta-T<T>), with the headline's ema and fcn
+ *     (sweeps/headline) beside T_train 3; numbers in backbone-gradient-eta.{json,md}.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -240,13 +246,131 @@ async function modelFigures(runDir: string, backend: string | undefined): Promis
   model.dispose();
 }
 
+/** Step → value of one run's monitor events (gradient norms only). */
+function gradientByStep(run: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const e of monitorEvents(run)) if (e.backboneGradientNorm !== null) out.set(e.step, e.backboneGradientNorm);
+  return out;
+}
+
+/** Mean and sample std (0 for one value). */
+function meanAndStd(values: number[]): { mean: number; std: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.length > 1 ? values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1) : 0;
+  return { mean, std: Math.sqrt(variance) };
+}
+
+interface GradientCell {
+  label: string;
+  seeds: number;
+  /** Steps every seed has, and the mean over seeds of the gradient norm at each. */
+  steps: number[];
+  meanByStep: number[];
+  /** Per seed, the mean gradient norm over the events from step `FROM_STEP` on; then their mean and std. */
+  perSeedLate: number[];
+  late: { mean: number; std: number };
+}
+
+/** Events before this step are the first plateau's fall (step 1 is ≈ 10× the rest); the time average starts after it. */
+const FROM_STEP = 500;
+
+function gradientCell(label: string, seedRuns: string[]): GradientCell | null {
+  const bySeed = seedRuns.map(gradientByStep).filter((m) => m.size > 0);
+  if (bySeed.length === 0) return null;
+  const steps = [...(bySeed[0] as Map<number, number>).keys()].filter((s) => bySeed.every((m) => m.has(s))).sort((a, b) => a - b);
+  const meanByStep = steps.map((s) => meanAndStd(bySeed.map((m) => m.get(s) as number)).mean);
+  const perSeedLate = bySeed.map((m) => meanAndStd([...m.entries()].filter(([s]) => s >= FROM_STEP).map(([, v]) => v)).mean);
+  return { label, seeds: bySeed.length, steps, meanByStep, perSeedLate, late: meanAndStd(perSeedLate) };
+}
+
+/** Finished seed runs (metrics.json written) of one sweep cell folder. */
+function finishedSeeds(cellDir: string): string[] {
+  if (!existsSync(cellDir)) return [];
+  return readdirSync(cellDir)
+    .filter((e) => e.startsWith('seed-'))
+    .map((e) => join(cellDir, e))
+    .filter((r) => existsSync(join(r, 'metrics.json')) && existsSync(join(r, 'train-log.jsonl')))
+    .sort();
+}
+
+async function etaFigures(): Promise<void> {
+  const table1 = join(ROOT, 'sweeps/table1-hem');
+  const headline = join(ROOT, 'sweeps/headline');
+  const cellPattern = /^stepSize=([0-9.]+),trainIterations=([0-9]+)$/;
+  const cells = existsSync(table1)
+    ? readdirSync(table1).flatMap((e) => {
+        const m = cellPattern.exec(e);
+        return m !== null ? [{ dir: join(table1, e), stepSize: Number(m[1]), iterations: Number(m[2]) }] : [];
+      })
+    : [];
+  if (cells.length === 0) throw new Error(`attention-bench-figures eta: no stepSize=…,trainIterations=… cells under ${table1}`);
+  const iterationsList = [...new Set(cells.map((c) => c.iterations))].sort((a, b) => a - b);
+  const stepSizes = [...new Set(cells.map((c) => c.stepSize))].sort((a, b) => a - b);
+  const baselines = (['ema', 'fcn'] as const).flatMap((head) => {
+    const cell = gradientCell(`${head} (headline)`, finishedSeeds(join(headline, `head=${head}`)));
+    return cell !== null ? [{ head, cell }] : [];
+  });
+  mkdirSync(OUT, { recursive: true });
+  const grid: Record<string, Record<string, GradientCell>> = {};
+  const etaColor = (i: number) => ['#08306b', '#2171b5', '#6baed6', '#fd8d3c', '#a50f15'][i % 5] as string;
+  for (const T of iterationsList) {
+    grid[T] = {};
+    const series: LineSeries[] = [];
+    stepSizes.forEach((eta, i) => {
+      const cell = cells.find((c) => c.stepSize === eta && c.iterations === T);
+      const stats = cell !== undefined ? gradientCell(`hem η ${eta}`, finishedSeeds(cell.dir)) : null;
+      if (stats === null) return;
+      (grid[T] as Record<string, GradientCell>)[String(eta)] = stats;
+      series.push({ name: `hem η = ${eta} (${stats.seeds} seeds)`, x: stats.steps, y: stats.meanByStep, color: etaColor(i) });
+    });
+    if (T === 3) {
+      for (const { head, cell } of baselines) {
+        series.push({ name: `${cell.label}, ${cell.seeds} seeds`, x: cell.steps, y: cell.meanByStep, color: HEAD_COLORS[head] ?? '#555', dashed: true });
+      }
+    }
+    if (series.length === 0) continue;
+    await writeFigure(
+      `backbone-gradient-eta-T${T}`,
+      lineChart({ title: `Fig. 3d: ‖∂L/∂(backbone output)‖ over training, T_train = ${T}, mean over seeds`, xLabel: 'step (batch 8)', yLabel: '‖∂L/∂features‖₂', series, logY: true, width: 900, height: 480 }),
+    );
+  }
+  const exp = (v: number) => v.toExponential(2);
+  const header = `| T_train | ${stepSizes.map((e) => `η ${e}`).join(' | ')} |`;
+  const rows = iterationsList.map((T) => `| ${T} | ${stepSizes.map((e) => {
+    const c = grid[T]?.[String(e)];
+    return c === undefined ? '–' : `${exp(c.late.mean)} ± ${exp(c.late.std)}`;
+  }).join(' | ')} |`);
+  const baselineRows = baselines.map(({ cell }) => `- ${cell.label}: ${exp(cell.late.mean)} ± ${exp(cell.late.std)} (${cell.seeds} seeds)`);
+  const md = [
+    '# Fig. 3d across η: the gradient at the backbone output over training',
+    '',
+    'Written by `npx tsx scripts/attention-bench-figures.ts eta` from the monitor events of',
+    'sweeps/table1-hem (and sweeps/headline for ema and fcn): ‖∂L/∂(backbone output)‖₂ on the',
+    `8 fixed validation scenes of the probe, averaged per run over the events from step ${FROM_STEP} on,`,
+    'then mean ± std over seeds.',
+    '',
+    header,
+    `|---:|${stepSizes.map(() => '---:').join('|')}|`,
+    ...rows,
+    '',
+    ...baselineRows,
+    '',
+  ].join('\n');
+  writeFileSync(join(OUT, 'backbone-gradient-eta.md'), md);
+  writeFileSync(join(OUT, 'backbone-gradient-eta.json'), `${JSON.stringify({ fromStep: FROM_STEP, grid, baselines: Object.fromEntries(baselines.map(({ head, cell }) => [head, cell])) }, null, 1)}\n`);
+  console.log(md);
+  console.log(`wrote ${OUT}/backbone-gradient-eta.{md,json}`);
+}
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'curves') {
   await curves();
+} else if (command === 'eta') {
+  await etaFigures();
 } else if (command === 'model' && rest[0] !== undefined) {
   const b = rest.indexOf('--backend');
   await modelFigures(rest[0], b >= 0 ? rest[b + 1] : undefined);
 } else {
-  console.error('usage: npx tsx scripts/attention-bench-figures.ts curves [--out DIR] | model RUN_DIR [--backend native|wasm] [--out DIR]');
+  console.error('usage: npx tsx scripts/attention-bench-figures.ts curves [--out DIR] | eta [--out DIR] | model RUN_DIR [--backend native|wasm] [--out DIR]');
   process.exit(1);
 }
