@@ -1,17 +1,17 @@
 /**
  * The deep-MLP comparison of docs/gradnets-results.md ("ReLU with the best
  * initialisation we could give it"): GReLU (orthogonal ×1, τ = half the run)
- * against ReLU (orthogonal ×√2), 18 epochs, 128 units, lr 3e-4, per depth:
+ * against ReLU (orthogonal ×√2), 18 epochs, 128 (or `--units N`) units, lr 3e-4, per depth:
  * test accuracy per seed, how many runs trained (left chance), Fisher's
  * exact test on those counts, and the paired difference by seed with its
  * 95 % CI.
  *
- *   npx tsx experiments/gradnets/deepReport.ts
+ *   npx tsx experiments/gradnets/deepReport.ts [--units 128|512]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fisherExact, summarize } from '../../src/sweep/stats.js';
-import { RESULTS_DIR, formatAccuracy, isMain, printTable } from './common.js';
+import { RESULTS_DIR, formatAccuracy, isMain, parseFlags, printTable } from './common.js';
 import type { DeepMlpResults, DeepMlpRun } from './deepMlp.js';
 
 /**
@@ -52,9 +52,10 @@ function read(name: string): DeepMlpResults | null {
 }
 
 function main(): void {
-  const grelu = read('deepMlp-depth100-200-epochs18-lr0.0003-tau0.5-units128');
-  const relu = read('deepMlp-gain1.4142-epochs18-lr0.0003-units128');
-  if (grelu === null || relu === null) throw new Error('deepReport: run the two commands of docs/gradnets-results.md first');
+  const units = parseFlags(process.argv.slice(2)).units ?? 128;
+  const grelu = read(`deepMlp-depth100-200-epochs18-lr0.0003-tau0.5-units${units}`);
+  const relu = read(`deepMlp-gain1.4142-epochs18-lr0.0003-units${units}`);
+  if (grelu === null || relu === null) throw new Error(`deepReport: no ${units}-unit results yet; run the two commands of docs/gradnets-results.md (with --units ${units}) first`);
   const perSeed = (m: Map<number, number>) => [...m.entries()].sort(([x], [y]) => x - y).map(([, v]) => (100 * v).toFixed(2)).join(', ');
   const rows = [100, 200].map((depth) => compareArms(grelu.runs, relu.runs, depth)).map((c) => [
     String(c.depth),
