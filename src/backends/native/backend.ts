@@ -434,14 +434,22 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     be.addon.conv2d(0, xv, wv, out, g);
     return be.output(info.outShape.slice(), out);
   };
-  define('Conv2D', ({ inputs, attrs }, be) => conv(be, inputs['x'] as tf.TensorInfo, inputs['filter'] as tf.TensorInfo, attrs ?? {}));
-  define('FusedConv2D', ({ inputs, attrs }, be) => {
+  /**
+   * A fused kernel's epilogue: `product()` (the conv or matMul), then + bias and ReLU in place.
+   * Other activations and PReLU weights: null (tfjs then runs the unfused ops).
+   */
+  const withBiasAndActivation = (
+    be: NativeBackend,
+    inputs: tf.NamedTensorInfoMap,
+    attrs: tf.NamedAttrMap | undefined,
+    product: () => tf.TensorInfo | null,
+  ): tf.TensorInfo | null => {
     const activation = (attrs?.['activation'] as string | undefined) ?? 'linear';
     if (activation !== 'linear' && activation !== 'relu') return null;
     if (inputs['preluActivationWeights'] != null) return null;
     const bias = inputs['bias'] as tf.TensorInfo | undefined | null;
     if (bias != null && be.f32(bias) === null) return null;
-    let y = conv(be, inputs['x'] as tf.TensorInfo, inputs['filter'] as tf.TensorInfo, attrs ?? {});
+    let y = product();
     if (y === null) return null;
     if (bias != null) {
       const biased = binary(be, 0, y, bias);
@@ -454,7 +462,10 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
       be.addon.unary(0, yv, yv, 0);
     }
     return y;
-  });
+  };
+  define('Conv2D', ({ inputs, attrs }, be) => conv(be, inputs['x'] as tf.TensorInfo, inputs['filter'] as tf.TensorInfo, attrs ?? {}));
+  define('FusedConv2D', ({ inputs, attrs }, be) =>
+    withBiasAndActivation(be, inputs, attrs, () => conv(be, inputs['x'] as tf.TensorInfo, inputs['filter'] as tf.TensorInfo, attrs ?? {})));
   define('Conv2DBackpropInput', ({ inputs, attrs }, be) => {
     const dy = inputs['dy'] as tf.TensorInfo;
     const filter = inputs['filter'] as tf.TensorInfo;
@@ -644,26 +655,9 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
   };
   define('BatchMatMul', ({ inputs, attrs }, be) =>
     matMul(be, inputs['a'] as tf.TensorInfo, inputs['b'] as tf.TensorInfo, attrs?.['transposeA'] === true, attrs?.['transposeB'] === true));
-  define('_FusedMatMul', ({ inputs, attrs }, be) => {
-    const activation = (attrs?.['activation'] as string | undefined) ?? 'linear';
-    if (activation !== 'linear' && activation !== 'relu') return null;
-    if (inputs['preluActivationWeights'] != null) return null;
-    const bias = inputs['bias'] as tf.TensorInfo | undefined | null;
-    if (bias != null && be.f32(bias) === null) return null;
-    let y = matMul(be, inputs['a'] as tf.TensorInfo, inputs['b'] as tf.TensorInfo, attrs?.['transposeA'] === true, attrs?.['transposeB'] === true);
-    if (y === null) return null;
-    if (bias != null) {
-      const biased = binary(be, 0, y, bias);
-      be.disposeIntermediateTensorInfo(y);
-      if (biased === null) return null;
-      y = biased;
-    }
-    if (activation === 'relu') {
-      const yv = be.f32(y) as Float32Array;
-      be.addon.unary(0, yv, yv, 0);
-    }
-    return y;
-  });
+  define('_FusedMatMul', ({ inputs, attrs }, be) =>
+    withBiasAndActivation(be, inputs, attrs, () =>
+      matMul(be, inputs['a'] as tf.TensorInfo, inputs['b'] as tf.TensorInfo, attrs?.['transposeA'] === true, attrs?.['transposeB'] === true)));
   return kernels;
 }
 
