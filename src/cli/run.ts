@@ -167,7 +167,9 @@ function sampleImage(sample: SegmentationSample, mean: readonly number[], std: r
 export function predictLabels(model: InferenceTarget, sample: SegmentationSample, inference: InferenceOptions = {}): Uint8Array {
   const input = tf.tensor4d(sample.image, [1, sample.height, sample.width, sample.channels]);
   const probabilities = inferProbabilities(model, input, inference);
-  const labels = tf.tidy(() => new Uint8Array(tf.argMax(probabilities, -1).dataSync()));
+  const classes = tf.argMax(probabilities, -1);
+  const labels = new Uint8Array(classes.dataSync());
+  classes.dispose();
   tf.dispose([input, probabilities]);
   return labels;
 }
