@@ -6,6 +6,7 @@
  *   docs/figures/gradnets-deep-mlp.{svg,png}  training loss per epoch, depth 100 / 200 (6 epochs)
  *   docs/figures/gradnets-deep-mlp-long.{svg,png}  the same at 18 epochs, τ = half the run, beside ReLU from three initialisations: depth 100
  *   docs/figures/gradnets-deep-mlp-long-depth200.{svg,png}  the same, depth 200
+ *   docs/figures/gradnets-deep-mlp-512.{svg,png}, gradnets-deep-mlp-512-depth200.{svg,png}  GReLU and ReLU ×√2 at 512 units
  *
  *   npx tsx experiments/gradnets/figures.ts
  */
@@ -119,3 +120,10 @@ const LONG_RUNS: Array<[string, DeepMlpResults | null]> = [
 // One figure per depth (six seeds per setting do not fit one legend).
 await deepMlpFigure('gradnets-deep-mlp-long', 'Deep MLPs on MNIST, depth 100, 18 epochs, GReLU τ = 9 epochs', LONG_RUNS, 100);
 await deepMlpFigure('gradnets-deep-mlp-long-depth200', 'Deep MLPs on MNIST, depth 200, 18 epochs, GReLU τ = 9 epochs', LONG_RUNS, 200);
+// The paper's width: 512 units (same 18 epochs, lr, τ and data as the 128-unit runs).
+const WIDE_RUNS: Array<[string, DeepMlpResults | null]> = [
+  ['GReLU, orthogonal, τ = half', read<DeepMlpResults>('deepMlp-depth100-200-epochs18-lr0.0003-tau0.5-units512')],
+  ['ReLU, orthogonal ×√2', read<DeepMlpResults>('deepMlp-gain1.4142-epochs18-lr0.0003-units512')],
+];
+await deepMlpFigure('gradnets-deep-mlp-512', 'Deep MLPs on MNIST, 512 units, depth 100, 18 epochs, GReLU τ = 9 epochs', WIDE_RUNS, 100);
+await deepMlpFigure('gradnets-deep-mlp-512-depth200', 'Deep MLPs on MNIST, 512 units, depth 200, 18 epochs, GReLU τ = 9 epochs', WIDE_RUNS, 200);
