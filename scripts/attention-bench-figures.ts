@@ -10,6 +10,9 @@
  *     - effective-bases: exp(H(mean γ)) per HEM/EMA head over training (collapse);
  *     - distinct-bases: distinct rows of μ⁽⁰⁾ over training, runs of the sweeps/bases-* sweeps;
  *     - backbone-gradient: ‖∂L/∂(backbone output)‖ over training, hem vs ema vs fcn (Fig. 3d).
+ *     A sweep cell's seeds are drawn as one line, their mean; the grids with figures of their
+ *     own (Table 1, the σ² grid, Table 2: their sweep reports) are left out of the figures.
+ *     curves.{json,md} keep every run.
  *
  *   npx tsx scripts/attention-bench-figures.ts model RUN_DIR [--backend native] [--out DIR]
  *     On a trained hem run (its checkpoint or model/) and its first 8 validation scenes:
@@ -105,45 +108,78 @@ function stack(top: RgbaImage, bottom: RgbaImage, gap: number): RgbaImage {
 
 const HEAD_COLORS: Record<string, string> = { hem: '#1f77b4', ema: '#d62728', fcn: '#2ca02c' };
 
+/** A run's seed group: its name without the trailing `/seed-N` (a sweep cell), or the name itself. */
+function seedGroup(name: string): string {
+  return name.replace(/\/seed-\d+$/, '');
+}
+
+/**
+ * One line per seed group: the runs of a sweep cell become their mean over seeds at the steps
+ * every seed logged (a figure of 130 runs would be unreadable); a run on its own stays as it is.
+ */
+function meanOverSeeds(runs: Array<{ group: string; steps: number; series: LineSeries }>): LineSeries[] {
+  const groups = new Map<string, Array<{ steps: number; series: LineSeries }>>();
+  for (const r of runs) groups.set(r.group, [...(groups.get(r.group) ?? []), r]);
+  const out: LineSeries[] = [];
+  for (const [group, members] of groups) {
+    const first = members[0] as { steps: number; series: LineSeries };
+    if (members.length === 1) {
+      out.push(first.series);
+      continue;
+    }
+    const valueAt = members.map((m) => new Map((m.series.x ?? []).map((x, i) => [x, m.series.y[i] as number])));
+    const xs = (first.series.x ?? []).filter((x) => valueAt.every((v) => v.has(x)));
+    const y = xs.map((x) => valueAt.reduce((sum, v) => sum + (v.get(x) as number), 0) / members.length);
+    const { x: _x, y: _y, name: _name, ...style } = first.series;
+    out.push({ ...style, name: `${group.replace(/^sweeps\//, '')} (mean of ${members.length} seeds, ${first.steps} steps)`, x: xs, y });
+  }
+  return out;
+}
+
 async function curves(): Promise<void> {
   // Finished runs only (metrics.json written), so the figures regenerate the same from a clone, whatever is mid-training here.
   const runs = runFolders(ROOT).filter((r) => !r.includes('/pilot/') && existsSync(join(r, 'metrics.json')));
   const summary: Record<string, { head: string; steps: number; events: { step: number; meanIoU: number | null; effectiveBases: number | null; gradient: number | null }[] }> = {};
-  const val: LineSeries[] = [];
-  const bases: LineSeries[] = [];
-  const gradient: LineSeries[] = [];
-  const distinct: LineSeries[] = [];
+  type RunSeries = { group: string; steps: number; series: LineSeries };
+  const val: RunSeries[] = [];
+  const bases: RunSeries[] = [];
+  const gradient: RunSeries[] = [];
+  const distinct: RunSeries[] = [];
   for (const run of runs) {
     const events = monitorEvents(run);
     if (events.length === 0) continue;
     const head = headOf(run);
     const name = relative(ROOT, run);
-    const color = HEAD_COLORS[head];
-    const style = { ...(color !== undefined ? { color } : {}), dashed: !name.startsWith('curve/') };
-    const label = `${name} (${stepsOf(run)} steps)`;
+    // Lines take the palette in order (a dozen hem variants in one colour could not be told apart); dashed: not hem.
+    const style = { dashed: head !== 'hem' };
+    const label = `${name.replace(/^sweeps\//, '')} (${stepsOf(run)} steps)`;
+    const group = seedGroup(name);
+    const steps = stepsOf(run);
+    // The figures leave out the grids that have figures of their own (sweep report: Table 1, the σ² grid, Table 2).
+    const inFigures = !/^sweeps\/(table1-hem|sigma2-grid|table2-teval)\//.test(name);
     summary[name] = {
       head,
       steps: stepsOf(run),
       events: events.map((e) => ({ step: e.step, meanIoU: e.validation?.meanIoU ?? null, effectiveBases: e.bases[0]?.effectiveBases ?? null, gradient: e.backboneGradientNorm })),
     };
     const withVal = events.filter((e) => e.validation != null);
-    if (withVal.length > 0) val.push({ name: label, x: withVal.map((e) => e.step), y: withVal.map((e) => 100 * (e.validation?.meanIoU ?? NaN)), ...style });
-    if (events[0]?.bases.length) bases.push({ name: label, x: events.map((e) => e.step), y: events.map((e) => e.bases[0]?.effectiveBases ?? NaN), ...style });
+    if (inFigures && withVal.length > 0) val.push({ group, steps, series: { name: label, x: withVal.map((e) => e.step), y: withVal.map((e) => 100 * (e.validation?.meanIoU ?? NaN)), ...style } });
+    if (inFigures && events[0]?.bases.length) bases.push({ group, steps, series: { name: label, x: events.map((e) => e.step), y: events.map((e) => e.bases[0]?.effectiveBases ?? NaN), ...style } });
     // Distinct μ⁽⁰⁾ rows over training: the bases sweeps only (the other runs would crowd the figure).
     const withDistinct = events.filter((e) => typeof e.bases[0]?.distinctBases === 'number');
     if (name.startsWith('sweeps/bases-') && withDistinct.length > 0) {
-      distinct.push({ name: name.replace(/^sweeps\//, ''), x: withDistinct.map((e) => e.step), y: withDistinct.map((e) => e.bases[0]?.distinctBases as number), dashed: name.startsWith('sweeps/bases-pretrained/') });
+      distinct.push({ group, steps, series: { name: label, x: withDistinct.map((e) => e.step), y: withDistinct.map((e) => e.bases[0]?.distinctBases as number), dashed: name.startsWith('sweeps/bases-pretrained/') } });
     }
     const withGradient = events.filter((e) => e.backboneGradientNorm !== null);
-    if (withGradient.length > 0) gradient.push({ name: label, x: withGradient.map((e) => e.step), y: withGradient.map((e) => e.backboneGradientNorm as number), ...style });
+    if (inFigures && withGradient.length > 0) gradient.push({ group, steps, series: { name: label, x: withGradient.map((e) => e.step), y: withGradient.map((e) => e.backboneGradientNorm as number), ...style } });
   }
   mkdirSync(OUT, { recursive: true });
-  await writeFigure('validation-curve', lineChart({ title: 'attention-bench: validation mIoU (100 fixed scenes) over training', xLabel: 'step (batch 8)', yLabel: 'mIoU (%)', series: val, width: 900, height: 480 }));
-  await writeFigure('effective-bases', lineChart({ title: 'Effective number of bases exp(H(mean γ)), K = 32 (probe: 8 validation scenes)', xLabel: 'step', yLabel: 'effective bases', series: bases, width: 900, height: 480 }));
+  await writeFigure('validation-curve', lineChart({ title: 'attention-bench: validation mIoU (100 fixed scenes) over training', xLabel: 'step (batch 8)', yLabel: 'mIoU (%)', series: meanOverSeeds(val), width: 1100, height: 600 }));
+  await writeFigure('effective-bases', lineChart({ title: 'Effective number of bases exp(H(mean γ)), K = 32 (probe: 8 validation scenes)', xLabel: 'step', yLabel: 'effective bases', series: meanOverSeeds(bases), width: 1100, height: 600 }));
   if (distinct.length > 0) {
-    await writeFigure('distinct-bases', lineChart({ title: 'Distinct μ⁽⁰⁾ rows (cosine < 0.999); dashed: pretrained backbone', xLabel: 'step', yLabel: 'distinct bases', series: distinct, width: 900, height: 480, markers: true }));
+    await writeFigure('distinct-bases', lineChart({ title: 'Distinct μ⁽⁰⁾ rows (cosine < 0.999); dashed: pretrained backbone', xLabel: 'step', yLabel: 'distinct bases', series: meanOverSeeds(distinct), width: 1100, height: 600, markers: true }));
   }
-  await writeFigure('backbone-gradient', lineChart({ title: 'Fig. 3d: ‖∂L/∂(backbone output)‖ on the probe batch', xLabel: 'step', yLabel: '‖∂L/∂features‖₂', series: gradient, logY: true, width: 900, height: 480 }));
+  await writeFigure('backbone-gradient', lineChart({ title: 'Fig. 3d: ‖∂L/∂(backbone output)‖ on the probe batch', xLabel: 'step', yLabel: '‖∂L/∂features‖₂', series: meanOverSeeds(gradient), logY: true, width: 1100, height: 600 }));
   writeFileSync(join(OUT, 'curves.json'), `${JSON.stringify(summary, null, 1)}\n`);
   // The same numbers as markdown tables, one per run (docs/paper.md quotes them).
   const fmt = (v: number | null | undefined, digits: number) => (v === null || v === undefined ? '–' : v.toFixed(digits));

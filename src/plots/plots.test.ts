@@ -135,3 +135,36 @@ test('PNG writers produce decodable PNGs of the right size', async () => {
     rmSync(folder, { recursive: true, force: true });
   }
 });
+
+/** First and last dark column, and the count of dark pixels, in rows y0..y1 of a rendered SVG. */
+async function darkColumns(svg: string, y0: number, y1: number): Promise<{ count: number; minX: number; maxX: number; width: number }> {
+  const { data, info } = await sharp(await svgToPng(svg)).raw().toBuffer({ resolveWithObject: true });
+  let count = 0;
+  let minX = info.width;
+  let maxX = -1;
+  for (let y = y0; y < y1; y++) {
+    for (let x = 0; x < info.width; x++) {
+      const i = (y * info.width + x) * info.channels;
+      if ((data[i] as number) + (data[i + 1] as number) + (data[i + 2] as number) < 300) {
+        count++;
+        minX = Math.min(minX, x);
+        maxX = Math.max(maxX, x);
+      }
+    }
+  }
+  return { count, minX, maxX, width: info.width };
+}
+
+test('lineChart: a title wider than the plot area (wide legend) or than the image stays inside the image', async () => {
+  const series = [0, 1, 2].map((seed) => ({ name: `depth 200 GReLU, orthogonal, τ = half seed ${seed}`, y: [2.3, 2.1, 1.9] }));
+  const titles = [
+    'Deep MLPs on MNIST, 512 units, depth 200, 18 epochs, GReLU τ = 9 epochs',
+    'Gradient norm per layer after training, hem head at 300 steps, 128 × 128, seeds 0–2, every layer of the backbone and head',
+  ];
+  for (const title of titles) {
+    const { count, minX, maxX, width } = await darkColumns(lineChart({ title, series, width: 900, height: 400 }), 8, 30);
+    assert.ok(count > 100, `the title is drawn (${count} dark pixels)`);
+    assert.ok(minX >= 4, `'${title}' starts inside the image (first dark column ${minX})`);
+    assert.ok(maxX <= width - 4, `'${title}' ends inside the image (last dark column ${maxX} of ${width})`);
+  }
+});

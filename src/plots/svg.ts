@@ -101,6 +101,23 @@ function validateFrame(fn: string, options: ChartFrame): { width: number; height
   return { width, height };
 }
 
+/** Approximate width of a bold DejaVu Sans character, in em (its average over mixed text). */
+const TITLE_EM_PER_CHAR = 0.62;
+
+/**
+ * Where a title goes: centred over the plot area [x0, x1] when it fits there; shifted just enough
+ * to stay inside the image when it is wider than the plot area (a wide legend); and, when it is
+ * wider than the image, centred on the image in a font small enough to fit (down to 9 px).
+ */
+function titlePlacement(title: string, x0: number, x1: number, width: number): { x: number; fontSize: number } {
+  const margin = 8;
+  const room = width - 2 * margin;
+  const fontSize = Math.max(9, Math.min(15, Math.floor(room / (title.length * TITLE_EM_PER_CHAR))));
+  const half = (title.length * TITLE_EM_PER_CHAR * fontSize) / 2;
+  if (2 * half >= room) return { x: width / 2, fontSize };
+  return { x: +Math.min(Math.max((x0 + x1) / 2, margin + half), width - margin - half).toFixed(1), fontSize };
+}
+
 /** Title, y axis (ticks, grid, label), x axis line and label, legend; returns the plot area and the y mapping. */
 function drawFrame(options: ChartFrame, values: number[], names: { name: string; color: string; dashed?: boolean }[], legendWidth: number): Axes {
   const { width, height } = validateFrame('chart', options);
@@ -132,7 +149,8 @@ function drawFrame(options: ChartFrame, values: number[], names: { name: string;
     `<rect x="0" y="0" width="${width}" height="${height}" fill="white"/>`,
   ];
   if (options.title !== undefined) {
-    svg.push(`<text class="title" x="${(x0 + x1) / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(options.title)}</text>`);
+    const title = titlePlacement(options.title, x0, x1, width);
+    svg.push(`<text class="title" x="${title.x}" y="24" text-anchor="middle" font-size="${title.fontSize}" font-weight="bold">${escapeXml(options.title)}</text>`);
   }
   for (const t of ticks) {
     const y = yOf(t).toFixed(1);
