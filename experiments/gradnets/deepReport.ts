@@ -1,12 +1,12 @@
 /**
  * The deep-MLP comparison of docs/gradnets-results.md ("ReLU with the best
  * initialisation we could give it"): GReLU (orthogonal ×1, τ = half the run)
- * against ReLU (orthogonal ×√2), 18 epochs, 128 (or `--units N`) units, lr 3e-4, per depth:
+ * against ReLU (orthogonal ×√2), 18 epochs, 128 (or `--units N`) units, lr 3e-4 (or `--lr LR`), per depth:
  * test accuracy per seed, how many runs trained (left chance), Fisher's
  * exact test on those counts, and the paired difference by seed with its
  * 95 % CI.
  *
- *   npx tsx experiments/gradnets/deepReport.ts [--units 128|512]
+ *   npx tsx experiments/gradnets/deepReport.ts [--units 128|512] [--lr 1e-4]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,16 +52,24 @@ function read(name: string): DeepMlpResults | null {
 }
 
 function main(): void {
-  const units = parseFlags(process.argv.slice(2)).units ?? 128;
-  const grelu = read(`deepMlp-depth100-200-epochs18-lr0.0003-tau0.5-units${units}`);
-  const relu = read(`deepMlp-gain1.4142-epochs18-lr0.0003-units${units}`);
-  if (grelu === null || relu === null) throw new Error(`deepReport: no ${units}-unit results yet; run the two commands of docs/gradnets-results.md (with --units ${units}) first`);
+  const flags = parseFlags(process.argv.slice(2));
+  const units = flags.units ?? 128;
+  // The results' file names carry the lr as deepMlp.ts prints it (String(Number(...)): 3e-4 → 0.0003).
+  const lr = flags.learningRate ?? 3e-4;
+  const grelu = read(`deepMlp-depth100-200-epochs18-lr${lr}-tau0.5-units${units}`);
+  const relu = read(`deepMlp-gain1.4142-epochs18-lr${lr}-units${units}`);
+  if (grelu === null || relu === null) {
+    throw new Error(`deepReport: no results at ${units} units and lr ${lr} yet; run the two commands of docs/gradnets-results.md (with --units ${units} --lr ${lr}) first`);
+  }
   const perSeed = (m: Map<number, number>) => [...m.entries()].sort(([x], [y]) => x - y).map(([, v]) => (100 * v).toFixed(2)).join(', ');
-  const rows = [100, 200].map((depth) => compareArms(grelu.runs, relu.runs, depth)).map((c) => [
+  const arm = (m: Map<number, number>) => (m.size === 0 ? 'not run yet' : `${formatAccuracy([...m.values()])} (${perSeed(m)})`);
+  const comparisons = [100, 200].map((depth) => compareArms(grelu.runs, relu.runs, depth));
+  for (const c of comparisons) if (c.a.size === 0 && c.b.size === 0) console.log(`depth ${c.depth}: no finished runs in either arm yet`);
+  const rows = comparisons.filter((c) => c.a.size > 0 || c.b.size > 0).map((c) => [
     String(c.depth),
-    `${formatAccuracy([...c.a.values()])} (${perSeed(c.a)})`,
+    arm(c.a),
     `${c.trainedA} of ${c.a.size}`,
-    `${formatAccuracy([...c.b.values()])} (${perSeed(c.b)})`,
+    arm(c.b),
     `${c.trainedB} of ${c.b.size}`,
     c.fisherP.toPrecision(3),
     `${c.paired.mean >= 0 ? '+' : ''}${c.paired.mean.toFixed(2)} (n ${c.paired.n})`,
