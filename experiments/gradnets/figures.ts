@@ -7,6 +7,7 @@
  *   docs/figures/gradnets-deep-mlp-long.{svg,png}  the same at 18 epochs, τ = half the run, beside ReLU from three initialisations: depth 100
  *   docs/figures/gradnets-deep-mlp-long-depth200.{svg,png}  the same, depth 200
  *   docs/figures/gradnets-deep-mlp-512.{svg,png}, gradnets-deep-mlp-512-depth200.{svg,png}  GReLU and ReLU ×√2 at 512 units
+ *   docs/figures/gradnets-deep-mlp-512-lr1e-4.{svg,png}, gradnets-deep-mlp-512-lr1e-4-depth200.{svg,png}  the same at lr 1e-4
  *
  *   npx tsx experiments/gradnets/figures.ts
  */
@@ -127,3 +128,10 @@ const WIDE_RUNS: Array<[string, DeepMlpResults | null]> = [
 ];
 await deepMlpFigure('gradnets-deep-mlp-512', 'Deep MLPs on MNIST, 512 units, depth 100, 18 epochs, GReLU τ = 9 epochs', WIDE_RUNS, 100);
 await deepMlpFigure('gradnets-deep-mlp-512-depth200', 'Deep MLPs on MNIST, 512 units, depth 200, 18 epochs, GReLU τ = 9 epochs', WIDE_RUNS, 200);
+// The same at lr 1e-4 (at 3e-4 GReLU diverged in epoch 1 at depth 200 and ReLU ×√2 never left ln 10).
+const WIDE_SLOW_RUNS: Array<[string, DeepMlpResults | null]> = [
+  ['GReLU, orthogonal, τ = half', read<DeepMlpResults>('deepMlp-depth100-200-epochs18-lr0.0001-tau0.5-units512')],
+  ['ReLU, orthogonal ×√2', read<DeepMlpResults>('deepMlp-gain1.4142-epochs18-lr0.0001-units512')],
+];
+await deepMlpFigure('gradnets-deep-mlp-512-lr1e-4', 'Deep MLPs on MNIST, 512 units, depth 100, lr 1e-4, 18 epochs, GReLU τ = 9 epochs', WIDE_SLOW_RUNS, 100);
+await deepMlpFigure('gradnets-deep-mlp-512-lr1e-4-depth200', 'Deep MLPs on MNIST, 512 units, depth 200, lr 1e-4, 18 epochs, GReLU τ = 9 epochs', WIDE_SLOW_RUNS, 200);
