@@ -5,10 +5,41 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../data/builtinDatasets.js';
-import { checkSweepDirVisible, LOCK_FILE, MARKER_FILE, readTrainLog, runOne } from './runner.js';
+import { checkSweepDirVisible, LOCK_FILE, MARKER_FILE, readTrainLog, runOne, sweepFolderChange } from './runner.js';
 import { expandSweep, parseSweep } from './spec.js';
 
 describe('sweep runner (Node)', () => {
+  it('a sweep folder may grow seeds, a description and run-config keys, nothing that renames or changes a run', () => {
+    const previous = {
+      name: 'g', description: 'three seeds', base: { train: { steps: 3, lr: 0.1 }, eval: { limit: null } },
+      axes: { 'model.head': ['hem', 'ema'] }, variants: {}, seeds: [0, 1, 2], seedKeys: ['model.seed'], evaluations: [], compare: [],
+    };
+    const changed = (patch: Record<string, unknown>) => ({ ...previous, ...patch });
+    assert.deepEqual(sweepFolderChange(previous, changed({})), { kind: 'same' });
+    assert.deepEqual(sweepFolderChange(previous, changed({ seeds: [0, 1, 2, 3, 4, 5], description: 'six seeds' })), {
+      kind: 'grown', addedSeeds: [3, 4, 5], addedKeys: [], description: true,
+    });
+    // A key the run config gained since the folder was made (present in the new expansion only).
+    assert.deepEqual(sweepFolderChange(previous, changed({ base: { train: { steps: 3, lr: 0.1 }, eval: { limit: null, fold: true } } })), {
+      kind: 'grown', addedSeeds: [], addedKeys: ['base.eval.fold'], description: false,
+    });
+    const different: Array<[Record<string, unknown>, RegExp]> = [
+      [changed({ seeds: [0, 2, 3] }), /seeds \[1\] are gone \(seeds may only be added\)/],
+      [changed({ base: { train: { steps: 4, lr: 0.1 }, eval: { limit: null } } }), /'base\.train\.steps' changed from 3 to 4/],
+      [changed({ base: { train: { steps: 3 }, eval: { limit: null } } }), /'base\.train\.lr' is gone/],
+      [changed({ axes: { 'model.head': ['hem', 'ema', 'fcn'] } }), /'axes\.model\.head' changed/],
+      [changed({ axes: { 'model.head': ['hem', 'ema'], 'model.hem.stepSize': [0.5] } }), /'axes\.model\.hem\.stepSize' is new/],
+      [changed({ compare: [{ axis: 'model.head', a: 'hem', b: 'ema' }] }), /'compare' changed/],
+      [changed({ seedKeys: ['model.seed', 'train.seed'] }), /'seedKeys' changed/],
+      [changed({ name: 'h' }), /'name' changed from "g" to "h"/],
+    ];
+    for (const [next, reason] of different) {
+      const change = sweepFolderChange(previous, next);
+      assert.equal(change.kind, 'different', JSON.stringify(next));
+      assert.match(change.kind === 'different' ? change.reason : '', reason);
+    }
+  });
+
   it('a worker that cannot see the sweep folder, or sees another sweep there, fails clearly', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hemnet-sweep-vis-'));
     try {

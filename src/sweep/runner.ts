@@ -76,12 +76,69 @@ export async function loadSweepDir(dir: string): Promise<{ spec: SweepSpec; runs
   return { spec, runs, markerId: marker.id };
 }
 
+/** How a sweep file relates to the sweep.json already in its folder. */
+export type SweepFolderChange =
+  | { kind: 'same' }
+  | { kind: 'grown'; addedSeeds: number[]; addedKeys: string[]; description: boolean }
+  | { kind: 'different'; reason: string };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** First difference between two JSON values at `path`, with keys only `next` has collected (when `allowAdded`). */
+function jsonDifference(previous: unknown, next: unknown, path: string, allowAdded: boolean, added: string[]): string | null {
+  if (isPlainObject(previous) && isPlainObject(next)) {
+    for (const key of Object.keys(previous)) {
+      if (!(key in next)) return `'${path}${key}' is gone`;
+      const difference = jsonDifference(previous[key], next[key], `${path}${key}.`, allowAdded, added);
+      if (difference !== null) return difference;
+    }
+    for (const key of Object.keys(next)) {
+      if (key in previous) continue;
+      if (!allowAdded) return `'${path}${key}' is new`;
+      added.push(`${path}${key}`);
+    }
+    return null;
+  }
+  if (JSON.stringify(previous) === JSON.stringify(next)) return null;
+  return `'${path.replace(/\.$/, '')}' changed from ${JSON.stringify(previous)} to ${JSON.stringify(next)}`;
+}
+
+/**
+ * Whether a sweep file may run into a folder holding `previous` (its
+ * sweep.json). Allowed besides equality: more seeds (the old ones kept, e.g.
+ * 3 → 6 where cells are within noise), another description, and config keys
+ * in `base` the folder's sweep.json lacks (keys the run config gained since
+ * the folder was made, at their defaults unless the sweep file sets them).
+ * Everything that would rename or change a finished run is 'different'.
+ */
+export function sweepFolderChange(previous: Record<string, unknown>, next: Record<string, unknown>): SweepFolderChange {
+  const oldSeeds = Array.isArray(previous['seeds']) ? (previous['seeds'] as unknown[]) : [];
+  const newSeeds = Array.isArray(next['seeds']) ? (next['seeds'] as unknown[]) : [];
+  const missing = oldSeeds.filter((seed) => !newSeeds.includes(seed));
+  if (missing.length > 0) return { kind: 'different', reason: `seeds ${JSON.stringify(missing)} are gone (seeds may only be added)` };
+  const addedSeeds = newSeeds.filter((seed): seed is number => typeof seed === 'number' && !oldSeeds.includes(seed));
+  const addedKeys: string[] = [];
+  for (const key of new Set([...Object.keys(previous), ...Object.keys(next)])) {
+    if (key === 'seeds' || key === 'description') continue;
+    if (!(key in next)) return { kind: 'different', reason: `'${key}' is gone` };
+    if (!(key in previous)) return { kind: 'different', reason: `'${key}' is new` };
+    const difference = jsonDifference(previous[key], next[key], `${key}.`, key === 'base', addedKeys);
+    if (difference !== null) return { kind: 'different', reason: difference };
+  }
+  const description = previous['description'] !== next['description'];
+  if (addedSeeds.length === 0 && addedKeys.length === 0 && !description) return { kind: 'same' };
+  return { kind: 'grown', addedSeeds, addedKeys, description };
+}
+
 /**
  * Creates (or re-opens) a sweep folder: writes sweep.json and the marker,
  * checks that the folder is writable. A folder holding a different sweep is
- * an error; nothing is deleted.
+ * an error; nothing is deleted. A sweep that only grew (`sweepFolderChange`)
+ * rewrites sweep.json and is returned as `change`.
  */
-export async function prepareSweepDir(dir: string, spec: SweepSpec): Promise<string> {
+export async function prepareSweepDir(dir: string, spec: SweepSpec): Promise<{ markerId: string; change: SweepFolderChange }> {
   try {
     await mkdir(dir, { recursive: true });
     const probe = join(dir, `.write-probe-${process.pid}`);
@@ -91,18 +148,33 @@ export async function prepareSweepDir(dir: string, spec: SweepSpec): Promise<str
     throw new Error(`hemnet sweep run: cannot write the sweep folder '${dir}': ${(error as Error).message}`);
   }
   const sweepFile = join(dir, SWEEP_FILE);
-  const text = `${JSON.stringify(specToJson(spec), null, 2)}\n`;
+  const json = specToJson(spec);
+  const text = `${JSON.stringify(json, null, 2)}\n`;
+  let change: SweepFolderChange = { kind: 'same' };
   if (existsSync(sweepFile)) {
-    const previous = await readFile(sweepFile, 'utf8');
-    if (previous !== text) {
-      throw new Error(`hemnet sweep run: '${dir}' already holds a different sweep (${sweepFile}); choose another --out or restore that sweep file`);
+    const previousText = await readFile(sweepFile, 'utf8');
+    if (previousText !== text) {
+      let previous: unknown;
+      try {
+        previous = JSON.parse(previousText);
+      } catch (error) {
+        throw new Error(`hemnet sweep run: '${sweepFile}' is not valid JSON (${(error as Error).message}); restore it or choose another --out`);
+      }
+      change = isPlainObject(previous) ? sweepFolderChange(previous, json) : { kind: 'different', reason: 'it is not a JSON object' };
+      if (change.kind === 'different') {
+        throw new Error(
+          `hemnet sweep run: '${dir}' already holds a different sweep (${sweepFile}: ${change.reason}); choose another --out or restore that sweep file`,
+        );
+      }
+      await writeFile(`${sweepFile}.${process.pid}.tmp`, text);
+      await rename(`${sweepFile}.${process.pid}.tmp`, sweepFile);
     }
   } else {
     await writeFile(sweepFile, text);
   }
   const markerFile = join(dir, MARKER_FILE);
   if (!existsSync(markerFile)) await writeJsonAtomic(markerFile, { id: randomUUID(), created: new Date().toISOString(), host: hostname() });
-  return (await readJson<{ id: string }>(markerFile)).id;
+  return { markerId: (await readJson<{ id: string }>(markerFile)).id, change };
 }
 
 /** The sweep as a sweep file again (what sweep.json holds). */

@@ -230,6 +230,38 @@ describe('hemnet sweep', () => {
     assert.ok(!existsSync(join(out, 'base', 'seed-0', 'sweep-done.json')));
   });
 
+  it('a sweep folder grows: more seeds run only the new runs; keys the config gained since are accepted', { timeout: 300_000 }, async () => {
+    const file = join(dir, 'grow.json');
+    const out = join(dir, 'grow');
+    await writeFile(file, JSON.stringify({ name: 'grow', description: 'one seed', base: TINY_BASE, seeds: [0] }));
+    const first = capture();
+    assert.equal(await main(['sweep', 'run', file, '--out', out, '--workers', '1'], first), 0, first.text());
+    const seed0 = join(out, 'base', 'seed-0');
+    const kept = (await readFile(join(seed0, 'sweep-done.json'), 'utf8')) + (await readFile(join(seed0, 'train-log.jsonl'), 'utf8'));
+    // As if the folder had been made before the run config gained 'train.batchSize': drop it from the stored sweep.json.
+    const stored = JSON.parse(await readFile(join(out, 'sweep.json'), 'utf8')) as { base: { train: Record<string, unknown> } };
+    assert.equal(stored.base.train['batchSize'], 2);
+    delete stored.base.train['batchSize'];
+    await writeFile(join(out, 'sweep.json'), `${JSON.stringify(stored, null, 2)}\n`);
+    await writeFile(file, JSON.stringify({ name: 'grow', description: 'two seeds', base: TINY_BASE, seeds: [0, 1] }));
+    const second = capture();
+    assert.equal(await main(['sweep', 'run', file, '--out', out, '--workers', '1'], second), 0, second.text());
+    assert.match(second.text(), /updated .*sweep\.json \(seeds 1 added; config keys new since the folder was made: base\.train\.batchSize; description changed\); finished runs are kept/);
+    assert.match(second.text(), /2 runs \(1 finished, 1 to run\)/);
+    assert.ok(!second.text().includes('start   base/seed-0'), 'seed 0 ran again');
+    assert.equal((await readFile(join(seed0, 'sweep-done.json'), 'utf8')) + (await readFile(join(seed0, 'train-log.jsonl'), 'utf8')), kept);
+    const grown = JSON.parse(await readFile(join(out, 'sweep.json'), 'utf8')) as { seeds: number[]; description: string; base: { train: Record<string, unknown> } };
+    assert.deepEqual([grown.seeds, grown.description, grown.base.train['batchSize']], [[0, 1], 'two seeds', 2]);
+    const report = JSON.parse(await readFile(join(out, 'report', 'report.json'), 'utf8')) as { finished: number; cells: Array<{ seeds: number[] }> };
+    assert.equal(report.finished, 2);
+    assert.deepEqual(report.cells.map((c) => c.seeds), [[0, 1]]);
+    // Run again unchanged: nothing to do, sweep.json not rewritten.
+    const third = capture();
+    assert.equal(await main(['sweep', 'run', file, '--out', out, '--workers', '1'], third), 0, third.text());
+    assert.match(third.text(), /2 runs \(2 finished, 0 to run\)/);
+    assert.ok(!third.text().includes('updated'), third.text());
+  });
+
   it('bad sweep files, unreachable Redis, unwritable folders: clear errors, nothing deleted', { timeout: 120_000 }, async () => {
     const bad = join(dir, 'bad.json');
     const localOut = join(dir, 'local');
@@ -244,9 +276,11 @@ describe('hemnet sweep', () => {
       await writeFile(bad, JSON.stringify(raw));
       await assert.rejects(main(['sweep', 'run', bad, '--out', localOut], capture()), pattern);
     }
-    // A different sweep into an existing sweep folder.
-    await writeFile(bad, JSON.stringify({ ...GRID, seeds: [0, 1, 2] }));
-    await assert.rejects(main(['sweep', 'run', bad, '--out', localOut], capture()), /'.*local' already holds a different sweep/);
+    // A different sweep into an existing sweep folder (more seeds would be allowed: 'a sweep folder grows').
+    await writeFile(bad, JSON.stringify({ ...GRID, base: { ...TINY_BASE, train: { ...TINY_BASE.train, steps: 4 } } }));
+    await assert.rejects(main(['sweep', 'run', bad, '--out', localOut], capture()), /'.*local' already holds a different sweep \(.*sweep\.json: 'base\.train\.steps' changed from 3 to 4\)/);
+    await writeFile(bad, JSON.stringify({ ...GRID, seeds: [1] }));
+    await assert.rejects(main(['sweep', 'run', bad, '--out', localOut], capture()), /already holds a different sweep \(.*seeds \[0\] are gone \(seeds may only be added\)\)/);
     assert.deepEqual((await readdir(localOut)).sort(), entries, 'nothing deleted');
     // Unreachable Redis (a closed port), for sweep run and worker; exit non-zero from the bin.
     const closed = `redis://127.0.0.1:${await freePort()}`;

@@ -68,7 +68,15 @@ export const sweepSpec: CommandSpec = {
     if (queueUrl !== undefined) redisOptions(queueUrl, 'hemnet sweep run');
     const workers = integerOption('workers', values.workers, Math.max(1, Math.floor(availableParallelism() / threadsPerRun(spec))), 1);
     const sweepDir = resolve(stringOption(values.out) ?? join('runs', 'sweeps', spec.name));
-    const markerId = await prepareSweepDir(sweepDir, spec);
+    const { markerId, change } = await prepareSweepDir(sweepDir, spec);
+    if (change.kind === 'grown') {
+      const parts = [
+        ...(change.addedSeeds.length > 0 ? [`seeds ${change.addedSeeds.join(', ')} added`] : []),
+        ...(change.addedKeys.length > 0 ? [`config keys new since the folder was made: ${change.addedKeys.join(', ')}`] : []),
+        ...(change.description ? ['description changed'] : []),
+      ];
+      io.out(`sweep ${spec.name}: updated ${join(sweepDir, 'sweep.json')} (${parts.join('; ')}); finished runs are kept\n`);
+    }
     const todo = runs.filter((r) => !existsSync(join(sweepDir, r.name, DONE_FILE)));
     io.out(`sweep ${spec.name}: ${runs.length} runs (${runs.length - todo.length} finished, ${todo.length} to run) in ${sweepDir}` +
       (queueUrl !== undefined ? ` · queue ${queueUrl}\n` : ` · ${workers} local worker(s)\n`));
