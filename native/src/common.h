@@ -59,6 +59,59 @@ inline void sgemm(bool tA, bool tB, int M, int N, int K, float alpha, const floa
               ldc);
 }
 
+// Denormal (subnormal) floats, |x| < 1.18e-38, cost x86 cores 10-100x per
+// operation. They appear when a softmax saturates, e.g. the responsibilities
+// of collapsed EM bases, and then slow every kernel reading them: an EMANet
+// head on attention-bench trained 5x slower after step ~1500
+// (docs/performance.md, "Denormals"). Like TensorFlow's CPU runtime, the
+// addon flushes them to zero by default (MXCSR FTZ + DAZ): results that
+// would be subnormal become ±0, subnormal inputs read as ±0.
+// HEMNET_FLUSH_DENORMALS=0 (or flushDenormals(0)) keeps IEEE subnormals.
+// The calling (JS) thread gets the bits only for the duration of an addon
+// call (ScopedFlushDenormals), so JavaScript's own arithmetic is untouched;
+// the OpenMP pool's threads keep them (applyFlushToPool). OpenBLAS's own
+// threads, used only for products above parallelWork, are not covered.
+#if defined(__x86_64__) || defined(__SSE__)
+#define HEMNET_HAS_MXCSR 1
+#include <xmmintrin.h>
+#else
+#define HEMNET_HAS_MXCSR 0
+#endif
+inline std::atomic<bool> gFlushDenormals{true};
+constexpr unsigned kFlushDenormalBits = 0x8040;  // FTZ (bit 15) | DAZ (bit 6)
+
+struct ScopedFlushDenormals {
+#if HEMNET_HAS_MXCSR
+  unsigned saved = 0;
+  bool active;
+  ScopedFlushDenormals() : active(gFlushDenormals.load(std::memory_order_relaxed)) {
+    if (!active) return;
+    saved = _mm_getcsr();
+    _mm_setcsr(saved | kFlushDenormalBits);
+  }
+  ~ScopedFlushDenormals() {
+    if (active) _mm_setcsr(saved);
+  }
+#endif
+  ScopedFlushDenormals(const ScopedFlushDenormals&) = delete;
+  ScopedFlushDenormals& operator=(const ScopedFlushDenormals&) = delete;
+};
+
+// Sets (or clears) the flush bits on every thread of the OpenMP pool.
+inline void applyFlushToPool() {
+#if HEMNET_HAS_MXCSR
+  const bool on = gFlushDenormals.load(std::memory_order_relaxed);
+  const int n = configuredThreads();
+#pragma omp parallel num_threads(n)
+  {
+    if (omp_get_thread_num() != 0) {
+      const unsigned csr = _mm_getcsr();
+      _mm_setcsr(on ? (csr | kFlushDenormalBits) : (csr & ~kFlushDenormalBits));
+    }
+  }
+#endif
+}
+
 struct Args {
   napi_env env;
   size_t argc = 0;

@@ -71,12 +71,18 @@ export interface NativeAddon {
    * 0 leaves either unchanged. Returns [threads, parallelWork] in effect.
    */
   threads(n: number, parallelWork: number): [number, number];
+  /**
+   * mode 1: the addon's kernels flush subnormal floats to zero (x86 FTZ + DAZ, the default;
+   * `HEMNET_FLUSH_DENORMALS=0` starts with 0); 0: IEEE subnormals kept; −1: only ask.
+   * Returns whether the flush is in effect. JavaScript's own arithmetic is never affected.
+   */
+  flushDenormals(mode: 1 | 0 | -1): boolean;
 }
 
 /** Every function of `NativeAddon`: an addon built from older sources lacks some and is refused. */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'conv2d', 'matMul', 'binary', 'unary', 'preluGrad', 'reduce', 'batchNorm', 'softmax', 'resizeBilinear', 'resizeBilinearGrad',
-  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'softmaxCrossEntropy', 'info', 'threads', 'sumSquares', 'pool',
+  'transpose', 'adam', 'batchNormTrain', 'batchNormTrainGrad', 'movingAverage', 'hemUnroll', 'hemUnrollGrad', 'softmaxCrossEntropy', 'info', 'threads', 'sumSquares', 'pool', 'flushDenormals',
 ];
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };

@@ -781,6 +781,40 @@ if (present.includes('native')) {
       assert.deepEqual(addon.threads(0, 0), [threads, parallelWork]);
     });
 
+    it('flushes subnormal floats to zero in its kernels by default, on every pool thread, and leaves JavaScript arithmetic alone', async () => {
+      await setBackend('native');
+      const { addon } = tf.backend() as NativeBackend;
+      assert.equal(addon.flushDenormals(-1), process.env['HEMNET_FLUSH_DENORMALS'] !== '0' && process.arch === 'x64');
+      assert.match(addon.info(), process.arch === 'x64' ? /denormals (flushed to zero|kept)/ : /denormals/);
+      const tiny = 1e-39; // a float32 subnormal (the smallest normal is 1.18e-38)
+      const [threads, parallelWork] = addon.threads(0, 0);
+      const previous = addon.flushDenormals(-1);
+      // A multiply and a 1×1 convolution of subnormal inputs, the convolution large enough and the
+      // threshold low enough that oneDNN splits it over the OpenMP pool.
+      const run = (): { product: number[]; conv: Float32Array } => tf.tidy(() => ({
+        product: Array.from(tf.mul(tf.fill([8], tiny), tf.scalar(1)).dataSync()),
+        conv: tf.conv2d(tf.fill([4, 32, 32, 16], tiny) as tf.Tensor4D, tf.fill([1, 1, 16, 16], 1) as tf.Tensor4D, 1, 'same').dataSync() as Float32Array,
+      }));
+      try {
+        addon.threads(Math.max(2, threads), 1);
+        if (process.arch === 'x64') {
+          assert.equal(addon.flushDenormals(1), true);
+          const flushed = run();
+          assert.deepEqual(flushed.product, new Array(8).fill(0));
+          assert.ok(flushed.conv.every((v) => v === 0), `every output 0 with the flush, found ${flushed.conv.find((v) => v !== 0)}`);
+          // JavaScript's doubles on this thread were not flushed by the call.
+          assert.ok(Number.MIN_VALUE * 1 > 0 && 1e-310 * 3 > 1e-310);
+        }
+        assert.equal(addon.flushDenormals(0), false);
+        const kept = run();
+        assert.ok(kept.product.every((v) => v > 0 && Math.abs(v - Math.fround(tiny)) < 1e-45), kept.product.join(', '));
+        assert.ok(kept.conv.every((v) => v > 0), 'IEEE subnormals without the flush');
+      } finally {
+        addon.flushDenormals(previous ? 1 : 0);
+        addon.threads(threads, parallelWork);
+      }
+    });
+
     it('never recycles a buffer handed out by dataSync', async () => {
       await setBackend('native');
       const x = tf.fill([64, 64], 2);
