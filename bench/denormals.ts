@@ -8,18 +8,21 @@
  *    off and on (`addon.flushDenormals`). Prints ms (median) and
  *    subnormal ÷ ordinary.
  * 2. With `--run DIR` (a trained run folder, e.g. an `ema` run of
- *    sweeps/headline.json): forward passes of its model on the first
- *    `--images N` validation images on native, flush off and on interleaved,
- *    and the agreement of the predicted classes between the two.
+ *    sweeps/headline.json trained without the flush): forward passes of its
+ *    model on the first `--images N` validation images on each backend, with
+ *    the weights as stored and with their subnormal entries zeroed (what the
+ *    loaders do by default), on native also FTZ + DAZ alone, interleaved;
+ *    and the agreement of the predicted classes with the first variant.
  *
  * Run: npx tsx bench/denormals.ts [--calls N] [--run DIR] [--images N] [--batch N]
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { availableBackends, setBackend } from '../src/backend.js';
+import { availableBackends, flushesDenormals, setBackend, setFlushDenormals } from '../src/backend.js';
 import type { NativeBackend } from '../src/backends/native/index.js';
 import { createDatasets, loadRunModel } from '../src/cli/run.js';
 import { loadSamples } from '../src/data/index.js';
+import { flushSubnormalWeights } from '../src/kernels/denormals.js';
 import { format, median, timeOnce } from './timing.js';
 
 const { values } = parseArgs({
@@ -140,18 +143,22 @@ for (const backend of backends) {
 }
 
 if (values.run !== undefined) {
-  if (!present.includes('native')) {
-    console.log('--- --run needs the native backend (npm run build:native): only its kernels can flush denormals');
-  } else {
-    const images = Number(values.images);
-    const batch = Number(values.batch);
-    const { model, config, step } = await loadRunModel(values.run, 'native');
-    const { addon } = tf.backend() as NativeBackend;
+  const run = values.run;
+  const images = Number(values.images);
+  const batch = Number(values.batch);
+  const initially = flushesDenormals();
+  for (const backend of backends) {
+    // Load the weights as stored (the loaders flush subnormal weights when the flush is on), then a flushed copy.
+    setFlushDenormals(false);
+    const { model: stored, config, step } = await loadRunModel(run, backend);
+    const { model: cleaned } = await loadRunModel(run, backend);
+    setFlushDenormals(true);
+    const flushedWeights = flushSubnormalWeights(cleaned);
     const { val } = await createDatasets(config, 'val');
     const count = Math.min(images, val.size);
     const samples = await loadSamples(val, Array.from({ length: count }, (_, index) => ({ index, epoch: 0 })));
     const [first] = samples;
-    if (first === undefined) throw new Error(`bench: ${values.run} has no validation images`);
+    if (first === undefined) throw new Error(`bench: ${run} has no validation images`);
     const batches: tf.Tensor4D[] = [];
     for (let from = 0; from < count; from += batch) {
       const part = samples.slice(from, from + batch);
@@ -159,43 +166,53 @@ if (values.run !== undefined) {
       part.forEach((s, i) => data.set(s.image, i * first.image.length));
       batches.push(tf.tensor4d(data, [part.length, first.height, first.width, first.channels]));
     }
-    const initialFlush = addon.flushDenormals(-1);
-    const pass = (mode: 0 | 1): { ms: number; labels: Int32Array } => {
-      addon.flushDenormals(mode);
-      const labels: number[] = [];
+    const variants: { label: string; model: tf.LayersModel; flush: boolean }[] = [
+      { label: 'weights as stored, no flush', model: stored, flush: false },
+      ...(backend === 'native' ? [{ label: 'weights as stored, FTZ + DAZ', model: stored, flush: true }] : []),
+      { label: `subnormal weights zeroed at load${backend === 'native' ? ', FTZ + DAZ (default)' : ' (default)'}`, model: cleaned, flush: true },
+    ];
+    const pass = (v: (typeof variants)[number]): { ms: number; labels: Int32Array } => {
+      setFlushDenormals(v.flush);
+      const parts: Int32Array[] = [];
       const ms = timeOnce(() => {
         for (const x of batches) {
-          const logits = model.predict(x) as tf.Tensor;
+          const logits = v.model.predict(x) as tf.Tensor;
           const classes = tf.argMax(logits, -1);
-          labels.push(...(classes.dataSync() as Int32Array));
+          parts.push(Int32Array.from(classes.dataSync()));
           tf.dispose([logits, classes]);
         }
       });
-      return { ms, labels: Int32Array.from(labels) };
+      const labels = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.reduce((at, p) => (labels.set(p, at), at + p.length), 0);
+      return { ms, labels };
     };
     try {
-      pass(1);
-      const off: number[] = [];
-      const on: number[] = [];
-      let agreement = 1;
+      variants.forEach(pass);
       const repeats = 3;
+      const times = variants.map(() => [] as number[]);
+      const agreement = variants.map(() => 1);
       for (let r = 0; r < repeats; r++) {
-        const a = pass(0);
-        const b = pass(1);
-        off.push(a.ms);
-        on.push(b.ms);
-        let same = 0;
-        a.labels.forEach((v, i) => (same += v === b.labels[i] ? 1 : 0));
-        agreement = Math.min(agreement, same / a.labels.length);
+        const results = variants.map(pass);
+        results.forEach((result, i) => {
+          times[i]?.push(result.ms);
+          let same = 0;
+          const reference = results[0]?.labels ?? result.labels;
+          result.labels.forEach((v, j) => (same += v === reference[j] ? 1 : 0));
+          agreement[i] = Math.min(agreement[i] ?? 1, same / result.labels.length);
+        });
       }
-      const rate = (ms: number): string => format((count * 1000) / ms, 1);
-      console.log(`--- ${values.run} (${config.model.head} head, step ${Number.isNaN(step) ? 'final' : step}): forward passes of ${count} validation images, batch ${batch}, native, ${addon.threads(0, 0)[0]} thread(s), median of ${repeats}`);
-      console.log(`flush off: ${format(median(off), 0)} ms (${rate(median(off))} img/s); flush on: ${format(median(on), 0)} ms (${rate(median(on))} img/s); off ÷ on ${format(median(off) / median(on), 2)}×`);
-      console.log(`predicted classes equal with the flush off and on in ${format(agreement * 100, 3)} % of pixels`);
+      const threads = backend === 'native' ? `, ${(tf.backend() as NativeBackend).addon.threads(0, 0)[0]} thread(s)` : '';
+      console.log(`--- ${run} (${config.model.head} head, step ${Number.isNaN(step) ? 'final' : step}) on ${backend}${threads}: forward passes of ${count} validation images, batch ${batch}, median of ${repeats}; ${flushedWeights} subnormal weights`);
+      const baseline = median(times[0] ?? []);
+      variants.forEach((v, i) => {
+        const ms = median(times[i] ?? []);
+        console.log(`${v.label.padEnd(52)} ${format(ms, 0).padStart(7)} ms  ${format((count * 1000) / ms, 1).padStart(7)} img/s  ${format(baseline / ms, 2)}× the first  classes equal to the first in ${format((agreement[i] ?? 0) * 100, 3)} % of pixels`);
+      });
     } finally {
-      addon.flushDenormals(initialFlush ? 1 : 0);
       tf.dispose(batches);
-      model.dispose();
+      stored.dispose();
+      cleaned.dispose();
     }
   }
+  setFlushDenormals(initially);
 }

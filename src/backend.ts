@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installKernels } from './kernels/index.js';
+import { setWasmDenormalFlush, wasmFlushBelow } from './kernels/denormals.js';
 
 /** Backends hemnet knows how to select. */
 export const BACKEND_NAMES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
@@ -47,6 +48,41 @@ function environmentBackend(): string | undefined {
   if (!isNode) return undefined;
   const value = globalThis.process.env['HEMNET_BACKEND'];
   return value === undefined || value === '' ? undefined : value;
+}
+
+/** The addon function `flushDenormals` of an initialised native backend, when there is one. */
+function nativeFlush(): ((mode: 1 | 0 | -1) => boolean) | null {
+  const backend = tf.findBackend('native') as unknown as { addon?: { flushDenormals?: (mode: 1 | 0 | -1) => boolean } } | null;
+  const flush = backend?.addon?.flushDenormals;
+  return typeof flush === 'function' ? flush.bind(backend?.addon) : null;
+}
+
+/** What `setFlushDenormals` last asked for (undefined: the default, or `HEMNET_FLUSH_DENORMALS` in Node). */
+let flushRequested: boolean | undefined;
+if (isNode && globalThis.process.env['HEMNET_FLUSH_DENORMALS'] === '0') setWasmDenormalFlush(false);
+
+/**
+ * Whether subnormal floats (nonzero |x| < 1.18e-38) are flushed to zero,
+ * as TensorFlow's CPU runtime does; on by default (`HEMNET_FLUSH_DENORMALS=0`
+ * in Node starts with it off). A subnormal costs 5-100x per operation
+ * (bench/denormals.ts), and trained models grow them: weights whose only
+ * gradient is the weight decay shrink into that range (docs/performance.md,
+ * "Denormals"). On `native` the addon's kernels run with the CPU's
+ * flush-to-zero and denormals-are-zero modes; on `wasm`, where WebAssembly
+ * cannot set them, hemnet's fused Adam step and batch-norm moving averages
+ * store subnormal results as +0, which removes where they start
+ * (src/kernels/denormals.ts). Other backends are untouched.
+ */
+export function setFlushDenormals(on: boolean): void {
+  flushRequested = on;
+  setWasmDenormalFlush(on);
+  nativeFlush()?.(on ? 1 : 0);
+}
+
+/** Whether subnormals are flushed: by the native backend when it is the active one, else by hemnet's wasm training kernels. */
+export function flushesDenormals(): boolean {
+  const native = tf.getBackend() === 'native' ? nativeFlush() : null;
+  return native !== null ? native(-1) : wasmFlushBelow() > 0;
 }
 
 /** Validates a backend name, with the message style of the whole library. */
@@ -122,6 +158,7 @@ async function activate(name: string, options: BackendOptions): Promise<boolean>
     return false;
   }
   installKernels(name);
+  if (name === 'native' && flushRequested !== undefined) nativeFlush()?.(flushRequested ? 1 : 0);
   return true;
 }
 

@@ -12,7 +12,7 @@ export type { Schema, FieldSpec, SchemaFlag } from './schema.js';
 export { registerLayer, shortClassName, LAYER_NAMESPACE } from './layers/serialization.js';
 
 // Backend choice and fast ops
-export { setBackend, backendInfo, availableBackends, parseBackendName, BACKEND_NAMES } from './backend.js';
+export { setBackend, backendInfo, availableBackends, parseBackendName, BACKEND_NAMES, setFlushDenormals, flushesDenormals } from './backend.js';
 export type { BackendName, BackendInfo, BackendOptions } from './backend.js';
 export { batchMatMul, setDefaultBatchMatMulPath, usesSplitPath } from './ops/batchMatMul.js';
 export type { BatchMatMulOptions } from './ops/batchMatMul.js';

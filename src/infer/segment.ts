@@ -11,6 +11,7 @@ import { IMAGENET_MEAN, IMAGENET_STD } from '../data/augment.js';
 import { attentionMaps, type AttentionMaps } from '../train/attention.js';
 import { findHemHeads } from '../train/evaluate.js';
 import { inferProbabilities, modelInputSize, resolveInference, type InferenceMode, type InferenceOptions } from './inference.js';
+import { flushSubnormalWeights } from '../kernels/denormals.js';
 
 export const SEGMENTER_FORMAT = 'hemnet-segmenter';
 export const SEGMENTER_VERSION = 1;
@@ -286,6 +287,7 @@ export async function loadSegmenterFromUrl(url: string, fetchFn?: typeof fetch):
   }
   const info = checkSegmenterInfo(await response.json(), infoUrl.href);
   const model = await tf.loadLayersModel(modelUrl.href, fetchFn !== undefined ? { fetchFunc: fetchFn } : {});
+  flushSubnormalWeights(model);
   return { model, info };
 }
 

@@ -11,6 +11,14 @@
  *   m' = m·β₁ + g·(1−β₁);  v' = v·β₂ + g²·(1−β₂);
  *   w' = ((m'/(1−β₁ᵗ)) / (√(v'/(1−β₂ᵗ)) + ε))·(−lr) + w
  *
+ * One deliberate difference: a new w, m or v whose magnitude is below the
+ * smallest normal float32 (a subnormal) is stored as +0, unless
+ * `setFlushDenormals(false)` (denormals.ts). In a trained model subnormals
+ * start in weights whose only gradient is the weight decay (an EMA head's
+ * input convolution decays into that range by step ≈ 1500 on
+ * attention-bench and then slows every kernel that reads it:
+ * docs/performance.md, "Denormals").
+ *
  * m and v are overwritten in place when no other tensor refers to their data
  * (reference count 1). w always goes to a fresh buffer: the wasm backend
  * caches XNNPACK operators with their packed weights per data id (conv
@@ -21,6 +29,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { simdAdam } from './adamSimd.js';
 import { memoryOf } from './wasmAssembly.js';
+import { wasmFlushBelow } from './denormals.js';
 import { heapF32, isWasmBackend, offsetF32, type WasmBackendLike } from './wasmHeap.js';
 
 /** The replacements for w, m, v (null: updated in place). */
@@ -63,17 +72,19 @@ export function wasmFusedAdam(
   // The first multiple of 4 in WebAssembly SIMD (adamSimd.ts, the same float32 values), the rest here.
   const simd = simdAdam(memoryOf(backend));
   const n4 = simd === null ? 0 : n - (n % 4);
-  if (simd !== null && n4 > 0) simd(n4, 4 * wi, 4 * mi, 4 * vi, 4 * gi, 4 * wo, 4 * mo, 4 * vo, b1, ob1, b2, ob2, c1, c2, eps, nlr);
+  const below = wasmFlushBelow();
+  if (simd !== null && n4 > 0) simd(n4, 4 * wi, 4 * mi, 4 * vi, 4 * gi, 4 * wo, 4 * mo, 4 * vo, b1, ob1, b2, ob2, c1, c2, eps, nlr, below);
   const f = Math.fround;
+  const flush = (x: number): number => (Math.abs(x) < below ? 0 : x);
   for (let i = n4; i < n; i++) {
     const gv = heap[gi + i] as number;
     const m1 = f(f((heap[mi + i] as number) * b1) + f(gv * ob1));
     const v1 = f(f((heap[vi + i] as number) * b2) + f(f(gv * gv) * ob2));
     const denom = f(f(Math.sqrt(f(v1 / c2))) + eps);
     const w1 = f(f(f(f(m1 / c1) / denom) * nlr) + (heap[wi + i] as number));
-    heap[mo + i] = m1;
-    heap[vo + i] = v1;
-    heap[wo + i] = w1;
+    heap[mo + i] = flush(m1);
+    heap[vo + i] = flush(v1);
+    heap[wo + i] = flush(w1);
   }
   return { w: wOut, m: mOut, v: vOut };
 }

@@ -25,6 +25,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from '../backends/native/batchNormTraining.js';
 import { SUM_OF_SQUARES_KERNEL } from '../backends/native/sumOfSquares.js';
+import { wasmFlushBelow } from './denormals.js';
 import { simdBatchNorm, type SimdBatchNorm } from './batchNormSimd.js';
 import { memoryOf } from './wasmAssembly.js';
 import { asWasmBackend, heapF32, heapViews, offsetF32, type WasmBackendLike } from './wasmHeap.js';
@@ -272,7 +273,11 @@ function batchNormTrainingGradSimd(
   return true;
 }
 
-/** Both moving statistics, current − (current − batch)·decay, in tfjs-layers' float32 order. Outputs [movingMean', movingVariance']. */
+/**
+ * Both moving statistics, current − (current − batch)·decay, in tfjs-layers' float32 order; a subnormal result
+ * is stored as +0 unless `setFlushDenormals(false)` (denormals.ts: the statistics of a channel that stopped
+ * varying decay geometrically into that range). Outputs [movingMean', movingVariance'].
+ */
 export function batchNormMovingAverageWasm(args: KernelArgs): tf.TensorInfo[] {
   const backend = asWasmBackend(args.backend, BN_MOVING_AVERAGE_KERNEL);
   const decay = f32(Number(args.attrs?.['decay']));
@@ -284,9 +289,13 @@ export function batchNormMovingAverageWasm(args: KernelArgs): tf.TensorInfo[] {
     return { c, v, out: backend.makeOutput([...c.shape], 'float32') };
   });
   const view = heapViews(backend);
+  const below = wasmFlushBelow();
   for (const { c, v, out } of operands) {
     const [current, batch, next] = [c, v, out].map(view) as [Float32Array, Float32Array, Float32Array];
-    for (let i = 0; i < current.length; i++) next[i] = (current[i] as number) - f32(f32((current[i] as number) - (batch[i] as number)) * decay);
+    for (let i = 0; i < current.length; i++) {
+      const value = f32((current[i] as number) - f32(f32((current[i] as number) - (batch[i] as number)) * decay));
+      next[i] = Math.abs(value) < below ? 0 : value;
+    }
   }
   return operands.map((o) => o.out);
 }

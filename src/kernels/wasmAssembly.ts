@@ -53,6 +53,11 @@ export const load = (offset = 0): number[] => [0xfd, 0x00, 0x02, ...uleb(offset)
 export const store = (offset = 0): number[] => [0xfd, 0x0b, 0x02, ...uleb(offset)];
 export const F32X4_SPLAT = [0xfd, 0x13];
 export const F32X4_SQRT = [0xfd, 0xe3, 0x01];
+export const F32X4_ABS = [0xfd, 0xe0, 0x01];
+/** Lane-wise a < b: all ones where true. */
+export const F32X4_LT = [0xfd, 0x43];
+/** a & ~b. */
+export const V128_ANDNOT = [0xfd, 0x4f];
 export const F32X4_ADD = [0xfd, 0xe4, 0x01];
 export const F32X4_SUB = [0xfd, 0xe5, 0x01];
 export const F32X4_MUL = [0xfd, 0xe6, 0x01];

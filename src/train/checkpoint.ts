@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createOptimizer, optimizerName, type OptimizerName, type TrainingOptimizer } from './optimizer.js';
+import { flushSubnormalWeights } from '../kernels/denormals.js';
 
 export const CHECKPOINT_FORMAT = 'hemnet-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -115,13 +116,15 @@ export function checkManifest(manifest: unknown, source: string): asserts manife
 /** Rebuilds the model (custom layers must be registered, i.e. hemnet imported). */
 export async function restoreModel(checkpoint: Checkpoint): Promise<tf.LayersModel> {
   const { manifest, data } = checkpoint;
-  return tf.loadLayersModel(
+  const model = await tf.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: manifest.modelTopology as object,
       weightSpecs: manifest.weightSpecs,
       weightData: data.slice(0, manifest.modelBytes),
     }),
   );
+  flushSubnormalWeights(model);
+  return model;
 }
 
 /** Rebuilds the optimizer (momentum SGD or Adam) with its accumulators and iteration count. */

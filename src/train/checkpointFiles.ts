@@ -19,6 +19,7 @@ import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { checkManifest, modelArtifacts, type Checkpoint, type CheckpointManifest } from './checkpoint.js';
+import { flushSubnormalWeights } from '../kernels/denormals.js';
 
 const LATEST = 'latest.json';
 /** Generations kept on disk (the newest ones); resume falls back through them. */
@@ -393,6 +394,8 @@ function onNote(sink: NoteSink | undefined, message: string): void {
 }
 
 /** Loads a tfjs LayersModel saved as files (`model.json` + shards), verified. */
-export function loadModelFromFiles(dir: string, options: { onNote?: NoteSink } = {}): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(fileModelHandler(dir, options));
+export async function loadModelFromFiles(dir: string, options: { onNote?: NoteSink } = {}): Promise<tf.LayersModel> {
+  const model = await tf.loadLayersModel(fileModelHandler(dir, options));
+  flushSubnormalWeights(model);
+  return model;
 }
