@@ -64,7 +64,7 @@ if (isNode && globalThis.process.env['HEMNET_FLUSH_DENORMALS'] === '0') setWasmD
 /**
  * Whether subnormal floats (nonzero |x| < 1.18e-38) are flushed to zero,
  * as TensorFlow's CPU runtime does; on by default (`HEMNET_FLUSH_DENORMALS=0`
- * in Node starts with it off). A subnormal costs 5-100x per operation
+ * in Node starts with it off). A subnormal costs up to ~190x per operation
  * (bench/denormals.ts), and trained models grow them: weights whose only
  * gradient is the weight decay shrink into that range (docs/performance.md,
  * "Denormals"). On `native` the addon's kernels run with the CPU's

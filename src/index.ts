@@ -18,6 +18,7 @@ export { batchMatMul, setDefaultBatchMatMulPath, usesSplitPath } from './ops/bat
 export type { BatchMatMulOptions } from './ops/batchMatMul.js';
 export { stopGradient } from './ops/stopGradient.js';
 export { installKernels, uninstallKernels, kernelsInstalled, WASM_KERNEL_NAMES } from './kernels/index.js';
+export { flushSubnormalWeights, FLOAT32_MIN_NORMAL } from './kernels/denormals.js';
 
 // The HEM core (paper Sec. 3-4)
 export {

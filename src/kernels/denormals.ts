@@ -1,6 +1,6 @@
 /**
  * Subnormal floats on wasm. WebAssembly cannot set the CPU's flush-to-zero
- * mode, and a subnormal costs 5-100x per operation (bench/denormals.ts), so
+ * mode, and a subnormal costs up to ~190x per operation (bench/denormals.ts), so
  * hemnet's wasm training kernels store subnormal results as +0 where a
  * trained model grows them: the fused Adam step (adam.ts: weights whose only
  * gradient is the weight decay decay into that range) and the batch-norm
