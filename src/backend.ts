@@ -57,8 +57,7 @@ function nativeFlush(): ((mode: 1 | 0 | -1) => boolean) | null {
   return typeof flush === 'function' ? flush.bind(backend?.addon) : null;
 }
 
-/** What `setFlushDenormals` last asked for (undefined: the default, or `HEMNET_FLUSH_DENORMALS` in Node). */
-let flushRequested: boolean | undefined;
+// The setting lives in denormals.ts (on by default); the native addon reads the same variable when it loads.
 if (isNode && globalThis.process.env['HEMNET_FLUSH_DENORMALS'] === '0') setWasmDenormalFlush(false);
 
 /**
@@ -74,7 +73,6 @@ if (isNode && globalThis.process.env['HEMNET_FLUSH_DENORMALS'] === '0') setWasmD
  * (src/kernels/denormals.ts). Other backends are untouched.
  */
 export function setFlushDenormals(on: boolean): void {
-  flushRequested = on;
   setWasmDenormalFlush(on);
   nativeFlush()?.(on ? 1 : 0);
 }
@@ -158,7 +156,7 @@ async function activate(name: string, options: BackendOptions): Promise<boolean>
     return false;
   }
   installKernels(name);
-  if (name === 'native' && flushRequested !== undefined) nativeFlush()?.(flushRequested ? 1 : 0);
+  if (name === 'native') nativeFlush()?.(wasmFlushBelow() > 0 ? 1 : 0);
   return true;
 }
 

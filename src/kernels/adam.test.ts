@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { availableBackends, flushesDenormals, setBackend, setFlushDenormals } from '../backend.js';
 import { BN_MOVING_AVERAGE_KERNEL } from '../backends/native/batchNormTraining.js';
 import { ScheduledAdam } from '../train/optimizer.js';
+import { FLOAT32_MIN_NORMAL } from './denormals.js';
 
 /**
  * 4 Adam steps of a conv filter and a bias trained through a conv (the wasm
@@ -97,16 +98,16 @@ describe('setFlushDenormals: a weight or moving statistic decayed into the subno
           // No subnormal either way: wasm stores the result 1e-38 as +0; native's FTZ flushes the product
           // (current − batch)·decay = 1e-38 inside the update, which leaves the normal 2e-38.
           const first = Math.abs(flushed.moving[0] as number);
-          assert.ok(first === 0 || first >= 1.1754943508222875e-38, `moving mean not subnormal: ${first}`);
+          assert.ok(first === 0 || first >= FLOAT32_MIN_NORMAL, `moving mean not subnormal: ${first}`);
           assert.deepEqual(flushed.moving.slice(1), [1, 1.5, 1.5]);
         }
         assert.ok(Math.abs((flushed.w[1] as number) - (1 - 1e-3)) < 1e-6, `ordinary weight: ${flushed.w[1]}`);
         setFlushDenormals(false);
         assert.equal(flushesDenormals(), false);
         const kept = step();
-        assert.ok((kept.w[0] as number) > 0 && (kept.w[0] as number) < 1.1754943508222875e-38, `IEEE subnormal kept: ${kept.w[0]}`);
-        assert.ok((kept.m[3] as number) > 0 && (kept.m[3] as number) < 1.1754943508222875e-38, `subnormal moment kept: ${kept.m[3]}`);
-        assert.ok((kept.moving[0] as number) > 0 && (kept.moving[0] as number) < 1.1754943508222875e-38, `subnormal moving mean kept: ${kept.moving[0]}`);
+        assert.ok((kept.w[0] as number) > 0 && (kept.w[0] as number) < FLOAT32_MIN_NORMAL, `IEEE subnormal kept: ${kept.w[0]}`);
+        assert.ok((kept.m[3] as number) > 0 && (kept.m[3] as number) < FLOAT32_MIN_NORMAL, `subnormal moment kept: ${kept.m[3]}`);
+        assert.ok((kept.moving[0] as number) > 0 && (kept.moving[0] as number) < FLOAT32_MIN_NORMAL, `subnormal moving mean kept: ${kept.moving[0]}`);
         assert.deepEqual(kept.moving.slice(1), [1, 1.5, 1.5]);
       } finally {
         setFlushDenormals(initially);
