@@ -2,6 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
+import { simdGemm } from './batchMatMulSimd.js';
+import { memoryOf } from './wasmAssembly.js';
+import { asWasmBackend } from './wasmHeap.js';
 import { assertClose, randn } from '../../test/helpers.js';
 
 /** out[p, i, j] = Σ_k A[p, i, k] · B[p, k, j] in float64, with A, B read through the transpose flags. */
@@ -36,6 +39,27 @@ describe('BatchMatMul with transpose flags on wasm', () => {
         for (const transposeB of [false, true]) {
           const a = randn([...lead, ...(transposeA ? [k, m] : [m, k])], 1 + m);
           const b = randn([...lead, ...(transposeB ? [n, k] : [k, n])], 2 + n);
+          const product = tf.matMul(a, b, transposeA, transposeB);
+          assert.deepEqual(product.shape, [...lead, m, n]);
+          assertClose(product, reference(a, b, transposeA, transposeB), 1e-5, 1e-4, `[${lead}] ${m}x${k}x${n} tA=${transposeA} tB=${transposeB}`);
+          tf.dispose([a, b, product]);
+        }
+      }
+    }
+    assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+  });
+
+  it('runs batched products with a column count divisible by 4 in the SIMD block kernels (every edge block, rank 4, large and HEM-sized matrices), equal to the float64 product, without leaks', async () => {
+    await setBackend('wasm');
+    assert.notEqual(simdGemm(memoryOf(asWasmBackend(tf.backend(), 'test'))), null, 'WebAssembly SIMD kernels did not instantiate on the wasm backend');
+    const before = tf.memory().numTensors;
+    // m × k × n: 13 × 9 × 12 uses the 4×8, 4×4, 1×8 and 1×4 blocks; 3 × 5 × 4 only the 1×4 edge; 64 × 64 × 16 and 16 × 64 × 64 the HEM head's.
+    const cases: [number[], number, number, number][] = [[[4], 13, 9, 12], [[2, 3], 3, 5, 4], [[8], 64, 64, 16], [[8], 16, 64, 64], [[2], 260, 300, 72], [[3], 8, 1, 8]];
+    for (const [lead, m, k, n] of cases) {
+      for (const transposeA of [false, true]) {
+        for (const transposeB of [false, true]) {
+          const a = randn([...lead, ...(transposeA ? [k, m] : [m, k])], 3 + m);
+          const b = randn([...lead, ...(transposeB ? [n, k] : [k, n])], 4 + n);
           const product = tf.matMul(a, b, transposeA, transposeB);
           assert.deepEqual(product.shape, [...lead, m, n]);
           assertClose(product, reference(a, b, transposeA, transposeB), 1e-5, 1e-4, `[${lead}] ${m}x${k}x${n} tA=${transposeA} tB=${transposeB}`);

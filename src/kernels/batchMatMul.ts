@@ -1,15 +1,21 @@
 /**
- * `BatchMatMul` on wasm with transpose flags and a single matrix per
- * operand: the stock kernel leaves XNNPACK's fast path for any transpose
- * flag (a [64, 8]ᵀ · [64, 5632] product of the default model's training step
- * takes ~20× longer than the same product unflagged), so the flagged operand
- * is transposed on the heap (blocked JS loops) and the stock kernel runs
- * without flags. Batched products (the HEM head's [8, 64, 16] · [8, 16, 64])
- * are slow in the stock kernel for any flags (~0.3 GFLOP/s), so a batch of
- * at most 16 small matrices with the same leading dims runs as one fast rank-2 product
- * per matrix, each operand copied (or transposed) out of the heap first.
+ * `BatchMatMul` on wasm. The stock kernel leaves XNNPACK's fast path for any
+ * transpose flag (a [64, 8]ᵀ · [64, 5632] product of the default model's
+ * training step takes ~20× longer than the same product unflagged) and runs
+ * batched products (the HEM head's [8, 64, 64] · [8, 64, 16]) in a scalar
+ * loop (~0.3–2 GFLOP/s), so:
+ * - one matrix per operand: the flagged operand is transposed on the heap
+ *   (blocked JS loops) and the stock kernel runs without flags;
+ * - batched, same leading dims, under 2²² multiply-adds per matrix and a
+ *   column count divisible by 4: the WebAssembly SIMD block kernels of
+ *   batchMatMulSimd.ts (5–14× the stock kernel, about a rank-2 XNNPACK
+ *   product of the whole batch: bench/batched-matmul.ts);
+ * - batched, larger matrices: one XNNPACK product per matrix; also small
+ *   batches (≤ 16) of small matrices the SIMD kernels cannot take.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
+import { memoryOf } from './wasmAssembly.js';
 import { asWasmBackend, disposeAll, heapF32, offsetF32, transposeOnHeap, type WasmBackendLike } from './wasmHeap.js';
 
 const KERNEL = 'BatchMatMul';
@@ -45,6 +51,16 @@ const MAX_SPLIT_FLOATS = 1 << 16;
  */
 const MAX_SPLIT_BATCH = 16;
 
+/**
+ * Bound of the product per matrix (m·k·n) run in the SIMD block kernels
+ * (the same as the HEM ops' SPLIT_MIN_WORK, src/ops/batchMatMul.ts); from it on
+ * each matrix is one XNNPACK product (bench/batched-matmul.ts: at the
+ * paper's head size, 4225·512·64, XNNPACK wins; at attention-bench's,
+ * 256·128·32, the SIMD kernels match a rank-2 XNNPACK product of the whole
+ * batch).
+ */
+const SIMD_MAX_MULTIPLY_ADDS = 1 << 22;
+
 const singleMatrix = (t: tf.TensorInfo): boolean => t.shape.length >= 2 && t.shape.slice(0, -2).every((size) => size === 1);
 
 /** Wraps the stock wasm `BatchMatMul` kernel function. */
@@ -62,6 +78,16 @@ export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
       const ra = a.shape.length;
       const matrixFloats = Math.max((a.shape[ra - 2] as number) * (a.shape[ra - 1] as number), (b.shape[ra - 2] as number) * (b.shape[ra - 1] as number));
       const batch = lead.reduce((x, y) => x * y, 1);
+      if (sameLead && ra >= 3) {
+        const backend = asWasmBackend(args.backend, KERNEL);
+        const kernels = simdGemm(memoryOf(backend));
+        const n = (transposeB ? b.shape[ra - 2] : b.shape[ra - 1]) as number;
+        const k = (transposeA ? a.shape[ra - 2] : a.shape[ra - 1]) as number;
+        const m = (transposeA ? a.shape[ra - 1] : a.shape[ra - 2]) as number;
+        // Large matrices: one XNNPACK product per matrix (its operator creation is amortised there, its packed kernels beat ours).
+        if (m * k * n >= SIMD_MAX_MULTIPLY_ADDS) return splitBatch(backend, stock, a, b, transposeA, transposeB, attrs, args.backend);
+        if (kernels !== null && n % 4 === 0 && n > 0 && k > 0) return simdBatch(backend, kernels, a, b, transposeA, transposeB);
+      }
       if (!sameLead || ra < 3 || matrixFloats > MAX_SPLIT_FLOATS || batch > MAX_SPLIT_BATCH) return stock(args);
       return splitBatch(asWasmBackend(args.backend, KERNEL), stock, a, b, transposeA, transposeB, attrs, args.backend);
     }
@@ -76,6 +102,38 @@ export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
     disposeAll(backend, temporaries);
     return out;
   };
+}
+
+/**
+ * out[p] = A[p] · B[p] (through the flags) in the SIMD block kernels
+ * (batchMatMulSimd.ts): A is read through strides whatever its flag, a
+ * flagged B is transposed on the heap first (the kernels need its rows).
+ */
+function simdBatch(backend: WasmBackendLike, kernels: SimdGemm, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo {
+  const rank = a.shape.length;
+  const lead = a.shape.slice(0, -2);
+  const batch = lead.reduce((x, y) => x * y, 1);
+  const [ar, ac] = [a.shape[rank - 2] as number, a.shape[rank - 1] as number];
+  const [br, bc] = [b.shape[rank - 2] as number, b.shape[rank - 1] as number];
+  const [m, k] = transposeA ? [ac, ar] : [ar, ac];
+  const n = transposeB ? br : bc;
+  const out = backend.makeOutput([...lead, m, n], 'float32');
+  let bRows: tf.TensorInfo = b;
+  if (transposeB) {
+    bRows = backend.makeOutput([...lead, k, n], 'float32');
+    const heap = heapF32(backend);
+    const from = offsetF32(backend, b);
+    const to = offsetF32(backend, bRows);
+    for (let p = 0; p < batch; p++) transposeOnHeap(heap, from + p * br * bc, br, bc, to + p * k * n);
+  }
+  // Byte addresses, read after every allocation (an allocation may grow the heap; offsets stay valid).
+  const aAt = 4 * offsetF32(backend, a);
+  const bAt = 4 * offsetF32(backend, bRows);
+  const cAt = 4 * offsetF32(backend, out);
+  const [aRow, aK] = transposeA ? [4, 4 * m] : [4 * k, 4];
+  for (let p = 0; p < batch; p++) gemmOnMemory(kernels, aAt + 4 * p * ar * ac, aRow, aK, bAt + 4 * p * k * n, cAt + 4 * p * m * n, m, k, n);
+  if (transposeB) disposeAll(backend, [bRows]);
+  return out;
 }
 
 /** out[p] = A[p] · B[p] (through the flags), one rank-2 stock product per matrix. */

@@ -38,6 +38,9 @@ export const I32_EQ = 0x46;
 export const I32_GE_U = 0x4f;
 export const I32_ADD = 0x6a;
 export const I32_SHL = 0x74;
+export const I32_SUB = 0x6b;
+export const I32_MUL = 0x6c;
+export const I32_EQZ = 0x45;
 export const SELECT = 0x1b;
 export const BLOCK = 0x02;
 export const LOOP = 0x03;
@@ -52,6 +55,10 @@ export const V128 = 0x7b;
 export const load = (offset = 0): number[] => [0xfd, 0x00, 0x02, ...uleb(offset)];
 export const store = (offset = 0): number[] => [0xfd, 0x0b, 0x02, ...uleb(offset)];
 export const F32X4_SPLAT = [0xfd, 0x13];
+/** f32.load, align 4, at a constant byte offset. */
+export const loadF32 = (offset = 0): number[] => [0x2a, 0x02, ...uleb(offset)];
+/** v128.const with all 16 bytes 0 (four +0.0f lanes). */
+export const V128_ZERO = [0xfd, 0x0c, ...Array<number>(16).fill(0)];
 export const F32X4_SQRT = [0xfd, 0xe3, 0x01];
 export const F32X4_ABS = [0xfd, 0xe0, 0x01];
 /** Lane-wise a < b: all ones where true. */

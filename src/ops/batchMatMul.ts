@@ -115,13 +115,15 @@ function splitOp(transposeA: boolean, transposeB: boolean): (a: tf.Tensor3D, b: 
 
 /**
  * Below this many multiply-adds per batch item, `'auto'` keeps the stock
- * batched matMul even on wasm: at the default model's head size (N = 64,
- * C = 64, K = 16, B = 8) the per-item rank-2 products cost more in dispatch
- * than they save (HEM fwd+bwd 48–64 ms stock vs 63–210 ms split, measured
- * with bench/scratch-style timing under load), while at the paper's size
- * (138 M per item) the split path is ~10× faster.
+ * batched matMul even on wasm, where hemnet's BatchMatMul kernel runs such
+ * products in WebAssembly SIMD (src/kernels/batchMatMulSimd.ts, below the
+ * same bound): HEM T = 3 forward + backward at the attention-bench size
+ * (B 8, N 256, C 128, K 32, 2²⁰ per item) took 37.9 ms batched against
+ * 96.8 ms split per item (bench/batched-matmul.ts and the HEM unroll, one
+ * run under load), while at the paper's size (138 M per item) the split
+ * path was faster (2.90 s against 3.40 s).
  */
-export const SPLIT_MIN_WORK = 1 << 20;
+export const SPLIT_MIN_WORK = 1 << 22;
 
 /**
  * True when products run as split rank-2 products (wasm by default); with
