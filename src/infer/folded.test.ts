@@ -117,6 +117,47 @@ describe('foldInference: batch norms folded into the convolutions (Eq. W\' = s·
     model.dispose();
   });
 
+  it('wasm: 3×3 stride-1 units from 32 input channels (dilated ones too) run as Winograd convolutions, with the logits of winograd: false; the option is checked', async () => {
+    await useBackend('wasm');
+    const { model } = buildSegmentationModel({ head: 'hem', seed: 3 });
+    randomizeBatchNorms(model, 4);
+    const x = tf.randomNormal([2, 64, 64, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const winograd = foldInference(model);
+    const direct = foldInference(model, { winograd: false });
+    const kernelsOf = async (f: () => void): Promise<string[]> => (await tf.profile(f)).kernels.map((k) => k.name).filter((n) => !n.endsWith('__op'));
+    tf.tidy(() => void winograd.logits(x)); // folds (and transforms) the weights
+    tf.tidy(() => void direct.logits(x));
+    const before = tf.memory().numTensors;
+    const withWinograd = await kernelsOf(() => tf.tidy(() => void winograd.logits(x)));
+    const without = await kernelsOf(() => tf.tidy(() => void direct.logits(x)));
+    // From the layers: 3×3, stride 1, 'same', dilation d with maps multiples of 2d, channels multiples of 4 and ≥ 32 input channels.
+    const eligible = model.layers.filter((layer) => {
+      if (layer.getClassName() !== 'Conv2D') return false;
+      const config = layer.getConfig();
+      const [, H, W, C] = (layer.input as tf.SymbolicTensor).shape as [null, number, number, number];
+      const d = (config['dilationRate'] as number[])[0] as number;
+      const filters = config['filters'] as number;
+      return JSON.stringify(config['kernelSize']) === '[3,3]' && JSON.stringify(config['strides']) === '[1,1]' && config['padding'] === 'same' &&
+        H % (2 * d) === 0 && W % (2 * d) === 0 && C % 4 === 0 && filters % 4 === 0 && C >= 32;
+    }).length;
+    const count = (list: string[], name: string) => list.filter((n) => n === name).length;
+    assert.ok(eligible >= 5, `the default model has ${eligible} eligible units`);
+    assert.ok(model.layers.some((l) => l.getClassName() === 'Conv2D' && (l.getConfig()['dilationRate'] as number[])[0] === 2), 'the default model has dilated 3×3 convs');
+    assert.equal(count(withWinograd, 'HemnetWinogradConv2D'), eligible);
+    assert.equal(count(without, 'HemnetWinogradConv2D'), 0);
+    assert.equal(count(withWinograd, 'FusedConv2D'), count(without, 'FusedConv2D') - eligible);
+    const a = tf.tidy(() => winograd.logits(x));
+    const b = tf.tidy(() => direct.logits(x));
+    assert.ok(relativeError(a.dataSync(), b.dataSync()) < 1e-5, `relative error ${relativeError(a.dataSync(), b.dataSync())}`);
+    tf.dispose([a, b]);
+    assert.equal(tf.memory().numTensors, before, 'repeated calls leak nothing');
+    winograd.dispose();
+    direct.dispose();
+    assert.throws(() => foldInference(model, { winograd: 'yes' as unknown as boolean }), /foldInference: 'winograd' must be a boolean, received yes/);
+    x.dispose();
+    model.dispose();
+  });
+
   it('follows weight changes: after setWeights the next call folds again; repeated calls leak nothing', async () => {
     await useBackend('wasm');
     const { model } = buildSegmentationModel({ head: 'hem', width: 8, channels: 16, midChannels: 16, hem: { numBases: 4 }, inputSize: [16, 16], seed: 2 });

@@ -23,6 +23,7 @@
  * buffer instead, so the change is still seen.)
  */
 import * as tf from '@tensorflow/tfjs';
+import { winogradConv2d, winogradConvApplies, winogradConvAvailable, winogradFilters } from '../ops/winograd.js';
 
 const FN = 'foldInference';
 
@@ -31,7 +32,28 @@ type Kwargs = Record<string, unknown>;
 interface Folded {
   filter: tf.Tensor4D;
   bias: tf.Tensor1D | null;
+  /** The filter's 16 Winograd transforms (src/ops/winograd.ts) where the unit can run as one, else null. */
+  winograd: tf.Tensor2D[] | null;
 }
+
+/** Options of `foldInference`. */
+export interface FoldOptions {
+  /**
+   * Run the 3×3 stride-1 units as Winograd F(2×2, 3×3) convolutions where
+   * the backend has the kernel (wasm with SIMD) and it is faster (from 32
+   * input channels: bench/winograd.ts).
+   * Default true; false keeps every unit a `tf.fused.conv2d`.
+   */
+  winograd?: boolean;
+}
+
+/**
+ * Where Winograd beats the direct convolution on wasm (bench/winograd.ts,
+ * 3×3 layers at batch 8, docs/performance.md): from 32 input channels at
+ * every map size measured (8 × 8 to 128 × 128: 1.1–1.9×); with 16 channels
+ * it ties (0.97–1.12×), so those units stay direct.
+ */
+const WINOGRAD_MIN_CHANNELS = 32;
 
 /** A conv (→ BN) (→ ReLU) unit run as one fused convolution. */
 interface ConvStep {
@@ -160,11 +182,11 @@ function presentWeights(weights: SourceWeights): tf.Tensor[] {
 function fold(step: ConvStep, weights: SourceWeights): Folded {
   const { kernel, bias: convBias, bn: norm } = weights;
   const bn = step.bn;
-  if (bn === null || norm === null) return { filter: tf.clone(kernel), bias: convBias === null ? null : tf.clone(convBias) };
+  if (bn === null || norm === null) return { filter: tf.clone(kernel), bias: convBias === null ? null : tf.clone(convBias), winograd: null };
   const epsilon = bn.getConfig()['epsilon'];
   if (typeof epsilon !== 'number') throw new Error(`${FN}: batch norm '${bn.name}' has no epsilon`);
   const { gamma, beta, mean, variance } = norm;
-  return tf.tidy(() => {
+  const { filter, bias } = tf.tidy(() => {
     // s = γ / √(v + ε); W' = s·W; b' = β + s·(b − m)
     const rstd: tf.Tensor1D = tf.rsqrt(tf.add<tf.Tensor1D>(variance, epsilon));
     const s: tf.Tensor1D = gamma === null ? rstd : tf.mul(gamma, rstd);
@@ -174,6 +196,7 @@ function fold(step: ConvStep, weights: SourceWeights): Folded {
     const bias: tf.Tensor1D = beta === null ? scaled : tf.add<tf.Tensor1D>(scaled, beta);
     return { filter, bias };
   });
+  return { filter, bias, winograd: null };
 }
 
 /**
@@ -195,7 +218,11 @@ export class FoldedInference {
     return this.disposed;
   }
 
-  constructor(readonly model: tf.LayersModel) {
+  private readonly winograd: boolean;
+
+  constructor(readonly model: tf.LayersModel, options: FoldOptions = {}) {
+    if (options.winograd !== undefined && typeof options.winograd !== 'boolean') throw new Error(`${FN}: 'winograd' must be a boolean, received ${String(options.winograd)}`);
+    this.winograd = options.winograd ?? true;
     const input = model.inputs[0];
     const output = model.outputs[0];
     if (model.inputs.length !== 1 || input === undefined || output === undefined) {
@@ -225,13 +252,16 @@ export class FoldedInference {
       const folded = fold(step, current);
       tf.keep(folded.filter);
       if (folded.bias !== null) tf.keep(folded.bias);
+      if (this.winograd && winogradConvAvailable() && winogradConvApplies([1, 2 * step.dilations[0], 2 * step.dilations[0], folded.filter.shape[2]], folded.filter.shape, step.strides, step.dilations, padOf(step))) {
+        folded.winograd = winogradFilters(folded.filter).map((u) => tf.keep(u));
+      }
       step.folded = folded;
       step.sources = present.map((t) => tf.keep(tf.clone(t)));
     }
   }
 
   private release(step: ConvStep): void {
-    if (step.folded !== null) tf.dispose([step.folded.filter, ...(step.folded.bias !== null ? [step.folded.bias] : [])]);
+    if (step.folded !== null) tf.dispose([step.folded.filter, ...(step.folded.bias !== null ? [step.folded.bias] : []), ...(step.folded.winograd ?? [])]);
     tf.dispose(step.sources);
     step.folded = null;
     step.sources = [];
@@ -281,8 +311,12 @@ export class FoldedInference {
 
   private runConv(step: ConvStep, x: tf.Tensor4D): tf.Tensor4D {
     const folded = step.folded as Folded;
-    const pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding =
-      step.pad === null ? step.padding : [[0, 0], step.pad[0], step.pad[1], [0, 0]];
+    const padding = padOf(step);
+    const [, H, W, C] = x.shape;
+    if (folded.winograd !== null && C >= WINOGRAD_MIN_CHANNELS && winogradConvAvailable() && winogradConvApplies(x.shape, folded.filter.shape, step.strides, step.dilations, padding)) {
+      return winogradConv2d(x, folded.winograd, folded.bias, step.relu, step.dilations[0]);
+    }
+    const pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding = padding === 'same' || padding === 'valid' ? padding : [[0, 0], padding[0], padding[1], [0, 0]];
     return tf.fused.conv2d({
       x,
       filter: folded.filter,
@@ -300,6 +334,11 @@ export class FoldedInference {
     for (const step of this.steps) if (step.kind === 'conv') this.release(step);
     this.disposed = true;
   }
+}
+
+/** A unit's padding: 'same' / 'valid', or the explicit [top, bottom], [left, right] folded in from a ZeroPadding2D. */
+function padOf(step: ConvStep): 'same' | 'valid' | [[number, number], [number, number]] {
+  return step.pad === null ? step.padding : step.pad;
 }
 
 /** The steps that compute `output` from `input`, in an order where every step's inputs come first. */
@@ -461,7 +500,7 @@ export function releaseFoldedInference(model: tf.LayersModel): void {
  * with the same main output as `model.execute` / `model.apply(x, {training:
  * false})` up to float32 rounding. The caller disposes the result.
  */
-export function foldInference(model: tf.LayersModel): FoldedInference {
+export function foldInference(model: tf.LayersModel, options: FoldOptions = {}): FoldedInference {
   if (!(model instanceof tf.LayersModel)) throw new Error(`${FN}: 'model' must be a tf.LayersModel, received ${typeof model}`);
-  return new FoldedInference(model);
+  return new FoldedInference(model, options);
 }

@@ -12,7 +12,9 @@
  * - `Conv2DBackpropFilter` (missing in tfjs 4.22) via im2col + fast rank-2 matMul;
  * - `Conv2DBackpropInput` replaced by a forward XNNPACK convolution;
  * - `Identity` sharing the data instead of copying it (`identity.ts`);
- * - `BatchMatMul` with transpose flags on one matrix: operand transposed on the heap, stock fast path (`batchMatMul.ts`);
+ * - `BatchMatMul` with transpose flags on one matrix: operand transposed on the heap, stock fast path; batched
+ *   products in WebAssembly SIMD block kernels (`batchMatMul.ts`, `batchMatMulSimd.ts`);
+ * - `HemnetWinogradConv2D`, a 3×3 stride-1 conv as Winograd F(2×2, 3×3) for inference (`winogradConv.ts`, src/ops/winograd.ts);
  * - `HemnetBatchNormSums`, the batch-norm gradient's two per-channel sums in one pass (`batchNormSums.ts`);
  * - `HemnetBroadcastTo`, broadcasting by block copies on the heap, for the `Mean`/`Sum` gradients (`broadcast.ts`);
  * - the native backend's training-step fusions in JS on the heap (`fusedTraining.ts`): batch norm in
@@ -41,6 +43,7 @@ import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL, 
 import { installSharedSaves, uninstallSharedSaves } from '../backends/native/sharedSaves.js';
 import { SUM_OF_SQUARES_KERNEL, sumOfSquaresGradConfig } from '../backends/native/sumOfSquares.js';
 import { installDilatedConvLayers } from './layersDilatedConv.js';
+import { WINOGRAD_CONV_KERNEL, winogradConvWasm } from './winogradConv.js';
 
 export { conv2dInputGradByConv, conv2dFilterGradByConv } from './conv2dGrad.js';
 
@@ -56,6 +59,7 @@ export const WASM_KERNEL_NAMES = [
   'HemnetBatchNormTrainingGrad',
   'HemnetBatchNormMovingAverage',
   'HemnetSumOfSquares',
+  'HemnetWinogradConv2D',
   'MaxPoolGrad',
   'AvgPoolGrad',
 ] as const;
@@ -96,6 +100,7 @@ function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number], stock: tf.KernelCo
   if (kernelName === 'Identity') return identityWasm(stock?.kernelFunc);
   if (kernelName === BATCH_NORM_SUMS) return batchNormSumsWasm as unknown as tf.KernelFunc;
   if (kernelName === BROADCAST_TO) return broadcastToWasm as unknown as tf.KernelFunc;
+  if (kernelName === WINOGRAD_CONV_KERNEL) return winogradConvWasm as unknown as tf.KernelFunc;
   const fused = FUSED_TRAINING.get(kernelName);
   if (fused !== undefined) return fused;
   if (kernelName === 'MaxPoolGrad' || kernelName === 'AvgPoolGrad') return poolGradWasm(kernelName, stock?.kernelFunc);

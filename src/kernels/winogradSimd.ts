@@ -1,0 +1,176 @@
+/**
+ * The input and output transforms of Winograd's F(2×2, 3×3) convolution
+ * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016)
+ * in WebAssembly SIMD over the wasm backend's memory, 4 channels per lane,
+ * for NHWC data. One call handles one row of 2×2 output tiles. With
+ * dilation d a tile's outputs and its patch's inputs are d pixels apart
+ * (the dilated convolution is the undilated one on each of the d × d
+ * interleaved sub-maps).
+ *
+ * Input transform, per 4×4 input patch d (rows i, columns j, from a padded
+ * input): V = Bᵀ·d·B with
+ *   Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]],
+ * written to 16 matrices V_ξ (ξ = 4i + j), each [tiles, C].
+ * Output transform, per tile of the 16 products M_ξ = V_ξ·U_ξ ([tiles, Co]):
+ * Y = Aᵀ·M·A + bias (then max(·, 0) when `relu` ≠ 0) with
+ *   Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]],
+ * the 2×2 outputs written to NHWC at their pixels.
+ * Only additions and subtractions: the transforms are exact up to float32
+ * rounding of each sum.
+ */
+import {
+  BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_EQ, I32_GE_U, LOOP, SET, V128, V128_ZERO, VOID,
+  assembleModule, createModuleCache, instantiateOnMemory, load, store, type AssembledFunction,
+} from './wasmAssembly.js';
+
+/** f32x4.pmax(a, b) = a < b ? b : a; with a = 0: max(y, 0), 0 for NaN. */
+const F32X4_PMAX = [0xfd, 0xeb, 0x01];
+const IF = 0x04;
+
+/**
+ * inputRow(src, rowStride, colStride, pixelStride, skip, end, v0 … v15):
+ * for one row of tiles (2·dilation pixels apart), src is the padded input's
+ * address of the first tile's patch (its top-left pixel, channel 0);
+ * rowStride / colStride the bytes between the patch's rows / columns
+ * (dilation · bytes per padded row / per pixel); pixelStride = 4·C; skip =
+ * (2·dilation − 1)·pixelStride; end = tiles·4·C; v0 … v15 the byte
+ * addresses of the row's first tile in each V_ξ.
+ */
+export type WinogradInputRow = (src: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, ...v: number[]) => void;
+/**
+ * outputRow(dst, rowStride, colStride, pixelStride, skip, end, bias, relu,
+ * m0 … m15): dst is the output's address of the first tile's top-left
+ * pixel; rowStride / colStride the bytes between a tile's two output rows /
+ * columns (dilation · bytes per output row / per pixel); pixelStride =
+ * 4·Co; skip as for inputRow; end = tiles·4·Co; bias the address of Co
+ * floats; m0 … m15 the byte addresses of the row's first tile in each M_ξ.
+ */
+export type WinogradOutputRow = (dst: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, bias: number, relu: number, ...m: number[]) => void;
+
+export interface SimdWinograd {
+  inputRow: WinogradInputRow;
+  outputRow: WinogradOutputRow;
+}
+
+/**
+ * Loop over o = 0, 16, …, end − 16 (the V/M offset), with ch the channel
+ * byte offset wrapping at the pixel stride, and px the offset of the tile's
+ * pixel: +16 per step, +skip more when ch wraps (tiles are 2·dilation
+ * pixels apart: skip = (2·dilation − 1)·pixelStride). `body` sees the local
+ * indices.
+ */
+function tileLoop(endParam: number, pixelStrideParam: number, skipParam: number, O: number, CH: number, PX: number, body: number[]): number[] {
+  return [
+    I32_CONST, 0, SET, O,
+    I32_CONST, 0, SET, CH,
+    I32_CONST, 0, SET, PX,
+    BLOCK, VOID, LOOP, VOID,
+    GET, O, GET, endParam, I32_GE_U, BR_IF, 1,
+    ...body,
+    GET, O, I32_CONST, 16, I32_ADD, SET, O,
+    GET, PX, I32_CONST, 16, I32_ADD, SET, PX,
+    GET, CH, I32_CONST, 16, I32_ADD, SET, CH,
+    GET, CH, GET, pixelStrideParam, I32_EQ,
+    IF, VOID,
+    I32_CONST, 0, SET, CH,
+    GET, PX, GET, skipParam, I32_ADD, SET, PX,
+    END,
+    BR, 0, END, END,
+  ];
+}
+
+function inputRow(): AssembledFunction {
+  // params: 0 src, 1 rowStride, 2 colStride, 3 pixelStride, 4 skip, 5 end, 6..21 v0..v15
+  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, V0 = 6;
+  const O = 22, CH = 23, PX = 24, R = 25; // R: address of the patch's row i
+  const D = 26; // 16 v128: d[i][j]
+  const T = D + 16; // 16 v128: t = Bᵀ·d
+  const loads: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    loads.push(...(i === 0 ? [GET, SRC, GET, PX, I32_ADD, SET, R] : [GET, R, GET, ROW, I32_ADD, SET, R]));
+    for (let j = 0; j < 4; j++) {
+      // d[i][j] at R + j·colStride
+      loads.push(GET, R, ...Array.from({ length: j }, () => [GET, COLS, I32_ADD]).flat(), ...load(), SET, D + 4 * i + j);
+    }
+  }
+  const d = (i: number, j: number) => D + 4 * i + j;
+  const t = (i: number, j: number) => T + 4 * i + j;
+  const rows: number[] = [];
+  for (let j = 0; j < 4; j++) {
+    rows.push(GET, d(0, j), GET, d(2, j), ...F32X4_SUB, SET, t(0, j));
+    rows.push(GET, d(1, j), GET, d(2, j), ...F32X4_ADD, SET, t(1, j));
+    rows.push(GET, d(2, j), GET, d(1, j), ...F32X4_SUB, SET, t(2, j));
+    rows.push(GET, d(1, j), GET, d(3, j), ...F32X4_SUB, SET, t(3, j));
+  }
+  const stores: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const value = [
+      [GET, t(i, 0), GET, t(i, 2), ...F32X4_SUB],
+      [GET, t(i, 1), GET, t(i, 2), ...F32X4_ADD],
+      [GET, t(i, 2), GET, t(i, 1), ...F32X4_SUB],
+      [GET, t(i, 1), GET, t(i, 3), ...F32X4_SUB],
+    ];
+    for (let j = 0; j < 4; j++) stores.push(GET, V0 + 4 * i + j, GET, O, I32_ADD, ...(value[j] as number[]), ...store());
+  }
+  return {
+    exportName: 'inputRow',
+    params: Array<number>(22).fill(I32),
+    results: [],
+    locals: [[4, I32], [32, V128]],
+    code: tileLoop(ENDP, PIX, SKIP, O, CH, PX, [...loads, ...rows, ...stores]),
+  };
+}
+
+function outputRow(): AssembledFunction {
+  // params: 0 dst, 1 rowStride, 2 colStride, 3 pixelStride, 4 skip, 5 end, 6 bias, 7 relu, 8..23 m0..m15
+  const DST = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, BIAS = 6, RELU = 7, M0 = 8;
+  const O = 24, CH = 25, PX = 26, A = 27; // A: output address scratch
+  const MV = 28; // 16 v128: m[i][j]
+  const S = MV + 16; // 8 v128: s = Aᵀ·m (2 rows × 4)
+  const Y = S + 8; // 4 v128: y (2 × 2)
+  const BV = Y + 4; // bias vector
+  const ZERO = BV + 1;
+  const m = (i: number, j: number) => MV + 4 * i + j;
+  const s = (i: number, j: number) => S + 4 * i + j;
+  const body: number[] = [];
+  for (let k = 0; k < 16; k++) body.push(GET, M0 + k, GET, O, I32_ADD, ...load(), SET, MV + k);
+  for (let j = 0; j < 4; j++) {
+    body.push(GET, m(0, j), GET, m(1, j), ...F32X4_ADD, GET, m(2, j), ...F32X4_ADD, SET, s(0, j));
+    body.push(GET, m(1, j), GET, m(2, j), ...F32X4_SUB, GET, m(3, j), ...F32X4_SUB, SET, s(1, j));
+  }
+  body.push(GET, BIAS, GET, CH, I32_ADD, ...load(), SET, BV);
+  for (let i = 0; i < 2; i++) {
+    body.push(GET, s(i, 0), GET, s(i, 1), ...F32X4_ADD, GET, s(i, 2), ...F32X4_ADD, GET, BV, ...F32X4_ADD, SET, Y + 2 * i);
+    body.push(GET, s(i, 1), GET, s(i, 2), ...F32X4_SUB, GET, s(i, 3), ...F32X4_SUB, GET, BV, ...F32X4_ADD, SET, Y + 2 * i + 1);
+  }
+  body.push(GET, RELU, IF, VOID);
+  for (let k = 0; k < 4; k++) body.push(GET, ZERO, GET, Y + k, ...F32X4_PMAX, SET, Y + k);
+  body.push(END);
+  // y[a][b] at dst + px + a·rowStride + b·colStride
+  body.push(GET, DST, GET, PX, I32_ADD, SET, A);
+  body.push(GET, A, GET, Y, ...store());
+  body.push(GET, A, GET, COLS, I32_ADD, GET, Y + 1, ...store());
+  body.push(GET, A, GET, ROW, I32_ADD, SET, A);
+  body.push(GET, A, GET, Y + 2, ...store());
+  body.push(GET, A, GET, COLS, I32_ADD, GET, Y + 3, ...store());
+  return {
+    exportName: 'outputRow',
+    params: Array<number>(24).fill(I32),
+    results: [],
+    locals: [[4, I32], [30, V128]],
+    code: [...V128_ZERO, SET, ZERO, ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+  };
+}
+
+/** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
+export function simdWinogradModule(shared = false): Uint8Array<ArrayBuffer> {
+  return assembleModule([inputRow(), outputRow()], shared);
+}
+
+const cache = createModuleCache();
+
+/** The transforms bound to `memory`, or null where WebAssembly SIMD (or instantiation) is unavailable. */
+export function simdWinograd(memory: WebAssembly.Memory | undefined): SimdWinograd | null {
+  const exports = instantiateOnMemory(memory, simdWinogradModule, cache);
+  return exports === null ? null : (exports as unknown as SimdWinograd);
+}
