@@ -16,6 +16,7 @@ export { setBackend, backendInfo, availableBackends, parseBackendName, BACKEND_N
 export type { BackendName, BackendInfo, BackendOptions } from './backend.js';
 export { batchMatMul, setDefaultBatchMatMulPath, usesSplitPath } from './ops/batchMatMul.js';
 export type { BatchMatMulOptions } from './ops/batchMatMul.js';
+export { winogradConv2d, winogradConvApplies, winogradConvAvailable, winogradFilters } from './ops/winograd.js';
 export { stopGradient } from './ops/stopGradient.js';
 export { installKernels, uninstallKernels, kernelsInstalled, WASM_KERNEL_NAMES } from './kernels/index.js';
 export { flushSubnormalWeights, FLOAT32_MIN_NORMAL } from './kernels/denormals.js';
@@ -53,7 +54,7 @@ export * from './train/index.js';
 export { inferProbabilities, resolveInference, slidingWindows, modelInputSize, INFERENCE_MODES } from './infer/inference.js';
 export type { InferenceMode, InferenceOptions, InferenceTarget, ResolvedInference } from './infer/inference.js';
 export { foldInference, FoldedInference, sharedFoldedInference, releaseFoldedInference } from './infer/folded.js';
-export type { FoldSummary } from './infer/folded.js';
+export type { FoldOptions, FoldSummary } from './infer/folded.js';
 export {
   segment,
   segmentSync,
