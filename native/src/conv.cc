@@ -6,7 +6,9 @@
 #include <dnnl.hpp>
 #include <memory>
 #include <mutex>
+#include <algorithm>
 #include <unordered_map>
+#include <vector>
 
 namespace hemnet {
 namespace {
@@ -143,6 +145,25 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     size_t x = size_t(g.N) * g.H * g.W * g.Ci, y = size_t(g.N) * g.Ho * g.Wo * g.Co, w = size_t(g.KH) * g.KW * g.Ci * g.Co;
     size_t ea = kind == kBackwardData ? y : x, eb = kind == kBackwardWeights ? y : w, eo = kind == kForward ? y : kind == kBackwardData ? x : w;
     check(la == ea && lb == eb && lo == eo, "conv2d: buffer sizes do not match the geometry");
+    // The filter gradient of a strided 1×1 convolution without padding is the
+    // unit-stride one of the subsampled input: oneDNN's strided 1×1 filter
+    // gradient (its reduce-to-unit-stride path) wrote past its buffers on an
+    // AMD EPYC (glibc heap corruption in the op suite), so the input is
+    // subsampled here and the unit-stride primitive runs.
+    std::vector<float> subsampled;
+    if (kind == kBackwardWeights && g.KH == 1 && g.KW == 1 && (g.sh > 1 || g.sw > 1) && g.pt == 0 && g.pl == 0) {
+      subsampled.resize(size_t(g.N) * g.Ho * g.Wo * g.Ci);
+      for (int n = 0; n < g.N; n++)
+        for (int i = 0; i < g.Ho; i++)
+          for (int j = 0; j < g.Wo; j++)
+            std::copy_n(a + ((size_t(n) * g.H + size_t(i) * g.sh) * g.W + size_t(j) * g.sw) * g.Ci, g.Ci,
+                        subsampled.data() + ((size_t(n) * g.Ho + i) * g.Wo + j) * g.Ci);
+      a = subsampled.data();
+      g.H = g.Ho;
+      g.W = g.Wo;
+      g.sh = g.sw = 1;
+      g.pb = g.pr = 0;
+    }
     // Small convolutions run on the calling thread alone (threadsFor, common.h).
     const int threads = threadsFor(macsOf(g));
     OmpThreads scope(threads);

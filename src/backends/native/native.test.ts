@@ -81,6 +81,9 @@ const CASES: Case[] = [
   { name: 'conv2d 3×3 same', inputs: [[2, 7, 7, 5], [3, 3, 5, 6]], op: conv(1, 'same', 1) },
   { name: 'conv2d 3×3 stride 2 same', inputs: [[2, 8, 8, 4], [3, 3, 4, 5]], op: conv(2, 'same', 1) },
   { name: 'conv2d 1×1 stride 2 valid', inputs: [[2, 8, 8, 4], [1, 1, 4, 8]], op: conv(2, 'valid', 1) },
+  // Native: the filter gradient of a strided 1×1 conv runs on the subsampled input (conv.cc).
+  { name: 'conv2d 1×1 stride 2 same, odd map', inputs: [[2, 7, 7, 4], [1, 1, 4, 8]], op: conv(2, 'same', 1) },
+  { name: 'conv2d 1×1 strides [2, 1] valid', inputs: [[1, 6, 5, 3], [1, 1, 3, 5]], op: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, [2, 1], 'valid') },
   { name: 'conv2d 3×3 dilation 2 same', inputs: [[2, 9, 9, 3], [3, 3, 3, 4]], op: conv(1, 'same', 2) },
   { name: 'conv2d 5×5 valid', inputs: [[1, 9, 8, 2], [5, 5, 2, 3]], op: conv(1, 'valid', 1) },
   {
