@@ -30,22 +30,27 @@ function reference(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: 
   return out;
 }
 
+/** tf.matMul against the float64 product for every flag pair of each [lead dims, m, k, n]. */
+function checkProducts(cases: [number[], number, number, number][], seed: number): void {
+  for (const [lead, m, k, n] of cases) {
+    for (const transposeA of [false, true]) {
+      for (const transposeB of [false, true]) {
+        const a = randn([...lead, ...(transposeA ? [k, m] : [m, k])], seed + m);
+        const b = randn([...lead, ...(transposeB ? [n, k] : [k, n])], seed + 1 + n);
+        const product = tf.matMul(a, b, transposeA, transposeB);
+        assert.deepEqual(product.shape, [...lead, m, n]);
+        assertClose(product, reference(a, b, transposeA, transposeB), 1e-5, 1e-4, `[${lead}] ${m}x${k}x${n} tA=${transposeA} tB=${transposeB}`);
+        tf.dispose([a, b, product]);
+      }
+    }
+  }
+}
+
 describe('BatchMatMul with transpose flags on wasm', () => {
   it('equals the float64 product for every flag pair, rank 2, rank 3 with batch 1, batches split per matrix, and batches left to the stock kernel (20 matrices; matrices over 2¹⁶ floats), without leaks', async () => {
     await setBackend('wasm');
     const before = tf.memory().numTensors;
-    for (const [lead, m, k, n] of [[[], 37, 45, 70], [[1], 9, 64, 33], [[3], 5, 7, 6], [[20], 4, 5, 6], [[2], 300, 300, 2]] as [number[], number, number, number][]) {
-      for (const transposeA of [false, true]) {
-        for (const transposeB of [false, true]) {
-          const a = randn([...lead, ...(transposeA ? [k, m] : [m, k])], 1 + m);
-          const b = randn([...lead, ...(transposeB ? [n, k] : [k, n])], 2 + n);
-          const product = tf.matMul(a, b, transposeA, transposeB);
-          assert.deepEqual(product.shape, [...lead, m, n]);
-          assertClose(product, reference(a, b, transposeA, transposeB), 1e-5, 1e-4, `[${lead}] ${m}x${k}x${n} tA=${transposeA} tB=${transposeB}`);
-          tf.dispose([a, b, product]);
-        }
-      }
-    }
+    checkProducts([[[], 37, 45, 70], [[1], 9, 64, 33], [[3], 5, 7, 6], [[20], 4, 5, 6], [[2], 300, 300, 2]], 1);
     assert.equal(tf.memory().numTensors, before, 'leaked tensors');
   });
 
@@ -55,18 +60,7 @@ describe('BatchMatMul with transpose flags on wasm', () => {
     const before = tf.memory().numTensors;
     // m × k × n: 13 × 9 × 12 uses the 4×8, 4×4, 1×8 and 1×4 blocks; 3 × 5 × 4 only the 1×4 edge; 64 × 64 × 16 and 16 × 64 × 64 the HEM head's.
     const cases: [number[], number, number, number][] = [[[4], 13, 9, 12], [[2, 3], 3, 5, 4], [[8], 64, 64, 16], [[8], 16, 64, 64], [[2], 260, 300, 72], [[3], 8, 1, 8]];
-    for (const [lead, m, k, n] of cases) {
-      for (const transposeA of [false, true]) {
-        for (const transposeB of [false, true]) {
-          const a = randn([...lead, ...(transposeA ? [k, m] : [m, k])], 3 + m);
-          const b = randn([...lead, ...(transposeB ? [n, k] : [k, n])], 4 + n);
-          const product = tf.matMul(a, b, transposeA, transposeB);
-          assert.deepEqual(product.shape, [...lead, m, n]);
-          assertClose(product, reference(a, b, transposeA, transposeB), 1e-5, 1e-4, `[${lead}] ${m}x${k}x${n} tA=${transposeA} tB=${transposeB}`);
-          tf.dispose([a, b, product]);
-        }
-      }
-    }
+    checkProducts(cases, 3);
     assert.equal(tf.memory().numTensors, before, 'leaked tensors');
   });
 });
