@@ -16,6 +16,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
 import { memoryOf } from './wasmAssembly.js';
+import { SPLIT_MIN_WORK } from '../ops/batchMatMul.js';
 import { asWasmBackend, disposeAll, heapF32, offsetF32, transposeOnHeap, type WasmBackendLike } from './wasmHeap.js';
 
 const KERNEL = 'BatchMatMul';
@@ -51,15 +52,7 @@ const MAX_SPLIT_FLOATS = 1 << 16;
  */
 const MAX_SPLIT_BATCH = 16;
 
-/**
- * Bound of the product per matrix (m·k·n) run in the SIMD block kernels
- * (the same as the HEM ops' SPLIT_MIN_WORK, src/ops/batchMatMul.ts); from it on
- * each matrix is one XNNPACK product (bench/batched-matmul.ts: at the
- * paper's head size, 4225·512·64, XNNPACK wins; at attention-bench's,
- * 256·128·32, the SIMD kernels match a rank-2 XNNPACK product of the whole
- * batch).
- */
-const SIMD_MAX_MULTIPLY_ADDS = 1 << 22;
+
 
 const singleMatrix = (t: tf.TensorInfo): boolean => t.shape.length >= 2 && t.shape.slice(0, -2).every((size) => size === 1);
 
@@ -84,8 +77,11 @@ export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
         const n = (transposeB ? b.shape[ra - 2] : b.shape[ra - 1]) as number;
         const k = (transposeA ? a.shape[ra - 2] : a.shape[ra - 1]) as number;
         const m = (transposeA ? a.shape[ra - 1] : a.shape[ra - 2]) as number;
-        // Large matrices: one XNNPACK product per matrix (its operator creation is amortised there, its packed kernels beat ours).
-        if (m * k * n >= SIMD_MAX_MULTIPLY_ADDS) return splitBatch(backend, stock, a, b, transposeA, transposeB, attrs, args.backend);
+        // Large matrices (from the HEM ops' own split bound): one XNNPACK product per matrix, its operator
+        // creation amortised there and its packed kernels faster than ours (bench/batched-matmul.ts: at the
+        // paper's head size, 4225·512·64, XNNPACK wins; at attention-bench's, 256·128·32, the SIMD kernels
+        // match a rank-2 XNNPACK product of the whole batch).
+        if (m * k * n >= SPLIT_MIN_WORK) return splitBatch(backend, stock, a, b, transposeA, transposeB, attrs, args.backend);
         if (kernels !== null && n % 4 === 0 && n > 0 && k > 0) return simdBatch(backend, kernels, a, b, transposeA, transposeB);
       }
       if (!sameLead || ra < 3 || matrixFloats > MAX_SPLIT_FLOATS || batch > MAX_SPLIT_BATCH) return stock(args);

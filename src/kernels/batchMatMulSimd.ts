@@ -107,7 +107,7 @@ function block(rows: number, vectors: number): AssembledFunction {
     ...step,
     BR, 0, END, END,
     ...storeBlock,
-    GET, COL, I32_CONST, ...sleb(colStep), I32_ADD, SET, COL,
+    GET, COL, I32_CONST, colStep, I32_ADD, SET, COL, // colStep ≤ 32: a one-byte immediate
     BR, 0, END, END,
     GET, RB, I32_CONST, 1, I32_ADD, SET, RB,
     GET, ROW_A, GET, P_A_ROW, I32_CONST, rows, I32_MUL, I32_ADD, SET, ROW_A,
@@ -121,21 +121,6 @@ function block(rows: number, vectors: number): AssembledFunction {
     locals: [[i32Locals, I32], [v128Locals, V128]],
     code,
   };
-}
-
-/** Signed LEB128 of a small non-negative constant (i32.const takes a signed immediate). */
-function sleb(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
 }
 
 /** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
