@@ -8,24 +8,35 @@
  * channels × map sizes to place the rule of src/infer/folded.ts. Batch 8;
  * interleaved call by call; medians; the largest |difference| relative to
  * the largest |output|.
+ * With --training, the training step's convolutions instead
+ * (src/kernels/winogradTraining.ts, the filter transformed in every call):
+ * the forward conv (no bias, as the zoo's conv → BN units) and its input
+ * gradient (`Conv2DBackpropInput`), each with `setWasmWinograd` off and on,
+ * at batch 8 and at a data-parallel worker's shard of 4.
  *
- * Run: npx tsx bench/winograd.ts [--repeats 30] [--grid]
+ * Run: npx tsx bench/winograd.ts [--repeats 30] [--grid] [--training]
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../src/backend.js';
 import { winogradConv2d, winogradConvAvailable, winogradFilters } from '../src/ops/winograd.js';
+import { withWasmWinograd } from '../src/kernels/winogradTraining.js';
 import { format, median, timeOnce } from './timing.js';
 
-const { values } = parseArgs({ options: { repeats: { type: 'string', default: '30' }, grid: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { repeats: { type: 'string', default: '30' }, grid: { type: 'boolean', default: false }, training: { type: 'boolean', default: false } } });
 const repeats = Number(values.repeats);
 if (!Number.isInteger(repeats) || repeats < 3) throw new Error(`--repeats must be an integer ≥ 3, received '${values.repeats}'`);
 await setBackend('wasm');
 if (!winogradConvAvailable()) throw new Error('bench:winograd: the wasm backend has no HemnetWinogradConv2D kernel (WebAssembly SIMD unavailable?)');
 console.log(`bench:winograd — ${new Date().toISOString()} · wasm · batch 8 · ${repeats} interleaved repeats · load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-console.log('| layer | map | C → Co | dilation | direct ms | Winograd ms | direct ÷ Winograd | max rel. diff |');
-console.log('|---|---|---|---:|---:|---:|---:|---:|');
+const training = values.training === true;
+console.log(
+  training
+    ? '| layer | batch | map | C → Co | dilation | forward direct ms | forward Winograd ms | direct ÷ Winograd | dx direct ms | dx Winograd ms | direct ÷ Winograd | max rel. diff (dx) |'
+    : '| layer | map | C → Co | dilation | direct ms | Winograd ms | direct ÷ Winograd | max rel. diff |',
+);
+console.log(training ? '|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|' : '|---|---|---|---:|---:|---:|---:|---:|');
 
 type Layer = [string, number, number, number, number];
 const layers: Layer[] = [
@@ -44,12 +55,55 @@ if (values.grid === true) {
   for (const H of [16, 32, 64, 128]) for (const C of [16, 32, 64]) layers.push([`grid`, H, C, C, 1]);
 }
 
+/** Median times of `a` and `b`, interleaved call by call after 3 untimed rounds. */
+function interleaved(a: () => void, b: () => void, reps: number): [number, number] {
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let r = -3; r < reps; r++) {
+    const t1 = timeOnce(a);
+    const t2 = timeOnce(b);
+    if (r < 0) continue;
+    ta.push(t1);
+    tb.push(t2);
+  }
+  return [median(ta), median(tb)];
+}
+
+function relativeDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => (tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number) / (tf.max(tf.abs(a)).dataSync()[0] as number));
+}
+
+if (training) {
+  for (const [label, H, C, Co, d] of layers) {
+    for (const B of [8, 4]) {
+      const x = tf.randomNormal([B, H, H, C]) as tf.Tensor4D;
+      const filter = tf.randomNormal([3, 3, C, Co], 0, 0.1) as tf.Tensor4D;
+      const dy = tf.randomNormal([B, H, H, Co]) as tf.Tensor4D;
+      const forward = () => tf.conv2d(x, filter, 1, 'same', 'NHWC', d);
+      const dx = () => tf.conv2dTranspose(dy, filter, x.shape, 1, 'same');
+      const dxDilated = () => tf.grad((input: tf.Tensor) => tf.mul(tf.conv2d(input as tf.Tensor4D, filter, 1, 'same', 'NHWC', d), dy).sum())(x);
+      const gradient = d === 1 ? dx : dxDilated;
+      const [ga, gb] = [withWasmWinograd(false, gradient), withWasmWinograd(true, gradient)];
+      const diff = relativeDiff(ga, gb);
+      tf.dispose([ga, gb]);
+      const reps = H >= 64 ? Math.max(3, Math.floor(repeats / 3)) : repeats;
+      const run = (on: boolean, f: () => tf.Tensor) => () => withWasmWinograd(on, () => tf.tidy(() => void f().dataSync()));
+      const [fd, fw] = interleaved(run(false, forward), run(true, forward), reps);
+      const [bd, bw] = interleaved(run(false, gradient), run(true, gradient), reps);
+      const dxLabel = d === 1 ? '' : ' (fwd + dx)';
+      console.log(`| ${label} | ${B} | ${H} × ${H} | ${C} → ${Co} | ${d} | ${format(fd, 3)} | ${format(fw, 3)} | ${format(fd / fw)}× | ${format(bd, 3)}${dxLabel} | ${format(bw, 3)} | ${format(bd / bw)}× | ${diff.toExponential(1)} |`);
+      tf.dispose([x, filter, dy]);
+    }
+  }
+  process.exit(0);
+}
+
 for (const [label, H, C, Co, d] of layers) {
   const x = tf.randomNormal([8, H, H, C]) as tf.Tensor4D;
   const filter = tf.randomNormal([3, 3, C, Co], 0, 0.1) as tf.Tensor4D;
   const bias = tf.randomNormal([Co]) as tf.Tensor1D;
   const u = winogradFilters(filter);
-  const direct = () => tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', dilations: d, bias, activation: 'relu' });
+  const direct = () => withWasmWinograd(false, () => tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', dilations: d, bias, activation: 'relu' }));
   const winograd = () => winogradConv2d(x, u, bias, true, d);
   const [a, b] = [direct(), winograd()];
   const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number);

@@ -16,6 +16,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installKernels } from './kernels/index.js';
 import { setWasmDenormalFlush, wasmFlushBelow } from './kernels/denormals.js';
+import { setWasmWinograd } from './kernels/winogradTraining.js';
 
 /** Backends hemnet knows how to select. */
 export const BACKEND_NAMES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
@@ -59,6 +60,8 @@ function nativeFlush(): ((mode: 1 | 0 | -1) => boolean) | null {
 
 // The setting lives in denormals.ts (on by default); the native addon reads the same variable when it loads.
 if (isNode && globalThis.process.env['HEMNET_FLUSH_DENORMALS'] === '0') setWasmDenormalFlush(false);
+// `HEMNET_WINOGRAD=0` starts with the wasm kernels' Winograd convolutions off (src/kernels/winogradTraining.ts), in workers too.
+if (isNode && globalThis.process.env['HEMNET_WINOGRAD'] === '0') setWasmWinograd(false);
 
 /**
  * Whether subnormal floats (nonzero |x| < 1.18e-38) are flushed to zero,

@@ -24,6 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { winogradConv2d, winogradConvApplies, winogradConvAvailable, winogradFilters } from '../ops/winograd.js';
+import { WINOGRAD_MIN_CHANNELS, wasmWinogradEnabled, withWasmWinograd } from '../kernels/winogradTraining.js';
 
 const FN = 'foldInference';
 
@@ -42,18 +43,13 @@ export interface FoldOptions {
    * Run the 3×3 stride-1 units as Winograd F(2×2, 3×3) convolutions where
    * the backend has the kernel (wasm with SIMD) and it is faster (from 32
    * input channels: bench/winograd.ts).
-   * Default true; false keeps every unit a `tf.fused.conv2d`.
+   * Default true; false keeps every unit a direct `tf.fused.conv2d` (also
+   * where the wasm kernels would run it as Winograd: `setWasmWinograd`).
+   * With `setWasmWinograd(false)` no unit runs as Winograd either way.
    */
   winograd?: boolean;
 }
 
-/**
- * Where Winograd beats the direct convolution on wasm (bench/winograd.ts,
- * 3×3 layers at batch 8, docs/performance.md): from 32 input channels at
- * every map size measured (8 × 8 to 128 × 128: 1.1–1.9×); with 16 channels
- * it ties (0.97–1.12×), so those units stay direct.
- */
-const WINOGRAD_MIN_CHANNELS = 32;
 
 /** A conv (→ BN) (→ ReLU) unit run as one fused convolution. */
 interface ConvStep {
@@ -313,11 +309,11 @@ export class FoldedInference {
     const folded = step.folded as Folded;
     const padding = padOf(step);
     const [, H, W, C] = x.shape;
-    if (folded.winograd !== null && C >= WINOGRAD_MIN_CHANNELS && winogradConvAvailable() && winogradConvApplies(x.shape, folded.filter.shape, step.strides, step.dilations, padding)) {
+    if (folded.winograd !== null && C >= WINOGRAD_MIN_CHANNELS && wasmWinogradEnabled() && winogradConvAvailable() && winogradConvApplies(x.shape, folded.filter.shape, step.strides, step.dilations, padding)) {
       return winogradConv2d(x, folded.winograd, folded.bias, step.relu, step.dilations[0]);
     }
     const pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding = padding === 'same' || padding === 'valid' ? padding : [[0, 0], padding[0], padding[1], [0, 0]];
-    return tf.fused.conv2d({
+    const direct = () => tf.fused.conv2d({
       x,
       filter: folded.filter,
       strides: step.strides,
@@ -327,6 +323,7 @@ export class FoldedInference {
       ...(folded.bias !== null ? { bias: folded.bias } : {}),
       activation: step.relu ? 'relu' : 'linear',
     });
+    return this.winograd ? direct() : withWasmWinograd(false, direct);
   }
 
   /** Frees the folded weights; the model itself is untouched. */

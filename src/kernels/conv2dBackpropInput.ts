@@ -9,6 +9,8 @@
  * where wflip[kh, kw, co, ci] = w[KH−1−kh, KW−1−kw, ci, co] and
  *   Z[m] = dy[(m − (K−1)·d + top) / s] when that index is an integer in range, else 0.
  * So dx is a stride-1, 'valid', dilation-d convolution of Z with wflip.
+ * - 3×3, stride 1, 'same', from 32 channels: that convolution as Winograd F(2×2, 3×3)
+ *   (winogradTraining.ts), the flip folded into the filter transform;
  * - stride 1: Z is just dy padded, so the padding is passed to the conv
  *   (no copy) whenever both pads are ≥ 0;
  * - stride s > 1: the conv of Z would spend s² more multiply-adds than needed
@@ -20,6 +22,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometry } from './convGeometry.js';
 import { asWasmBackend, disposeAll, heapF32, matMul2d, offsetF32, runWasmKernel, type WasmBackendLike } from './wasmHeap.js';
+import { winogradInputGrad } from './winogradTraining.js';
 
 const KERNEL = 'Conv2DBackpropInput';
 
@@ -145,6 +148,8 @@ export function conv2dBackpropInputWasm(args: {
     return zeros;
   }
   if (g.strideHeight > 1 || g.strideWidth > 1) return inputGradByCol2im(backend, dy, filter, g);
+  const byWinograd = winogradInputGrad(backend, dy, filter, g);
+  if (byWinograd !== null) return byWinograd;
   const wflip = flippedFilter(backend, filter, g);
   const dilations = [g.dilationHeight, g.dilationWidth];
   const top = (g.filterHeight - 1) * g.dilationHeight - g.padTop;

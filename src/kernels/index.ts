@@ -15,6 +15,8 @@
  * - `BatchMatMul` with transpose flags on one matrix: operand transposed on the heap, stock fast path; batched
  *   products in WebAssembly SIMD block kernels (`batchMatMul.ts`, `batchMatMulSimd.ts`);
  * - `HemnetWinogradConv2D`, a 3×3 stride-1 conv as Winograd F(2×2, 3×3) for inference (`winogradConv.ts`, src/ops/winograd.ts);
+ * - `Conv2D` and `FusedConv2D` wrapped: 3×3 stride-1 'same' convs from 32 channels as Winograd, the filter
+ *   transformed per call (`winogradTraining.ts`; also `Conv2DBackpropInput`'s stride-1 case); `setWasmWinograd(false)` turns it off;
  * - `HemnetBatchNormSums`, the batch-norm gradient's two per-channel sums in one pass (`batchNormSums.ts`);
  * - `HemnetBroadcastTo`, broadcasting by block copies on the heap, for the `Mean`/`Sum` gradients (`broadcast.ts`);
  * - the native backend's training-step fusions in JS on the heap (`fusedTraining.ts`): batch norm in
@@ -44,6 +46,7 @@ import { installSharedSaves, uninstallSharedSaves } from '../backends/native/sha
 import { SUM_OF_SQUARES_KERNEL, sumOfSquaresGradConfig } from '../backends/native/sumOfSquares.js';
 import { installDilatedConvLayers } from './layersDilatedConv.js';
 import { WINOGRAD_CONV_KERNEL, winogradConvWasm } from './winogradConv.js';
+import { winogradForwardWasm } from './winogradTraining.js';
 
 export { conv2dInputGradByConv, conv2dFilterGradByConv } from './conv2dGrad.js';
 
@@ -60,6 +63,8 @@ export const WASM_KERNEL_NAMES = [
   'HemnetBatchNormMovingAverage',
   'HemnetSumOfSquares',
   'HemnetWinogradConv2D',
+  'Conv2D',
+  'FusedConv2D',
   'MaxPoolGrad',
   'AvgPoolGrad',
 ] as const;
@@ -104,6 +109,10 @@ function ours(kernelName: (typeof WASM_KERNEL_NAMES)[number], stock: tf.KernelCo
   const fused = FUSED_TRAINING.get(kernelName);
   if (fused !== undefined) return fused;
   if (kernelName === 'MaxPoolGrad' || kernelName === 'AvgPoolGrad') return poolGradWasm(kernelName, stock?.kernelFunc);
+  if (kernelName === 'Conv2D' || kernelName === 'FusedConv2D') {
+    if (stock === undefined) throw new Error(`hemnet kernels: the wasm backend has no ${kernelName} kernel to wrap`);
+    return winogradForwardWasm(kernelName, stock.kernelFunc);
+  }
   if (kernelName === 'BatchMatMul') {
     if (stock === undefined) throw new Error('hemnet kernels: the wasm backend has no BatchMatMul kernel to wrap');
     return batchMatMulWasm(stock.kernelFunc);

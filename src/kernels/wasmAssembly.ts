@@ -57,6 +57,12 @@ export const store = (offset = 0): number[] => [0xfd, 0x0b, 0x02, ...uleb(offset
 export const F32X4_SPLAT = [0xfd, 0x13];
 /** f32.load, align 4, at a constant byte offset. */
 export const loadF32 = (offset = 0): number[] => [0x2a, 0x02, ...uleb(offset)];
+/** f32.store (align 4). */
+export const storeF32 = (offset = 0): number[] => [0x38, 0x02, ...uleb(offset)];
+/** f32x4.extract_lane. */
+export const f32x4ExtractLane = (lane: number): number[] => [0xfd, 0x1f, lane];
+/** f32.const, little-endian IEEE bytes. */
+export const f32Const = (value: number): number[] => [0x43, ...new Uint8Array(new Float32Array([value]).buffer)];
 /** v128.const with all 16 bytes 0 (four +0.0f lanes). */
 export const V128_ZERO = [0xfd, 0x0c, ...Array<number>(16).fill(0)];
 export const F32X4_SQRT = [0xfd, 0xe3, 0x01];

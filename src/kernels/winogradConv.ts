@@ -17,8 +17,8 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { memoryOf } from './wasmAssembly.js';
-import { asWasmBackend, disposeAll, heapF32, matMul2d, offsetF32 } from './wasmHeap.js';
-import { simdWinograd } from './winogradSimd.js';
+import { asWasmBackend, disposeAll, heapF32, matMul2d, offsetF32, type WasmBackendLike } from './wasmHeap.js';
+import { simdWinograd, type SimdWinograd } from './winogradSimd.js';
 
 export const WINOGRAD_CONV_KERNEL = 'HemnetWinogradConv2D';
 
@@ -51,62 +51,92 @@ export function winogradConvWasm(args: { inputs: tf.NamedTensorInfoMap; backend:
   if (!Number.isInteger(d) || d < 1 || H % (2 * d) !== 0 || W % (2 * d) !== 0) {
     throw new Error(`${WINOGRAD_CONV_KERNEL}: dilation must be a positive integer with H and W multiples of 2·dilation, received dilation ${String(d)} for a ${H} × ${W} map`);
   }
-  const Hp = H + 2 * d;
-  const Wp = W + 2 * d;
-  const tiles = (B * H * W) / 4;
-  // Tiles in call order: per image, per output row y0 that starts a tile (the
-  // rows [2d·k, 2d·k + d) of each band of 2d), per column residue rx < d,
-  // the W / 2d tiles x0 = rx + 2d·k of that row.
+  const plan = winogradTiles(B, H, W, d);
+  const v = Array.from({ length: 16 }, () => backend.makeOutput([plan.tiles, C], 'float32'));
+  winogradInputTransform(backend, transforms, x, plan, v.map((t) => 4 * offsetF32(backend, t)));
+  const m = v.map((vi, i) => {
+    const product = matMul2d(backend, vi, filters[i] as tf.TensorInfo);
+    disposeAll(backend, [vi]);
+    return product;
+  });
+  const out = backend.makeOutput([B, H, W, Co], 'float32');
+  winogradOutputTransform(backend, transforms, plan, m.map((t) => 4 * offsetF32(backend, t)), out, bias ?? null, relu);
+  disposeAll(backend, m);
+  return out;
+}
+
+/** Which 2×2 output tiles a call of the row transforms covers, in the order the 16 matrices hold them. */
+export interface WinogradTiles {
+  batch: number;
+  height: number;
+  width: number;
+  dilation: number;
+  /** Tiles of all images: B·H·W / 4, the rows of each V_ξ and M_ξ. */
+  tiles: number;
+  /** Per row call: image, the output row y0 that starts its tiles, the column residue rx < d. */
+  rowStarts: ReadonlyArray<readonly [number, number, number]>;
+  /** Tiles per row call: W / 2d, at x0 = rx + 2d·k. */
+  perCall: number;
+}
+
+/** The tile plan of a [B, H, W, ·] map with dilation d (H, W multiples of 2d). */
+export function winogradTiles(B: number, H: number, W: number, d: number): WinogradTiles {
+  // Per image, per output row y0 that starts a tile (the rows [2d·k, 2d·k + d)
+  // of each band of 2d), per column residue rx < d: the W / 2d tiles of that row.
   const rowStarts: Array<[number, number, number]> = [];
   for (let b = 0; b < B; b++) {
     for (let band = 0; band < H; band += 2 * d) {
       for (let ry = 0; ry < d; ry++) for (let rx = 0; rx < d; rx++) rowStarts.push([b, band + ry, rx]);
     }
   }
-  const perCall = W / (2 * d);
+  return { batch: B, height: H, width: W, dilation: d, tiles: (B * H * W) / 4, rowStarts, perCall: W / (2 * d) };
+}
 
-  // The input with a zero border of d pixels.
+/**
+ * V_ξ = Bᵀ·d·B of every tile of x `[B, H, W, C]` (padded by d on the heap
+ * first) into the 16 matrices `[tiles, C]` at the byte addresses `vAt`.
+ */
+export function winogradInputTransform(backend: WasmBackendLike, transforms: SimdWinograd, x: tf.TensorInfo, plan: WinogradTiles, vAt: readonly number[]): void {
+  const { batch: B, height: H, width: W, dilation: d, perCall } = plan;
+  const C = x.shape[3] as number;
+  const Hp = H + 2 * d;
+  const Wp = W + 2 * d;
   const padded = backend.makeOutput([B, Hp, Wp, C], 'float32');
-  {
-    const heap = heapF32(backend);
-    const src = offsetF32(backend, x);
-    const dst = offsetF32(backend, padded);
-    heap.fill(0, dst, dst + B * Hp * Wp * C);
-    for (let b = 0; b < B; b++) {
-      for (let y = 0; y < H; y++) {
-        const from = src + (b * H + y) * W * C;
-        heap.copyWithin(dst + ((b * Hp + y + d) * Wp + d) * C, from, from + W * C);
-      }
+  const heap = heapF32(backend);
+  const src = offsetF32(backend, x);
+  const dst = offsetF32(backend, padded);
+  heap.fill(0, dst, dst + B * Hp * Wp * C);
+  for (let b = 0; b < B; b++) {
+    for (let y = 0; y < H; y++) {
+      const from = src + (b * H + y) * W * C;
+      heap.copyWithin(dst + ((b * Hp + y + d) * Wp + d) * C, from, from + W * C);
     }
   }
-  const v = Array.from({ length: 16 }, () => backend.makeOutput([tiles, C], 'float32'));
-  const pAt = 4 * offsetF32(backend, padded);
-  const vAt = v.map((t) => 4 * offsetF32(backend, t));
-  rowStarts.forEach(([b, y0, rx], call) => {
+  const pAt = 4 * dst;
+  plan.rowStarts.forEach(([b, y0, rx], call) => {
     const first = call * perCall;
     transforms.inputRow(pAt + 4 * ((b * Hp + y0) * Wp + rx) * C, 4 * d * Wp * C, 4 * d * C, 4 * C, 4 * (2 * d - 1) * C, 4 * perCall * C, ...vAt.map((at) => at + 4 * first * C));
   });
   disposeAll(backend, [padded]);
-  const m = v.map((vi, i) => {
-    const product = matMul2d(backend, vi, filters[i] as tf.TensorInfo);
-    disposeAll(backend, [vi]);
-    return product;
-  });
+}
 
-  const out = backend.makeOutput([B, H, W, Co], 'float32');
-  const zeros = bias === undefined ? backend.makeOutput([Co], 'float32') : null;
+/**
+ * Y = Aᵀ·M·A + bias (then ReLU when `relu`) of the 16 products `[tiles, Co]`
+ * at the byte addresses `mAt`, written to out `[B, H, W, Co]`.
+ */
+export function winogradOutputTransform(backend: WasmBackendLike, transforms: SimdWinograd, plan: WinogradTiles, mAt: readonly number[], out: tf.TensorInfo, bias: tf.TensorInfo | null, relu: boolean): void {
+  const { height: H, width: W, dilation: d, perCall } = plan;
+  const Co = out.shape[3] as number;
+  const zeros = bias === null ? backend.makeOutput([Co], 'float32') : null;
   if (zeros !== null) {
-    const heap = heapF32(backend);
     const at = offsetF32(backend, zeros);
-    heap.fill(0, at, at + Co);
+    heapF32(backend).fill(0, at, at + Co);
   }
   const biasAt = 4 * offsetF32(backend, zeros ?? (bias as tf.TensorInfo));
   const outAt = 4 * offsetF32(backend, out);
-  const mAt = m.map((t) => 4 * offsetF32(backend, t));
-  rowStarts.forEach(([b, y0, rx], call) => {
+  plan.rowStarts.forEach(([b, y0, rx], call) => {
     const first = call * perCall;
     transforms.outputRow(outAt + 4 * ((b * H + y0) * W + rx) * Co, 4 * d * W * Co, 4 * d * Co, 4 * Co, 4 * (2 * d - 1) * Co, 4 * perCall * Co, biasAt, relu ? 1 : 0, ...mAt.map((at) => at + 4 * first * Co));
   });
-  disposeAll(backend, zeros === null ? m : [...m, zeros]);
-  return out;
+  if (zeros !== null) disposeAll(backend, [zeros]);
 }

@@ -19,8 +19,8 @@
  * rounding of each sum.
  */
 import {
-  BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_EQ, I32_GE_U, LOOP, SET, V128, V128_ZERO, VOID,
-  assembleModule, createModuleCache, instantiateOnMemory, load, store, type AssembledFunction,
+  BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_EQ, I32_GE_U, I32_MUL, LOOP, SET, V128, V128_ZERO, VOID,
+  assembleModule, createModuleCache, f32Const, f32x4ExtractLane, instantiateOnMemory, load, store, storeF32, type AssembledFunction,
 } from './wasmAssembly.js';
 
 /** f32x4.pmax(a, b) = a < b ? b : a; with a = 0: max(y, 0), 0 for NaN. */
@@ -47,9 +47,25 @@ export type WinogradInputRow = (src: number, rowStride: number, colStride: numbe
  */
 export type WinogradOutputRow = (dst: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, bias: number, relu: number, ...m: number[]) => void;
 
+/**
+ * filterPlain(src, plane, end, u0 … u15): the filter transform
+ * U = G·g·Gᵀ of a 3×3 filter `[3, 3, Ci, Co]` at src (plane = 4·Ci·Co
+ * bytes between taps), 4 channel pairs per step over the `end` = 4·Ci·Co
+ * bytes of a tap, into the 16 planes `[Ci, Co]` at u0 … u15, with
+ *   G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
+ * filterTransposed(src, plane, rowEnd, rows, laneStride, u0 … u15): the
+ * same values written transposed, as `[Co, Ci]` planes: rowEnd = 4·Co
+ * bytes, rows = Ci, laneStride = 4·Ci (the input gradient's filter:
+ * winogradTraining.ts passes the planes permuted).
+ */
+export type WinogradFilterPlain = (src: number, plane: number, end: number, ...u: number[]) => void;
+export type WinogradFilterTransposed = (src: number, plane: number, rowEnd: number, rows: number, laneStride: number, ...u: number[]) => void;
+
 export interface SimdWinograd {
   inputRow: WinogradInputRow;
   outputRow: WinogradOutputRow;
+  filterPlain: WinogradFilterPlain;
+  filterTransposed: WinogradFilterTransposed;
 }
 
 /**
@@ -162,9 +178,100 @@ function outputRow(): AssembledFunction {
   };
 }
 
+/**
+ * The 16 values U[i][j] of 4 channel pairs from the 9 taps at P, P + plane,
+ * …, into the locals u(4i + j). Locals: G0 … G8 the taps, T 6 (rows 1, 2 of
+ * t = G·g), HALF the splat ½.
+ */
+function filterValues(P: number, PLANE: number, A: number, G0: number, T: number, HALF: number, U0: number): number[] {
+  const code: number[] = [GET, P, SET, A];
+  for (let k = 0; k < 9; k++) {
+    if (k > 0) code.push(GET, A, GET, PLANE, I32_ADD, SET, A);
+    code.push(GET, A, ...load(), SET, G0 + k);
+  }
+  const g = (a: number, b: number) => G0 + 3 * a + b;
+  for (let b = 0; b < 3; b++) {
+    code.push(GET, g(0, b), GET, g(1, b), ...F32X4_ADD, GET, g(2, b), ...F32X4_ADD, GET, HALF, ...F32X4_MUL, SET, T + b);
+    code.push(GET, g(0, b), GET, g(1, b), ...F32X4_SUB, GET, g(2, b), ...F32X4_ADD, GET, HALF, ...F32X4_MUL, SET, T + 3 + b);
+  }
+  // Rows of t: g row 0, t rows 1 and 2, g row 2; each (r0, r1, r2) → (r0, ½(r0 + r1 + r2), ½(r0 − r1 + r2), r2).
+  const rows = [[g(0, 0), g(0, 1), g(0, 2)], [T, T + 1, T + 2], [T + 3, T + 4, T + 5], [g(2, 0), g(2, 1), g(2, 2)]];
+  rows.forEach(([r0, r1, r2], i) => {
+    const u = U0 + 4 * i;
+    code.push(GET, r0 as number, SET, u);
+    code.push(GET, r0 as number, GET, r1 as number, ...F32X4_ADD, GET, r2 as number, ...F32X4_ADD, GET, HALF, ...F32X4_MUL, SET, u + 1);
+    code.push(GET, r0 as number, GET, r1 as number, ...F32X4_SUB, GET, r2 as number, ...F32X4_ADD, GET, HALF, ...F32X4_MUL, SET, u + 2);
+    code.push(GET, r2 as number, SET, u + 3);
+  });
+  return code;
+}
+
+function filterPlain(): AssembledFunction {
+  // params: 0 src, 1 plane, 2 end, 3..18 u0..u15
+  const SRC = 0, PLANE = 1, ENDP = 2, OUT0 = 3;
+  const Q = 19, P = 20, A = 21; // i32
+  const G0 = 22, T = G0 + 9, HALF = T + 6, U0 = HALF + 1; // v128
+  const body = [GET, SRC, GET, Q, I32_ADD, SET, P, ...filterValues(P, PLANE, A, G0, T, HALF, U0)];
+  for (let k = 0; k < 16; k++) body.push(GET, OUT0 + k, GET, Q, I32_ADD, GET, U0 + k, ...store());
+  return {
+    exportName: 'filterPlain',
+    params: Array<number>(19).fill(I32),
+    results: [],
+    locals: [[3, I32], [32, V128]],
+    code: [
+      ...f32Const(0.5), ...F32X4_SPLAT, SET, HALF,
+      I32_CONST, 0, SET, Q,
+      BLOCK, VOID, LOOP, VOID,
+      GET, Q, GET, ENDP, I32_GE_U, BR_IF, 1,
+      ...body,
+      GET, Q, I32_CONST, 16, I32_ADD, SET, Q,
+      BR, 0, END, END,
+    ],
+  };
+}
+
+function filterTransposed(): AssembledFunction {
+  // params: 0 src, 1 plane, 2 rowEnd, 3 rows, 4 laneStride, 5..20 u0..u15
+  const SRC = 0, PLANE = 1, ROW_END = 2, ROWS = 3, LANE = 4, OUT0 = 5;
+  const P = 21, A = 22, COL = 23, ROW = 24, DT = 25, B = 26; // i32: source address, scratch, column bytes, row, transposed offset, store address
+  const G0 = 27, T = G0 + 9, HALF = T + 6, U0 = HALF + 1; // v128
+  const body = [...filterValues(P, PLANE, A, G0, T, HALF, U0)];
+  for (let k = 0; k < 16; k++) {
+    for (let lane = 0; lane < 4; lane++) {
+      // lane l of U_k: (ci, co0 + l) → u_k + (co0 + l)·laneStride + 4·ci = u_k + DT + l·laneStride
+      body.push(GET, OUT0 + k, GET, DT, I32_ADD, ...(lane === 0 ? [] : [GET, LANE, ...Array.from({ length: lane - 1 }, () => [GET, LANE, I32_ADD]).flat(), I32_ADD]), SET, B);
+      body.push(GET, B, GET, U0 + k, ...f32x4ExtractLane(lane), ...storeF32());
+    }
+  }
+  return {
+    exportName: 'filterTransposed',
+    params: Array<number>(21).fill(I32),
+    results: [],
+    locals: [[6, I32], [32, V128]],
+    code: [
+      ...f32Const(0.5), ...F32X4_SPLAT, SET, HALF,
+      GET, SRC, SET, P,
+      I32_CONST, 0, SET, ROW,
+      BLOCK, VOID, LOOP, VOID, // rows ci
+      GET, ROW, GET, ROWS, I32_GE_U, BR_IF, 1,
+      I32_CONST, 0, SET, COL,
+      GET, ROW, I32_CONST, 4, I32_MUL, SET, DT,
+      BLOCK, VOID, LOOP, VOID, // 4 columns co per step
+      GET, COL, GET, ROW_END, I32_GE_U, BR_IF, 1,
+      ...body,
+      GET, P, I32_CONST, 16, I32_ADD, SET, P,
+      GET, COL, I32_CONST, 16, I32_ADD, SET, COL,
+      GET, DT, GET, LANE, I32_CONST, 4, I32_MUL, I32_ADD, SET, DT,
+      BR, 0, END, END,
+      GET, ROW, I32_CONST, 1, I32_ADD, SET, ROW,
+      BR, 0, END, END,
+    ],
+  };
+}
+
 /** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
 export function simdWinogradModule(shared = false): Uint8Array<ArrayBuffer> {
-  return assembleModule([inputRow(), outputRow()], shared);
+  return assembleModule([inputRow(), outputRow(), filterPlain(), filterTransposed()], shared);
 }
 
 const cache = createModuleCache();
