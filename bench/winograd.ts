@@ -10,8 +10,9 @@
  * the largest |output|.
  * With --training, the training step's convolutions instead
  * (src/kernels/winogradTraining.ts, the filter transformed in every call):
- * the forward conv (no bias, as the zoo's conv → BN units) and its input
- * gradient (`Conv2DBackpropInput`), each with `setWasmWinograd` off and on,
+ * the forward conv (no bias, as the zoo's conv → BN units), its input
+ * gradient (`Conv2DBackpropInput`; with the forward where dilated) and the
+ * forward with the filter gradient, each with `setWasmWinograd` off and on,
  * at batch 8 and at a data-parallel worker's shard of 4.
  *
  * Run: npx tsx bench/winograd.ts [--repeats 30] [--grid] [--training]
@@ -33,10 +34,10 @@ console.log(`bench:winograd — ${new Date().toISOString()} · wasm · batch 8 �
 const training = values.training === true;
 console.log(
   training
-    ? '| layer | batch | map | C → Co | dilation | forward direct ms | forward Winograd ms | direct ÷ Winograd | dx direct ms | dx Winograd ms | direct ÷ Winograd | max rel. diff (dx) |'
+    ? '| layer | batch | map | C → Co | dilation | forward direct ms | forward Winograd ms | direct ÷ Winograd | dx direct ms | dx Winograd ms | direct ÷ Winograd | fwd + dW direct ms | fwd + dW Winograd ms | direct ÷ Winograd | max rel. diff (dx, dW) |'
     : '| layer | map | C → Co | dilation | direct ms | Winograd ms | direct ÷ Winograd | max rel. diff |',
 );
-console.log(training ? '|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|' : '|---|---|---|---:|---:|---:|---:|---:|');
+console.log(training ? '|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|' : '|---|---|---|---:|---:|---:|---:|---:|');
 
 type Layer = [string, number, number, number, number];
 const layers: Layer[] = [
@@ -83,15 +84,18 @@ if (training) {
       const dx = () => tf.conv2dTranspose(dy, filter, x.shape, 1, 'same');
       const dxDilated = () => tf.grad((input: tf.Tensor) => tf.mul(tf.conv2d(input as tf.Tensor4D, filter, 1, 'same', 'NHWC', d), dy).sum())(x);
       const gradient = d === 1 ? dx : dxDilated;
+      const filterGradient = () => tf.grad((w: tf.Tensor) => tf.mul(tf.conv2d(x, w as tf.Tensor4D, 1, 'same', 'NHWC', d), dy).sum())(filter);
       const [ga, gb] = [withWasmWinograd(false, gradient), withWasmWinograd(true, gradient)];
-      const diff = relativeDiff(ga, gb);
-      tf.dispose([ga, gb]);
+      const [wa, wb] = [withWasmWinograd(false, filterGradient), withWasmWinograd(true, filterGradient)];
+      const diff = `${relativeDiff(ga, gb).toExponential(1)}, ${relativeDiff(wa, wb).toExponential(1)}`;
+      tf.dispose([ga, gb, wa, wb]);
       const reps = H >= 64 ? Math.max(3, Math.floor(repeats / 3)) : repeats;
       const run = (on: boolean, f: () => tf.Tensor) => () => withWasmWinograd(on, () => tf.tidy(() => void f().dataSync()));
       const [fd, fw] = interleaved(run(false, forward), run(true, forward), reps);
       const [bd, bw] = interleaved(run(false, gradient), run(true, gradient), reps);
+      const [wd, ww] = interleaved(run(false, filterGradient), run(true, filterGradient), reps);
       const dxLabel = d === 1 ? '' : ' (fwd + dx)';
-      console.log(`| ${label} | ${B} | ${H} × ${H} | ${C} → ${Co} | ${d} | ${format(fd, 3)} | ${format(fw, 3)} | ${format(fd / fw)}× | ${format(bd, 3)}${dxLabel} | ${format(bw, 3)} | ${format(bd / bw)}× | ${diff.toExponential(1)} |`);
+      console.log(`| ${label} | ${B} | ${H} × ${H} | ${C} → ${Co} | ${d} | ${format(fd, 3)} | ${format(fw, 3)} | ${format(fd / fw)}× | ${format(bd, 3)}${dxLabel} | ${format(bw, 3)} | ${format(bd / bw)}× | ${format(wd, 3)} | ${format(ww, 3)} | ${format(wd / ww)}× | ${diff} |`);
       tf.dispose([x, filter, dy]);
     }
   }

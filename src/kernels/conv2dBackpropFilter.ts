@@ -14,6 +14,8 @@
  * dy (small: XNNPACK packs the right operand of every new product), not the
  * patches: 1.4–2.8× faster than dyᵀ · cols on the model's layers, and its
  * output is already in the filter's layout.
+ * 3×3, stride 1, 'same', from 32 input channels: Winograd F(2×2, 3×3)
+ * instead (winogradTraining.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { convGeometry } from './convGeometry.js';
@@ -26,6 +28,7 @@ import {
   transposeOnHeap,
   type WasmBackendLike,
 } from './wasmHeap.js';
+import { winogradFilterGrad } from './winogradTraining.js';
 
 const KERNEL = 'Conv2DBackpropFilter';
 /** Upper bound on the floats of one im2col chunk. */
@@ -127,6 +130,8 @@ export function conv2dBackpropFilterWasm(args: {
       `${KERNEL}: 'dy' must have shape [${g.batch}, ${g.outHeight}, ${g.outWidth}, ${g.outChannels}], received [${dy.shape.join(', ')}]`,
     );
   }
+  const byWinograd = winogradFilterGrad(backend, x, dy, g);
+  if (byWinograd !== null) return byWinograd;
   const rowLength = g.filterHeight * g.filterWidth * g.inChannels;
   const Co = g.outChannels;
   const pixels = g.outHeight * g.outWidth;

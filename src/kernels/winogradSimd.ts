@@ -61,11 +61,25 @@ export type WinogradOutputRow = (dst: number, rowStride: number, colStride: numb
 export type WinogradFilterPlain = (src: number, plane: number, end: number, ...u: number[]) => void;
 export type WinogradFilterTransposed = (src: number, plane: number, rowEnd: number, rows: number, laneStride: number, ...u: number[]) => void;
 
+/**
+ * For the filter gradient (dg = Gᵀ·[Σ_tiles V_ξᵀ·(A·dY·Aᵀ)_ξ]·G):
+ * gradOutputRow(src, rowStride, colStride, pixelStride, skip, end, m0 …
+ * m15) reads each tile's 2×2 output gradient dY (addresses as outputRow
+ * writes Y) and writes dM = A·dY·Aᵀ into the 16 matrices `[tiles, Co]` (as
+ * inputRow writes V); filterGrad(dst, plane, end, u0 … u15) writes the 9
+ * taps dg = Gᵀ·dU·G of the 16 planes dU_ξ `[Ci, Co]` to the filter gradient
+ * `[3, 3, Ci, Co]` at dst (plane = 4·Ci·Co bytes between taps, end the same).
+ */
+export type WinogradGradOutputRow = (src: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, ...m: number[]) => void;
+export type WinogradFilterGrad = (dst: number, plane: number, end: number, ...u: number[]) => void;
+
 export interface SimdWinograd {
   inputRow: WinogradInputRow;
   outputRow: WinogradOutputRow;
   filterPlain: WinogradFilterPlain;
   filterTransposed: WinogradFilterTransposed;
+  gradOutputRow: WinogradGradOutputRow;
+  filterGrad: WinogradFilterGrad;
 }
 
 /**
@@ -269,9 +283,88 @@ function filterTransposed(): AssembledFunction {
   };
 }
 
+function gradOutputRow(): AssembledFunction {
+  // params: 0 src, 1 rowStride, 2 colStride, 3 pixelStride, 4 skip, 5 end, 6..21 m0..m15
+  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, M0 = 6;
+  const O = 22, CH = 23, PX = 24, A = 25;
+  const DY = 26; // 4 v128: dY[a][b] at DY + 2a + b
+  const S = DY + 4; // 8 v128: s = A·dY (4 rows × 2)
+  const ZERO = S + 8;
+  const body: number[] = [GET, SRC, GET, PX, I32_ADD, SET, A];
+  body.push(GET, A, ...load(), SET, DY);
+  body.push(GET, A, GET, COLS, I32_ADD, ...load(), SET, DY + 1);
+  body.push(GET, A, GET, ROW, I32_ADD, SET, A);
+  body.push(GET, A, ...load(), SET, DY + 2);
+  body.push(GET, A, GET, COLS, I32_ADD, ...load(), SET, DY + 3);
+  // A = [[1, 0], [1, 1], [1, −1], [0, −1]]: rows of A·r for a 2-vector r = (r0, r1): r0, r0 + r1, r0 − r1, −r1.
+  const combine = (r0: number[], r1: number[]): number[][] => [
+    r0,
+    [...r0, ...r1, ...F32X4_ADD],
+    [...r0, ...r1, ...F32X4_SUB],
+    [GET, ZERO, ...r1, ...F32X4_SUB],
+  ];
+  for (let b = 0; b < 2; b++) {
+    combine([GET, DY + b], [GET, DY + 2 + b]).forEach((value, i) => body.push(...value, SET, S + 2 * i + b));
+  }
+  for (let i = 0; i < 4; i++) {
+    combine([GET, S + 2 * i], [GET, S + 2 * i + 1]).forEach((value, j) => body.push(GET, M0 + 4 * i + j, GET, O, I32_ADD, ...value, ...store()));
+  }
+  return {
+    exportName: 'gradOutputRow',
+    params: Array<number>(22).fill(I32),
+    results: [],
+    locals: [[4, I32], [13, V128]],
+    code: [...V128_ZERO, SET, ZERO, ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+  };
+}
+
+function filterGrad(): AssembledFunction {
+  // params: 0 dst, 1 plane, 2 end, 3..18 u0..u15
+  const DST = 0, PLANE = 1, ENDP = 2, U0P = 3;
+  const Q = 19, A = 20; // i32
+  const DU = 21, R = DU + 16, HALF = R + 12, SUM = HALF + 1; // v128: dU, r = Gᵀ·dU (3 × 4), ½, scratch
+  const body: number[] = [];
+  for (let k = 0; k < 16; k++) body.push(GET, U0P + k, GET, Q, I32_ADD, ...load(), SET, DU + k);
+  // Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]]: for a 4-vector (v0 … v3): v0 + ½(v1 + v2), ½(v1 − v2), ½(v1 + v2) + v3.
+  const reduce = (v: (k: number) => number, out: (a: number) => number[]): number[] => [
+    GET, v(1), GET, v(2), ...F32X4_ADD, GET, HALF, ...F32X4_MUL, SET, SUM,
+    ...out(0), GET, v(0), GET, SUM, ...F32X4_ADD, ...store(),
+    ...out(1), GET, v(1), GET, v(2), ...F32X4_SUB, GET, HALF, ...F32X4_MUL, ...store(),
+    ...out(2), GET, SUM, GET, v(3), ...F32X4_ADD, ...store(),
+  ];
+  // Columns first: r[a][j] = Σ_i G[i][a]·dU[i][j], into locals (a "store" to a local: drop the address, set).
+  for (let j = 0; j < 4; j++) {
+    const v = (i: number) => DU + 4 * i + j;
+    body.push(GET, v(1), GET, v(2), ...F32X4_ADD, GET, HALF, ...F32X4_MUL, SET, SUM);
+    body.push(GET, v(0), GET, SUM, ...F32X4_ADD, SET, R + j);
+    body.push(GET, v(1), GET, v(2), ...F32X4_SUB, GET, HALF, ...F32X4_MUL, SET, R + 4 + j);
+    body.push(GET, SUM, GET, v(3), ...F32X4_ADD, SET, R + 8 + j);
+  }
+  // Then dg[a][b] = Σ_j r[a][j]·G[j][b], stored at dst + q + (3a + b)·plane.
+  for (let a = 0; a < 3; a++) {
+    const out = (b: number): number[] => [GET, DST, GET, Q, I32_ADD, ...Array.from({ length: 3 * a + b }, () => [GET, PLANE, I32_ADD]).flat()];
+    body.push(...reduce((k) => R + 4 * a + k, out));
+  }
+  return {
+    exportName: 'filterGrad',
+    params: Array<number>(19).fill(I32),
+    results: [],
+    locals: [[2, I32], [30, V128]],
+    code: [
+      ...f32Const(0.5), ...F32X4_SPLAT, SET, HALF,
+      I32_CONST, 0, SET, Q,
+      BLOCK, VOID, LOOP, VOID,
+      GET, Q, GET, ENDP, I32_GE_U, BR_IF, 1,
+      ...body,
+      GET, Q, I32_CONST, 16, I32_ADD, SET, Q,
+      BR, 0, END, END,
+    ],
+  };
+}
+
 /** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
 export function simdWinogradModule(shared = false): Uint8Array<ArrayBuffer> {
-  return assembleModule([inputRow(), outputRow(), filterPlain(), filterTransposed()], shared);
+  return assembleModule([inputRow(), outputRow(), filterPlain(), filterTransposed(), gradOutputRow(), filterGrad()], shared);
 }
 
 const cache = createModuleCache();

@@ -21,7 +21,7 @@ const identical = (a: tf.Tensor, b: tf.Tensor): boolean => {
 };
 
 describe('Winograd F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv2D, Conv2DBackpropInput)', () => {
-  it('3×3 stride-1 same convs from 32 channels (dilated too, explicit padding d too): forward and input gradient equal the direct conv to float32 rounding and are not its bits; the filter gradient stays direct; leaks nothing', async () => {
+  it('3×3 stride-1 same convs from 32 channels (dilated too, explicit padding d too): forward, input and filter gradients equal the direct conv to float32 rounding and are not its bits; leaks nothing', async () => {
     await useBackend('wasm');
     assert.equal(wasmWinogradEnabled(), true, 'on by default');
     const before = tf.memory().numTensors;
@@ -40,35 +40,34 @@ describe('Winograd F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv
       const dy = randn([B, H, W, Co], W + Co) as tf.Tensor4D;
       const direct = withWasmWinograd(false, () => convAndGrads(x, filter, 1, pad, d, dy));
       const winograd = convAndGrads(x, filter, 1, pad, d, dy);
-      ['forward', 'input gradient'].forEach((what, i) => {
+      ['forward', 'input gradient', 'filter gradient'].forEach((what, i) => {
         assertClose(winograd[i] as tf.Tensor, direct[i] as tf.Tensor, 1e-4, 1e-5, `${what} ${label}`);
         assert.ok(!identical(winograd[i] as tf.Tensor, direct[i] as tf.Tensor), `${what} ${label}: ran the direct conv (bit-identical), not Winograd`);
       });
-      assert.ok(identical(winograd[2] as tf.Tensor, direct[2] as tf.Tensor), `filter gradient ${label}: stays the direct kernel`);
       tf.dispose([x, filter, dy, ...direct, ...winograd]);
     }
     assert.equal(tf.memory().numTensors, before, 'leaked tensors');
   });
 
-  it('equals the cpu backend, forward and input gradient, and the fused conv with bias and ReLU', async () => {
+  it('equals the cpu backend: forward, input and filter gradients, and the fused conv with bias and ReLU', async () => {
     const shapes = { x: [2, 8, 8, 32], filter: [3, 3, 32, 24], bias: [24] };
     const run = (): tf.Tensor[] => {
       const x = randn(shapes.x, 3) as tf.Tensor4D;
       const filter = randn(shapes.filter, 4, 0.2) as tf.Tensor4D;
       const bias = randn(shapes.bias, 5) as tf.Tensor1D;
       const dy = randn([2, 8, 8, 24], 6) as tf.Tensor4D;
-      const [y, dx] = convAndGrads(x, filter, 1, 'same', 1, dy) as [tf.Tensor, tf.Tensor];
+      const [y, dx, dw] = convAndGrads(x, filter, 1, 'same', 1, dy) as [tf.Tensor, tf.Tensor, tf.Tensor];
       const fused = tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', bias, activation: 'relu' });
-      const values = [y, dx, fused].map((t) => tf.tensor(t.dataSync(), t.shape));
-      tf.dispose([x, filter, bias, dy, y, dx, fused]);
+      const values = [y, dx, dw, fused].map((t) => tf.tensor(t.dataSync(), t.shape));
+      tf.dispose([x, filter, bias, dy, y, dx, dw, fused]);
       return values;
     };
     await useBackend('cpu');
     const want = run();
     await useBackend('wasm');
     const got = run();
-    ['forward', 'input gradient', 'fused + bias + ReLU'].forEach((what, i) => assertClose(got[i] as tf.Tensor, want[i] as tf.Tensor, 1e-4, 1e-5, what));
-    assert.ok((got[2] as tf.Tensor).dataSync().some((v) => v === 0), 'ReLU clips');
+    ['forward', 'input gradient', 'filter gradient', 'fused + bias + ReLU'].forEach((what, i) => assertClose(got[i] as tf.Tensor, want[i] as tf.Tensor, 1e-4, 1e-5, what));
+    assert.ok((got[3] as tf.Tensor).dataSync().some((v) => v === 0), 'ReLU clips');
     tf.dispose([...want, ...got]);
   });
 
@@ -95,8 +94,9 @@ describe('Winograd F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv
       tf.dispose([x, filter, y, dy, ...direct, ...ours]);
     }
     {
-      // The input gradient's convolution takes the forward conv's output channels: 16 → 32 runs direct
-      // forward and Winograd backward, 32 → 16 the other way round.
+      // The input gradient's convolution takes the forward conv's output channels (the filter gradient
+      // the input channels, like the forward): 16 → 32 runs the forward and the filter gradient direct and
+      // the input gradient as Winograd, 32 → 16 the other way round.
       for (const [C, Co] of [[16, 32], [32, 16]] as const) {
         const x = randn([2, 8, 8, C], 4) as tf.Tensor4D;
         const filter = randn([3, 3, C, Co], 5, 0.2) as tf.Tensor4D;
@@ -105,6 +105,8 @@ describe('Winograd F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv
         const ours = convAndGrads(x, filter, 1, 'same', 1, dy);
         assert.equal(identical(ours[0] as tf.Tensor, direct[0] as tf.Tensor), C < WINOGRAD_MIN_CHANNELS, `${C} → ${Co}: forward`);
         assert.equal(identical(ours[1] as tf.Tensor, direct[1] as tf.Tensor), Co < WINOGRAD_MIN_CHANNELS, `${C} → ${Co}: input gradient`);
+        assert.equal(identical(ours[2] as tf.Tensor, direct[2] as tf.Tensor), C < WINOGRAD_MIN_CHANNELS, `${C} → ${Co}: filter gradient`);
+        assertClose(ours[2] as tf.Tensor, direct[2] as tf.Tensor, 1e-4, 1e-5, `${C} → ${Co}: filter gradient`);
         assertClose(ours[1] as tf.Tensor, direct[1] as tf.Tensor, 1e-4, 1e-5, `${C} → ${Co}: input gradient`);
         tf.dispose([x, filter, dy, ...direct, ...ours]);
       }

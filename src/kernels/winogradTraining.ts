@@ -154,6 +154,43 @@ export function winogradForwardWasm(kernelName: 'Conv2D' | 'FusedConv2D', stock:
 }
 
 /**
+ * The filter gradient dW `[3, 3, C, Co]` of a stride-1 3×3 conv by
+ * Winograd when it applies (the header; C the input channels), else null:
+ * the gradient of Y = Aᵀ·[Σ_c U ⊙ V]·A with respect to U is
+ * dU_ξ = V_ξᵀ·dM_ξ with dM = A·dY·Aᵀ per tile, and dW = Gᵀ·dU·G.
+ */
+export function winogradFilterGrad(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo | null {
+  if (!enabled || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
+  const d = winogradDilation(g, g.inChannels, g.outChannels);
+  if (d === 0 || !simdReady(backend)) return null;
+  const memory = memoryOf(backend);
+  const transforms = simdWinograd(memory);
+  const gemm = simdGemm(memory);
+  if (transforms === null || gemm === null) return null;
+  const { batch: B, inHeight: H, inWidth: W, inChannels: C, outChannels: Co } = g;
+  const plan = winogradTiles(B, H, W, d);
+  const { tiles, perCall } = plan;
+  const v = backend.makeOutput([16, tiles, C], 'float32');
+  const dm = backend.makeOutput([16, tiles, Co], 'float32');
+  const du = backend.makeOutput([16, C, Co], 'float32');
+  const out = backend.makeOutput([3, 3, C, Co], 'float32');
+  const vAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, v) + xi * tiles * C));
+  const mAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, dm) + xi * tiles * Co));
+  const uAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, du) + xi * C * Co));
+  winogradInputTransform(backend, transforms, x, plan, vAt);
+  const dyAt = 4 * offsetF32(backend, dy);
+  plan.rowStarts.forEach(([b, y0, rx], call) => {
+    const first = call * perCall;
+    transforms.gradOutputRow(dyAt + 4 * ((b * H + y0) * W + rx) * Co, 4 * d * W * Co, 4 * d * Co, 4 * Co, 4 * (2 * d - 1) * Co, 4 * perCall * Co, ...mAt.map((at) => at + 4 * first * Co));
+  });
+  // dU_ξ = V_ξᵀ·dM_ξ: V_ξ read transposed through its strides (next c: 4 bytes, next tile: 4·C).
+  for (let xi = 0; xi < 16; xi++) gemmOnMemory(gemm, vAt[xi] as number, 4, 4 * C, mAt[xi] as number, uAt[xi] as number, C, tiles, Co);
+  transforms.filterGrad(4 * offsetF32(backend, out), 4 * C * Co, 4 * C * Co, ...uAt);
+  disposeAll(backend, [v, dm, du]);
+  return out;
+}
+
+/**
  * dx of a stride-1 3×3 conv by Winograd when it applies (the header; the
  * input channels of that convolution are the forward conv's output
  * channels), else null.
