@@ -1,8 +1,9 @@
 /**
  * Winograd's F(2×2, 3×3) (Lavin & Gray 2016) for the convolutions a
  * training step runs on wasm: `Conv2D` and `FusedConv2D` (bias and ReLU or
- * no activation) forward, and `Conv2DBackpropInput`, whose stride-1 case is
- * the forward convolution of dy with the flipped filter. Folded inference
+ * no activation) forward, `Conv2DBackpropInput`, whose stride-1 case is
+ * the forward convolution of dy with the flipped filter, and
+ * `Conv2DBackpropFilter` (`winogradFilterGrad`). Folded inference
  * keeps its own kernel (winogradConv.ts), whose filter is transformed once
  * per fold; here the filter changes every step (Adam writes a new tensor),
  * so each call transforms it:
@@ -23,8 +24,10 @@
  * Applies to 3×3 filters, stride 1, one dilation d on both axes with d
  * pixels of padding on every side ('same'), maps whose height and width
  * are multiples of 2d, channel counts multiples of 4, and at least
- * `WINOGRAD_MIN_CHANNELS` input channels (below that the direct conv is as
- * fast: bench/winograd.ts). Everything else runs the stock kernel.
+ * `WINOGRAD_MIN_CHANNELS` input channels of the convolution computed
+ * (below that the direct conv is as fast: bench/winograd.ts; the filter
+ * gradient from `WINOGRAD_FILTER_GRAD_MIN_CHANNELS`). Everything else runs
+ * the stock kernel.
  * `setWasmWinograd(false)` turns it off (e.g. to compare against the
  * direct convolution).
  */
@@ -42,6 +45,14 @@ import { simdWinograd } from './winogradSimd.js';
  * from 32 Winograd is 1.1–1.7× faster).
  */
 export const WINOGRAD_MIN_CHANNELS = 32;
+
+/**
+ * Fewest input channels for which the filter gradient runs as Winograd:
+ * its im2col patches cost the direct route most at few channels (16 → 16
+ * and 16 → 32 on 32 × 32 maps: 1.5–2.7× faster as Winograd, measured with
+ * bench/winograd.ts --training's shapes in a scratch A/B; docs/performance.md).
+ */
+export const WINOGRAD_FILTER_GRAD_MIN_CHANNELS = 16;
 
 let enabled = true;
 
@@ -79,13 +90,13 @@ export function withWasmWinograd<T>(on: boolean, fn: () => T): T {
  * The dilation d when the geometry is one F(2×2, 3×3) with dilation d
  * computes (see the header), else 0.
  */
-function winogradDilation(g: ConvGeometry, inChannels: number, outChannels: number): number {
+function winogradDilation(g: ConvGeometry, inChannels: number, outChannels: number, minChannels = WINOGRAD_MIN_CHANNELS): number {
   const d = g.dilationHeight;
   const ok =
     g.filterHeight === 3 && g.filterWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 && g.dilationWidth === d &&
     g.padTop === d && g.padLeft === d && g.outHeight === g.inHeight && g.outWidth === g.inWidth &&
     g.inHeight % (2 * d) === 0 && g.inWidth % (2 * d) === 0 && inChannels % 4 === 0 && outChannels % 4 === 0 &&
-    inChannels >= WINOGRAD_MIN_CHANNELS && g.batch > 0;
+    inChannels >= minChannels && g.batch > 0;
   return ok ? d : 0;
 }
 
@@ -161,7 +172,7 @@ export function winogradForwardWasm(kernelName: 'Conv2D' | 'FusedConv2D', stock:
  */
 export function winogradFilterGrad(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo | null {
   if (!enabled || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
-  const d = winogradDilation(g, g.inChannels, g.outChannels);
+  const d = winogradDilation(g, g.inChannels, g.outChannels, WINOGRAD_FILTER_GRAD_MIN_CHANNELS);
   if (d === 0 || !simdReady(backend)) return null;
   const memory = memoryOf(backend);
   const transforms = simdWinograd(memory);
