@@ -220,6 +220,19 @@ function filterValues(P: number, PLANE: number, A: number, G0: number, T: number
   return code;
 }
 
+/** HALF = splat(½), then `body` for Q = 0, 16, …, below the parameter ENDP (4 channel pairs per step). */
+function planeLoop(Q: number, ENDP: number, HALF: number, body: number[]): number[] {
+  return [
+    ...f32Const(0.5), ...F32X4_SPLAT, SET, HALF,
+    I32_CONST, 0, SET, Q,
+    BLOCK, VOID, LOOP, VOID,
+    GET, Q, GET, ENDP, I32_GE_U, BR_IF, 1,
+    ...body,
+    GET, Q, I32_CONST, 16, I32_ADD, SET, Q,
+    BR, 0, END, END,
+  ];
+}
+
 function filterPlain(): AssembledFunction {
   // params: 0 src, 1 plane, 2 end, 3..18 u0..u15
   const SRC = 0, PLANE = 1, ENDP = 2, OUT0 = 3;
@@ -232,15 +245,7 @@ function filterPlain(): AssembledFunction {
     params: Array<number>(19).fill(I32),
     results: [],
     locals: [[3, I32], [32, V128]],
-    code: [
-      ...f32Const(0.5), ...F32X4_SPLAT, SET, HALF,
-      I32_CONST, 0, SET, Q,
-      BLOCK, VOID, LOOP, VOID,
-      GET, Q, GET, ENDP, I32_GE_U, BR_IF, 1,
-      ...body,
-      GET, Q, I32_CONST, 16, I32_ADD, SET, Q,
-      BR, 0, END, END,
-    ],
+    code: planeLoop(Q, ENDP, HALF, body),
   };
 }
 
@@ -321,8 +326,8 @@ function gradOutputRow(): AssembledFunction {
 function filterGrad(): AssembledFunction {
   // params: 0 dst, 1 plane, 2 end, 3..18 u0..u15
   const DST = 0, PLANE = 1, ENDP = 2, U0P = 3;
-  const Q = 19, A = 20; // i32
-  const DU = 21, R = DU + 16, HALF = R + 12, SUM = HALF + 1; // v128: dU, r = Gᵀ·dU (3 × 4), ½, scratch
+  const Q = 19; // i32
+  const DU = 20, R = DU + 16, HALF = R + 12, SUM = HALF + 1; // v128: dU, r = Gᵀ·dU (3 × 4), ½, scratch
   const body: number[] = [];
   for (let k = 0; k < 16; k++) body.push(GET, U0P + k, GET, Q, I32_ADD, ...load(), SET, DU + k);
   // Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]]: for a 4-vector (v0 … v3): v0 + ½(v1 + v2), ½(v1 − v2), ½(v1 + v2) + v3.
@@ -349,16 +354,8 @@ function filterGrad(): AssembledFunction {
     exportName: 'filterGrad',
     params: Array<number>(19).fill(I32),
     results: [],
-    locals: [[2, I32], [30, V128]],
-    code: [
-      ...f32Const(0.5), ...F32X4_SPLAT, SET, HALF,
-      I32_CONST, 0, SET, Q,
-      BLOCK, VOID, LOOP, VOID,
-      GET, Q, GET, ENDP, I32_GE_U, BR_IF, 1,
-      ...body,
-      GET, Q, I32_CONST, 16, I32_ADD, SET, Q,
-      BR, 0, END, END,
-    ],
+    locals: [[1, I32], [30, V128]],
+    code: planeLoop(Q, ENDP, HALF, body),
   };
 }
 
