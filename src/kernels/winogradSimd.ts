@@ -53,13 +53,13 @@ export type WinogradOutputRow = (dst: number, rowStride: number, colStride: numb
  * bytes between taps), 4 channel pairs per step over the `end` = 4·Ci·Co
  * bytes of a tap, into the 16 planes `[Ci, Co]` at u0 … u15, with
  *   G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
- * filterTransposed(src, plane, rowEnd, rows, laneStride, u0 … u15): the
- * same values written transposed, as `[Co, Ci]` planes: rowEnd = 4·Co
- * bytes, rows = Ci, laneStride = 4·Ci (the input gradient's filter:
- * winogradTraining.ts passes the planes permuted).
+ * transposePlane(src, dst, rowBytes, rows, dstRowBytes): dst = srcᵀ for a
+ * row-major `[rows, cols]` matrix (rowBytes = 4·cols, dstRowBytes =
+ * 4·rows; rows and cols multiples of 4), in 4 × 4 blocks of shuffles (the
+ * input gradient's filter planes: winogradTraining.ts).
  */
 export type WinogradFilterPlain = (src: number, plane: number, end: number, ...u: number[]) => void;
-export type WinogradFilterTransposed = (src: number, plane: number, rowEnd: number, rows: number, laneStride: number, ...u: number[]) => void;
+export type WinogradTransposePlane = (src: number, dst: number, rowBytes: number, rows: number, dstRowBytes: number) => void;
 
 /**
  * For the filter gradient (dg = Gᵀ·[Σ_tiles V_ξᵀ·(A·dY·Aᵀ)_ξ]·G):
@@ -77,7 +77,7 @@ export interface SimdWinograd {
   inputRow: WinogradInputRow;
   outputRow: WinogradOutputRow;
   filterPlain: WinogradFilterPlain;
-  filterTransposed: WinogradFilterTransposed;
+  transposePlane: WinogradTransposePlane;
   gradOutputRow: WinogradGradOutputRow;
   filterGrad: WinogradFilterGrad;
 }
@@ -249,42 +249,57 @@ function filterPlain(): AssembledFunction {
   };
 }
 
-function filterTransposed(): AssembledFunction {
-  // params: 0 src, 1 plane, 2 rowEnd, 3 rows, 4 laneStride, 5..20 u0..u15
-  const SRC = 0, PLANE = 1, ROW_END = 2, ROWS = 3, LANE = 4, OUT0 = 5;
-  const P = 21, A = 22, COL = 23, ROW = 24, DT = 25, B = 26; // i32: source address, scratch, column bytes, row, transposed offset, store address
-  const G0 = 27, T = G0 + 9, HALF = T + 6, U0 = HALF + 1; // v128
-  const body = [...filterValues(P, PLANE, A, G0, T, HALF, U0)];
-  for (let k = 0; k < 16; k++) {
-    for (let lane = 0; lane < 4; lane++) {
-      // lane l of U_k: (ci, co0 + l) → u_k + (co0 + l)·laneStride + 4·ci = u_k + DT + l·laneStride
-      body.push(GET, OUT0 + k, GET, DT, I32_ADD, ...(lane === 0 ? [] : [GET, LANE, ...Array.from({ length: lane - 1 }, () => [GET, LANE, I32_ADD]).flat(), I32_ADD]), SET, B);
-      body.push(GET, B, GET, U0 + k, ...f32x4ExtractLane(lane), ...storeF32());
-    }
+/** i8x16.shuffle picking f32 lanes (0–3 of the first operand, 4–7 of the second). */
+const shuffleF32 = (lanes: readonly [number, number, number, number]): number[] => [0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])];
+
+function transposePlane(): AssembledFunction {
+  // params: 0 src, 1 dst, 2 rowBytes (4·cols of src), 3 rows, 4 dstRowBytes (4·rows)
+  const SRC = 0, DST = 1, ROW_BYTES = 2, ROWS = 3, DST_ROW = 4;
+  const R = 5, RB = 6, CB = 7, DR = 8, DC = 9; // i32: row, its source address, column bytes, destination column of the row block, store address
+  const A = 10, T = A + 4; // v128: 4 rows of a 4 × 4 block, 4 intermediate
+  const code: number[] = [
+    I32_CONST, 0, SET, R,
+    GET, SRC, SET, RB,
+    GET, DST, SET, DR,
+    BLOCK, VOID, LOOP, VOID, // blocks of 4 rows
+    GET, R, GET, ROWS, I32_GE_U, BR_IF, 1,
+    I32_CONST, 0, SET, CB,
+    GET, DR, SET, DC,
+    BLOCK, VOID, LOOP, VOID, // blocks of 4 columns
+    GET, CB, GET, ROW_BYTES, I32_GE_U, BR_IF, 1,
+  ];
+  for (let i = 0; i < 4; i++) {
+    code.push(GET, RB, GET, CB, I32_ADD, ...Array.from({ length: i }, () => [GET, ROW_BYTES, I32_ADD]).flat(), ...load(), SET, A + i);
   }
+  // (a, b, c, d) rows → columns: t0 = a0 b0 a1 b1, t1 = a2 b2 a3 b3, t2 = c0 d0 c1 d1, t3 = c2 d2 c3 d3.
+  code.push(GET, A, GET, A + 1, ...shuffleF32([0, 4, 1, 5]), SET, T);
+  code.push(GET, A, GET, A + 1, ...shuffleF32([2, 6, 3, 7]), SET, T + 1);
+  code.push(GET, A + 2, GET, A + 3, ...shuffleF32([0, 4, 1, 5]), SET, T + 2);
+  code.push(GET, A + 2, GET, A + 3, ...shuffleF32([2, 6, 3, 7]), SET, T + 3);
+  const columns: Array<[number, number, readonly [number, number, number, number]]> = [
+    [T, T + 2, [0, 1, 4, 5]],
+    [T, T + 2, [2, 3, 6, 7]],
+    [T + 1, T + 3, [0, 1, 4, 5]],
+    [T + 1, T + 3, [2, 3, 6, 7]],
+  ];
+  columns.forEach(([x, y, lanes], j) => {
+    code.push(GET, DC, ...Array.from({ length: j }, () => [GET, DST_ROW, I32_ADD]).flat(), GET, x, GET, y, ...shuffleF32(lanes), ...store());
+  });
+  code.push(
+    GET, CB, I32_CONST, 16, I32_ADD, SET, CB,
+    GET, DC, GET, DST_ROW, I32_CONST, 4, I32_MUL, I32_ADD, SET, DC,
+    BR, 0, END, END,
+    GET, R, I32_CONST, 4, I32_ADD, SET, R,
+    GET, RB, GET, ROW_BYTES, I32_CONST, 4, I32_MUL, I32_ADD, SET, RB,
+    GET, DR, I32_CONST, 16, I32_ADD, SET, DR,
+    BR, 0, END, END,
+  );
   return {
-    exportName: 'filterTransposed',
-    params: Array<number>(21).fill(I32),
+    exportName: 'transposePlane',
+    params: Array<number>(5).fill(I32),
     results: [],
-    locals: [[6, I32], [32, V128]],
-    code: [
-      ...f32Const(0.5), ...F32X4_SPLAT, SET, HALF,
-      GET, SRC, SET, P,
-      I32_CONST, 0, SET, ROW,
-      BLOCK, VOID, LOOP, VOID, // rows ci
-      GET, ROW, GET, ROWS, I32_GE_U, BR_IF, 1,
-      I32_CONST, 0, SET, COL,
-      GET, ROW, I32_CONST, 4, I32_MUL, SET, DT,
-      BLOCK, VOID, LOOP, VOID, // 4 columns co per step
-      GET, COL, GET, ROW_END, I32_GE_U, BR_IF, 1,
-      ...body,
-      GET, P, I32_CONST, 16, I32_ADD, SET, P,
-      GET, COL, I32_CONST, 16, I32_ADD, SET, COL,
-      GET, DT, GET, LANE, I32_CONST, 4, I32_MUL, I32_ADD, SET, DT,
-      BR, 0, END, END,
-      GET, ROW, I32_CONST, 1, I32_ADD, SET, ROW,
-      BR, 0, END, END,
-    ],
+    locals: [[5, I32], [8, V128]],
+    code,
   };
 }
 
@@ -361,7 +376,7 @@ function filterGrad(): AssembledFunction {
 
 /** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
 export function simdWinogradModule(shared = false): Uint8Array<ArrayBuffer> {
-  return assembleModule([inputRow(), outputRow(), filterPlain(), filterTransposed(), gradOutputRow(), filterGrad()], shared);
+  return assembleModule([inputRow(), outputRow(), filterPlain(), transposePlane(), gradOutputRow(), filterGrad()], shared);
 }
 
 const cache = createModuleCache();

@@ -123,8 +123,17 @@ function winogradConvOnHeap(backend: WasmBackendLike, x: tf.TensorInfo, filter: 
   // Plane of U_{4i+j}: 4i + j, or 4σ(i) + σ(j) with σ = (3, 1, 2, 0) and the plane transposed when flipped (the header).
   const planeAt = (i: number, j: number) => uAt + 4 * (4 * i + j) * C * Co;
   const gAt = 4 * offsetF32(backend, filter);
-  if (flip) transforms.filterTransposed(gAt, 4 * fi * fo, 4 * fo, fi, 4 * fi, ...FLIP.flatMap((i) => FLIP.map((j) => planeAt(i, j))));
-  else transforms.filterPlain(gAt, 4 * fi * fo, 4 * fi * fo, ...ROWS.flatMap((i) => ROWS.map((j) => planeAt(i, j))));
+  if (flip) {
+    // U(w) as [fi, fo] planes, in the permuted order, then each plane transposed into u.
+    const planes = backend.makeOutput([16, fi, fo], 'float32');
+    const tAt = 4 * offsetF32(backend, planes);
+    const tmpAt = (i: number, j: number) => tAt + 4 * (4 * i + j) * C * Co;
+    transforms.filterPlain(gAt, 4 * fi * fo, 4 * fi * fo, ...FLIP.flatMap((i) => FLIP.map((j) => tmpAt(i, j))));
+    for (let xi = 0; xi < 16; xi++) transforms.transposePlane(tAt + 4 * xi * C * Co, uAt + 4 * xi * C * Co, 4 * fo, fi, 4 * fi);
+    disposeAll(backend, [planes]);
+  } else {
+    transforms.filterPlain(gAt, 4 * fi * fo, 4 * fi * fo, ...ROWS.flatMap((i) => ROWS.map((j) => planeAt(i, j))));
+  }
   const vAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, v) + xi * tiles * C));
   const mAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, m) + xi * tiles * Co));
   winogradInputTransform(backend, transforms, x, plan, vAt);
