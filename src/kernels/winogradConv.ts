@@ -61,8 +61,8 @@ export function winogradConvWasm(args: { inputs: tf.NamedTensorInfoMap; backend:
   const v = backend.makeOutput([16, tiles, C], 'float32');
   const m = backend.makeOutput([16, tiles, Co], 'float32');
   const out = backend.makeOutput([B, H, W, Co], 'float32');
-  const vAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, v) + xi * tiles * C));
-  const mAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, m) + xi * tiles * Co));
+  const vAt = planeAddresses(backend, v, tiles * C);
+  const mAt = planeAddresses(backend, m, tiles * Co);
   winogradInputTransform(backend, transforms, x, plan, vAt);
   filters.forEach((u, xi) => gemmOnMemory(gemm, vAt[xi] as number, 4 * C, 4, 4 * offsetF32(backend, u), mAt[xi] as number, tiles, C, Co));
   winogradOutputTransform(backend, transforms, plan, mAt, out, bias ?? null, relu);
@@ -97,12 +97,46 @@ export function winogradTiles(B: number, H: number, W: number, d: number): Winog
   return { batch: B, height: H, width: W, dilation: d, tiles: (B * H * W) / 4, rowStarts, perCall: W / (2 * d) };
 }
 
+/** The byte addresses of the 16 planes of `floatsPerPlane` floats each in `t` (`[16, …]`). */
+export function planeAddresses(backend: WasmBackendLike, t: tf.TensorInfo, floatsPerPlane: number): number[] {
+  const at = offsetF32(backend, t);
+  return Array.from({ length: 16 }, (_, xi) => 4 * (at + xi * floatsPerPlane));
+}
+
+/**
+ * Calls `row` once per row of tiles (the plan's order) with the six
+ * leading arguments of the row transforms of winogradSimd.ts (first
+ * address, row and column strides, pixel stride, skip, end) for a map
+ * `[B, mapHeight, mapWidth, channels]` at byte address `base`, and the 16
+ * matrices' addresses of that row's first tile (`matrices`: each a
+ * `[tiles, channels]` matrix).
+ */
+export function forEachTileRow(
+  plan: WinogradTiles,
+  base: number,
+  mapHeight: number,
+  mapWidth: number,
+  channels: number,
+  matrices: readonly number[],
+  row: (leading: [number, number, number, number, number, number], matricesAt: number[]) => void,
+): void {
+  const { dilation: d, perCall } = plan;
+  const pixel = 4 * channels;
+  plan.rowStarts.forEach(([b, y0, rx], call) => {
+    const first = call * perCall;
+    row(
+      [base + ((b * mapHeight + y0) * mapWidth + rx) * pixel, d * mapWidth * pixel, d * pixel, pixel, (2 * d - 1) * pixel, perCall * pixel],
+      matrices.map((at) => at + first * pixel),
+    );
+  });
+}
+
 /**
  * V_ξ = Bᵀ·d·B of every tile of x `[B, H, W, C]` (padded by d on the heap
  * first) into the 16 matrices `[tiles, C]` at the byte addresses `vAt`.
  */
 export function winogradInputTransform(backend: WasmBackendLike, transforms: SimdWinograd, x: tf.TensorInfo, plan: WinogradTiles, vAt: readonly number[]): void {
-  const { batch: B, height: H, width: W, dilation: d, perCall } = plan;
+  const { batch: B, height: H, width: W, dilation: d } = plan;
   const C = x.shape[3] as number;
   const Hp = H + 2 * d;
   const Wp = W + 2 * d;
@@ -118,10 +152,7 @@ export function winogradInputTransform(backend: WasmBackendLike, transforms: Sim
     }
   }
   const pAt = 4 * dst;
-  plan.rowStarts.forEach(([b, y0, rx], call) => {
-    const first = call * perCall;
-    transforms.inputRow(pAt + 4 * ((b * Hp + y0) * Wp + rx) * C, 4 * d * Wp * C, 4 * d * C, 4 * C, 4 * (2 * d - 1) * C, 4 * perCall * C, ...vAt.map((at) => at + 4 * first * C));
-  });
+  forEachTileRow(plan, pAt, Hp, Wp, C, vAt, (row, v) => transforms.inputRow(...row, ...v));
   disposeAll(backend, [padded]);
 }
 
@@ -130,7 +161,7 @@ export function winogradInputTransform(backend: WasmBackendLike, transforms: Sim
  * at the byte addresses `mAt`, written to out `[B, H, W, Co]`.
  */
 export function winogradOutputTransform(backend: WasmBackendLike, transforms: SimdWinograd, plan: WinogradTiles, mAt: readonly number[], out: tf.TensorInfo, bias: tf.TensorInfo | null, relu: boolean): void {
-  const { height: H, width: W, dilation: d, perCall } = plan;
+  const { height: H, width: W } = plan;
   const Co = out.shape[3] as number;
   const zeros = bias === null ? backend.makeOutput([Co], 'float32') : null;
   if (zeros !== null) {
@@ -139,9 +170,6 @@ export function winogradOutputTransform(backend: WasmBackendLike, transforms: Si
   }
   const biasAt = 4 * offsetF32(backend, zeros ?? (bias as tf.TensorInfo));
   const outAt = 4 * offsetF32(backend, out);
-  plan.rowStarts.forEach(([b, y0, rx], call) => {
-    const first = call * perCall;
-    transforms.outputRow(outAt + 4 * ((b * H + y0) * W + rx) * Co, 4 * d * W * Co, 4 * d * Co, 4 * Co, 4 * (2 * d - 1) * Co, 4 * perCall * Co, biasAt, relu ? 1 : 0, ...mAt.map((at) => at + 4 * first * Co));
-  });
+  forEachTileRow(plan, outAt, H, W, Co, mAt, (row, m) => transforms.outputRow(...row, biasAt, relu ? 1 : 0, ...m));
   if (zeros !== null) disposeAll(backend, [zeros]);
 }

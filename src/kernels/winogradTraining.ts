@@ -32,12 +32,12 @@
  * direct convolution).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { gemmOnMemory, simdGemm } from './batchMatMulSimd.js';
+import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
 import { convGeometry, type ConvGeometry } from './convGeometry.js';
 import { memoryOf } from './wasmAssembly.js';
 import { asWasmBackend, disposeAll, offsetF32, type WasmBackendLike } from './wasmHeap.js';
-import { winogradInputTransform, winogradOutputTransform, winogradTiles } from './winogradConv.js';
-import { simdWinograd } from './winogradSimd.js';
+import { forEachTileRow, planeAddresses, winogradInputTransform, winogradOutputTransform, winogradTiles } from './winogradConv.js';
+import { simdWinograd, type SimdWinograd } from './winogradSimd.js';
 
 /**
  * Fewest input channels for which a 3×3 stride-1 conv runs as Winograd on
@@ -61,8 +61,8 @@ const ROWS = [0, 1, 2, 3];
 const FLIP = [3, 1, 2, 0];
 
 /**
- * Turns Winograd on or off for the wasm kernels `Conv2D`, `FusedConv2D`
- * and `Conv2DBackpropInput` (default on). Folded inference's own Winograd
+ * Turns Winograd on or off for the wasm kernels `Conv2D`, `FusedConv2D`,
+ * `Conv2DBackpropInput` and `Conv2DBackpropFilter` (default on). Folded inference's own Winograd
  * units follow `foldInference(model, { winograd })` and this switch both.
  */
 export function setWasmWinograd(on: boolean): void {
@@ -105,11 +105,7 @@ function winogradDilation(g: ConvGeometry, inChannels: number, outChannels: numb
  * by `filter` `[3, 3, C, Co]` (or, with `flip`, by the flipped filter of a
  * `[3, 3, Co', C]` filter: the input gradient), plus bias, then ReLU.
  */
-function winogradConvOnHeap(backend: WasmBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, flip: boolean, bias: tf.TensorInfo | null, relu: boolean, d: number): tf.TensorInfo {
-  const memory = memoryOf(backend);
-  const transforms = simdWinograd(memory);
-  const gemm = simdGemm(memory);
-  if (transforms === null || gemm === null) throw new Error('hemnet Winograd kernels: WebAssembly SIMD is unavailable on this wasm backend');
+function winogradConvOnHeap(backend: WasmBackendLike, { transforms, gemm }: { transforms: SimdWinograd; gemm: SimdGemm }, x: tf.TensorInfo, filter: tf.TensorInfo, flip: boolean, bias: tf.TensorInfo | null, relu: boolean, d: number): tf.TensorInfo {
   const [B, H, W, C] = x.shape as [number, number, number, number];
   const [, , fi, fo] = filter.shape as [number, number, number, number];
   const Co = flip ? fi : fo;
@@ -134,8 +130,8 @@ function winogradConvOnHeap(backend: WasmBackendLike, x: tf.TensorInfo, filter: 
   } else {
     transforms.filterPlain(gAt, 4 * fi * fo, 4 * fi * fo, ...ROWS.flatMap((i) => ROWS.map((j) => planeAt(i, j))));
   }
-  const vAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, v) + xi * tiles * C));
-  const mAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, m) + xi * tiles * Co));
+  const vAt = planeAddresses(backend, v, tiles * C);
+  const mAt = planeAddresses(backend, m, tiles * Co);
   winogradInputTransform(backend, transforms, x, plan, vAt);
   for (let xi = 0; xi < 16; xi++) gemmOnMemory(gemm, vAt[xi] as number, 4 * C, 4, uAt + 4 * xi * C * Co, mAt[xi] as number, tiles, C, Co);
   winogradOutputTransform(backend, transforms, plan, mAt, out, bias, relu);
@@ -143,10 +139,12 @@ function winogradConvOnHeap(backend: WasmBackendLike, x: tf.TensorInfo, filter: 
   return out;
 }
 
-/** True when the SIMD modules instantiate on this backend's memory. */
-function simdReady(backend: WasmBackendLike): boolean {
+/** The transforms and block products bound to this backend's memory, or null where WebAssembly SIMD is unavailable. */
+function simdKernels(backend: WasmBackendLike): { transforms: SimdWinograd; gemm: SimdGemm } | null {
   const memory = memoryOf(backend);
-  return simdWinograd(memory) !== null && simdGemm(memory) !== null;
+  const transforms = simdWinograd(memory);
+  const gemm = simdGemm(memory);
+  return transforms === null || gemm === null ? null : { transforms, gemm };
 }
 
 /**
@@ -161,15 +159,16 @@ export function winogradForwardWasm(kernelName: 'Conv2D' | 'FusedConv2D', stock:
     const activation = attrs['activation'] ?? 'linear';
     if (x === undefined || filter === undefined || x.dtype !== 'float32' || filter.dtype !== 'float32') return stock(args);
     if (preluActivationWeights !== undefined || (activation !== 'linear' && activation !== 'relu')) return stock(args);
-    if ((attrs['dataFormat'] ?? 'NHWC') !== 'NHWC' || x.shape.length !== 4 || filter.shape.length !== 4) return stock(args);
+    if ((attrs['dataFormat'] ?? 'NHWC') !== 'NHWC' || x.shape.length !== 4 || filter.shape.length !== 4 || filter.shape[0] !== 3 || filter.shape[1] !== 3) return stock(args);
     const Co = filter.shape[3] as number;
     if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== Co)) return stock(args);
     const g = convGeometry(kernelName, x.shape, filter.shape, attrs);
     const d = winogradDilation(g, g.inChannels, Co);
     if (d === 0) return stock(args);
     const backend = asWasmBackend(args.backend, kernelName);
-    if (!simdReady(backend)) return stock(args);
-    return winogradConvOnHeap(backend, x, filter, false, bias ?? null, activation === 'relu', d);
+    const kernels = simdKernels(backend);
+    if (kernels === null) return stock(args);
+    return winogradConvOnHeap(backend, kernels, x, filter, false, bias ?? null, activation === 'relu', d);
   };
 }
 
@@ -182,27 +181,21 @@ export function winogradForwardWasm(kernelName: 'Conv2D' | 'FusedConv2D', stock:
 export function winogradFilterGrad(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo | null {
   if (!enabled || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const d = winogradDilation(g, g.inChannels, g.outChannels, WINOGRAD_FILTER_GRAD_MIN_CHANNELS);
-  if (d === 0 || !simdReady(backend)) return null;
-  const memory = memoryOf(backend);
-  const transforms = simdWinograd(memory);
-  const gemm = simdGemm(memory);
-  if (transforms === null || gemm === null) return null;
+  const kernels = d === 0 ? null : simdKernels(backend);
+  if (kernels === null) return null;
+  const { transforms, gemm } = kernels;
   const { batch: B, inHeight: H, inWidth: W, inChannels: C, outChannels: Co } = g;
   const plan = winogradTiles(B, H, W, d);
-  const { tiles, perCall } = plan;
+  const { tiles } = plan;
   const v = backend.makeOutput([16, tiles, C], 'float32');
   const dm = backend.makeOutput([16, tiles, Co], 'float32');
   const du = backend.makeOutput([16, C, Co], 'float32');
   const out = backend.makeOutput([3, 3, C, Co], 'float32');
-  const vAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, v) + xi * tiles * C));
-  const mAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, dm) + xi * tiles * Co));
-  const uAt = Array.from({ length: 16 }, (_, xi) => 4 * (offsetF32(backend, du) + xi * C * Co));
+  const vAt = planeAddresses(backend, v, tiles * C);
+  const mAt = planeAddresses(backend, dm, tiles * Co);
+  const uAt = planeAddresses(backend, du, C * Co);
   winogradInputTransform(backend, transforms, x, plan, vAt);
-  const dyAt = 4 * offsetF32(backend, dy);
-  plan.rowStarts.forEach(([b, y0, rx], call) => {
-    const first = call * perCall;
-    transforms.gradOutputRow(dyAt + 4 * ((b * H + y0) * W + rx) * Co, 4 * d * W * Co, 4 * d * Co, 4 * Co, 4 * (2 * d - 1) * Co, 4 * perCall * Co, ...mAt.map((at) => at + 4 * first * Co));
-  });
+  forEachTileRow(plan, 4 * offsetF32(backend, dy), H, W, Co, mAt, (row, m) => transforms.gradOutputRow(...row, ...m));
   // dU_ξ = V_ξᵀ·dM_ξ: V_ξ read transposed through its strides (next c: 4 bytes, next tile: 4·C).
   for (let xi = 0; xi < 16; xi++) gemmOnMemory(gemm, vAt[xi] as number, 4, 4 * C, mAt[xi] as number, uAt[xi] as number, C, tiles, Co);
   transforms.filterGrad(4 * offsetF32(backend, out), 4 * C * Co, 4 * C * Co, ...uAt);
@@ -218,6 +211,6 @@ export function winogradFilterGrad(backend: WasmBackendLike, x: tf.TensorInfo, d
 export function winogradInputGrad(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo | null {
   if (!enabled || dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
   const d = winogradDilation(g, g.outChannels, g.inChannels);
-  if (d === 0 || !simdReady(backend)) return null;
-  return winogradConvOnHeap(backend, dy, filter, true, null, false, d);
+  const kernels = d === 0 ? null : simdKernels(backend);
+  return kernels === null ? null : winogradConvOnHeap(backend, kernels, dy, filter, true, null, false, d);
 }
