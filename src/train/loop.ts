@@ -13,6 +13,7 @@ import { sumOfSquares } from '../backends/native/sumOfSquares.js';
 import { segmentationCrossEntropy } from './loss.js';
 import type { HeadBasesUsage, TrainingMeasurement, ValidationMetrics } from './monitor.js';
 import { polyLearningRate } from './schedule.js';
+import { weightedGradientSum } from './shardAverage.js';
 import { createOptimizer, type OptimizerName, type TrainingOptimizer } from './optimizer.js';
 
 export interface TrainOptions {
@@ -254,7 +255,6 @@ export function hemStepSizes(model: tf.LayersModel): number[] {
 
 /** Buffers a data-parallel run reuses every step (no per-step allocation of weight-sized arrays). */
 interface ShardScratch {
-  gradients: Float32Array;
   state: Float32Array;
 }
 
@@ -281,33 +281,34 @@ async function shardedStep(
   const pending = rest.length > 0 ? workers.compute(model, rest, { ignoreLabel, weightDecay, hemStepSizes: hemStepSizes(model) }) : Promise.resolve([]);
   const { images, labels } = batchToTensors(own);
   const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, weightDecay, decayed), trainable);
-  const mine: ShardResult = {
-    loss: value.dataSync()[0] as number,
-    scored: scoredPixels(own.labels, ignoreLabel),
-    gradients: flattenTensors(trainable.map((v) => grads[v.name] as tf.Tensor), scratch.gradients),
-    state: flattenTensors(model.nonTrainableWeights.map((w) => w.read()), scratch.state),
-  };
+  const ownLoss = value.dataSync()[0] as number;
+  const ownScored = scoredPixels(own.labels, ignoreLabel);
+  const ownState = flattenTensors(model.nonTrainableWeights.map((w) => w.read()), scratch.state);
   tf.dispose([images, labels, value]);
-  tf.dispose(grads);
-  whileWaiting();
-  const others = await pending;
-  const results = [mine, ...others];
+  let others: ShardResult[];
+  try {
+    whileWaiting();
+    others = await pending;
+  } catch (error) {
+    tf.dispose(grads);
+    throw error;
+  }
   // Weighted by scored pixels, the mean of the shards' mean losses is the batch's mean loss.
-  const totalScored = results.reduce((n, r) => n + r.scored, 0);
-  const weights = results.map((r) => (totalScored > 0 ? r.scored / totalScored : 1 / results.length));
-  const loss = results.reduce((sum, r, i) => sum + (weights[i] as number) * r.loss, 0);
-  // In place, in this thread's buffers: gradient = Σᵢ wᵢ gᵢ, state = the mean of the shards' states.
-  const gradients = mine.gradients;
-  const w0 = weights[0] as number;
-  for (let j = 0; j < gradients.length; j++) gradients[j] = w0 * (gradients[j] as number);
-  others.forEach((r, i) => {
-    const w = weights[i + 1] as number;
-    const g = r.gradients;
-    for (let j = 0; j < gradients.length; j++) gradients[j] = (gradients[j] as number) + w * (g[j] as number);
-  });
-  const state = mine.state;
+  const scored = [ownScored, ...others.map((r) => r.scored)];
+  const totalScored = scored.reduce((n, s) => n + s, 0);
+  const weights = scored.map((s) => (totalScored > 0 ? s / totalScored : 1 / scored.length));
+  const loss = others.reduce((sum, r, i) => sum + (weights[i + 1] as number) * r.loss, (weights[0] as number) * ownLoss);
+  // gradient = Σᵢ wᵢ gᵢ, in one pass from this thread's gradient tensors and the workers' shared buffers.
+  const mean = weightedGradientSum(
+    trainable.map((v) => grads[v.name] as tf.Tensor),
+    others.map((r) => r.gradients),
+    weights,
+  );
+  tf.dispose(grads);
+  // The moving statistics: the mean of the shards' states, in this thread's buffer.
+  const state = ownState;
   for (const r of others) for (let j = 0; j < state.length; j++) state[j] = (state[j] as number) + (r.state[j] as number);
-  for (let j = 0; j < state.length; j++) state[j] = (state[j] as number) / results.length;
+  for (let j = 0; j < state.length; j++) state[j] = (state[j] as number) / scored.length;
   let offset = 0;
   for (const w of model.nonTrainableWeights) {
     const size = w.shape.reduce((p: number, d) => p * (d ?? 1), 1);
@@ -317,12 +318,7 @@ async function shardedStep(
     next.dispose();
     offset += size;
   }
-  const named: { name: string; tensor: tf.Tensor }[] = [];
-  offset = 0;
-  for (const v of trainable) {
-    named.push({ name: v.name, tensor: tf.tensor(gradients.subarray(offset, offset + v.size), v.shape, 'float32') });
-    offset += v.size;
-  }
+  const named = trainable.map((v, i) => ({ name: v.name, tensor: mean[i] as tf.Tensor }));
   optimizer.applyGradients(named);
   tf.dispose(named.map((n) => n.tensor));
   return loss;
@@ -395,7 +391,6 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
     };
     if (workers !== undefined && workers.count > 0) {
       scratch ??= {
-        gradients: new Float32Array(trainable.reduce((n, v) => n + v.size, 0)),
         state: new Float32Array(model.nonTrainableWeights.reduce((n, w) => n + w.shape.reduce((p: number, d) => p * (d ?? 1), 1), 0)),
       };
       loss = await shardedStep(model, workers, batch, trainable, decayed, optimizer, dataset.ignoreLabel, options.weightDecay, prefetch, scratch);

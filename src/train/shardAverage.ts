@@ -1,0 +1,70 @@
+/**
+ * The weighted mean of data-parallel shard gradients (see `shardedStep` in
+ * loop.ts), in one pass over each variable: this thread's gradient tensors
+ * are read where they are (on wasm: on the heap) and the sum is written
+ * straight into new tensors, without a flat copy of this thread's gradients
+ * first. Platform-neutral (no Node APIs).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { copyTensorInto, heapF32, isWasmBackend, offsetF32, type WasmBackendLike } from '../kernels/wasmHeap.js';
+
+/** `out[j] = w0 · own[j] + Σᵢ wᵢ₊₁ · others[i][j]` (views indexed from 0: V8 hoists their bounds checks). */
+function combine(out: Float32Array, own: Float32Array, others: readonly Float32Array[], weights: readonly number[]): void {
+  const w0 = weights[0] as number;
+  const size = out.length;
+  if (others.length === 1) {
+    const other = others[0] as Float32Array;
+    const w1 = weights[1] as number;
+    for (let j = 0; j < size; j++) out[j] = w0 * (own[j] as number) + w1 * (other[j] as number);
+    return;
+  }
+  for (let j = 0; j < size; j++) out[j] = w0 * (own[j] as number);
+  others.forEach((other, i) => {
+    const w = weights[i + 1] as number;
+    for (let j = 0; j < size; j++) out[j] = (out[j] as number) + w * (other[j] as number);
+  });
+}
+
+/** Each worker's gradients of the variable at `offset` with `size` values. */
+function slices(others: readonly Float32Array[], offset: number, size: number): Float32Array[] {
+  return others.map((other) => other.subarray(offset, offset + size));
+}
+
+/**
+ * Σᵢ wᵢ gᵢ per variable: `own[k]` is this thread's gradient of variable k
+ * (weight `weights[0]`); `others[i]` holds worker i's gradients of all
+ * variables, concatenated in the same order (weight `weights[i + 1]`).
+ * Returns new float32 tensors of `own`'s shapes (the caller disposes them).
+ */
+export function weightedGradientSum(own: readonly tf.Tensor[], others: readonly Float32Array[], weights: readonly number[]): tf.Tensor[] {
+  if (weights.length !== others.length + 1) throw new Error(`weightedGradientSum: ${others.length + 1} shards need as many weights, received ${weights.length}`);
+  const total = own.reduce((n, t) => n + t.size, 0);
+  for (const [i, other] of others.entries()) {
+    if (other.length < total) throw new Error(`weightedGradientSum: worker ${i + 1}'s gradients hold ${other.length} values, the variables ${total}`);
+  }
+  const backend = tf.backend();
+  if (tf.getBackend() === 'wasm' && isWasmBackend(backend) && own.every((t) => t.dtype === 'float32' && backend.dataIdMap.get(t.dataId)?.memoryOffset != null)) {
+    return onHeap(backend, own, others, weights);
+  }
+  let offset = 0;
+  return own.map((t) => {
+    const values = new Float32Array(t.size);
+    copyTensorInto(t, values, 0);
+    combine(values, values, slices(others, offset, t.size), weights);
+    offset += t.size;
+    return tf.tensor(values, t.shape, 'float32');
+  });
+}
+
+function onHeap(backend: WasmBackendLike, own: readonly tf.Tensor[], others: readonly Float32Array[], weights: readonly number[]): tf.Tensor[] {
+  // Every output first: an allocation may grow the heap and stale its views.
+  const outputs = own.map((t) => backend.makeOutput(t.shape, 'float32'));
+  const heap = heapF32(backend);
+  let offset = 0;
+  own.forEach((t, k) => {
+    const at = (info: tf.TensorInfo): Float32Array => heap.subarray(offsetF32(backend, info), offsetF32(backend, info) + t.size);
+    combine(at(outputs[k] as tf.TensorInfo), at(t), slices(others, offset, t.size), weights);
+    offset += t.size;
+  });
+  return outputs.map((info) => tf.engine().makeTensorFromTensorInfo(info));
+}
