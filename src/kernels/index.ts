@@ -22,7 +22,7 @@
  * - `HemnetBroadcastTo`, broadcasting by block copies on the heap, for the `Mean`/`Sum` gradients (`broadcast.ts`);
  * - the native backend's training-step fusions in JS on the heap (`fusedTraining.ts`): batch norm in
  *   training as one kernel forward, one backward and one for the moving statistics; the weight-decay
- *   sum Σ‖w‖²;
+ *   sum Σ‖w‖²; the segmentation loss with its gradient as one kernel, the exponentials in SIMD (`crossEntropy.ts`);
  * - tensors saved for gradients without an `Identity` dispatch each (src/backends/native/sharedSaves.ts);
  * - `MaxPoolGrad` and `AvgPoolGrad` in JS on the heap, visiting each window once (`pooling.ts`).
  * The convolution gradients accept a `dilations` attr.
@@ -45,6 +45,8 @@ import { batchNormMovingAverageWasm, batchNormTrainingGradWasm, batchNormTrainin
 import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL, batchNormTrainingGradConfig, installFusedBatchNormLayers } from '../backends/native/batchNormTraining.js';
 import { installSharedSaves, uninstallSharedSaves } from '../backends/native/sharedSaves.js';
 import { SUM_OF_SQUARES_KERNEL, sumOfSquaresGradConfig } from '../backends/native/sumOfSquares.js';
+import { SOFTMAX_CROSS_ENTROPY_KERNEL, softmaxCrossEntropyGradConfig } from '../backends/native/crossEntropy.js';
+import { softmaxCrossEntropyWasm } from './crossEntropy.js';
 import { installDilatedConvLayers } from './layersDilatedConv.js';
 import { WINOGRAD_CONV_KERNEL, winogradConvWasm } from './winogradConv.js';
 import { winogradForwardWasm } from './winogradTraining.js';
@@ -68,6 +70,7 @@ export const WASM_KERNEL_NAMES = [
   'FusedConv2D',
   'MaxPoolGrad',
   'AvgPoolGrad',
+  'HemnetSoftmaxCrossEntropy',
 ] as const;
 
 /** The fused training kernels of `fusedTraining.ts`, by name. */
@@ -76,6 +79,7 @@ const FUSED_TRAINING: ReadonlyMap<string, tf.KernelFunc> = new Map<string, tf.Ke
   [BN_TRAINING_GRAD_KERNEL, batchNormTrainingGradWasm as unknown as tf.KernelFunc],
   [BN_MOVING_AVERAGE_KERNEL, batchNormMovingAverageWasm as unknown as tf.KernelFunc],
   [SUM_OF_SQUARES_KERNEL, sumOfSquaresWasm as unknown as tf.KernelFunc],
+  [SOFTMAX_CROSS_ENTROPY_KERNEL, softmaxCrossEntropyWasm as unknown as tf.KernelFunc],
 ]);
 
 let globalInstalled = false;
@@ -95,7 +99,7 @@ function installGlobal(): void {
     tf.registerGradient(config);
   }
   installDilatedConvLayers();
-  for (const config of [batchNormTrainingGradConfig, sumOfSquaresGradConfig]) {
+  for (const config of [batchNormTrainingGradConfig, sumOfSquaresGradConfig, softmaxCrossEntropyGradConfig]) {
     if (tf.getGradient(config.kernelName) === undefined) tf.registerGradient(config);
   }
   installFusedBatchNormLayers();
