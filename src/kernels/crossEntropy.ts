@@ -11,8 +11,9 @@
  *   loss = Σ_p s_p · (log Σ_k e^(x_pk − m_p) − (x_pℓ − m_p)) / n,  m_p = max_k x_pk,
  *   dloss/dx_pk = s_p · (softmax(x_p)_k − [k = ℓ_p]) / n;
  * a label outside [0, K) counts in n with loss and gradient 0 (tf.oneHot's
- * zero row). The exponentials run in WebAssembly SIMD (expSimd.ts), the
- * sums in float64.
+ * zero row). The row passes (shift by the maximum, sums in float64,
+ * scaling) run in scalar WebAssembly and the exponentials in WebAssembly
+ * SIMD (expSimd.ts); the loss and the per-row factors in JS.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { SOFTMAX_CROSS_ENTROPY_KERNEL } from '../backends/native/crossEntropy.js';
@@ -28,7 +29,7 @@ interface KernelArgs {
 }
 
 let useSimd = true;
-/** Use the SIMD exponentials (true) or Math.exp (false, e.g. to compare the two); returns the previous setting. */
+/** Run the passes in WebAssembly (true: SIMD exponentials, scalar row passes) or all in JS with Math.exp (false, e.g. to compare the two); returns the previous setting. */
 export function setSimdCrossEntropy(on: boolean): boolean {
   const previous = useSimd;
   useSimd = on;
@@ -47,6 +48,11 @@ export function softmaxCrossEntropyWasm(args: KernelArgs): tf.TensorInfo[] {
   const ignore = Number(args.attrs?.['ignoreLabel']);
   const lossOut = backend.makeOutput([], 'float32');
   const gradOut = backend.makeOutput([pixels, classes], 'float32');
+  const simd = useSimd ? simdExp(memoryOf(backend)) : null;
+  // Scratch for the SIMD path, allocated before the heap views (an allocation may grow the heap):
+  // each row's float64 sum, then its float32 factor.
+  const sumsOut = simd !== null ? backend.makeOutput([2 * pixels], 'float32') : null;
+  const scalesOut = simd !== null ? backend.makeOutput([pixels], 'float32') : null;
   const view = heapViews(backend);
   const x = view(logits);
   const g = view(gradOut);
@@ -56,7 +62,6 @@ export function softmaxCrossEntropyWasm(args: KernelArgs): tf.TensorInfo[] {
   for (let p = 0; p < pixels; p++) if (label[p] !== ignore) scored++;
   const n = Math.max(scored, 1);
   const inv = Math.fround(1 / n);
-  const simd = useSimd ? simdExp(memoryOf(backend)) : null;
   // Pass 1: x − m per row (the exponent's argument; in WebAssembly where it loads), then e^(x − m),
   // whole groups of 4 in SIMD and the rest here (or all by Math.exp).
   const total = pixels * classes;
@@ -80,23 +85,48 @@ export function softmaxCrossEntropyWasm(args: KernelArgs): tf.TensorInfo[] {
   for (let i = whole; i < total; i++) g[i] = Math.exp(g[i] as number);
   // Pass 2: the loss, and (softmax − one-hot) / n; rows not scored are 0.
   const below = wasmFlushBelow();
+  const isScored = (l: number): boolean => l !== ignore && l >= 0 && l < classes;
   let loss = 0;
-  for (let p = 0, row = 0; p < pixels; p++, row += classes) {
-    const l = label[p] as number;
-    if (l === ignore || l < 0 || l >= classes) {
-      g.fill(0, row, row + classes);
-      continue;
+  if (simd !== null && sumsOut !== null && scalesOut !== null && (4 * offsetF32(backend, sumsOut)) % 8 === 0) {
+    const sumsAt = 4 * offsetF32(backend, sumsOut);
+    simd.rowSums(at, at + 4 * total, 4 * classes, sumsAt);
+    const sums = new Float64Array(heap.buffer, heap.byteOffset + sumsAt, pixels);
+    const scales = view(scalesOut);
+    for (let p = 0; p < pixels; p++) {
+      const l = label[p] as number;
+      if (!isScored(l)) {
+        scales[p] = 0;
+        continue;
+      }
+      const sum = sums[p] as number;
+      loss += Math.log(sum) - (shiftedLabel[p] as number);
+      scales[p] = inv / sum;
     }
-    let sum = 0;
-    for (let k = 0; k < classes; k++) sum += g[row + k] as number;
-    loss += Math.log(sum) - (shiftedLabel[p] as number);
-    const scale = inv / sum;
-    for (let k = 0; k < classes; k++) {
-      const value = Math.fround((g[row + k] as number) * scale);
-      g[row + k] = Math.abs(value) < below ? 0 : value;
+    simd.scaleRows(at, at + 4 * total, 4 * classes, 4 * offsetF32(backend, scalesOut), below);
+    for (let p = 0, row = 0; p < pixels; p++, row += classes) {
+      const l = label[p] as number;
+      if (isScored(l)) g[row + l] = (g[row + l] as number) - inv;
+      else g.fill(0, row, row + classes); // 0 even where a NaN logit made the row NaN
     }
-    g[row + l] = (g[row + l] as number) - inv;
+  } else {
+    for (let p = 0, row = 0; p < pixels; p++, row += classes) {
+      const l = label[p] as number;
+      if (!isScored(l)) {
+        g.fill(0, row, row + classes);
+        continue;
+      }
+      let sum = 0;
+      for (let k = 0; k < classes; k++) sum += g[row + k] as number;
+      loss += Math.log(sum) - (shiftedLabel[p] as number);
+      const scale = inv / sum;
+      for (let k = 0; k < classes; k++) {
+        const value = Math.fround((g[row + k] as number) * scale);
+        g[row + k] = Math.abs(value) < below ? 0 : value;
+      }
+      g[row + l] = (g[row + l] as number) - inv;
+    }
   }
+  for (const scratch of [sumsOut, scalesOut]) if (scratch !== null) backend.disposeData(scratch.dataId);
   view(lossOut)[0] = loss / n;
   return [lossOut, gradOut];
 }

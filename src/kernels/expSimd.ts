@@ -13,28 +13,96 @@
  * ≤ 2 · 2⁻²³ against the float64 value over the whole range
  * (crossEntropy.test.ts). A NaN input gives NaN.
  *
- * `shiftRows` is the loss's other pass over every logit, in scalar
- * WebAssembly (the rows are 11 floats, not a SIMD width): each row minus
- * its maximum, the argument of the exponentials (the same pass in JS took
- * ≈ 2.5 ms of the default model's step).
+ * `shiftRows`, `rowSums` and `scaleRows` are the loss's other passes over
+ * every logit, in scalar WebAssembly (the rows are 11 floats, not a SIMD
+ * width): each row minus its maximum (the argument of the exponentials),
+ * each row's sum in float64, and each row times its own factor with
+ * subnormal results stored as 0 (in JS these passes took ≈ 4 ms of the
+ * default model's step).
  */
 import {
-  BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_GE_U, LOOP, SET, V128, VOID,
+  BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_GE_U, LOOP, SELECT, SET, V128, VOID,
   assembleModule, createModuleCache, f32Const, instantiateOnMemory, load, loadF32, store, storeF32, type AssembledFunction,
 } from './wasmAssembly.js';
 
 /**
  * exps(start, end): x ← eˣ for the float32 values at byte addresses [start, end), end − start a multiple of 16.
  * shiftRows(x, out, xEnd, rowBytes): for each row of `rowBytes` bytes from x to xEnd, out ← row − max(row).
+ * rowSums(x, xEnd, rowBytes, sums): the float64 sum of each row, stored as float64 at sums, sums + 8, …
+ * scaleRows(x, xEnd, rowBytes, scales, below): row r ← row r · scales[r] (float32 factors), |result| < below stored as 0.
  */
 export interface SimdExp {
   exps: (start: number, end: number) => void;
   shiftRows: (x: number, out: number, xEnd: number, rowBytes: number) => void;
+  rowSums: (x: number, xEnd: number, rowBytes: number, sums: number) => void;
+  scaleRows: (x: number, xEnd: number, rowBytes: number, scales: number, below: number) => void;
 }
 
 const F32 = 0x7d;
+const F64 = 0x7c;
 const F32_SUB = 0x93;
+const F32_MUL = 0x94;
 const F32_MAX = 0x97;
+const F32_ABS = 0x8b;
+const F32_LT = 0x5d;
+const F64_ADD = 0xa0;
+const F64_PROMOTE_F32 = 0xbb;
+const TEE = 0x22;
+/** f64.const 0 and f64.store (align 8). */
+const F64_ZERO = [0x44, 0, 0, 0, 0, 0, 0, 0, 0];
+const storeF64 = [0x39, 0x03, 0x00];
+
+function rowSums(): AssembledFunction {
+  const X = 0, XEND = 1, ROW = 2, SUMS = 3; // params
+  const ROWEND = 4, SUM = 5; // locals: i32, f64
+  return {
+    exportName: 'rowSums',
+    params: [I32, I32, I32, I32],
+    results: [],
+    locals: [[1, I32], [1, F64]],
+    code: [
+      BLOCK, VOID, LOOP, VOID,
+      GET, X, GET, XEND, I32_GE_U, BR_IF, 1,
+      GET, X, GET, ROW, I32_ADD, SET, ROWEND,
+      ...F64_ZERO, SET, SUM,
+      BLOCK, VOID, LOOP, VOID,
+      GET, X, GET, ROWEND, I32_GE_U, BR_IF, 1,
+      GET, SUM, GET, X, ...loadF32(), F64_PROMOTE_F32, F64_ADD, SET, SUM,
+      GET, X, I32_CONST, 4, I32_ADD, SET, X,
+      BR, 0, END, END,
+      GET, SUMS, GET, SUM, ...storeF64,
+      GET, SUMS, I32_CONST, 8, I32_ADD, SET, SUMS,
+      BR, 0, END, END,
+    ],
+  };
+}
+
+function scaleRows(): AssembledFunction {
+  const X = 0, XEND = 1, ROW = 2, SCALES = 3, BELOW = 4; // params (BELOW: f32)
+  const ROWEND = 5, S = 6, V = 7; // locals: i32, f32, f32
+  return {
+    exportName: 'scaleRows',
+    params: [I32, I32, I32, I32, F32],
+    results: [],
+    locals: [[1, I32], [2, F32]],
+    code: [
+      BLOCK, VOID, LOOP, VOID,
+      GET, X, GET, XEND, I32_GE_U, BR_IF, 1,
+      GET, X, GET, ROW, I32_ADD, SET, ROWEND,
+      GET, SCALES, ...loadF32(), SET, S,
+      BLOCK, VOID, LOOP, VOID,
+      GET, X, GET, ROWEND, I32_GE_U, BR_IF, 1,
+      // x ← v, or 0 where |v| < below: select(0, v, |v| < below)
+      GET, X,
+      ...f32Const(0), GET, X, ...loadF32(), GET, S, F32_MUL, TEE, V, GET, V, F32_ABS, GET, BELOW, F32_LT, SELECT,
+      ...storeF32(),
+      GET, X, I32_CONST, 4, I32_ADD, SET, X,
+      BR, 0, END, END,
+      GET, SCALES, I32_CONST, 4, I32_ADD, SET, SCALES,
+      BR, 0, END, END,
+    ],
+  };
+}
 
 function shiftRows(): AssembledFunction {
   const X = 0, OUT = 1, XEND = 2, ROW = 3; // params
@@ -130,7 +198,7 @@ function exps(): AssembledFunction {
 
 /** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
 export function simdExpModule(shared = false): Uint8Array<ArrayBuffer> {
-  return assembleModule([exps(), shiftRows()], shared);
+  return assembleModule([exps(), shiftRows(), rowSums(), scaleRows()], shared);
 }
 
 const cache = createModuleCache();
