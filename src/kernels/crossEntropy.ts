@@ -62,6 +62,7 @@ export function softmaxCrossEntropyWasm(args: KernelArgs): tf.TensorInfo[] {
   for (let p = 0; p < pixels; p++) if (label[p] !== ignore) scored++;
   const n = Math.max(scored, 1);
   const inv = Math.fround(1 / n);
+  const isScored = (l: number): boolean => l !== ignore && l >= 0 && l < classes;
   // Pass 1: x − m per row (the exponent's argument; in WebAssembly where it loads), then e^(x − m),
   // whole groups of 4 in SIMD and the rest here (or all by Math.exp).
   const total = pixels * classes;
@@ -78,14 +79,13 @@ export function softmaxCrossEntropyWasm(args: KernelArgs): tf.TensorInfo[] {
   const shiftedLabel = new Float64Array(pixels);
   for (let p = 0; p < pixels; p++) {
     const l = label[p] as number;
-    if (l !== ignore && l >= 0 && l < classes) shiftedLabel[p] = g[p * classes + l] as number;
+    if (isScored(l)) shiftedLabel[p] = g[p * classes + l] as number;
   }
   const whole = simd === null ? 0 : total - (total % 4);
   if (simd !== null && whole > 0) simd.exps(at, at + 4 * whole);
   for (let i = whole; i < total; i++) g[i] = Math.exp(g[i] as number);
   // Pass 2: the loss, and (softmax − one-hot) / n; rows not scored are 0.
   const below = wasmFlushBelow();
-  const isScored = (l: number): boolean => l !== ignore && l >= 0 && l < classes;
   let loss = 0;
   if (simd !== null && sumsOut !== null && scalesOut !== null && (4 * offsetF32(backend, sumsOut)) % 8 === 0) {
     const sumsAt = 4 * offsetF32(backend, sumsOut);

@@ -21,8 +21,8 @@
  * default model's step).
  */
 import {
-  BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_GE_U, LOOP, SELECT, SET, V128, VOID,
-  assembleModule, createModuleCache, f32Const, instantiateOnMemory, load, loadF32, store, storeF32, type AssembledFunction,
+  F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, SELECT, SET, V128,
+  assembleModule, createModuleCache, f32Const, instantiateOnMemory, load, loadF32, store, storeF32, whileBelow, type AssembledFunction,
 } from './wasmAssembly.js';
 
 /**
@@ -48,6 +48,8 @@ const F32_LT = 0x5d;
 const F64_ADD = 0xa0;
 const F64_PROMOTE_F32 = 0xbb;
 const TEE = 0x22;
+/** local ← local + bytes. */
+const advance = (local: number, bytes: number): number[] => [GET, local, I32_CONST, bytes, I32_ADD, SET, local];
 /** f64.const 0 and f64.store (align 8). */
 const F64_ZERO = [0x44, 0, 0, 0, 0, 0, 0, 0, 0];
 const storeF64 = [0x39, 0x03, 0x00];
@@ -60,20 +62,16 @@ function rowSums(): AssembledFunction {
     params: [I32, I32, I32, I32],
     results: [],
     locals: [[1, I32], [1, F64]],
-    code: [
-      BLOCK, VOID, LOOP, VOID,
-      GET, X, GET, XEND, I32_GE_U, BR_IF, 1,
+    code: whileBelow(X, XEND, [
       GET, X, GET, ROW, I32_ADD, SET, ROWEND,
       ...F64_ZERO, SET, SUM,
-      BLOCK, VOID, LOOP, VOID,
-      GET, X, GET, ROWEND, I32_GE_U, BR_IF, 1,
-      GET, SUM, GET, X, ...loadF32(), F64_PROMOTE_F32, F64_ADD, SET, SUM,
-      GET, X, I32_CONST, 4, I32_ADD, SET, X,
-      BR, 0, END, END,
+      ...whileBelow(X, ROWEND, [
+        GET, SUM, GET, X, ...loadF32(), F64_PROMOTE_F32, F64_ADD, SET, SUM,
+        ...advance(X, 4),
+      ]),
       GET, SUMS, GET, SUM, ...storeF64,
-      GET, SUMS, I32_CONST, 8, I32_ADD, SET, SUMS,
-      BR, 0, END, END,
-    ],
+      ...advance(SUMS, 8),
+    ]),
   };
 }
 
@@ -85,22 +83,18 @@ function scaleRows(): AssembledFunction {
     params: [I32, I32, I32, I32, F32],
     results: [],
     locals: [[1, I32], [2, F32]],
-    code: [
-      BLOCK, VOID, LOOP, VOID,
-      GET, X, GET, XEND, I32_GE_U, BR_IF, 1,
+    code: whileBelow(X, XEND, [
       GET, X, GET, ROW, I32_ADD, SET, ROWEND,
       GET, SCALES, ...loadF32(), SET, S,
-      BLOCK, VOID, LOOP, VOID,
-      GET, X, GET, ROWEND, I32_GE_U, BR_IF, 1,
-      // x ← v, or 0 where |v| < below: select(0, v, |v| < below)
-      GET, X,
-      ...f32Const(0), GET, X, ...loadF32(), GET, S, F32_MUL, TEE, V, GET, V, F32_ABS, GET, BELOW, F32_LT, SELECT,
-      ...storeF32(),
-      GET, X, I32_CONST, 4, I32_ADD, SET, X,
-      BR, 0, END, END,
-      GET, SCALES, I32_CONST, 4, I32_ADD, SET, SCALES,
-      BR, 0, END, END,
-    ],
+      ...whileBelow(X, ROWEND, [
+        // x ← v, or 0 where |v| < below: select(0, v, |v| < below)
+        GET, X,
+        ...f32Const(0), GET, X, ...loadF32(), GET, S, F32_MUL, TEE, V, GET, V, F32_ABS, GET, BELOW, F32_LT, SELECT,
+        ...storeF32(),
+        ...advance(X, 4),
+      ]),
+      ...advance(SCALES, 4),
+    ]),
   };
 }
 
@@ -112,27 +106,19 @@ function shiftRows(): AssembledFunction {
     params: [I32, I32, I32, I32],
     results: [],
     locals: [[2, I32], [1, F32]],
-    code: [
-      BLOCK, VOID, LOOP, VOID,
-      GET, X, GET, XEND, I32_GE_U, BR_IF, 1,
+    code: whileBelow(X, XEND, [
       GET, X, GET, ROW, I32_ADD, SET, ROWEND,
       GET, X, ...loadF32(), SET, M,
       GET, X, I32_CONST, 4, I32_ADD, SET, I,
-      BLOCK, VOID, LOOP, VOID,
-      GET, I, GET, ROWEND, I32_GE_U, BR_IF, 1,
-      GET, M, GET, I, ...loadF32(), F32_MAX, SET, M,
-      GET, I, I32_CONST, 4, I32_ADD, SET, I,
-      BR, 0, END, END,
+      ...whileBelow(I, ROWEND, [GET, M, GET, I, ...loadF32(), F32_MAX, SET, M, ...advance(I, 4)]),
       GET, X, SET, I,
-      BLOCK, VOID, LOOP, VOID,
-      GET, I, GET, ROWEND, I32_GE_U, BR_IF, 1,
-      GET, OUT, GET, I, ...loadF32(), GET, M, F32_SUB, ...storeF32(),
-      GET, OUT, I32_CONST, 4, I32_ADD, SET, OUT,
-      GET, I, I32_CONST, 4, I32_ADD, SET, I,
-      BR, 0, END, END,
+      ...whileBelow(I, ROWEND, [
+        GET, OUT, GET, I, ...loadF32(), GET, M, F32_SUB, ...storeF32(),
+        ...advance(OUT, 4),
+        ...advance(I, 4),
+      ]),
       GET, ROWEND, SET, X,
-      BR, 0, END, END,
-    ],
+    ]),
   };
 }
 
@@ -177,21 +163,20 @@ function exps(): AssembledFunction {
       ...splat(1, ONE),
       ...I32_127, ...I32X4_SPLAT, SET, BIAS,
       ...POLYNOMIAL.flatMap((c, i) => splat(c, COEF + i)),
-      BLOCK, VOID, LOOP, VOID,
-      GET, P, GET, ENDP, I32_GE_U, BR_IF, 1,
-      // x clamped (max first: a NaN stays NaN through both)
-      GET, P, ...load(), GET, LOW, ...F32X4_MAX, GET, HIGH, ...F32X4_MIN, SET, V,
-      // n = round(x log₂e); r = x − n C1 − n C2
-      GET, V, GET, L2E, ...F32X4_MUL, ...F32X4_NEAREST, SET, N,
-      GET, V, GET, N, GET, K1, ...F32X4_MUL, ...F32X4_SUB, GET, N, GET, K2, ...F32X4_MUL, ...F32X4_SUB, SET, R,
-      // eʳ ≈ 1 + r + r² · poly(r)
-      GET, COEF, ...horner, GET, R, ...F32X4_MUL, GET, R, ...F32X4_MUL, GET, R, ...F32X4_ADD, GET, ONE, ...F32X4_ADD, SET, Y,
-      // · 2ⁿ: (n + 127) << 23 are the bits of the float32 2ⁿ
-      GET, P,
-      GET, Y, GET, N, ...I32X4_TRUNC_SAT_F32X4_S, GET, BIAS, ...I32X4_ADD, ...I32_23, ...I32X4_SHL, ...F32X4_MUL,
-      ...store(),
-      GET, P, I32_CONST, 16, I32_ADD, SET, P,
-      BR, 0, END, END,
+      ...whileBelow(P, ENDP, [
+        // x clamped (max first: a NaN stays NaN through both)
+        GET, P, ...load(), GET, LOW, ...F32X4_MAX, GET, HIGH, ...F32X4_MIN, SET, V,
+        // n = round(x log₂e); r = x − n C1 − n C2
+        GET, V, GET, L2E, ...F32X4_MUL, ...F32X4_NEAREST, SET, N,
+        GET, V, GET, N, GET, K1, ...F32X4_MUL, ...F32X4_SUB, GET, N, GET, K2, ...F32X4_MUL, ...F32X4_SUB, SET, R,
+        // eʳ ≈ 1 + r + r² · poly(r)
+        GET, COEF, ...horner, GET, R, ...F32X4_MUL, GET, R, ...F32X4_MUL, GET, R, ...F32X4_ADD, GET, ONE, ...F32X4_ADD, SET, Y,
+        // · 2ⁿ: (n + 127) << 23 are the bits of the float32 2ⁿ
+        GET, P,
+        GET, Y, GET, N, ...I32X4_TRUNC_SAT_F32X4_S, GET, BIAS, ...I32X4_ADD, ...I32_23, ...I32X4_SHL, ...F32X4_MUL,
+        ...store(),
+        ...advance(P, 16),
+      ]),
     ],
   };
 }

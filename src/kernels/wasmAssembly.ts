@@ -95,6 +95,15 @@ export interface AssembledFunction {
   code: number[];
 }
 
+/**
+ * `while (local ptr < local end) { body }` (unsigned compare): the loop
+ * shape of the row and block kernels. `body` must advance `ptr` (or end
+ * the loop); inside it, `BR, 0` continues and `BR, 1` breaks.
+ */
+export function whileBelow(ptr: number, end: number, body: readonly number[]): number[] {
+  return [BLOCK, VOID, LOOP, VOID, GET, ptr, GET, end, I32_GE_U, BR_IF, 1, ...body, BR, 0, END, END];
+}
+
 /** The bytes of a module of `functions` that imports `env.memory`; `shared`: a shared memory (limits flag 3, with a maximum), else a plain one (flag 0). */
 export function assembleModule(functions: readonly AssembledFunction[], shared: boolean): Uint8Array<ArrayBuffer> {
   const types = [...uleb(functions.length), ...functions.flatMap((f) => [0x60, ...uleb(f.params.length), ...f.params, ...uleb(f.results.length), ...f.results])];
