@@ -1,13 +1,13 @@
 /**
- * Winograd F(2×2, 3×3) (src/ops/winograd.ts, the wasm kernel
- * src/kernels/winogradConv.ts) against the direct convolution
+ * Winograd F(2×2, 3×3) and F(4×4, 3×3) (src/ops/winograd.ts, the wasm
+ * kernel src/kernels/winogradConv.ts) against the direct convolution
  * (tf.fused.conv2d on XNNPACK) for 3×3 stride-1 layers with bias and ReLU,
  * as folded inference runs them: the default model's layers (64 × 64
  * input: 16 channels on 32 × 32, 32 on 16 × 16, 64–128 on 8 × 8, the last
  * stage dilated ×2), attention-bench's (128 × 128 input), and a grid of
  * channels × map sizes to place the rule of src/infer/folded.ts. Batch 8;
- * interleaved call by call; medians; the largest |difference| relative to
- * the largest |output|.
+ * the three interleaved call by call; medians; the largest |difference|
+ * from the direct output relative to its largest |output|.
  * With --training, the training step's convolutions instead
  * (src/kernels/winogradTraining.ts, the filter transformed in every call):
  * the forward conv (no bias, as the zoo's conv → BN units), its input
@@ -35,9 +35,9 @@ const training = values.training === true;
 console.log(
   training
     ? '| layer | batch | map | C → Co | dilation | forward direct ms | forward Winograd ms | direct ÷ Winograd | dx direct ms | dx Winograd ms | direct ÷ Winograd | fwd + dW direct ms | fwd + dW Winograd ms | direct ÷ Winograd | max rel. diff (dx, dW) |'
-    : '| layer | map | C → Co | dilation | direct ms | Winograd ms | direct ÷ Winograd | max rel. diff |',
+    : '| layer | map | C → Co | dilation | direct ms | F(2×2) ms | F(4×4) ms | direct ÷ F(2×2) | direct ÷ F(4×4) | F(2×2) ÷ F(4×4) | max rel. diff F(2×2), F(4×4) |',
 );
-console.log(training ? '|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|' : '|---|---|---|---:|---:|---:|---:|---:|');
+console.log(training ? '|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|' : '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
 
 type Layer = [string, number, number, number, number];
 const layers: Layer[] = [
@@ -106,24 +106,22 @@ for (const [label, H, C, Co, d] of layers) {
   const x = tf.randomNormal([8, H, H, C]) as tf.Tensor4D;
   const filter = tf.randomNormal([3, 3, C, Co], 0, 0.1) as tf.Tensor4D;
   const bias = tf.randomNormal([Co]) as tf.Tensor1D;
-  const u = winogradFilters(filter);
+  const u2 = winogradFilters(filter, 2);
+  const u4 = winogradFilters(filter, 4);
   const direct = () => withWasmWinograd(false, () => tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', dilations: d, bias, activation: 'relu' }));
-  const winograd = () => winogradConv2d(x, u, bias, true, d);
-  const [a, b] = [direct(), winograd()];
-  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number);
-  const scale = tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0] as number);
-  tf.dispose([a, b]);
-  const timesDirect: number[] = [];
-  const timesWinograd: number[] = [];
+  const winograd2 = () => winogradConv2d(x, u2, bias, true, d);
+  const winograd4 = () => winogradConv2d(x, u4, bias, true, d);
+  const [a, b2, b4] = [direct(), winograd2(), winograd4()];
+  const diffs = [b2, b4].map((b) => relativeDiff(a, b).toExponential(1)).join(', ');
+  tf.dispose([a, b2, b4]);
+  const times: [number[], number[], number[]] = [[], [], []];
   const reps = H >= 64 ? Math.max(3, Math.floor(repeats / 3)) : repeats;
   for (let r = -3; r < reps; r++) {
-    const t1 = timeOnce(() => tf.tidy(() => void direct().dataSync()));
-    const t2 = timeOnce(() => tf.tidy(() => void winograd().dataSync()));
+    const round = [direct, winograd2, winograd4].map((f) => timeOnce(() => tf.tidy(() => void f().dataSync())));
     if (r < 0) continue;
-    timesDirect.push(t1);
-    timesWinograd.push(t2);
+    round.forEach((t, i) => times[i]?.push(t));
   }
-  const [td, tw] = [median(timesDirect), median(timesWinograd)];
-  console.log(`| ${label} | ${H} × ${H} | ${C} → ${Co} | ${d} | ${format(td, 3)} | ${format(tw, 3)} | ${format(td / tw)}× | ${(diff / scale).toExponential(1)} |`);
-  tf.dispose([x, filter, bias, ...u]);
+  const [td, t2, t4] = times.map(median) as [number, number, number];
+  console.log(`| ${label} | ${H} × ${H} | ${C} → ${Co} | ${d} | ${format(td, 3)} | ${format(t2, 3)} | ${format(t4, 3)} | ${format(td / t2)}× | ${format(td / t4)}× | ${format(t2 / t4)}× | ${diffs} |`);
+  tf.dispose([x, filter, bias, ...u2, ...u4]);
 }

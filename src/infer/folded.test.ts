@@ -117,44 +117,70 @@ describe('foldInference: batch norms folded into the convolutions (Eq. W\' = s·
     model.dispose();
   });
 
-  it('wasm: 3×3 stride-1 units from 32 input channels (dilated ones too) run as Winograd convolutions, with the logits of winograd: false; the option is checked', async () => {
+  it('wasm: 3×3 stride-1 units (dilated ones too) run as Winograd F(4×4, 3×3) from 16 input channels where the map allows it, F(2×2, 3×3) from 32 otherwise, with the logits of winograd: false; the options are checked', async () => {
     await useBackend('wasm');
     const { model } = buildSegmentationModel({ head: 'hem', seed: 3 });
     randomizeBatchNorms(model, 4);
-    const x = tf.randomNormal([2, 64, 64, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
-    const winograd = foldInference(model);
-    const direct = foldInference(model, { winograd: false });
-    const kernelsOf = async (f: () => void): Promise<string[]> => (await tf.profile(f)).kernels.map((k) => k.name).filter((n) => !n.endsWith('__op'));
-    tf.tidy(() => void winograd.logits(x)); // folds (and transforms) the weights
-    tf.tidy(() => void direct.logits(x));
-    const before = tf.memory().numTensors;
-    const withWinograd = await kernelsOf(() => tf.tidy(() => void winograd.logits(x)));
-    const without = await kernelsOf(() => tf.tidy(() => void direct.logits(x)));
-    // From the layers: 3×3, stride 1, 'same', dilation d with maps multiples of 2d, channels multiples of 4 and ≥ 32 input channels.
-    const eligible = model.layers.filter((layer) => {
-      if (layer.getClassName() !== 'Conv2D') return false;
-      const config = layer.getConfig();
-      const [, H, W, C] = (layer.input as tf.SymbolicTensor).shape as [null, number, number, number];
-      const d = (config['dilationRate'] as number[])[0] as number;
-      const filters = config['filters'] as number;
-      return JSON.stringify(config['kernelSize']) === '[3,3]' && JSON.stringify(config['strides']) === '[1,1]' && config['padding'] === 'same' &&
-        H % (2 * d) === 0 && W % (2 * d) === 0 && C % 4 === 0 && filters % 4 === 0 && C >= 32;
-    }).length;
-    const count = (list: string[], name: string) => list.filter((n) => n === name).length;
-    assert.ok(eligible >= 5, `the default model has ${eligible} eligible units`);
-    assert.ok(model.layers.some((l) => l.getClassName() === 'Conv2D' && (l.getConfig()['dilationRate'] as number[])[0] === 2), 'the default model has dilated 3×3 convs');
-    assert.equal(count(withWinograd, 'HemnetWinogradConv2D'), eligible);
-    assert.equal(count(without, 'HemnetWinogradConv2D'), 0);
-    assert.equal(count(withWinograd, 'FusedConv2D'), count(without, 'FusedConv2D') - eligible);
-    const a = tf.tidy(() => winograd.logits(x));
-    const b = tf.tidy(() => direct.logits(x));
-    assert.ok(relativeError(a.dataSync(), b.dataSync()) < 1e-5, `relative error ${relativeError(a.dataSync(), b.dataSync())}`);
-    tf.dispose([a, b]);
-    assert.equal(tf.memory().numTensors, before, 'repeated calls leak nothing');
-    winograd.dispose();
-    direct.dispose();
+    // 72 × 72: the 9 × 9 maps at output stride 8 are not multiples of 2, the 18 × 18 ones not of 4.
+    for (const size of [64, 72]) {
+      const x = tf.randomNormal([2, size, size, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const winograd = foldInference(model);
+      const smallTiles = foldInference(model, { winogradTile: 2 });
+      const direct = foldInference(model, { winograd: false });
+      const kernelsOf = async (f: () => void): Promise<Array<{ name: string; inputs: number }>> =>
+        (await tf.profile(f)).kernels.filter((k) => !k.name.endsWith('__op')).map((k) => ({ name: k.name, inputs: k.inputShapes.length }));
+      for (const f of [winograd, smallTiles, direct]) tf.tidy(() => void f.logits(x)); // folds (and transforms) the weights
+      const before = tf.memory().numTensors;
+      const withWinograd = await kernelsOf(() => tf.tidy(() => void winograd.logits(x)));
+      const withSmallTiles = await kernelsOf(() => tf.tidy(() => void smallTiles.logits(x)));
+      const without = await kernelsOf(() => tf.tidy(() => void direct.logits(x)));
+      // From the layers: 3×3, stride 1, 'same', dilation d, channels multiples of 4; the map (at this input size) a multiple of 4d with ≥ 16 input channels, or of 2d with ≥ 32.
+      const scale = size / 64;
+      const units = model.layers.filter((layer) => {
+        if (layer.getClassName() !== 'Conv2D') return false;
+        const config = layer.getConfig();
+        return JSON.stringify(config['kernelSize']) === '[3,3]' && JSON.stringify(config['strides']) === '[1,1]' && config['padding'] === 'same';
+      }).map((layer) => {
+        const [, h, w, C] = (layer.input as tf.SymbolicTensor).shape as [null, number, number, number];
+        const [H, W] = [h * scale, w * scale];
+        const d = (layer.getConfig()['dilationRate'] as number[])[0] as number;
+        const fits = (m: number) => H % (m * d) === 0 && W % (m * d) === 0 && C % 4 === 0 && (layer.getConfig()['filters'] as number) % 4 === 0;
+        return { large: fits(4) && C >= 16, small: fits(2) && C >= 32, d };
+      });
+      const large = units.filter((u) => u.large).length;
+      const small = units.filter((u) => !u.large && u.small).length;
+      const smallOnly = units.filter((u) => u.small).length;
+      const count = (list: Array<{ name: string; inputs: number }>, name: string, inputs?: number) => list.filter((k) => k.name === name && (inputs === undefined || k.inputs === inputs)).length;
+      // x, 36 or 16 filters, bias
+      assert.equal(count(withWinograd, 'HemnetWinogradConv2D', 38), large, `F(4×4) units at ${size}`);
+      assert.equal(count(withWinograd, 'HemnetWinogradConv2D', 18), small, `F(2×2) units at ${size}`);
+      assert.equal(count(withSmallTiles, 'HemnetWinogradConv2D', 18), smallOnly, `winogradTile 2 at ${size}`);
+      assert.equal(count(withSmallTiles, 'HemnetWinogradConv2D', 38), 0);
+      assert.equal(count(without, 'HemnetWinogradConv2D'), 0);
+      assert.equal(count(withWinograd, 'FusedConv2D'), count(without, 'FusedConv2D') - large - small);
+      if (size === 64) {
+        assert.ok(large >= 7 && small === 0, `at 64 × 64 every eligible unit of the default model takes 4 × 4 tiles (${large} of them, ${small} F(2×2))`);
+        assert.ok(units.some((u) => u.large && u.d === 2), 'dilated units too');
+      } else {
+        assert.ok(small >= 1 && large >= 1, `at 72 × 72 both tiles run (${large} F(4×4), ${small} F(2×2))`);
+      }
+      const b = tf.tidy(() => direct.logits(x));
+      for (const [f, bound] of [[winograd, 5e-5], [smallTiles, 1e-5]] as const) {
+        const a = tf.tidy(() => f.logits(x));
+        assert.ok(relativeError(a.dataSync(), b.dataSync()) < bound, `relative error ${relativeError(a.dataSync(), b.dataSync())} at ${size}`);
+        a.dispose();
+      }
+      b.dispose();
+      assert.equal(tf.memory().numTensors, before, 'repeated calls leak nothing');
+      const held = tf.memory().numTensors;
+      winograd.dispose();
+      assert.ok(tf.memory().numTensors < held, 'dispose frees the transformed filters');
+      smallTiles.dispose();
+      direct.dispose();
+      x.dispose();
+    }
     assert.throws(() => foldInference(model, { winograd: 'yes' as unknown as boolean }), /foldInference: 'winograd' must be a boolean, received yes/);
-    x.dispose();
+    assert.throws(() => foldInference(model, { winogradTile: 3 as unknown as 2 }), /foldInference: 'winogradTile' must be 'auto', 2 or 4, received 3/);
     model.dispose();
   });
 

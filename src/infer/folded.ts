@@ -23,7 +23,7 @@
  * buffer instead, so the change is still seen.)
  */
 import * as tf from '@tensorflow/tfjs';
-import { winogradConv2d, winogradConvApplies, winogradConvAvailable, winogradFilters } from '../ops/winograd.js';
+import { winogradConv2d, winogradConvApplies, winogradConvAvailable, winogradFilters, type WinogradTile } from '../ops/winograd.js';
 import { WINOGRAD_MIN_CHANNELS, wasmWinogradEnabled, withWasmWinograd } from '../kernels/winogradTraining.js';
 
 const FN = 'foldInference';
@@ -33,21 +33,44 @@ type Kwargs = Record<string, unknown>;
 interface Folded {
   filter: tf.Tensor4D;
   bias: tf.Tensor1D | null;
-  /** The filter's 16 Winograd transforms (src/ops/winograd.ts) where the unit can run as one, else null. */
-  winograd: tf.Tensor2D[] | null;
+  /**
+   * Where the unit can run as Winograd: the filter's transforms
+   * (src/ops/winograd.ts) per output tile, each made the first time a map
+   * needs it; else null.
+   */
+  winograd: Map<WinogradTile, tf.Tensor2D[]> | null;
 }
+
+/**
+ * Fewest input channels for which folded inference runs a 3×3 unit as
+ * Winograd F(4×4, 3×3) (where the map is a multiple of 4·dilation): from
+ * 16 it is 1.05–1.31× faster than the direct conv and 1.26–1.58× faster
+ * than F(2×2, 3×3) on this machine's wasm (`npx tsx bench/winograd.ts
+ * --grid`, docs/performance.md). F(2×2, 3×3), for maps that are only
+ * multiples of 2·dilation, keeps `WINOGRAD_MIN_CHANNELS` (32).
+ */
+export const WINOGRAD_F4_MIN_CHANNELS = 16;
 
 /** Options of `foldInference`. */
 export interface FoldOptions {
   /**
-   * Run the 3×3 stride-1 units as Winograd F(2×2, 3×3) convolutions where
-   * the backend has the kernel (wasm with SIMD) and it is faster (from 32
-   * input channels: bench/winograd.ts).
+   * Run the 3×3 stride-1 units as Winograd convolutions where the backend
+   * has the kernel (wasm with SIMD) and it is faster (bench/winograd.ts):
+   * F(4×4, 3×3) where the map's sides are multiples of 4·dilation (from 16
+   * input channels), else F(2×2, 3×3) where they are multiples of
+   * 2·dilation (from 32). F(4×4, 3×3) rounds a little more (≈ 1e-5
+   * relative against ≈ 1e-6; see `winogradTile`).
    * Default true; false keeps every unit a direct `tf.fused.conv2d` (also
    * where the wasm kernels would run it as Winograd: `setWasmWinograd`).
    * With `setWasmWinograd(false)` no unit runs as Winograd either way.
    */
   winograd?: boolean;
+  /**
+   * Which Winograd tile to use where both apply: 'auto' (default: 4 where
+   * it applies, as above), or 2 to keep every unit at F(2×2, 3×3) (its
+   * rounding, its 32-channel rule).
+   */
+  winogradTile?: 'auto' | WinogradTile;
 }
 
 
@@ -215,10 +238,14 @@ export class FoldedInference {
   }
 
   private readonly winograd: boolean;
+  private readonly largestTile: WinogradTile;
 
   constructor(readonly model: tf.LayersModel, options: FoldOptions = {}) {
     if (options.winograd !== undefined && typeof options.winograd !== 'boolean') throw new Error(`${FN}: 'winograd' must be a boolean, received ${String(options.winograd)}`);
+    const tile = options.winogradTile ?? 'auto';
+    if (tile !== 'auto' && tile !== 2 && tile !== 4) throw new Error(`${FN}: 'winogradTile' must be 'auto', 2 or 4, received ${JSON.stringify(tile)}`);
     this.winograd = options.winograd ?? true;
+    this.largestTile = tile === 2 ? 2 : 4;
     const input = model.inputs[0];
     const output = model.outputs[0];
     if (model.inputs.length !== 1 || input === undefined || output === undefined) {
@@ -249,7 +276,7 @@ export class FoldedInference {
       tf.keep(folded.filter);
       if (folded.bias !== null) tf.keep(folded.bias);
       if (this.winograd && winogradConvAvailable() && winogradConvApplies([1, 2 * step.dilations[0], 2 * step.dilations[0], folded.filter.shape[2]], folded.filter.shape, step.strides, step.dilations, padOf(step))) {
-        folded.winograd = winogradFilters(folded.filter).map((u) => tf.keep(u));
+        folded.winograd = new Map();
       }
       step.folded = folded;
       step.sources = present.map((t) => tf.keep(tf.clone(t)));
@@ -257,7 +284,7 @@ export class FoldedInference {
   }
 
   private release(step: ConvStep): void {
-    if (step.folded !== null) tf.dispose([step.folded.filter, ...(step.folded.bias !== null ? [step.folded.bias] : []), ...(step.folded.winograd ?? [])]);
+    if (step.folded !== null) tf.dispose([step.folded.filter, ...(step.folded.bias !== null ? [step.folded.bias] : []), ...[...(step.folded.winograd?.values() ?? [])].flat()]);
     tf.dispose(step.sources);
     step.folded = null;
     step.sources = [];
@@ -308,9 +335,15 @@ export class FoldedInference {
   private runConv(step: ConvStep, x: tf.Tensor4D): tf.Tensor4D {
     const folded = step.folded as Folded;
     const padding = padOf(step);
-    const [, H, W, C] = x.shape;
-    if (folded.winograd !== null && C >= WINOGRAD_MIN_CHANNELS && wasmWinogradEnabled() && winogradConvAvailable() && winogradConvApplies(x.shape, folded.filter.shape, step.strides, step.dilations, padding)) {
-      return winogradConv2d(x, folded.winograd, folded.bias, step.relu, step.dilations[0]);
+    const tile = folded.winograd !== null && wasmWinogradEnabled() && winogradConvAvailable() ? this.winogradTileFor(x.shape, folded, step, padding) : null;
+    if (tile !== null && folded.winograd !== null) {
+      let filters = folded.winograd.get(tile);
+      if (filters === undefined) {
+        // Kept: this runs inside logits()' tf.tidy; release() frees them.
+        filters = winogradFilters(folded.filter, tile).map((u) => tf.keep(u));
+        folded.winograd.set(tile, filters);
+      }
+      return winogradConv2d(x, filters, folded.bias, step.relu, step.dilations[0]);
     }
     const pad: 'same' | 'valid' | tf.backend_util.ExplicitPadding = padding === 'same' || padding === 'valid' ? padding : [[0, 0], padding[0], padding[1], [0, 0]];
     const direct = () => tf.fused.conv2d({
@@ -324,6 +357,15 @@ export class FoldedInference {
       activation: step.relu ? 'relu' : 'linear',
     });
     return this.winograd ? direct() : withWasmWinograd(false, direct);
+  }
+
+  /** The Winograd tile this unit runs with on an input of `shape`, or null for the direct conv. */
+  private winogradTileFor(shape: readonly number[], folded: Folded, step: ConvStep, padding: ReturnType<typeof padOf>): WinogradTile | null {
+    const C = shape[3] as number;
+    const applies = (tile: WinogradTile) => winogradConvApplies(shape, folded.filter.shape, step.strides, step.dilations, padding, tile);
+    if (this.largestTile === 4 && C >= WINOGRAD_F4_MIN_CHANNELS && applies(4)) return 4;
+    if (C >= WINOGRAD_MIN_CHANNELS && applies(2)) return 2;
+    return null;
   }
 
   /** Frees the folded weights; the model itself is untouched. */

@@ -1,19 +1,20 @@
 /**
  * `HemnetWinogradConv2D` on wasm: a 3×3, stride 1, 'same' convolution of
- * NHWC x `[B, H, W, C]` with dilation d (padding d; H, W multiples of 2d;
- * C, Co multiples of 4) as Winograd's
- * F(2×2, 3×3) (Lavin & Gray 2016), for inference: Y = Aᵀ·[(G·g·Gᵀ) ⊙
- * (Bᵀ·d·B)]·A per 2×2 output tile. The filter arrives transformed (16
- * matrices U_ξ `[C, Co]`, src/ops/winograd.ts), so a call is: the input
- * padded on the heap, the input transform (WebAssembly SIMD,
- * winogradSimd.ts) into 16 matrices V_ξ `[tiles, C]`, the 16 products
- * M_ξ = V_ξ·U_ξ in the SIMD block kernels of batchMatMulSimd.ts (2.25×
- * fewer multiply-adds than the direct convolution; one loop instead of 16
- * XNNPACK calls, which were 1.2–1.4× slower per layer: docs/performance.md),
- * and the output transform with bias and ReLU.
+ * NHWC x `[B, H, W, C]` with dilation d (padding d; C, Co multiples of 4)
+ * as Winograd's F(m×m, 3×3) (Lavin & Gray 2016), m = 2 (H, W multiples of
+ * 2d) or m = 4 (multiples of 4d), for inference: Y = Aᵀ·[(G·g·Gᵀ) ⊙
+ * (Bᵀ·d·B)]·A per m×m output tile. The filter arrives transformed
+ * (src/ops/winograd.ts): 16 matrices U_ξ `[C, Co]` for m = 2, 36 for m = 4,
+ * and their count says which. A call is: the input padded on the heap, the
+ * input transform (WebAssembly SIMD, winogradSimd.ts) into the matrices
+ * V_ξ `[tiles, C]`, the products M_ξ = V_ξ·U_ξ in the SIMD block kernels of
+ * batchMatMulSimd.ts (2.25× (m = 2) or 4× (m = 4) fewer multiply-adds than
+ * the direct convolution; one loop instead of an XNNPACK call per product,
+ * which were 1.2–1.4× slower per layer: docs/performance.md), and the
+ * output transform with bias and ReLU.
  *
- * Inputs: x, bias `[Co]` (optional), u0 … u15; attrs: relu (boolean),
- * dilation (default 1).
+ * Inputs: x, bias `[Co]` (optional), u0 … u15 or u0 … u35; attrs: relu
+ * (boolean), dilation (default 1).
  * No gradient: inference only (src/infer/folded.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
@@ -39,75 +40,80 @@ export function winogradConvWasm(args: { inputs: tf.NamedTensorInfoMap; backend:
   if (transforms === null) throw new Error(`${WINOGRAD_CONV_KERNEL}: WebAssembly SIMD is unavailable on this wasm backend`);
   const x = args.inputs['x'];
   const bias = args.inputs['bias'];
-  const u = Array.from({ length: 16 }, (_, i) => args.inputs[`u${i}`]);
-  if (x === undefined || u.some((t) => t === undefined)) throw new Error(`${WINOGRAD_CONV_KERNEL}: expects inputs x and u0 … u15`);
+  const planes = args.inputs['u35'] !== undefined ? 36 : 16;
+  const m = planes === 36 ? 4 : 2;
+  const u = Array.from({ length: planes }, (_, i) => args.inputs[`u${i}`]);
+  if (x === undefined || u.some((t) => t === undefined)) throw new Error(`${WINOGRAD_CONV_KERNEL}: expects inputs x and u0 … u15 (F(2×2, 3×3)) or u0 … u35 (F(4×4, 3×3))`);
   const filters = u as tf.TensorInfo[];
   const [B, H, W, C] = x.shape as [number, number, number, number];
   const [uc, Co] = (filters[0] as tf.TensorInfo).shape as [number, number];
-  if (x.shape.length !== 4 || H % 2 !== 0 || W % 2 !== 0 || C % 4 !== 0 || Co % 4 !== 0 || uc !== C) {
-    throw new Error(`${WINOGRAD_CONV_KERNEL}: x must be [B, H, W, C] with H, W even and C a multiple of 4, and u_ξ [C, Co] with Co a multiple of 4; received x [${x.shape.join(', ')}], u0 [${(filters[0] as tf.TensorInfo).shape.join(', ')}]`);
+  if (x.shape.length !== 4 || H % m !== 0 || W % m !== 0 || C % 4 !== 0 || Co % 4 !== 0 || uc !== C || filters.some((f) => f.shape[0] !== C || f.shape[1] !== Co)) {
+    throw new Error(`${WINOGRAD_CONV_KERNEL}: x must be [B, H, W, C] with H, W multiples of ${m} (F(${m}×${m}, 3×3)) and C a multiple of 4, and every u_ξ [C, Co] with Co a multiple of 4; received x [${x.shape.join(', ')}], u0 [${(filters[0] as tf.TensorInfo).shape.join(', ')}]`);
   }
   if (bias !== undefined && (bias.shape.length !== 1 || bias.shape[0] !== Co)) throw new Error(`${WINOGRAD_CONV_KERNEL}: bias must be [${Co}], received [${bias.shape.join(', ')}]`);
   const relu = args.attrs?.['relu'] === true;
   const d = (args.attrs?.['dilation'] as number | undefined) ?? 1;
-  if (!Number.isInteger(d) || d < 1 || H % (2 * d) !== 0 || W % (2 * d) !== 0) {
-    throw new Error(`${WINOGRAD_CONV_KERNEL}: dilation must be a positive integer with H and W multiples of 2·dilation, received dilation ${String(d)} for a ${H} × ${W} map`);
+  if (!Number.isInteger(d) || d < 1 || H % (m * d) !== 0 || W % (m * d) !== 0) {
+    throw new Error(`${WINOGRAD_CONV_KERNEL}: dilation must be a positive integer with H and W multiples of ${m}·dilation (F(${m}×${m}, 3×3)), received dilation ${String(d)} for a ${H} × ${W} map`);
   }
-  const plan = winogradTiles(B, H, W, d);
+  const plan = winogradTiles(B, H, W, d, m);
   const { tiles } = plan;
   const gemm = simdGemm(memoryOf(backend));
   if (gemm === null) throw new Error(`${WINOGRAD_CONV_KERNEL}: WebAssembly SIMD is unavailable on this wasm backend`);
-  // The 16 products in the SIMD block kernels: one loop, no XNNPACK call per product.
-  const v = backend.makeOutput([16, tiles, C], 'float32');
-  const m = backend.makeOutput([16, tiles, Co], 'float32');
+  // The products in the SIMD block kernels: one loop, no XNNPACK call per product.
+  const v = backend.makeOutput([planes, tiles, C], 'float32');
+  const products = backend.makeOutput([planes, tiles, Co], 'float32');
   const out = backend.makeOutput([B, H, W, Co], 'float32');
-  const vAt = planeAddresses(backend, v, tiles * C);
-  const mAt = planeAddresses(backend, m, tiles * Co);
+  const vAt = planeAddresses(backend, v, tiles * C, planes);
+  const mAt = planeAddresses(backend, products, tiles * Co, planes);
   winogradInputTransform(backend, transforms, x, plan, vAt);
   filters.forEach((u, xi) => gemmOnMemory(gemm, vAt[xi] as number, 4 * C, 4, 4 * offsetF32(backend, u), mAt[xi] as number, tiles, C, Co));
   winogradOutputTransform(backend, transforms, plan, mAt, out, bias ?? null, relu);
-  disposeAll(backend, [v, m]);
+  disposeAll(backend, [v, products]);
   return out;
 }
 
-/** Which 2×2 output tiles a call of the row transforms covers, in the order the 16 matrices hold them. */
+/** Which m×m output tiles a call of the row transforms covers, in the order the matrices hold them. */
 export interface WinogradTiles {
   batch: number;
   height: number;
   width: number;
   dilation: number;
-  /** Tiles of all images: B·H·W / 4, the rows of each V_ξ and M_ξ. */
+  /** m: the output tile's side, 2 for F(2×2, 3×3), 4 for F(4×4, 3×3). */
+  tile: 2 | 4;
+  /** Tiles of all images: B·H·W / m², the rows of each V_ξ and M_ξ. */
   tiles: number;
   /** Per row call: image, the output row y0 that starts its tiles, the column residue rx < d. */
   rowStarts: ReadonlyArray<readonly [number, number, number]>;
-  /** Tiles per row call: W / 2d, at x0 = rx + 2d·k. */
+  /** Tiles per row call: W / md, at x0 = rx + md·k. */
   perCall: number;
 }
 
-/** The tile plan of a [B, H, W, ·] map with dilation d (H, W multiples of 2d). */
-export function winogradTiles(B: number, H: number, W: number, d: number): WinogradTiles {
-  // Per image, per output row y0 that starts a tile (the rows [2d·k, 2d·k + d)
-  // of each band of 2d), per column residue rx < d: the W / 2d tiles of that row.
+/** The tile plan of a [B, H, W, ·] map with dilation d and m×m output tiles (H, W multiples of md). */
+export function winogradTiles(B: number, H: number, W: number, d: number, tile: 2 | 4 = 2): WinogradTiles {
+  // Per image, per output row y0 that starts a tile (the rows [md·k, md·k + d)
+  // of each band of md), per column residue rx < d: the W / md tiles of that row.
+  const band = tile * d;
   const rowStarts: Array<[number, number, number]> = [];
   for (let b = 0; b < B; b++) {
-    for (let band = 0; band < H; band += 2 * d) {
-      for (let ry = 0; ry < d; ry++) for (let rx = 0; rx < d; rx++) rowStarts.push([b, band + ry, rx]);
+    for (let top = 0; top < H; top += band) {
+      for (let ry = 0; ry < d; ry++) for (let rx = 0; rx < d; rx++) rowStarts.push([b, top + ry, rx]);
     }
   }
-  return { batch: B, height: H, width: W, dilation: d, tiles: (B * H * W) / 4, rowStarts, perCall: W / (2 * d) };
+  return { batch: B, height: H, width: W, dilation: d, tile, tiles: (B * H * W) / (tile * tile), rowStarts, perCall: W / band };
 }
 
-/** The byte addresses of the 16 planes of `floatsPerPlane` floats each in `t` (`[16, …]`). */
-export function planeAddresses(backend: WasmBackendLike, t: tf.TensorInfo, floatsPerPlane: number): number[] {
+/** The byte addresses of the `count` (default 16) planes of `floatsPerPlane` floats each in `t` (`[count, …]`). */
+export function planeAddresses(backend: WasmBackendLike, t: tf.TensorInfo, floatsPerPlane: number, count = 16): number[] {
   const at = offsetF32(backend, t);
-  return Array.from({ length: 16 }, (_, xi) => 4 * (at + xi * floatsPerPlane));
+  return Array.from({ length: count }, (_, xi) => 4 * (at + xi * floatsPerPlane));
 }
 
 /**
  * Calls `row` once per row of tiles (the plan's order) with the six
  * leading arguments of the row transforms of winogradSimd.ts (first
  * address, row and column strides, pixel stride, skip, end) for a map
- * `[B, mapHeight, mapWidth, channels]` at byte address `base`, and the 16
+ * `[B, mapHeight, mapWidth, channels]` at byte address `base`, and the
  * matrices' addresses of that row's first tile (`matrices`: each a
  * `[tiles, channels]` matrix).
  */
@@ -125,7 +131,7 @@ export function forEachTileRow(
   plan.rowStarts.forEach(([b, y0, rx], call) => {
     const first = call * perCall;
     row(
-      [base + ((b * mapHeight + y0) * mapWidth + rx) * pixel, d * mapWidth * pixel, d * pixel, pixel, (2 * d - 1) * pixel, perCall * pixel],
+      [base + ((b * mapHeight + y0) * mapWidth + rx) * pixel, d * mapWidth * pixel, d * pixel, pixel, (plan.tile * d - 1) * pixel, perCall * pixel],
       matrices.map((at) => at + first * pixel),
     );
   });
@@ -133,7 +139,8 @@ export function forEachTileRow(
 
 /**
  * V_ξ = Bᵀ·d·B of every tile of x `[B, H, W, C]` (padded by d on the heap
- * first) into the 16 matrices `[tiles, C]` at the byte addresses `vAt`.
+ * first) into the 16 (m = 2) or 36 (m = 4) matrices `[tiles, C]` at the
+ * byte addresses `vAt`.
  */
 export function winogradInputTransform(backend: WasmBackendLike, transforms: SimdWinograd, x: tf.TensorInfo, plan: WinogradTiles, vAt: readonly number[]): void {
   const { batch: B, height: H, width: W, dilation: d } = plan;
@@ -152,13 +159,15 @@ export function winogradInputTransform(backend: WasmBackendLike, transforms: Sim
     }
   }
   const pAt = 4 * dst;
-  forEachTileRow(plan, pAt, Hp, Wp, C, vAt, (row, v) => transforms.inputRow(...row, ...v));
+  const inputRow = plan.tile === 4 ? transforms.inputRow4 : transforms.inputRow;
+  forEachTileRow(plan, pAt, Hp, Wp, C, vAt, (row, v) => inputRow(...row, ...v));
   disposeAll(backend, [padded]);
 }
 
 /**
- * Y = Aᵀ·M·A + bias (then ReLU when `relu`) of the 16 products `[tiles, Co]`
- * at the byte addresses `mAt`, written to out `[B, H, W, Co]`.
+ * Y = Aᵀ·M·A + bias (then ReLU when `relu`) of the 16 (m = 2) or 36 (m = 4)
+ * products `[tiles, Co]` at the byte addresses `mAt`, written to out
+ * `[B, H, W, Co]`.
  */
 export function winogradOutputTransform(backend: WasmBackendLike, transforms: SimdWinograd, plan: WinogradTiles, mAt: readonly number[], out: tf.TensorInfo, bias: tf.TensorInfo | null, relu: boolean): void {
   const { height: H, width: W } = plan;
@@ -170,6 +179,7 @@ export function winogradOutputTransform(backend: WasmBackendLike, transforms: Si
   }
   const biasAt = 4 * offsetF32(backend, zeros ?? (bias as tf.TensorInfo));
   const outAt = 4 * offsetF32(backend, out);
-  forEachTileRow(plan, outAt, H, W, Co, mAt, (row, m) => transforms.outputRow(...row, biasAt, relu ? 1 : 0, ...m));
+  const outputRow = plan.tile === 4 ? transforms.outputRow4 : transforms.outputRow;
+  forEachTileRow(plan, outAt, H, W, Co, mAt, (row, m) => outputRow(...row, biasAt, relu ? 1 : 0, ...m));
   if (zeros !== null) disposeAll(backend, [zeros]);
 }

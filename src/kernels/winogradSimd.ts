@@ -1,8 +1,9 @@
 /**
- * The input and output transforms of Winograd's F(2×2, 3×3) convolution
- * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016)
- * in WebAssembly SIMD over the wasm backend's memory, 4 channels per lane,
- * for NHWC data. One call handles one row of 2×2 output tiles. With
+ * The input and output transforms of Winograd's F(2×2, 3×3) and F(4×4, 3×3)
+ * convolutions (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", 2016) in WebAssembly SIMD over the wasm backend's memory, 4
+ * channels per lane, for NHWC data. One call handles one row of output
+ * tiles. F(2×2, 3×3) below; F(4×4, 3×3) (inputRow4, outputRow4) further down. With
  * dilation d a tile's outputs and its patch's inputs are d pixels apart
  * (the dilated convolution is the undilated one on each of the d × d
  * interleaved sub-maps).
@@ -76,6 +77,10 @@ export type WinogradFilterGrad = (dst: number, plane: number, end: number, ...u:
 export interface SimdWinograd {
   inputRow: WinogradInputRow;
   outputRow: WinogradOutputRow;
+  /** inputRow for F(4×4, 3×3): 36 matrices (below). */
+  inputRow4: WinogradInputRow;
+  /** outputRow for F(4×4, 3×3): 36 matrices (below). */
+  outputRow4: WinogradOutputRow;
   filterPlain: WinogradFilterPlain;
   transposePlane: WinogradTransposePlane;
   gradOutputRow: WinogradGradOutputRow;
@@ -374,9 +379,150 @@ function filterGrad(): AssembledFunction {
   };
 }
 
+/*
+ * F(4×4, 3×3): each tile is 4 × 4 outputs from a 6 × 6 input patch, 36
+ * products per channel pair instead of 144 (4× fewer multiply-adds than
+ * the direct convolution; F(2×2, 3×3) saves 2.25×), with (Lavin & Gray,
+ * §4.2, the interpolation points 0, ±1, ±2, ∞)
+ *   Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0],
+ *         [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]],
+ *   Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]].
+ * The constants are small integers, so the transforms stay exact up to
+ * float32 rounding of each sum; the filter transform G (with ¼, ⅙, 1/12,
+ * 1/24) runs once per fold, in float64 (src/ops/winograd.ts).
+ */
+
+/** Code that sets local `to` to `value` (code that pushes a v128); add, sub, times build such code. */
+const assign = (to: number, value: number[]): number[] => [...value, SET, to];
+const add = (a: number[], b: number[]): number[] => [...a, ...b, ...F32X4_ADD];
+const sub = (a: number[], b: number[]): number[] => [...a, ...b, ...F32X4_SUB];
+const times = (factor: number, a: number[]): number[] => [GET, factor, ...a, ...F32X4_MUL];
+const get = (local: number): number[] => [GET, local];
+
+/**
+ * Bᵀ·x of one 6-vector x (locals x(0) … x(5)) into out(0) … out(5) (code
+ * that consumes the v128 on the stack: a local set or a store), with 6
+ * temporary locals and FOUR, TWO the splats 4 and 2:
+ *   (x4 − x2) + 4(x0 − x2), (x3 + x4) − 4(x1 + x2), (x4 − x3) + 4(x1 − x2),
+ *   (x4 − x2) + 2(x3 − x1), (x4 − x2) − 2(x3 − x1), (x5 − x3) + 4(x1 − x3).
+ */
+function inputTransform6(x: (i: number) => number, out: (i: number, value: number[]) => number[], tmp: number, FOUR: number, TWO: number): number[] {
+  const [t34, t12, t43, t1m2, t42, t31] = [tmp, tmp + 1, tmp + 2, tmp + 3, tmp + 4, tmp + 5];
+  return [
+    ...assign(t34, add(get(x(3)), get(x(4)))),
+    ...assign(t12, add(get(x(1)), get(x(2)))),
+    ...assign(t43, sub(get(x(4)), get(x(3)))),
+    ...assign(t1m2, sub(get(x(1)), get(x(2)))),
+    ...assign(t42, sub(get(x(4)), get(x(2)))),
+    ...assign(t31, times(TWO, sub(get(x(3)), get(x(1))))),
+    ...out(0, add(get(t42), times(FOUR, sub(get(x(0)), get(x(2)))))),
+    ...out(1, sub(get(t34), times(FOUR, get(t12)))),
+    ...out(2, add(get(t43), times(FOUR, get(t1m2)))),
+    ...out(3, add(get(t42), get(t31))),
+    ...out(4, sub(get(t42), get(t31))),
+    ...out(5, add(sub(get(x(5)), get(x(3))), times(FOUR, sub(get(x(1)), get(x(3)))))),
+  ];
+}
+
+/**
+ * Aᵀ·x of one 6-vector into out(0) … out(3), with 4 temporary locals:
+ *   x0 + (x1 + x2) + (x3 + x4), (x1 − x2) + 2(x3 − x4), (x1 + x2) + 4(x3 + x4),
+ *   (x1 − x2) + 8(x3 − x4) + x5.
+ */
+function outputTransform6(x: (i: number) => number, out: (i: number, value: number[]) => number[], tmp: number, TWO: number, FOUR: number, EIGHT: number): number[] {
+  const [p, q, r, s] = [tmp, tmp + 1, tmp + 2, tmp + 3];
+  return [
+    ...assign(p, add(get(x(1)), get(x(2)))),
+    ...assign(q, sub(get(x(1)), get(x(2)))),
+    ...assign(r, add(get(x(3)), get(x(4)))),
+    ...assign(s, sub(get(x(3)), get(x(4)))),
+    ...out(0, add(add(get(x(0)), get(p)), get(r))),
+    ...out(1, add(get(q), times(TWO, get(s)))),
+    ...out(2, add(get(p), times(FOUR, get(r)))),
+    ...out(3, add(add(get(q), times(EIGHT, get(s))), get(x(5)))),
+  ];
+}
+
+/** Code that sets local `to` to splat(value). */
+const splat = (to: number, value: number): number[] => [...f32Const(value), ...F32X4_SPLAT, SET, to];
+
+/**
+ * inputRow4(src, rowStride, colStride, pixelStride, skip, end, v0 … v35):
+ * as inputRow for F(4×4, 3×3): the tiles of a row are 4·dilation pixels
+ * apart (skip = (4·dilation − 1)·pixelStride), each patch 6 × 6, written
+ * to the 36 matrices V_ξ (ξ = 6i + j) at v0 … v35.
+ */
+function inputRow4(): AssembledFunction {
+  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, V0 = 6;
+  const O = 42, CH = 43, PX = 44, COL = 45, A = 46; // i32: loop state, a column's first address, a load address
+  const X = 47, T = X + 6, TMP = T + 36, FOUR = TMP + 6, TWO = FOUR + 1; // v128
+  const body: number[] = [GET, SRC, GET, PX, I32_ADD, SET, COL];
+  for (let j = 0; j < 6; j++) {
+    // Column j of the patch: d[i][j] at COL + i·rowStride, then t[·][j] = Bᵀ·d[·][j].
+    if (j > 0) body.push(GET, COL, GET, COLS, I32_ADD, SET, COL);
+    body.push(GET, COL, SET, A);
+    for (let i = 0; i < 6; i++) {
+      if (i > 0) body.push(GET, A, GET, ROW, I32_ADD, SET, A);
+      body.push(GET, A, ...load(), SET, X + i);
+    }
+    body.push(...inputTransform6((i) => X + i, (i, value) => [...value, SET, T + 6 * i + j], TMP, FOUR, TWO));
+  }
+  for (let i = 0; i < 6; i++) {
+    // Row i of t: V[i][·] = Bᵀ·t[i][·], stored to V_{6i + j} at offset o.
+    body.push(...inputTransform6((j) => T + 6 * i + j, (j, value) => [GET, V0 + 6 * i + j, GET, O, I32_ADD, ...value, ...store()], TMP, FOUR, TWO));
+  }
+  return {
+    exportName: 'inputRow4',
+    params: Array<number>(42).fill(I32),
+    results: [],
+    locals: [[5, I32], [50, V128]],
+    code: [...splat(FOUR, 4), ...splat(TWO, 2), ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+  };
+}
+
+/**
+ * outputRow4(dst, rowStride, colStride, pixelStride, skip, end, bias, relu,
+ * m0 … m35): as outputRow for F(4×4, 3×3): Y = Aᵀ·M·A + bias (then
+ * max(·, 0) when relu ≠ 0), 4 × 4 outputs per tile, tiles 4·dilation
+ * pixels apart.
+ */
+function outputRow4(): AssembledFunction {
+  const DST = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, BIAS = 6, RELU = 7, M0 = 8;
+  const O = 44, CH = 45, PX = 46, A = 47, RA = 48; // i32: loop state, a store address, an output row's first address
+  const X = 49, S = X + 6, TMP = S + 24, Y = TMP + 4, BV = Y + 4, ZERO = BV + 1, TWO = ZERO + 1, FOUR = TWO + 1, EIGHT = FOUR + 1; // v128
+  const body: number[] = [];
+  for (let j = 0; j < 6; j++) {
+    // Column j of M: s[·][j] = Aᵀ·M[·][j].
+    for (let i = 0; i < 6; i++) body.push(GET, M0 + 6 * i + j, GET, O, I32_ADD, ...load(), SET, X + i);
+    body.push(...outputTransform6((i) => X + i, (a, value) => [...value, SET, S + 6 * a + j], TMP, TWO, FOUR, EIGHT));
+  }
+  body.push(GET, BIAS, GET, CH, I32_ADD, ...load(), SET, BV);
+  body.push(GET, DST, GET, PX, I32_ADD, SET, RA);
+  for (let a = 0; a < 4; a++) {
+    // Row a of the tile: y[a][·] = Aᵀ·s[a][·] + bias, then ReLU, stored at RA + b·colStride.
+    if (a > 0) body.push(GET, RA, GET, ROW, I32_ADD, SET, RA);
+    body.push(...outputTransform6((j) => S + 6 * a + j, (b, value) => [...value, GET, BV, ...F32X4_ADD, SET, Y + b], TMP, TWO, FOUR, EIGHT));
+    body.push(GET, RELU, IF, VOID);
+    for (let b = 0; b < 4; b++) body.push(GET, ZERO, GET, Y + b, ...F32X4_PMAX, SET, Y + b);
+    body.push(END);
+    body.push(GET, RA, SET, A);
+    for (let b = 0; b < 4; b++) {
+      if (b > 0) body.push(GET, A, GET, COLS, I32_ADD, SET, A);
+      body.push(GET, A, GET, Y + b, ...store());
+    }
+  }
+  return {
+    exportName: 'outputRow4',
+    params: Array<number>(44).fill(I32),
+    results: [],
+    locals: [[5, I32], [43, V128]],
+    code: [...V128_ZERO, SET, ZERO, ...splat(TWO, 2), ...splat(FOUR, 4), ...splat(EIGHT, 8), ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+  };
+}
+
 /** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
 export function simdWinogradModule(shared = false): Uint8Array<ArrayBuffer> {
-  return assembleModule([inputRow(), outputRow(), filterPlain(), transposePlane(), gradOutputRow(), filterGrad()], shared);
+  return assembleModule([inputRow(), outputRow(), filterPlain(), transposePlane(), gradOutputRow(), filterGrad(), inputRow4(), outputRow4()], shared);
 }
 
 const cache = createModuleCache();
