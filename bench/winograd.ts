@@ -12,8 +12,11 @@
  * (src/kernels/winogradTraining.ts, the filter transformed in every call):
  * the forward conv (no bias, as the zoo's conv → BN units), its input
  * gradient (`Conv2DBackpropInput`; with the forward where dilated) and the
- * forward with the filter gradient, each with `setWasmWinograd` off and on,
- * at batch 8 and at a data-parallel worker's shard of 4.
+ * forward with the filter gradient, each direct (`setWasmWinograd(false)`),
+ * with F(2×2, 3×3) (`setWasmWinogradTile(2)`) and with the default (F(4×4,
+ * 3×3) where the map allows it), interleaved, at batch 8 and at a
+ * data-parallel worker's shard of 4. The channel rules of the kernels
+ * apply, so a column equals the direct one where a rule keeps it direct.
  *
  * Run: npx tsx bench/winograd.ts [--repeats 30] [--grid] [--training]
  */
@@ -22,7 +25,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../src/backend.js';
 import { winogradConv2d, winogradConvAvailable, winogradFilters } from '../src/ops/winograd.js';
-import { withWasmWinograd } from '../src/kernels/winogradTraining.js';
+import { withWasmWinograd, withWasmWinogradTile } from '../src/kernels/winogradTraining.js';
 import { format, median, timeOnce } from './timing.js';
 
 const { values } = parseArgs({ options: { repeats: { type: 'string', default: '30' }, grid: { type: 'boolean', default: false }, training: { type: 'boolean', default: false } } });
@@ -34,10 +37,10 @@ console.log(`bench:winograd — ${new Date().toISOString()} · wasm · batch 8 �
 const training = values.training === true;
 console.log(
   training
-    ? '| layer | batch | map | C → Co | dilation | forward direct ms | forward Winograd ms | direct ÷ Winograd | dx direct ms | dx Winograd ms | direct ÷ Winograd | fwd + dW direct ms | fwd + dW Winograd ms | direct ÷ Winograd | max rel. diff (dx, dW) |'
+    ? '| layer | batch | map | C → Co | dilation | forward direct / F(2×2) / default ms | dx direct / F(2×2) / default ms | fwd + dW direct / F(2×2) / default ms | direct ÷ default (fwd, dx, fwd + dW) | F(2×2) ÷ default (fwd, dx, fwd + dW) | max rel. diff default (y, dx, dW) |'
     : '| layer | map | C → Co | dilation | direct ms | F(2×2) ms | F(4×4) ms | direct ÷ F(2×2) | direct ÷ F(4×4) | F(2×2) ÷ F(4×4) | max rel. diff F(2×2), F(4×4) |',
 );
-console.log(training ? '|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|' : '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+console.log(training ? '|---|---:|---|---|---:|---:|---:|---:|---|---|---|' : '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
 
 type Layer = [string, number, number, number, number];
 const layers: Layer[] = [
@@ -85,17 +88,31 @@ if (training) {
       const dxDilated = () => tf.grad((input: tf.Tensor) => tf.mul(tf.conv2d(input as tf.Tensor4D, filter, 1, 'same', 'NHWC', d), dy).sum())(x);
       const gradient = d === 1 ? dx : dxDilated;
       const filterGradient = () => tf.grad((w: tf.Tensor) => tf.mul(tf.conv2d(x, w as tf.Tensor4D, 1, 'same', 'NHWC', d), dy).sum())(filter);
-      const [ga, gb] = [withWasmWinograd(false, gradient), withWasmWinograd(true, gradient)];
-      const [wa, wb] = [withWasmWinograd(false, filterGradient), withWasmWinograd(true, filterGradient)];
-      const diff = `${relativeDiff(ga, gb).toExponential(1)}, ${relativeDiff(wa, wb).toExponential(1)}`;
-      tf.dispose([ga, gb, wa, wb]);
+      const variants = [
+        <T>(f: () => T) => withWasmWinograd(false, f),
+        <T>(f: () => T) => withWasmWinograd(true, () => withWasmWinogradTile(2, f)),
+        <T>(f: () => T) => withWasmWinograd(true, () => withWasmWinogradTile(4, f)),
+      ];
+      const diffs = [forward, gradient, filterGradient].map((f) => {
+        const [a, b] = [variants[0]!(f), variants[2]!(f)];
+        const diff = relativeDiff(a, b).toExponential(1);
+        tf.dispose([a, b]);
+        return diff;
+      });
       const reps = H >= 64 ? Math.max(3, Math.floor(repeats / 3)) : repeats;
-      const run = (on: boolean, f: () => tf.Tensor) => () => withWasmWinograd(on, () => tf.tidy(() => void f().dataSync()));
-      const [fd, fw] = interleaved(run(false, forward), run(true, forward), reps);
-      const [bd, bw] = interleaved(run(false, gradient), run(true, gradient), reps);
-      const [wd, ww] = interleaved(run(false, filterGradient), run(true, filterGradient), reps);
+      const timed = (f: () => tf.Tensor): [number, number, number] => {
+        const times: [number[], number[], number[]] = [[], [], []];
+        for (let r = -3; r < reps; r++) {
+          const round = variants.map((v) => timeOnce(() => v(() => tf.tidy(() => void f().dataSync()))));
+          if (r >= 0) round.forEach((t, i) => times[i]?.push(t));
+        }
+        return times.map(median) as [number, number, number];
+      };
+      const [tForward, tInput, tFilter] = [timed(forward), timed(gradient), timed(filterGradient)];
+      const ms = (t: [number, number, number]) => t.map((v) => format(v, 3)).join(' / ');
+      const ratio = (i: number) => [tForward, tInput, tFilter].map((t) => `${format((t[i] as number) / t[2])}×`).join(', ');
       const dxLabel = d === 1 ? '' : ' (fwd + dx)';
-      console.log(`| ${label} | ${B} | ${H} × ${H} | ${C} → ${Co} | ${d} | ${format(fd, 3)} | ${format(fw, 3)} | ${format(fd / fw)}× | ${format(bd, 3)}${dxLabel} | ${format(bw, 3)} | ${format(bd / bw)}× | ${format(wd, 3)} | ${format(ww, 3)} | ${format(wd / ww)}× | ${diff} |`);
+      console.log(`| ${label} | ${B} | ${H} × ${H} | ${C} → ${Co} | ${d} | ${ms(tForward)} | ${ms(tInput)}${dxLabel} | ${ms(tFilter)} | ${ratio(0)} | ${ratio(1)} | ${diffs.join(', ')} |`);
       tf.dispose([x, filter, dy]);
     }
   }

@@ -16,7 +16,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installKernels } from './kernels/index.js';
 import { setWasmDenormalFlush, wasmFlushBelow } from './kernels/denormals.js';
-import { setWasmWinograd } from './kernels/winogradTraining.js';
+import { setWasmWinograd, setWasmWinogradTile } from './kernels/winogradTraining.js';
 
 /** Backends hemnet knows how to select. */
 export const BACKEND_NAMES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
@@ -62,6 +62,8 @@ function nativeFlush(): ((mode: 1 | 0 | -1) => boolean) | null {
 if (isNode && globalThis.process.env['HEMNET_FLUSH_DENORMALS'] === '0') setWasmDenormalFlush(false);
 // `HEMNET_WINOGRAD=0` starts with the wasm kernels' Winograd convolutions off (src/kernels/winogradTraining.ts), in workers too.
 if (isNode && globalThis.process.env['HEMNET_WINOGRAD'] === '0') setWasmWinograd(false);
+// `HEMNET_WINOGRAD_TILE=2` keeps the training kernels at F(2×2, 3×3) (default: F(4×4, 3×3) where the map allows it).
+if (isNode && globalThis.process.env['HEMNET_WINOGRAD_TILE'] === '2') setWasmWinogradTile(2);
 
 /**
  * Whether subnormal floats (nonzero |x| < 1.18e-38) are flushed to zero,

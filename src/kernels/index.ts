@@ -14,10 +14,12 @@
  * - `Identity` sharing the data instead of copying it (`identity.ts`);
  * - `BatchMatMul` with transpose flags on one matrix: operand transposed on the heap, stock fast path; batched
  *   products in WebAssembly SIMD block kernels (`batchMatMul.ts`, `batchMatMulSimd.ts`);
- * - `HemnetWinogradConv2D`, a 3×3 stride-1 conv as Winograd F(2×2, 3×3) for inference (`winogradConv.ts`, src/ops/winograd.ts);
- * - `Conv2D` and `FusedConv2D` wrapped: 3×3 stride-1 'same' convs from 32 channels as Winograd, the filter
- *   transformed per call (`winogradTraining.ts`; also `Conv2DBackpropInput`'s and `Conv2DBackpropFilter`'s
- *   stride-1 cases); `setWasmWinograd(false)` turns it off;
+ * - `HemnetWinogradConv2D`, a 3×3 stride-1 conv as Winograd F(4×4, 3×3) or F(2×2, 3×3) for inference
+ *   (`winogradConv.ts`, src/ops/winograd.ts);
+ * - `Conv2D` and `FusedConv2D` wrapped: 3×3 stride-1 'same' convs as Winograd F(4×4, 3×3) from 16 channels
+ *   where the map is a multiple of 4·dilation, else F(2×2, 3×3) from 32, the filter transformed per call
+ *   (`winogradTraining.ts`; also `Conv2DBackpropInput`'s and `Conv2DBackpropFilter`'s stride-1 cases);
+ *   `setWasmWinograd(false)` turns it off, `setWasmWinogradTile(2)` keeps F(2×2, 3×3);
  * - `HemnetBatchNormSums`, the batch-norm gradient's two per-channel sums in one pass (`batchNormSums.ts`);
  * - `HemnetBroadcastTo`, broadcasting by block copies on the heap, for the `Mean`/`Sum` gradients (`broadcast.ts`);
  * - the native backend's training-step fusions in JS on the heap (`fusedTraining.ts`): batch norm in

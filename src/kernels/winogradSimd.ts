@@ -21,7 +21,7 @@
  */
 import {
   BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_EQ, I32_GE_U, I32_MUL, LOOP, SET, V128, V128_ZERO, VOID,
-  assembleModule, createModuleCache, f32Const, f32x4ExtractLane, instantiateOnMemory, load, store, storeF32, type AssembledFunction,
+  assembleModule, createModuleCache, f32Const, f32x4ExtractLane, instantiateOnMemory, load, store, storeF32, whileBelow, type AssembledFunction,
 } from './wasmAssembly.js';
 
 /** f32x4.pmax(a, b) = a < b ? b : a; with a = 0: max(y, 0), 0 for NaN. */
@@ -81,6 +81,12 @@ export interface SimdWinograd {
   inputRow4: WinogradInputRow;
   /** outputRow for F(4×4, 3×3): 36 matrices (below). */
   outputRow4: WinogradOutputRow;
+  /** filterPlain for F(4×4, 3×3): 36 planes (below). */
+  filterPlain4: WinogradFilterPlain;
+  /** gradOutputRow for F(4×4, 3×3): 36 matrices (below). */
+  gradOutputRow4: WinogradGradOutputRow;
+  /** filterGrad for F(4×4, 3×3): 36 planes (below). */
+  filterGrad4: WinogradFilterGrad;
   filterPlain: WinogradFilterPlain;
   transposePlane: WinogradTransposePlane;
   gradOutputRow: WinogradGradOutputRow;
@@ -520,9 +526,142 @@ function outputRow4(): AssembledFunction {
   };
 }
 
+/**
+ * filterPlain4(src, plane, end, u0 … u35): the F(4×4, 3×3) filter
+ * transform U = G·g·Gᵀ (as filterPlain; float32), with
+ *   G = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]],
+ * per 3-vector (g0, g1, g2): g0/4, −(g0 + g2 + g1)/6, −(g0 + g2 − g1)/6,
+ * (g0/24 + g2/6) ± g1/12, g2. `plane` may be negative (taps read from the
+ * last: the flipped filter of the input gradient).
+ */
+function filterPlain4(): AssembledFunction {
+  const SRC = 0, PLANE = 1, ENDP = 2, U0 = 3;
+  const Q = 39, A = 40; // i32
+  const G0 = 41, T = G0 + 9, TMP = T + 18, QUARTER = TMP + 3, NEG_SIXTH = QUARTER + 1, TWENTY_FOURTH = NEG_SIXTH + 1, TWELFTH = TWENTY_FOURTH + 1, SIXTH = TWELFTH + 1; // v128
+  const [S, P, QQ] = [TMP, TMP + 1, TMP + 2];
+  /** G·(x0, x1, x2) into out(0) … out(5). */
+  const apply = (x: (k: number) => number, out: (i: number, value: number[]) => number[]): number[] => [
+    ...assign(S, add(get(x(0)), get(x(2)))),
+    ...assign(P, add(times(TWENTY_FOURTH, get(x(0))), times(SIXTH, get(x(2))))),
+    ...assign(QQ, times(TWELFTH, get(x(1)))),
+    ...out(0, times(QUARTER, get(x(0)))),
+    ...out(1, times(NEG_SIXTH, add(get(S), get(x(1))))),
+    ...out(2, times(NEG_SIXTH, sub(get(S), get(x(1))))),
+    ...out(3, add(get(P), get(QQ))),
+    ...out(4, sub(get(P), get(QQ))),
+    ...out(5, get(x(2))),
+  ];
+  const body: number[] = [GET, SRC, GET, Q, I32_ADD, SET, A];
+  for (let k = 0; k < 9; k++) {
+    if (k > 0) body.push(GET, A, GET, PLANE, I32_ADD, SET, A);
+    body.push(GET, A, ...load(), SET, G0 + k);
+  }
+  // Columns b of g: t[·][b] = G·g[·][b]; then rows i of t: U[i][·] = G·t[i][·].
+  for (let b = 0; b < 3; b++) body.push(...apply((a) => G0 + 3 * a + b, (i, value) => [...value, SET, T + 3 * i + b]));
+  for (let i = 0; i < 6; i++) body.push(...apply((b) => T + 3 * i + b, (j, value) => [GET, U0 + 6 * i + j, GET, Q, I32_ADD, ...value, ...store()]));
+  return {
+    exportName: 'filterPlain4',
+    params: Array<number>(39).fill(I32),
+    results: [],
+    locals: [[2, I32], [35, V128]],
+    code: [
+      ...splat(QUARTER, 0.25), ...splat(NEG_SIXTH, -1 / 6), ...splat(TWENTY_FOURTH, 1 / 24), ...splat(TWELFTH, 1 / 12), ...splat(SIXTH, 1 / 6),
+      I32_CONST, 0, SET, Q,
+      ...whileBelow(Q, ENDP, [...body, GET, Q, I32_CONST, 16, I32_ADD, SET, Q]),
+    ],
+  };
+}
+
+/**
+ * gradOutputRow4(src, rowStride, colStride, pixelStride, skip, end, m0 …
+ * m35): as gradOutputRow for F(4×4, 3×3): each tile's 4×4 output gradient
+ * dY into dM = A·dY·Aᵀ (36 matrices), A = (Aᵀ)ᵀ, per 4-vector r:
+ * r0, (r0 + r2) ± (r1 + r3), (r0 + 4r2) ± 2(r1 + 4r3), r3.
+ */
+function gradOutputRow4(): AssembledFunction {
+  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, M0 = 6;
+  const O = 42, CH = 43, PX = 44, A = 45, COL = 46; // i32
+  const DY = 47, S = DY + 4, TMP = S + 24, FOUR = TMP + 4, TWO = FOUR + 1; // v128
+  const [E, OD, E4, O4] = [TMP, TMP + 1, TMP + 2, TMP + 3];
+  const apply = (r: (k: number) => number, out: (i: number, value: number[]) => number[]): number[] => [
+    ...assign(E, add(get(r(0)), get(r(2)))),
+    ...assign(OD, add(get(r(1)), get(r(3)))),
+    ...assign(E4, add(get(r(0)), times(FOUR, get(r(2))))),
+    ...assign(O4, times(TWO, add(get(r(1)), times(FOUR, get(r(3)))))),
+    ...out(0, get(r(0))),
+    ...out(1, add(get(E), get(OD))),
+    ...out(2, sub(get(E), get(OD))),
+    ...out(3, add(get(E4), get(O4))),
+    ...out(4, sub(get(E4), get(O4))),
+    ...out(5, get(r(3))),
+  ];
+  const body: number[] = [GET, SRC, GET, PX, I32_ADD, SET, COL];
+  for (let b = 0; b < 4; b++) {
+    // Column b of dY: dY[a][b] at COL + a·rowStride; s[·][b] = A·dY[·][b].
+    if (b > 0) body.push(GET, COL, GET, COLS, I32_ADD, SET, COL);
+    body.push(GET, COL, SET, A);
+    for (let a = 0; a < 4; a++) {
+      if (a > 0) body.push(GET, A, GET, ROW, I32_ADD, SET, A);
+      body.push(GET, A, ...load(), SET, DY + a);
+    }
+    body.push(...apply((a) => DY + a, (i, value) => [...value, SET, S + 4 * i + b]));
+  }
+  for (let i = 0; i < 6; i++) body.push(...apply((b) => S + 4 * i + b, (j, value) => [GET, M0 + 6 * i + j, GET, O, I32_ADD, ...value, ...store()]));
+  return {
+    exportName: 'gradOutputRow4',
+    params: Array<number>(42).fill(I32),
+    results: [],
+    locals: [[5, I32], [34, V128]],
+    code: [...splat(FOUR, 4), ...splat(TWO, 2), ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+  };
+}
+
+/**
+ * filterGrad4(dst, plane, end, u0 … u35): as filterGrad for F(4×4, 3×3):
+ * dg = Gᵀ·dU·G, per 6-vector v (p = v1 + v2, q = v2 − v1, r = v3 + v4,
+ * s = v3 − v4): v0/4 − p/6 + r/24, q/6 + s/12, (r − p)/6 + v5.
+ */
+function filterGrad4(): AssembledFunction {
+  const DST = 0, PLANE = 1, ENDP = 2, U0 = 3;
+  const Q = 39, A = 40; // i32
+  const DU = 41, R = DU + 6, TMP = R + 18, QUARTER = TMP + 4, SIXTH = QUARTER + 1, TWELFTH = SIXTH + 1, TWENTY_FOURTH = TWELFTH + 1; // v128
+  const [P, QD, RS, SD] = [TMP, TMP + 1, TMP + 2, TMP + 3];
+  const apply = (v: (k: number) => number, out: (a: number, value: number[]) => number[]): number[] => [
+    ...assign(P, add(get(v(1)), get(v(2)))),
+    ...assign(QD, sub(get(v(2)), get(v(1)))),
+    ...assign(RS, add(get(v(3)), get(v(4)))),
+    ...assign(SD, sub(get(v(3)), get(v(4)))),
+    ...out(0, add(sub(times(QUARTER, get(v(0))), times(SIXTH, get(P))), times(TWENTY_FOURTH, get(RS)))),
+    ...out(1, add(times(SIXTH, get(QD)), times(TWELFTH, get(SD)))),
+    ...out(2, add(times(SIXTH, sub(get(RS), get(P))), get(v(5)))),
+  ];
+  const body: number[] = [];
+  for (let j = 0; j < 6; j++) {
+    // Column j of dU: r[·][j] = Gᵀ·dU[·][j].
+    for (let i = 0; i < 6; i++) body.push(GET, U0 + 6 * i + j, GET, Q, I32_ADD, ...load(), SET, DU + i);
+    body.push(...apply((i) => DU + i, (a, value) => [...value, SET, R + 6 * a + j]));
+  }
+  for (let a = 0; a < 3; a++) {
+    // Row a: dg[a][b] = (Gᵀ·r[a][·])_b, stored at dst + q + (3a + b)·plane.
+    body.push(GET, DST, GET, Q, I32_ADD, ...Array.from({ length: 3 * a }, () => [GET, PLANE, I32_ADD]).flat(), SET, A);
+    body.push(...apply((j) => R + 6 * a + j, (b, value) => [...(b > 0 ? [GET, A, GET, PLANE, I32_ADD, SET, A] : []), GET, A, ...value, ...store()]));
+  }
+  return {
+    exportName: 'filterGrad4',
+    params: Array<number>(39).fill(I32),
+    results: [],
+    locals: [[2, I32], [32, V128]],
+    code: [
+      ...splat(QUARTER, 0.25), ...splat(SIXTH, 1 / 6), ...splat(TWELFTH, 1 / 12), ...splat(TWENTY_FOURTH, 1 / 24),
+      I32_CONST, 0, SET, Q,
+      ...whileBelow(Q, ENDP, [...body, GET, Q, I32_CONST, 16, I32_ADD, SET, Q]),
+    ],
+  };
+}
+
 /** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
 export function simdWinogradModule(shared = false): Uint8Array<ArrayBuffer> {
-  return assembleModule([inputRow(), outputRow(), filterPlain(), transposePlane(), gradOutputRow(), filterGrad(), inputRow4(), outputRow4()], shared);
+  return assembleModule([inputRow(), outputRow(), filterPlain(), transposePlane(), gradOutputRow(), filterGrad(), inputRow4(), outputRow4(), filterPlain4(), gradOutputRow4(), filterGrad4()], shared);
 }
 
 const cache = createModuleCache();

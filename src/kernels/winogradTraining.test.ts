@@ -2,7 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { assertClose, randn, useBackend } from '../../test/helpers.js';
-import { setWasmWinograd, wasmWinogradEnabled, withWasmWinograd, WINOGRAD_FILTER_GRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS } from './winogradTraining.js';
+import {
+  setWasmWinograd, setWasmWinogradTile, wasmWinogradEnabled, wasmWinogradTile, withWasmWinograd, withWasmWinogradTile,
+  WINOGRAD_F4_TRAINING_MIN_CHANNELS, WINOGRAD_FILTER_GRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS,
+} from './winogradTraining.js';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 
@@ -20,7 +23,7 @@ const identical = (a: tf.Tensor, b: tf.Tensor): boolean => {
   return p.length === q.length && p.every((v, i) => v === q[i]);
 };
 
-describe('Winograd F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv2D, Conv2DBackpropInput)', () => {
+describe('Winograd F(4×4, 3×3) and F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter)', () => {
   it('3×3 stride-1 same convs from 32 channels (dilated too, explicit padding d too): forward, input and filter gradients equal the direct conv to float32 rounding and are not its bits; leaks nothing', async () => {
     await useBackend('wasm');
     assert.equal(wasmWinogradEnabled(), true, 'on by default');
@@ -32,6 +35,10 @@ describe('Winograd F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv
       [3, 8, 4, 40, 128, 2, 'same'],
       [1, 12, 6, 36, 32, 3, 'same'],
       [2, 4, 8, 32, 32, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]],
+      // Maps multiples of 4d: F(4×4, 3×3) (the ones above that are only multiples of 2d run F(2×2, 3×3)).
+      [1, 8, 16, 32, 32, 2, 'same'],
+      [1, 12, 24, 36, 32, 3, 'same'],
+      [2, 16, 8, 16, 20, 1, 'same'],
     ];
     for (const [B, H, W, C, Co, d, pad] of cases) {
       const label = `[${B}, ${H}, ${W}, ${C}] → ${Co}, dilation ${d}, pad ${JSON.stringify(pad)}`;
@@ -71,9 +78,10 @@ describe('Winograd F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv
     tf.dispose([...want, ...got]);
   });
 
-  it('leaves to the direct kernels (bit for bit): fewer than 32 channels (16 for the filter gradient; the input gradient counts the output channels), stride 2, valid padding, odd maps, 1×1 and 5×5 filters, leaky ReLU', async () => {
+  it('leaves to the direct kernels (bit for bit): too few channels (F(4×4): 16, F(2×2): 32; the input gradient counts the output channels), stride 2, valid padding, odd maps, 1×1 and 5×5 filters, leaky ReLU', async () => {
     await useBackend('wasm');
     assert.equal(WINOGRAD_MIN_CHANNELS, 32);
+    assert.equal(WINOGRAD_F4_TRAINING_MIN_CHANNELS, 16);
     assert.equal(WINOGRAD_FILTER_GRAD_MIN_CHANNELS, 16);
     const cases: Array<[string, number[], number[], number, Pad]> = [
       ['12 channels', [2, 8, 8, 12], [3, 3, 12, 12], 1, 'same'],
@@ -96,20 +104,25 @@ describe('Winograd F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv
     }
     {
       // The input gradient's convolution takes the forward conv's output channels, the filter gradient the
-      // input channels from 16: 16 → 32 runs the forward direct, both gradients as Winograd; 32 → 16 the
-      // input gradient direct; 12 → 32 the forward and the filter gradient direct.
-      for (const [C, Co] of [[16, 32], [32, 16], [12, 32]] as const) {
-        const x = randn([2, 8, 8, C], 4) as tf.Tensor4D;
-        const filter = randn([3, 3, C, Co], 5, 0.2) as tf.Tensor4D;
-        const dy = randn([2, 8, 8, Co], 6) as tf.Tensor4D;
-        const direct = withWasmWinograd(false, () => convAndGrads(x, filter, 1, 'same', 1, dy));
-        const ours = convAndGrads(x, filter, 1, 'same', 1, dy);
-        assert.equal(identical(ours[0] as tf.Tensor, direct[0] as tf.Tensor), C < WINOGRAD_MIN_CHANNELS, `${C} → ${Co}: forward`);
-        assert.equal(identical(ours[1] as tf.Tensor, direct[1] as tf.Tensor), Co < WINOGRAD_MIN_CHANNELS, `${C} → ${Co}: input gradient`);
-        assert.equal(identical(ours[2] as tf.Tensor, direct[2] as tf.Tensor), C < WINOGRAD_FILTER_GRAD_MIN_CHANNELS, `${C} → ${Co}: filter gradient`);
-        assertClose(ours[2] as tf.Tensor, direct[2] as tf.Tensor, 1e-4, 1e-5, `${C} → ${Co}: filter gradient`);
-        assertClose(ours[1] as tf.Tensor, direct[1] as tf.Tensor, 1e-4, 1e-5, `${C} → ${Co}: input gradient`);
-        tf.dispose([x, filter, dy, ...direct, ...ours]);
+      // input channels from 16. On 8 × 8 maps (multiples of 4) the default runs F(4×4) from 16 channels; on
+      // 6 × 10 maps (multiples of 2 only), and with setWasmWinogradTile(2), F(2×2) from 32: 16 → 32 runs its
+      // forward direct there, 32 → 16 its input gradient, 12 → 32 its forward and filter gradient.
+      for (const [H, W, tile] of [[8, 8, 4], [6, 10, 4], [8, 8, 2]] as const) {
+        const f4 = tile === 4 && H % 4 === 0 && W % 4 === 0;
+        const least = f4 ? WINOGRAD_F4_TRAINING_MIN_CHANNELS : WINOGRAD_MIN_CHANNELS;
+        for (const [C, Co] of [[16, 32], [32, 16], [12, 32]] as const) {
+          const label = `${C} → ${Co} on ${H} × ${W}, tile ${tile}`;
+          const x = randn([2, H, W, C], 4) as tf.Tensor4D;
+          const filter = randn([3, 3, C, Co], 5, 0.2) as tf.Tensor4D;
+          const dy = randn([2, H, W, Co], 6) as tf.Tensor4D;
+          const direct = withWasmWinograd(false, () => convAndGrads(x, filter, 1, 'same', 1, dy));
+          const ours = withWasmWinogradTile(tile, () => convAndGrads(x, filter, 1, 'same', 1, dy));
+          assert.equal(identical(ours[0] as tf.Tensor, direct[0] as tf.Tensor), C < least, `${label}: forward`);
+          assert.equal(identical(ours[1] as tf.Tensor, direct[1] as tf.Tensor), Co < least, `${label}: input gradient`);
+          assert.equal(identical(ours[2] as tf.Tensor, direct[2] as tf.Tensor), C < WINOGRAD_FILTER_GRAD_MIN_CHANNELS, `${label}: filter gradient`);
+          ['forward', 'input gradient', 'filter gradient'].forEach((what, i) => assertClose(ours[i] as tf.Tensor, direct[i] as tf.Tensor, 1e-4, 1e-5, `${label}: ${what}`));
+          tf.dispose([x, filter, dy, ...direct, ...ours]);
+        }
       }
     }
     const x = randn([1, 8, 8, 32], 7) as tf.Tensor4D;
@@ -147,11 +160,32 @@ describe('Winograd F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv
     winograd.forEach((loss, i) => assert.ok(Math.abs(loss - (direct[i] as number)) <= 1e-4 * Math.abs(direct[i] as number), `step ${i}: ${loss} against ${direct[i]}`));
   });
 
-  it('setWasmWinograd checks its argument; withWasmWinograd restores the switch after a throw', () => {
+  it('F(4×4, 3×3) runs where the map is a multiple of 4·dilation: its results differ in the last bits from F(2×2, 3×3) there, and equal them bit for bit where only F(2×2) applies', async () => {
+    await useBackend('wasm');
+    for (const [H, W, d, f4] of [[8, 8, 1, true], [8, 16, 2, true], [6, 10, 1, false], [8, 4, 2, false]] as const) {
+      const x = randn([2, H, W, 32], 21) as tf.Tensor4D;
+      const filter = randn([3, 3, 32, 32], 22, 0.2) as tf.Tensor4D;
+      const dy = randn([2, H, W, 32], 23) as tf.Tensor4D;
+      const small = withWasmWinogradTile(2, () => convAndGrads(x, filter, 1, 'same', d, dy));
+      const large = withWasmWinogradTile(4, () => convAndGrads(x, filter, 1, 'same', d, dy));
+      ['forward', 'input gradient', 'filter gradient'].forEach((what, i) => {
+        assert.equal(identical(large[i] as tf.Tensor, small[i] as tf.Tensor), !f4, `${what}, ${H} × ${W}, dilation ${d}`);
+        assertClose(large[i] as tf.Tensor, small[i] as tf.Tensor, 1e-4, 1e-5, `${what}, ${H} × ${W}, dilation ${d}`);
+      });
+      tf.dispose([x, filter, dy, ...small, ...large]);
+    }
+  });
+
+  it('setWasmWinograd and setWasmWinogradTile check their arguments; the with… helpers restore the setting after a throw', () => {
     assert.throws(() => setWasmWinograd('no' as unknown as boolean), /setWasmWinograd: expects a boolean, received no/);
+    assert.throws(() => setWasmWinogradTile(3 as unknown as 2), /setWasmWinogradTile: expects 2 or 4, received 3/);
     assert.throws(() => withWasmWinograd(false, () => {
       throw new Error('inside');
     }), /inside/);
+    assert.throws(() => withWasmWinogradTile(2, () => {
+      throw new Error('inside');
+    }), /inside/);
     assert.equal(wasmWinogradEnabled(), true);
+    assert.equal(wasmWinogradTile(), 4, 'F(4×4, 3×3) by default');
   });
 });

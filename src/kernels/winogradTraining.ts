@@ -1,6 +1,6 @@
 /**
- * Winograd's F(2×2, 3×3) (Lavin & Gray 2016) for the convolutions a
- * training step runs on wasm: `Conv2D` and `FusedConv2D` (bias and ReLU or
+ * Winograd's F(4×4, 3×3) and F(2×2, 3×3) (Lavin & Gray 2016) for the
+ * convolutions a training step runs on wasm: `Conv2D` and `FusedConv2D` (bias and ReLU or
  * no activation) forward, `Conv2DBackpropInput`, whose stride-1 case is
  * the forward convolution of dy with the flipped filter, and
  * `Conv2DBackpropFilter` (`winogradFilterGrad`). Folded inference
@@ -9,27 +9,31 @@
  * so each call transforms it:
  *
  *   U_ξ = (G·g·Gᵀ)_ξ  per input/output channel pair (winogradSimd.ts, SIMD);
- *   V_ξ = (Bᵀ·d·B)_ξ  per 2×2 output tile (winogradSimd.ts, SIMD);
- *   M_ξ = V_ξ·U_ξ     16 products [tiles, C]·[C, Co] in the SIMD block
- *                     kernels of batchMatMulSimd.ts (no XNNPACK operator
- *                     to create and no weights to pack per call);
+ *   V_ξ = (Bᵀ·d·B)_ξ  per m×m output tile (winogradSimd.ts, SIMD);
+ *   M_ξ = V_ξ·U_ξ     (m + 2)² products [tiles, C]·[C, Co] in the SIMD
+ *                     block kernels of batchMatMulSimd.ts (no XNNPACK
+ *                     operator to create and no weights to pack per call);
  *   Y = Aᵀ·M·A (+ bias, ReLU) per tile (winogradSimd.ts).
  *
  * For the input gradient dx = conv(dy, wflip) with wflip[a, b, co, ci] =
- * w[2 − a, 2 − b, ci, co] (conv2dBackpropInput.ts). Reversing the taps of
- * a 3-tap filter reverses the columns of G, which gives G's rows in the
- * order σ = (3, 1, 2, 0), so U(wflip)_{4i+j} = U(w)_{4σ(i)+σ(j)}ᵀ: the same
- * transform, written to permuted planes, transposed.
+ * w[2 − a, 2 − b, ci, co] (conv2dBackpropInput.ts). For F(2×2, 3×3),
+ * reversing the taps of a 3-tap filter reverses the columns of G, which
+ * gives G's rows in the order σ = (3, 1, 2, 0), so U(wflip)_{4i+j} =
+ * U(w)_{4σ(i)+σ(j)}ᵀ: the same transform, written to permuted planes,
+ * transposed. F(4×4, 3×3)'s G has no such symmetry (its first row is ¼,
+ * its last 1), so there the transform reads the taps from the last one
+ * (a negative tap stride), then each plane is transposed.
  *
  * Applies to 3×3 filters, stride 1, one dilation d on both axes with d
- * pixels of padding on every side ('same'), maps whose height and width
- * are multiples of 2d, channel counts multiples of 4, and at least
- * `WINOGRAD_MIN_CHANNELS` input channels of the convolution computed
- * (below that the direct conv is as fast: bench/winograd.ts; the filter
- * gradient from `WINOGRAD_FILTER_GRAD_MIN_CHANNELS`). Everything else runs
- * the stock kernel.
- * `setWasmWinograd(false)` turns it off (e.g. to compare against the
- * direct convolution).
+ * pixels of padding on every side ('same'), channel counts multiples of 4,
+ * and maps whose height and width are multiples of 4d (F(4×4, 3×3), from
+ * `WINOGRAD_F4_TRAINING_MIN_CHANNELS` input channels of the convolution
+ * computed) or else of 2d (F(2×2, 3×3), from `WINOGRAD_MIN_CHANNELS`;
+ * below those the direct conv is as fast: bench/winograd.ts; the filter
+ * gradient from `WINOGRAD_FILTER_GRAD_MIN_CHANNELS` with either tile).
+ * Everything else runs the stock kernel. `setWasmWinograd(false)` turns it
+ * off (e.g. to compare against the direct convolution);
+ * `setWasmWinogradTile(2)` keeps every conv at F(2×2, 3×3).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
@@ -54,7 +58,15 @@ export const WINOGRAD_MIN_CHANNELS = 32;
  */
 export const WINOGRAD_FILTER_GRAD_MIN_CHANNELS = 16;
 
+/**
+ * Fewest input channels for which the forward conv and the input gradient
+ * run as F(4×4, 3×3) (maps multiples of 4·dilation): bench/winograd.ts
+ * --training, docs/performance.md.
+ */
+export const WINOGRAD_F4_TRAINING_MIN_CHANNELS = 16;
+
 let enabled = true;
+let largestTile: 2 | 4 = 4;
 
 const ROWS = [0, 1, 2, 3];
 /** σ: the rows of G in the order of the reversed taps (the header). */
@@ -68,6 +80,33 @@ const FLIP = [3, 1, 2, 0];
 export function setWasmWinograd(on: boolean): void {
   if (typeof on !== 'boolean') throw new Error(`setWasmWinograd: expects a boolean, received ${String(on)}`);
   enabled = on;
+}
+
+/**
+ * The largest Winograd tile the wasm training kernels use: 4 (default:
+ * F(4×4, 3×3) where the map allows it, F(2×2, 3×3) elsewhere) or 2 (F(2×2,
+ * 3×3) only: its rounding, ≈ 1e-6 relative against ≈ 1e-5). Environment:
+ * `HEMNET_WINOGRAD_TILE=2` (src/backend.ts, workers too).
+ */
+export function setWasmWinogradTile(tile: 2 | 4): void {
+  if (tile !== 2 && tile !== 4) throw new Error(`setWasmWinogradTile: expects 2 or 4, received ${String(tile)}`);
+  largestTile = tile;
+}
+
+/** The tile of `setWasmWinogradTile`. */
+export function wasmWinogradTile(): 2 | 4 {
+  return largestTile;
+}
+
+/** Runs `fn` with `setWasmWinogradTile(tile)`, then restores the tile before. */
+export function withWasmWinogradTile<T>(tile: 2 | 4, fn: () => T): T {
+  const before = largestTile;
+  setWasmWinogradTile(tile);
+  try {
+    return fn();
+  } finally {
+    largestTile = before;
+  }
 }
 
 /** Whether `setWasmWinograd` has Winograd on. */
@@ -86,40 +125,68 @@ export function withWasmWinograd<T>(on: boolean, fn: () => T): T {
   }
 }
 
+/** A Winograd convolution's dilation and output tile. */
+interface WinogradPlan {
+  dilation: number;
+  tile: 2 | 4;
+}
+
 /**
- * The dilation d when the geometry is one F(2×2, 3×3) with dilation d
- * computes (see the header), else 0.
+ * The dilation d and tile m when the geometry is one F(m×m, 3×3) with
+ * dilation d computes (see the header; the larger tile first, as
+ * `setWasmWinogradTile` allows), else null. `minChannels`: per tile, the
+ * fewest input channels.
  */
-function winogradDilation(g: ConvGeometry, inChannels: number, outChannels: number, minChannels = WINOGRAD_MIN_CHANNELS): number {
+function winogradPlan(g: ConvGeometry, inChannels: number, outChannels: number, minChannels: Record<2 | 4, number>): WinogradPlan | null {
   const d = g.dilationHeight;
   const ok =
     g.filterHeight === 3 && g.filterWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 && g.dilationWidth === d &&
     g.padTop === d && g.padLeft === d && g.outHeight === g.inHeight && g.outWidth === g.inWidth &&
-    g.inHeight % (2 * d) === 0 && g.inWidth % (2 * d) === 0 && inChannels % 4 === 0 && outChannels % 4 === 0 &&
-    inChannels >= minChannels && g.batch > 0;
-  return ok ? d : 0;
+    inChannels % 4 === 0 && outChannels % 4 === 0 && g.batch > 0;
+  if (!ok) return null;
+  const fits = (m: 2 | 4) => g.inHeight % (m * d) === 0 && g.inWidth % (m * d) === 0 && inChannels >= minChannels[m];
+  if (largestTile === 4 && fits(4)) return { dilation: d, tile: 4 };
+  return fits(2) ? { dilation: d, tile: 2 } : null;
 }
+
+/** The channel rules of the forward conv and the input gradient. */
+const CONV_MIN_CHANNELS: Record<2 | 4, number> = { 2: WINOGRAD_MIN_CHANNELS, 4: WINOGRAD_F4_TRAINING_MIN_CHANNELS };
+/** The filter gradient's. */
+const FILTER_GRAD_MIN_CHANNELS: Record<2 | 4, number> = { 2: WINOGRAD_FILTER_GRAD_MIN_CHANNELS, 4: WINOGRAD_FILTER_GRAD_MIN_CHANNELS };
 
 /**
  * The 'same' 3×3 stride-1 convolution with dilation d of x `[B, H, W, C]`
  * by `filter` `[3, 3, C, Co]` (or, with `flip`, by the flipped filter of a
  * `[3, 3, Co', C]` filter: the input gradient), plus bias, then ReLU.
  */
-function winogradConvOnHeap(backend: WasmBackendLike, { transforms, gemm }: { transforms: SimdWinograd; gemm: SimdGemm }, x: tf.TensorInfo, filter: tf.TensorInfo, flip: boolean, bias: tf.TensorInfo | null, relu: boolean, d: number): tf.TensorInfo {
+function winogradConvOnHeap(backend: WasmBackendLike, { transforms, gemm }: { transforms: SimdWinograd; gemm: SimdGemm }, x: tf.TensorInfo, filter: tf.TensorInfo, flip: boolean, bias: tf.TensorInfo | null, relu: boolean, { dilation: d, tile }: WinogradPlan): tf.TensorInfo {
   const [B, H, W, C] = x.shape as [number, number, number, number];
   const [, , fi, fo] = filter.shape as [number, number, number, number];
   const Co = flip ? fi : fo;
-  const plan = winogradTiles(B, H, W, d);
+  const plan = winogradTiles(B, H, W, d, tile);
   const { tiles } = plan;
-  const u = backend.makeOutput([16, C, Co], 'float32');
-  const v = backend.makeOutput([16, tiles, C], 'float32');
-  const m = backend.makeOutput([16, tiles, Co], 'float32');
+  const count = (tile + 2) ** 2;
+  const u = backend.makeOutput([count, C, Co], 'float32');
+  const v = backend.makeOutput([count, tiles, C], 'float32');
+  const m = backend.makeOutput([count, tiles, Co], 'float32');
   const out = backend.makeOutput([B, H, W, Co], 'float32');
   const uAt = 4 * offsetF32(backend, u);
   // Plane of U_{4i+j}: 4i + j, or 4σ(i) + σ(j) with σ = (3, 1, 2, 0) and the plane transposed when flipped (the header).
   const planeAt = (i: number, j: number) => uAt + 4 * (4 * i + j) * C * Co;
   const gAt = 4 * offsetF32(backend, filter);
-  if (flip) {
+  const tap = 4 * fi * fo;
+  if (tile === 4) {
+    // U(w), or U(wflip) from the taps read last to first (a negative tap stride), as [fi, fo] planes; transposed when flipped.
+    const planes = flip ? backend.makeOutput([count, fi, fo], 'float32') : u;
+    const tAt = 4 * offsetF32(backend, planes);
+    const at = Array.from({ length: count }, (_, xi) => tAt + xi * tap);
+    if (flip) transforms.filterPlain4(gAt + 8 * tap, -tap, tap, ...at);
+    else transforms.filterPlain4(gAt, tap, tap, ...at);
+    if (flip) {
+      for (let xi = 0; xi < count; xi++) transforms.transposePlane(tAt + xi * tap, uAt + xi * tap, 4 * fo, fi, 4 * fi);
+      disposeAll(backend, [planes]);
+    }
+  } else if (flip) {
     // U(w) as [fi, fo] planes, in the permuted order, then each plane transposed into u.
     const planes = backend.makeOutput([16, fi, fo], 'float32');
     const tAt = 4 * offsetF32(backend, planes);
@@ -130,10 +197,10 @@ function winogradConvOnHeap(backend: WasmBackendLike, { transforms, gemm }: { tr
   } else {
     transforms.filterPlain(gAt, 4 * fi * fo, 4 * fi * fo, ...ROWS.flatMap((i) => ROWS.map((j) => planeAt(i, j))));
   }
-  const vAt = planeAddresses(backend, v, tiles * C);
-  const mAt = planeAddresses(backend, m, tiles * Co);
+  const vAt = planeAddresses(backend, v, tiles * C, count);
+  const mAt = planeAddresses(backend, m, tiles * Co, count);
   winogradInputTransform(backend, transforms, x, plan, vAt);
-  for (let xi = 0; xi < 16; xi++) gemmOnMemory(gemm, vAt[xi] as number, 4 * C, 4, uAt + 4 * xi * C * Co, mAt[xi] as number, tiles, C, Co);
+  for (let xi = 0; xi < count; xi++) gemmOnMemory(gemm, vAt[xi] as number, 4 * C, 4, uAt + 4 * xi * C * Co, mAt[xi] as number, tiles, C, Co);
   winogradOutputTransform(backend, transforms, plan, mAt, out, bias, relu);
   disposeAll(backend, [u, v, m]);
   return out;
@@ -163,12 +230,12 @@ export function winogradForwardWasm(kernelName: 'Conv2D' | 'FusedConv2D', stock:
     const Co = filter.shape[3] as number;
     if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== Co)) return stock(args);
     const g = convGeometry(kernelName, x.shape, filter.shape, attrs);
-    const d = winogradDilation(g, g.inChannels, Co);
-    if (d === 0) return stock(args);
+    const plan = winogradPlan(g, g.inChannels, Co, CONV_MIN_CHANNELS);
+    if (plan === null) return stock(args);
     const backend = asWasmBackend(args.backend, kernelName);
     const kernels = simdKernels(backend);
     if (kernels === null) return stock(args);
-    return winogradConvOnHeap(backend, kernels, x, filter, false, bias ?? null, activation === 'relu', d);
+    return winogradConvOnHeap(backend, kernels, x, filter, false, bias ?? null, activation === 'relu', plan);
   };
 }
 
@@ -180,25 +247,27 @@ export function winogradForwardWasm(kernelName: 'Conv2D' | 'FusedConv2D', stock:
  */
 export function winogradFilterGrad(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo | null {
   if (!enabled || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
-  const d = winogradDilation(g, g.inChannels, g.outChannels, WINOGRAD_FILTER_GRAD_MIN_CHANNELS);
-  const kernels = d === 0 ? null : simdKernels(backend);
-  if (kernels === null) return null;
+  const wino = winogradPlan(g, g.inChannels, g.outChannels, FILTER_GRAD_MIN_CHANNELS);
+  const kernels = wino === null ? null : simdKernels(backend);
+  if (kernels === null || wino === null) return null;
   const { transforms, gemm } = kernels;
   const { batch: B, inHeight: H, inWidth: W, inChannels: C, outChannels: Co } = g;
-  const plan = winogradTiles(B, H, W, d);
+  const plan = winogradTiles(B, H, W, wino.dilation, wino.tile);
   const { tiles } = plan;
-  const v = backend.makeOutput([16, tiles, C], 'float32');
-  const dm = backend.makeOutput([16, tiles, Co], 'float32');
-  const du = backend.makeOutput([16, C, Co], 'float32');
+  const count = (wino.tile + 2) ** 2;
+  const v = backend.makeOutput([count, tiles, C], 'float32');
+  const dm = backend.makeOutput([count, tiles, Co], 'float32');
+  const du = backend.makeOutput([count, C, Co], 'float32');
   const out = backend.makeOutput([3, 3, C, Co], 'float32');
-  const vAt = planeAddresses(backend, v, tiles * C);
-  const mAt = planeAddresses(backend, dm, tiles * Co);
-  const uAt = planeAddresses(backend, du, C * Co);
+  const vAt = planeAddresses(backend, v, tiles * C, count);
+  const mAt = planeAddresses(backend, dm, tiles * Co, count);
+  const uAt = planeAddresses(backend, du, C * Co, count);
   winogradInputTransform(backend, transforms, x, plan, vAt);
-  forEachTileRow(plan, 4 * offsetF32(backend, dy), H, W, Co, mAt, (row, m) => transforms.gradOutputRow(...row, ...m));
+  const gradOutputRow = wino.tile === 4 ? transforms.gradOutputRow4 : transforms.gradOutputRow;
+  forEachTileRow(plan, 4 * offsetF32(backend, dy), H, W, Co, mAt, (row, m) => gradOutputRow(...row, ...m));
   // dU_ξ = V_ξᵀ·dM_ξ: V_ξ read transposed through its strides (next c: 4 bytes, next tile: 4·C).
-  for (let xi = 0; xi < 16; xi++) gemmOnMemory(gemm, vAt[xi] as number, 4, 4 * C, mAt[xi] as number, uAt[xi] as number, C, tiles, Co);
-  transforms.filterGrad(4 * offsetF32(backend, out), 4 * C * Co, 4 * C * Co, ...uAt);
+  for (let xi = 0; xi < count; xi++) gemmOnMemory(gemm, vAt[xi] as number, 4, 4 * C, mAt[xi] as number, uAt[xi] as number, C, tiles, Co);
+  (wino.tile === 4 ? transforms.filterGrad4 : transforms.filterGrad)(4 * offsetF32(backend, out), 4 * C * Co, 4 * C * Co, ...uAt);
   disposeAll(backend, [v, dm, du]);
   return out;
 }
@@ -210,7 +279,7 @@ export function winogradFilterGrad(backend: WasmBackendLike, x: tf.TensorInfo, d
  */
 export function winogradInputGrad(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo | null {
   if (!enabled || dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  const d = winogradDilation(g, g.outChannels, g.inChannels);
-  const kernels = d === 0 ? null : simdKernels(backend);
-  return kernels === null ? null : winogradConvOnHeap(backend, kernels, dy, filter, true, null, false, d);
+  const plan = winogradPlan(g, g.outChannels, g.inChannels, CONV_MIN_CHANNELS);
+  const kernels = plan === null ? null : simdKernels(backend);
+  return kernels === null || plan === null ? null : winogradConvOnHeap(backend, kernels, dy, filter, true, null, false, plan);
 }
