@@ -14,8 +14,8 @@
  * dy (small: XNNPACK packs the right operand of every new product), not the
  * patches: 1.4–2.8× faster than dyᵀ · cols on the model's layers, and its
  * output is already in the filter's layout.
- * 3×3, stride 1, 'same', from 32 input channels: Winograd F(2×2, 3×3)
- * instead (winogradTraining.ts).
+ * 3×3, stride 1, 'same', from 16 input channels: Winograd F(4×4, 3×3)
+ * (maps multiples of 4·dilation) or F(2×2, 3×3) instead (winogradTraining.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { convGeometry } from './convGeometry.js';

@@ -9,7 +9,8 @@
  * where wflip[kh, kw, co, ci] = w[KH−1−kh, KW−1−kw, ci, co] and
  *   Z[m] = dy[(m − (K−1)·d + top) / s] when that index is an integer in range, else 0.
  * So dx is a stride-1, 'valid', dilation-d convolution of Z with wflip.
- * - 3×3, stride 1, 'same', from 32 channels: that convolution as Winograd F(2×2, 3×3)
+ * - 3×3, stride 1, 'same': that convolution as Winograd F(4×4, 3×3) (maps multiples of
+ *   4·dilation, from 16 channels) or F(2×2, 3×3) (multiples of 2·dilation, from 32)
  *   (winogradTraining.ts), the flip folded into the filter transform;
  * - stride 1: Z is just dy padded, so the padding is passed to the conv
  *   (no copy) whenever both pads are ≥ 0;

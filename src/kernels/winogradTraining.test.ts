@@ -24,7 +24,7 @@ const identical = (a: tf.Tensor, b: tf.Tensor): boolean => {
 };
 
 describe('Winograd F(4×4, 3×3) and F(2×2, 3×3) in the wasm training kernels (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter)', () => {
-  it('3×3 stride-1 same convs from 32 channels (dilated too, explicit padding d too): forward, input and filter gradients equal the direct conv to float32 rounding and are not its bits; leaks nothing', async () => {
+  it('3×3 stride-1 same convs from 32 channels, 16 where F(4×4) applies (dilated too, explicit padding d too): forward, input and filter gradients equal the direct conv to float32 rounding and are not its bits; leaks nothing', async () => {
     await useBackend('wasm');
     assert.equal(wasmWinogradEnabled(), true, 'on by default');
     const before = tf.memory().numTensors;
