@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
 import { simdGemm } from './batchMatMulSimd.js';
+import { SIMD_MAX_ROWS } from './batchMatMul.js';
 import { memoryOf } from './wasmAssembly.js';
 import { asWasmBackend } from './wasmHeap.js';
 import { assertClose, randn } from '../../test/helpers.js';
@@ -61,6 +62,15 @@ describe('BatchMatMul with transpose flags on wasm', () => {
     // m × k × n: 13 × 9 × 12 uses the 4×8, 4×4, 1×8 and 1×4 blocks; 3 × 5 × 4 only the 1×4 edge; 64 × 64 × 16 and 16 × 64 × 64 the HEM head's.
     const cases: [number[], number, number, number][] = [[[4], 13, 9, 12], [[2, 3], 3, 5, 4], [[8], 64, 64, 16], [[8], 16, 64, 64], [[2], 260, 300, 72], [[3], 8, 1, 8]];
     checkProducts(cases, 3);
+    assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+  });
+
+  it('single products with at most 16 rows and a column count divisible by 4 (the SIMD block kernels; their time is in bench/wasm-step-profile.ts) and just outside that rule equal the float64 product for every flag pair, without leaks', async () => {
+    await setBackend('wasm');
+    assert.equal(SIMD_MAX_ROWS, 16);
+    const before = tf.memory().numTensors;
+    // [8, 64]ᵀ-shaped like the upsampling gradient (smaller n), 1 row, 16 rows; 17 rows and n = 6 stay with XNNPACK.
+    checkProducts([[[], 8, 64, 704], [[], 1, 9, 12], [[], 16, 33, 20], [[1], 5, 7, 8], [[], 17, 20, 12], [[], 8, 20, 6]], 5);
     assert.equal(tf.memory().numTensors, before, 'leaked tensors');
   });
 });

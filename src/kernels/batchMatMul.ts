@@ -11,7 +11,12 @@
  *   batchMatMulSimd.ts (5–14× the stock kernel, about a rank-2 XNNPACK
  *   product of the whole batch: bench/batched-matmul.ts);
  * - batched, larger matrices: one XNNPACK product per matrix; also small
- *   batches (≤ 16) of small matrices the SIMD kernels cannot take.
+ *   batches (≤ 16) of small matrices the SIMD kernels cannot take;
+ * - one matrix with few rows (m ≤ `SIMD_MAX_ROWS`) and a column count
+ *   divisible by 4: the SIMD block kernels too. XNNPACK packs B (its
+ *   "weights") in every call whose B is a new tensor, which costs about as
+ *   much as the product at a few rows: the bilinear upsampling's gradient,
+ *   [64, 8]ᵀ · [64, 5632] per training step, took 1.6 ms that way.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
@@ -54,6 +59,9 @@ const MAX_SPLIT_BATCH = 16;
 
 
 
+/** Most rows of a single product sent to the SIMD block kernels instead of XNNPACK (see the header). */
+export const SIMD_MAX_ROWS = 16;
+
 const singleMatrix = (t: tf.TensorInfo): boolean => t.shape.length >= 2 && t.shape.slice(0, -2).every((size) => size === 1);
 
 /** Wraps the stock wasm `BatchMatMul` kernel function. */
@@ -86,6 +94,15 @@ export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
       }
       if (!sameLead || ra < 3 || matrixFloats > MAX_SPLIT_FLOATS || batch > MAX_SPLIT_BATCH) return stock(args);
       return splitBatch(asWasmBackend(args.backend, KERNEL), stock, a, b, transposeA, transposeB, attrs, args.backend);
+    }
+    const rank = a.shape.length;
+    const m = (transposeA ? a.shape[rank - 1] : a.shape[rank - 2]) as number;
+    const k = (transposeA ? a.shape[rank - 2] : a.shape[rank - 1]) as number;
+    const n = (transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1]) as number;
+    if (b.shape.length === rank && m <= SIMD_MAX_ROWS && m > 0 && k > 0 && n > 0 && n % 4 === 0) {
+      const backend = asWasmBackend(args.backend, KERNEL);
+      const kernels = simdGemm(memoryOf(backend));
+      if (kernels !== null) return simdBatch(backend, kernels, a, b, transposeA, transposeB);
     }
     if (!transposeA && !transposeB) return stock(args);
     const backend = asWasmBackend(args.backend, KERNEL);
