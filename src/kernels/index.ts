@@ -26,7 +26,9 @@
  *   training as one kernel forward, one backward and one for the moving statistics; the weight-decay
  *   sum Σ‖w‖²; the segmentation loss with its gradient as one kernel, the exponentials in SIMD (`crossEntropy.ts`);
  * - tensors saved for gradients without an `Identity` dispatch each (src/backends/native/sharedSaves.ts);
- * - `MaxPoolGrad` and `AvgPoolGrad` in JS on the heap, visiting each window once (`pooling.ts`).
+ * - `MaxPoolGrad` and `AvgPoolGrad` in JS on the heap, visiting each window once (`pooling.ts`);
+ * - `HemnetReluGrad`, the gradient of `Relu` as one WebAssembly SIMD kernel instead of Step, Cast and
+ *   Multiply (`reluGrad.ts`; the gradient config is the native backend's).
  * The convolution gradients accept a `dilations` attr.
  * The gradients of the fused kernels and the batch-norm layer routed through them are installed
  * on every backend (global, once): tfjs's own composition runs wherever the active backend lacks
@@ -49,6 +51,8 @@ import { installSharedSaves, uninstallSharedSaves } from '../backends/native/sha
 import { SUM_OF_SQUARES_KERNEL, sumOfSquaresGradConfig } from '../backends/native/sumOfSquares.js';
 import { SOFTMAX_CROSS_ENTROPY_KERNEL, softmaxCrossEntropyGradConfig } from '../backends/native/crossEntropy.js';
 import { softmaxCrossEntropyWasm } from './crossEntropy.js';
+import { RELU_GRAD_KERNEL, installReluGrad } from '../backends/native/reluGrad.js';
+import { reluGradWasm } from './reluGrad.js';
 import { installDilatedConvLayers } from './layersDilatedConv.js';
 import { WINOGRAD_CONV_KERNEL, winogradConvWasm } from './winogradConv.js';
 import { winogradForwardWasm } from './winogradTraining.js';
@@ -73,6 +77,7 @@ export const WASM_KERNEL_NAMES = [
   'MaxPoolGrad',
   'AvgPoolGrad',
   'HemnetSoftmaxCrossEntropy',
+  'HemnetReluGrad',
 ] as const;
 
 /** The fused training kernels of `fusedTraining.ts`, by name. */
@@ -82,6 +87,7 @@ const FUSED_TRAINING: ReadonlyMap<string, tf.KernelFunc> = new Map<string, tf.Ke
   [BN_MOVING_AVERAGE_KERNEL, batchNormMovingAverageWasm as unknown as tf.KernelFunc],
   [SUM_OF_SQUARES_KERNEL, sumOfSquaresWasm as unknown as tf.KernelFunc],
   [SOFTMAX_CROSS_ENTROPY_KERNEL, softmaxCrossEntropyWasm as unknown as tf.KernelFunc],
+  [RELU_GRAD_KERNEL, reluGradWasm as unknown as tf.KernelFunc],
 ]);
 
 let globalInstalled = false;
@@ -105,6 +111,7 @@ function installGlobal(): void {
     if (tf.getGradient(config.kernelName) === undefined) tf.registerGradient(config);
   }
   installFusedBatchNormLayers();
+  installReluGrad();
   globalInstalled = true;
 }
 
