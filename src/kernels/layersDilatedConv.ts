@@ -11,6 +11,15 @@
  * untouched (`model.save` / `loadLayersModel` work as before); the override
  * is installed once on the shared prototype of tfjs-layers' `Conv` base class
  * (the parent of `Conv2D`), at run time — nothing in node_modules is edited.
+ *
+ * On wasm, 2-D conv layers without bias and with a linear activation (the
+ * zoo's conv → BN units) take the unfused path too. There the fused op runs
+ * the same kernel forward and the same two gradient kernels, but its
+ * `customGrad` computes the input's gradient even where nothing needs it:
+ * the first conv's input is the image, and its gradient (`Conv2DBackpropInput`
+ * [8, 32, 32, 16] · [3, 3, 3, 16] per batch-8 step of the default model,
+ * ≈ 1.2 ms) was computed and thrown away. The registered `Conv2D` gradient
+ * is a tape entry per input, which the tape prunes.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -23,7 +32,7 @@ interface ConvLayerFields {
   dataFormat: string;
   kernel: { read(): tf.Tensor };
   bias: { read(): tf.Tensor } | null;
-  activation: { apply(x: tf.Tensor): tf.Tensor } | null;
+  activation: { apply(x: tf.Tensor): tf.Tensor; getClassName?(): string } | null;
 }
 
 type CallFunction = (this: ConvLayerFields, inputs: tf.Tensor | tf.Tensor[], kwargs: unknown) => tf.Tensor | tf.Tensor[];
@@ -62,6 +71,13 @@ function unfusedCall(layer: ConvLayerFields, inputs: tf.Tensor | tf.Tensor[]): t
   });
 }
 
+/** A 2-D conv layer without bias and with a linear activation, on wasm (see the module comment). */
+function isPlainOnWasm(layer: ConvLayerFields): boolean {
+  if (layer.rank !== 2 || (layer.bias !== null && layer.bias !== undefined) || tf.getBackend() !== 'wasm') return false;
+  const activation = layer.activation;
+  return activation === null || activation === undefined || activation.getClassName?.() === 'linear';
+}
+
 /** Installs the dilated-conv override on tfjs-layers' `Conv` prototype (idempotent). */
 export function installDilatedConvLayers(): void {
   const probe: object = tf.layers.conv2d({ filters: 1, kernelSize: 1 });
@@ -77,7 +93,7 @@ export function installDilatedConvLayers(): void {
   }
   const original = target['call'] as CallFunction;
   const patched: CallFunction = function (this: ConvLayerFields, inputs, kwargs) {
-    if (isDilated2d(this)) return unfusedCall(this, inputs);
+    if (isDilated2d(this) || isPlainOnWasm(this)) return unfusedCall(this, inputs);
     return original.call(this, inputs, kwargs);
   };
   target['call'] = patched;

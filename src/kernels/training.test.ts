@@ -74,4 +74,37 @@ describe('tf.layers conv net training on wasm', () => {
       assert.ok(worst <= 1e-4 * scale + 1e-6, `weight ${index}: max |diff| ${worst} (scale ${scale})`);
     });
   });
+
+  it('on wasm, a plain conv layer (no bias, linear) on the input gets its filter gradient without the unused input gradient, equal to cpu; with a bias it keeps the fused op', async () => {
+    const run = async (backend: 'wasm' | 'cpu', useBias: boolean): Promise<{ grads: number[][]; kernels: string[] }> => {
+      await setBackend(backend);
+      const layer = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias, kernelInitializer: tf.initializers.glorotNormal({ seed: 8 }) });
+      const input = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 9);
+      const weights = tf.randomNormal([2, 8, 8, 8], 0, 1, 'float32', 10);
+      layer.apply(input); // builds the weights
+      const variables = layer.trainableWeights.map((weight) => weight.read() as tf.Variable);
+      const loss = () => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, weights)) as tf.Scalar;
+      const profile = await tf.profile(() => tf.dispose(Object.values(tf.variableGrads(loss, variables).grads)));
+      const { grads } = tf.variableGrads(loss, variables);
+      const result = variables.map((variable) => Array.from(grads[variable.name]!.dataSync()));
+      tf.dispose([input, weights, ...Object.values(grads)]);
+      layer.dispose();
+      return { grads: result, kernels: profile.kernels.map((k) => k.name) };
+    };
+    const plain = await run('wasm', false);
+    assert.ok(!plain.kernels.includes('Conv2DBackpropInput'), `no input gradient: ${plain.kernels.join(' ')}`);
+    assert.ok(plain.kernels.includes('Conv2DBackpropFilter'));
+    const biased = await run('wasm', true);
+    assert.ok(biased.kernels.includes('FusedConv2D'), `with a bias the fused op stays: ${biased.kernels.join(' ')}`);
+    for (const [got, useBias] of [[plain, false], [biased, true]] as const) {
+      const want = await run('cpu', useBias);
+      assert.equal(got.grads.length, useBias ? 2 : 1);
+      got.grads.forEach((values, index) => {
+        const reference = want.grads[index] as number[];
+        const scale = Math.max(...reference.map(Math.abs));
+        const worst = Math.max(...values.map((value, i) => Math.abs(value - (reference[i] as number))));
+        assert.ok(worst <= 1e-4 * scale + 1e-6, `bias ${useBias}, weight ${index}: max |diff| ${worst} (scale ${scale})`);
+      });
+    }
+  });
 });
