@@ -9,7 +9,7 @@ import { checkSweepDirVisible, LOCK_FILE, MARKER_FILE, readTrainLog, runOne, swe
 import { expandSweep, parseSweep } from './spec.js';
 
 describe('sweep runner (Node)', () => {
-  it('a sweep folder may grow seeds, a description and run-config keys, nothing that renames or changes a run', () => {
+  it('a sweep folder may grow seeds, a description, run-config keys, axis values and comparisons, nothing that renames or changes a run', () => {
     const previous = {
       name: 'g', description: 'three seeds', base: { train: { steps: 3, lr: 0.1 }, eval: { limit: null } },
       axes: { 'model.head': ['hem', 'ema'] }, variants: {}, seeds: [0, 1, 2], seedKeys: ['model.seed'], evaluations: [], compare: [],
@@ -23,16 +23,28 @@ describe('sweep runner (Node)', () => {
     assert.deepEqual(sweepFolderChange(previous, changed({ base: { train: { steps: 3, lr: 0.1 }, eval: { limit: null, fold: true } } })), {
       kind: 'grown', addedSeeds: [], addedKeys: ['base.eval.fold'], description: false,
     });
+    // A value appended to an axis: new cells (head=fcn/seed-s), no finished run renamed; a comparison appended.
+    assert.deepEqual(sweepFolderChange(previous, changed({ axes: { 'model.head': ['hem', 'ema', 'fcn'] }, compare: [{ axis: 'model.head', a: 'hem', b: 'fcn' }] })), {
+      kind: 'grown', addedSeeds: [], addedKeys: [], description: false, addedValues: ['model.head="fcn"'], addedComparisons: 1,
+    });
+    const withComparison = { ...previous, compare: [{ axis: 'model.head', a: 'hem', b: 'ema' }] };
+    assert.deepEqual(sweepFolderChange(withComparison, { ...withComparison, compare: [...withComparison.compare, { axis: 'model.head', a: 'ema', b: 'fcn' }] }), {
+      kind: 'grown', addedSeeds: [], addedKeys: [], description: false, addedComparisons: 1,
+    });
     const different: Array<[Record<string, unknown>, RegExp]> = [
       [changed({ seeds: [0, 2, 3] }), /seeds \[1\] are gone \(seeds may only be added\)/],
       [changed({ base: { train: { steps: 4, lr: 0.1 }, eval: { limit: null } } }), /'base\.train\.steps' changed from 3 to 4/],
       [changed({ base: { train: { steps: 3 }, eval: { limit: null } } }), /'base\.train\.lr' is gone/],
-      [changed({ axes: { 'model.head': ['hem', 'ema', 'fcn'] } }), /'axes\.model\.head' changed/],
+      [changed({ axes: { 'model.head': ['ema', 'fcn'] } }), /'axes\.model\.head' changed/],
+      [changed({ axes: { 'model.head': ['ema', 'hem', 'fcn'] } }), /'axes\.model\.head' changed/],
       [changed({ axes: { 'model.head': ['hem', 'ema'], 'model.hem.stepSize': [0.5] } }), /'axes\.model\.hem\.stepSize' is new/],
-      [changed({ compare: [{ axis: 'model.head', a: 'hem', b: 'ema' }] }), /'compare' changed/],
       [changed({ seedKeys: ['model.seed', 'train.seed'] }), /'seedKeys' changed/],
       [changed({ name: 'h' }), /'name' changed from "g" to "h"/],
     ];
+    // A comparison replaced (not appended) changes the folder's sweep.
+    const replaced = sweepFolderChange(withComparison, { ...withComparison, compare: [{ axis: 'model.head', a: 'ema', b: 'fcn' }] });
+    assert.equal(replaced.kind, 'different');
+    assert.match(replaced.kind === 'different' ? replaced.reason : '', /'compare' changed/);
     for (const [next, reason] of different) {
       const change = sweepFolderChange(previous, next);
       assert.equal(change.kind, 'different', JSON.stringify(next));

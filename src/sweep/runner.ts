@@ -79,7 +79,7 @@ export async function loadSweepDir(dir: string): Promise<{ spec: SweepSpec; runs
 /** How a sweep file relates to the sweep.json already in its folder. */
 export type SweepFolderChange =
   | { kind: 'same' }
-  | { kind: 'grown'; addedSeeds: number[]; addedKeys: string[]; description: boolean }
+  | { kind: 'grown'; addedSeeds: number[]; addedKeys: string[]; description: boolean; addedValues?: string[]; addedComparisons?: number }
   | { kind: 'different'; reason: string };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -108,9 +108,13 @@ function jsonDifference(previous: unknown, next: unknown, path: string, allowAdd
 /**
  * Whether a sweep file may run into a folder holding `previous` (its
  * sweep.json). Allowed besides equality: more seeds (the old ones kept, e.g.
- * 3 → 6 where cells are within noise), another description, and config keys
+ * 3 → 6 where cells are within noise), another description, config keys
  * in `base` the folder's sweep.json lacks (keys the run config gained since
- * the folder was made, at their defaults unless the sweep file sets them).
+ * the folder was made, at their defaults unless the sweep file sets them),
+ * more values on an axis the folder has (its old values kept: a run's name
+ * holds every axis with its value, so new cells rename no finished run; e.g.
+ * the `fcn` head beside `hem` and `ema`), and more `compare` pairs (the old
+ * ones first; they only change the report).
  * Everything that would rename or change a finished run is 'different'.
  */
 export function sweepFolderChange(previous: Record<string, unknown>, next: Record<string, unknown>): SweepFolderChange {
@@ -120,16 +124,41 @@ export function sweepFolderChange(previous: Record<string, unknown>, next: Recor
   if (missing.length > 0) return { kind: 'different', reason: `seeds ${JSON.stringify(missing)} are gone (seeds may only be added)` };
   const addedSeeds = newSeeds.filter((seed): seed is number => typeof seed === 'number' && !oldSeeds.includes(seed));
   const addedKeys: string[] = [];
+  const addedValues: string[] = [];
+  let addedComparisons = 0;
   for (const key of new Set([...Object.keys(previous), ...Object.keys(next)])) {
     if (key === 'seeds' || key === 'description') continue;
     if (!(key in next)) return { kind: 'different', reason: `'${key}' is gone` };
     if (!(key in previous)) return { kind: 'different', reason: `'${key}' is new` };
-    const difference = jsonDifference(previous[key], next[key], `${key}.`, key === 'base', addedKeys);
+    const before = previous[key];
+    let after = next[key];
+    if (key === 'axes' && isPlainObject(before) && isPlainObject(after)) {
+      // Values appended to an axis the folder has: compare the old values only, collect the new ones.
+      const trimmed: Record<string, unknown> = { ...after };
+      for (const [axis, values] of Object.entries(before)) {
+        const grown = after[axis];
+        if (!Array.isArray(values) || !Array.isArray(grown) || grown.length <= values.length) continue;
+        const kept = JSON.stringify(grown.slice(0, values.length)) === JSON.stringify(values);
+        if (!kept) continue;
+        trimmed[axis] = grown.slice(0, values.length);
+        addedValues.push(...grown.slice(values.length).map((value) => `${axis}=${JSON.stringify(value)}`));
+      }
+      after = trimmed;
+    }
+    if (key === 'compare' && Array.isArray(before) && Array.isArray(after) && after.length > before.length && JSON.stringify(after.slice(0, before.length)) === JSON.stringify(before)) {
+      addedComparisons = after.length - before.length;
+      after = after.slice(0, before.length);
+    }
+    const difference = jsonDifference(before, after, `${key}.`, key === 'base', addedKeys);
     if (difference !== null) return { kind: 'different', reason: difference };
   }
   const description = previous['description'] !== next['description'];
-  if (addedSeeds.length === 0 && addedKeys.length === 0 && !description) return { kind: 'same' };
-  return { kind: 'grown', addedSeeds, addedKeys, description };
+  if (addedSeeds.length === 0 && addedKeys.length === 0 && addedValues.length === 0 && addedComparisons === 0 && !description) return { kind: 'same' };
+  return {
+    kind: 'grown', addedSeeds, addedKeys, description,
+    ...(addedValues.length > 0 ? { addedValues } : {}),
+    ...(addedComparisons > 0 ? { addedComparisons } : {}),
+  };
 }
 
 /**

@@ -73,6 +73,8 @@ export const sweepSpec: CommandSpec = {
       const parts = [
         ...(change.addedSeeds.length > 0 ? [`seeds ${change.addedSeeds.join(', ')} added`] : []),
         ...(change.addedKeys.length > 0 ? [`config keys new since the folder was made: ${change.addedKeys.join(', ')}`] : []),
+        ...(change.addedValues !== undefined ? [`axis values added: ${change.addedValues.join(', ')}`] : []),
+        ...(change.addedComparisons !== undefined ? [`${change.addedComparisons} comparison(s) added`] : []),
         ...(change.description ? ['description changed'] : []),
       ];
       io.out(`sweep ${spec.name}: updated ${join(sweepDir, 'sweep.json')} (${parts.join('; ')}); finished runs are kept\n`);
