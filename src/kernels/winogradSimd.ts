@@ -453,6 +453,33 @@ function outputTransform6(x: (i: number) => number, out: (i: number, value: numb
 const splat = (to: number, value: number): number[] => [...f32Const(value), ...F32X4_SPLAT, SET, to];
 
 /**
+ * Code that walks a tile's patch column by column: COL = src + px, then for
+ * each column j (COL += colStride after the first) its `rows` values at
+ * COL + i·rowStride into the locals X … X + rows − 1, followed by
+ * `perColumn(j)`. Locals: SRC, PX, ROW, COLS as in the row functions; COL and
+ * A two i32 scratch locals.
+ */
+function eachPatchColumn(
+  locals: { SRC: number; PX: number; ROW: number; COLS: number; COL: number; A: number; X: number },
+  rows: number,
+  columns: number,
+  perColumn: (j: number) => number[],
+): number[] {
+  const { SRC, PX, ROW, COLS, COL, A, X } = locals;
+  const code: number[] = [GET, SRC, GET, PX, I32_ADD, SET, COL];
+  for (let j = 0; j < columns; j++) {
+    if (j > 0) code.push(GET, COL, GET, COLS, I32_ADD, SET, COL);
+    code.push(GET, COL, SET, A);
+    for (let i = 0; i < rows; i++) {
+      if (i > 0) code.push(GET, A, GET, ROW, I32_ADD, SET, A);
+      code.push(GET, A, ...load(), SET, X + i);
+    }
+    code.push(...perColumn(j));
+  }
+  return code;
+}
+
+/**
  * inputRow4(src, rowStride, colStride, pixelStride, skip, end, v0 … v35):
  * as inputRow for F(4×4, 3×3): the tiles of a row are 4·dilation pixels
  * apart (skip = (4·dilation − 1)·pixelStride), each patch 6 × 6, written
@@ -462,17 +489,8 @@ function inputRow4(): AssembledFunction {
   const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, V0 = 6;
   const O = 42, CH = 43, PX = 44, COL = 45, A = 46; // i32: loop state, a column's first address, a load address
   const X = 47, T = X + 6, TMP = T + 36, FOUR = TMP + 6, TWO = FOUR + 1; // v128
-  const body: number[] = [GET, SRC, GET, PX, I32_ADD, SET, COL];
-  for (let j = 0; j < 6; j++) {
-    // Column j of the patch: d[i][j] at COL + i·rowStride, then t[·][j] = Bᵀ·d[·][j].
-    if (j > 0) body.push(GET, COL, GET, COLS, I32_ADD, SET, COL);
-    body.push(GET, COL, SET, A);
-    for (let i = 0; i < 6; i++) {
-      if (i > 0) body.push(GET, A, GET, ROW, I32_ADD, SET, A);
-      body.push(GET, A, ...load(), SET, X + i);
-    }
-    body.push(...inputTransform6((i) => X + i, (i, value) => [...value, SET, T + 6 * i + j], TMP, FOUR, TWO));
-  }
+  // Column j of the patch: d[i][j] at COL + i·rowStride, then t[·][j] = Bᵀ·d[·][j].
+  const body = eachPatchColumn({ SRC, PX, ROW, COLS, COL, A, X }, 6, 6, (j) => inputTransform6((i) => X + i, (i, value) => [...value, SET, T + 6 * i + j], TMP, FOUR, TWO));
   for (let i = 0; i < 6; i++) {
     // Row i of t: V[i][·] = Bᵀ·t[i][·], stored to V_{6i + j} at offset o.
     body.push(...inputTransform6((j) => T + 6 * i + j, (j, value) => [GET, V0 + 6 * i + j, GET, O, I32_ADD, ...value, ...store()], TMP, FOUR, TWO));
@@ -595,17 +613,8 @@ function gradOutputRow4(): AssembledFunction {
     ...out(4, sub(get(E4), get(O4))),
     ...out(5, get(r(3))),
   ];
-  const body: number[] = [GET, SRC, GET, PX, I32_ADD, SET, COL];
-  for (let b = 0; b < 4; b++) {
-    // Column b of dY: dY[a][b] at COL + a·rowStride; s[·][b] = A·dY[·][b].
-    if (b > 0) body.push(GET, COL, GET, COLS, I32_ADD, SET, COL);
-    body.push(GET, COL, SET, A);
-    for (let a = 0; a < 4; a++) {
-      if (a > 0) body.push(GET, A, GET, ROW, I32_ADD, SET, A);
-      body.push(GET, A, ...load(), SET, DY + a);
-    }
-    body.push(...apply((a) => DY + a, (i, value) => [...value, SET, S + 4 * i + b]));
-  }
+  // Column b of dY: dY[a][b] at COL + a·rowStride; s[·][b] = A·dY[·][b].
+  const body = eachPatchColumn({ SRC, PX, ROW, COLS, COL, A, X: DY }, 4, 4, (b) => apply((a) => DY + a, (i, value) => [...value, SET, S + 4 * i + b]));
   for (let i = 0; i < 6; i++) body.push(...apply((b) => S + 4 * i + b, (j, value) => [GET, M0 + 6 * i + j, GET, O, I32_ADD, ...value, ...store()]));
   return {
     exportName: 'gradOutputRow4',
