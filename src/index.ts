@@ -17,7 +17,7 @@ export type { BackendName, BackendInfo, BackendOptions } from './backend.js';
 export { batchMatMul, setDefaultBatchMatMulPath, usesSplitPath } from './ops/batchMatMul.js';
 export type { BatchMatMulOptions } from './ops/batchMatMul.js';
 export { winogradConv2d, winogradConvApplies, winogradConvAvailable, winogradFilters } from './ops/winograd.js';
-export { setWasmWinograd, setWasmWinogradTile, wasmWinogradEnabled, wasmWinogradTile, WINOGRAD_F4_TRAINING_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS } from './kernels/winogradTraining.js';
+export { setWasmWinograd, setWasmWinogradTile, wasmWinogradEnabled, wasmWinogradTile, WINOGRAD_F4_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS } from './kernels/winogradTraining.js';
 export { stopGradient } from './ops/stopGradient.js';
 export { installKernels, uninstallKernels, kernelsInstalled, WASM_KERNEL_NAMES } from './kernels/index.js';
 export { flushSubnormalWeights, FLOAT32_MIN_NORMAL } from './kernels/denormals.js';

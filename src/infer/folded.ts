@@ -24,7 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { winogradConv2d, winogradConvApplies, winogradConvAvailable, winogradFilters, type WinogradTile } from '../ops/winograd.js';
-import { WINOGRAD_MIN_CHANNELS, wasmWinogradEnabled, withWasmWinograd } from '../kernels/winogradTraining.js';
+import { wasmWinogradEnabled, winogradTileRule, withWasmWinograd } from '../kernels/winogradTraining.js';
 
 const FN = 'foldInference';
 
@@ -40,16 +40,6 @@ interface Folded {
    */
   winograd: Map<WinogradTile, tf.Tensor2D[]> | null;
 }
-
-/**
- * Fewest input channels for which folded inference runs a 3×3 unit as
- * Winograd F(4×4, 3×3) (where the map is a multiple of 4·dilation): from
- * 16 it is 1.05–1.31× faster than the direct conv and 1.26–1.58× faster
- * than F(2×2, 3×3) on this machine's wasm (`npx tsx bench/winograd.ts
- * --grid`, docs/performance.md). F(2×2, 3×3), for maps that are only
- * multiples of 2·dilation, keeps `WINOGRAD_MIN_CHANNELS` (32).
- */
-export const WINOGRAD_F4_MIN_CHANNELS = 16;
 
 /** Options of `foldInference`. */
 export interface FoldOptions {
@@ -361,11 +351,8 @@ export class FoldedInference {
 
   /** The Winograd tile this unit runs with on an input of `shape`, or null for the direct conv. */
   private winogradTileFor(shape: readonly number[], folded: Folded, step: ConvStep, padding: ReturnType<typeof padOf>): WinogradTile | null {
-    const C = shape[3] as number;
     const applies = (tile: WinogradTile) => winogradConvApplies(shape, folded.filter.shape, step.strides, step.dilations, padding, tile);
-    if (this.largestTile === 4 && C >= WINOGRAD_F4_MIN_CHANNELS && applies(4)) return 4;
-    if (C >= WINOGRAD_MIN_CHANNELS && applies(2)) return 2;
-    return null;
+    return winogradTileRule(shape[3] as number, applies, this.largestTile);
   }
 
   /** Frees the folded weights; the model itself is untouched. */

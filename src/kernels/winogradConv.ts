@@ -73,6 +73,9 @@ export function winogradConvWasm(args: { inputs: tf.NamedTensorInfoMap; backend:
   return out;
 }
 
+/** The output tile's side m of F(m×m, 3×3). */
+export type WinogradTile = 2 | 4;
+
 /** Which m×m output tiles a call of the row transforms covers, in the order the matrices hold them. */
 export interface WinogradTiles {
   batch: number;
@@ -80,7 +83,7 @@ export interface WinogradTiles {
   width: number;
   dilation: number;
   /** m: the output tile's side, 2 for F(2×2, 3×3), 4 for F(4×4, 3×3). */
-  tile: 2 | 4;
+  tile: WinogradTile;
   /** Tiles of all images: B·H·W / m², the rows of each V_ξ and M_ξ. */
   tiles: number;
   /** Per row call: image, the output row y0 that starts its tiles, the column residue rx < d. */
@@ -90,7 +93,7 @@ export interface WinogradTiles {
 }
 
 /** The tile plan of a [B, H, W, ·] map with dilation d and m×m output tiles (H, W multiples of md). */
-export function winogradTiles(B: number, H: number, W: number, d: number, tile: 2 | 4 = 2): WinogradTiles {
+export function winogradTiles(B: number, H: number, W: number, d: number, tile: WinogradTile = 2): WinogradTiles {
   // Per image, per output row y0 that starts a tile (the rows [md·k, md·k + d)
   // of each band of md), per column residue rx < d: the W / md tiles of that row.
   const band = tile * d;

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assertClose, randn, useBackend } from '../../test/helpers.js';
 import {
   setWasmWinograd, setWasmWinogradTile, wasmWinogradEnabled, wasmWinogradTile, withWasmWinograd, withWasmWinogradTile,
-  WINOGRAD_F4_TRAINING_MIN_CHANNELS, WINOGRAD_FILTER_GRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS,
+  WINOGRAD_F4_MIN_CHANNELS, WINOGRAD_FILTER_GRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS,
 } from './winogradTraining.js';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
@@ -81,7 +81,7 @@ describe('Winograd F(4×4, 3×3) and F(2×2, 3×3) in the wasm training kernels 
   it('leaves to the direct kernels (bit for bit): too few channels (F(4×4): 16, F(2×2): 32; the input gradient counts the output channels), stride 2, valid padding, odd maps, 1×1 and 5×5 filters, leaky ReLU', async () => {
     await useBackend('wasm');
     assert.equal(WINOGRAD_MIN_CHANNELS, 32);
-    assert.equal(WINOGRAD_F4_TRAINING_MIN_CHANNELS, 16);
+    assert.equal(WINOGRAD_F4_MIN_CHANNELS, 16);
     assert.equal(WINOGRAD_FILTER_GRAD_MIN_CHANNELS, 16);
     const cases: Array<[string, number[], number[], number, Pad]> = [
       ['12 channels', [2, 8, 8, 12], [3, 3, 12, 12], 1, 'same'],
@@ -109,7 +109,7 @@ describe('Winograd F(4×4, 3×3) and F(2×2, 3×3) in the wasm training kernels 
       // forward direct there, 32 → 16 its input gradient, 12 → 32 its forward and filter gradient.
       for (const [H, W, tile] of [[8, 8, 4], [6, 10, 4], [8, 8, 2]] as const) {
         const f4 = tile === 4 && H % 4 === 0 && W % 4 === 0;
-        const least = f4 ? WINOGRAD_F4_TRAINING_MIN_CHANNELS : WINOGRAD_MIN_CHANNELS;
+        const least = f4 ? WINOGRAD_F4_MIN_CHANNELS : WINOGRAD_MIN_CHANNELS;
         for (const [C, Co] of [[16, 32], [32, 16], [12, 32]] as const) {
           const label = `${C} → ${Co} on ${H} × ${W}, tile ${tile}`;
           const x = randn([2, H, W, C], 4) as tf.Tensor4D;

@@ -27,7 +27,7 @@
  * Applies to 3×3 filters, stride 1, one dilation d on both axes with d
  * pixels of padding on every side ('same'), channel counts multiples of 4,
  * and maps whose height and width are multiples of 4d (F(4×4, 3×3), from
- * `WINOGRAD_F4_TRAINING_MIN_CHANNELS` input channels of the convolution
+ * `WINOGRAD_F4_MIN_CHANNELS` input channels of the convolution
  * computed) or else of 2d (F(2×2, 3×3), from `WINOGRAD_MIN_CHANNELS`;
  * below those the direct conv is as fast: bench/winograd.ts; the filter
  * gradient from `WINOGRAD_FILTER_GRAD_MIN_CHANNELS` with either tile).
@@ -40,7 +40,7 @@ import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
 import { convGeometry, type ConvGeometry } from './convGeometry.js';
 import { memoryOf } from './wasmAssembly.js';
 import { asWasmBackend, disposeAll, offsetF32, type WasmBackendLike } from './wasmHeap.js';
-import { forEachTileRow, planeAddresses, winogradInputTransform, winogradOutputTransform, winogradTiles } from './winogradConv.js';
+import { forEachTileRow, planeAddresses, winogradInputTransform, winogradOutputTransform, winogradTiles, type WinogradTile } from './winogradConv.js';
 import { simdWinograd, type SimdWinograd } from './winogradSimd.js';
 
 /**
@@ -59,14 +59,17 @@ export const WINOGRAD_MIN_CHANNELS = 32;
 export const WINOGRAD_FILTER_GRAD_MIN_CHANNELS = 16;
 
 /**
- * Fewest input channels for which the forward conv and the input gradient
- * run as F(4×4, 3×3) (maps multiples of 4·dilation): bench/winograd.ts
- * --training, docs/performance.md.
+ * Fewest input channels for which a 3×3 unit runs as F(4×4, 3×3) (maps
+ * multiples of 4·dilation), in folded inference and in the training step's
+ * forward conv and input gradient: from 16, 1.05–1.31× faster than the
+ * direct conv in inference and 1.26–1.58× faster than F(2×2, 3×3)
+ * (`npx tsx bench/winograd.ts --grid`; training: `--training`;
+ * docs/performance.md).
  */
-export const WINOGRAD_F4_TRAINING_MIN_CHANNELS = 16;
+export const WINOGRAD_F4_MIN_CHANNELS = 16;
 
 let enabled = true;
-let largestTile: 2 | 4 = 4;
+let largestTile: WinogradTile = 4;
 
 const ROWS = [0, 1, 2, 3];
 /** σ: the rows of G in the order of the reversed taps (the header). */
@@ -88,18 +91,18 @@ export function setWasmWinograd(on: boolean): void {
  * 3×3) only: its rounding, ≈ 1e-6 relative against ≈ 1e-5). Environment:
  * `HEMNET_WINOGRAD_TILE=2` (src/backend.ts, workers too).
  */
-export function setWasmWinogradTile(tile: 2 | 4): void {
+export function setWasmWinogradTile(tile: WinogradTile): void {
   if (tile !== 2 && tile !== 4) throw new Error(`setWasmWinogradTile: expects 2 or 4, received ${String(tile)}`);
   largestTile = tile;
 }
 
 /** The tile of `setWasmWinogradTile`. */
-export function wasmWinogradTile(): 2 | 4 {
+export function wasmWinogradTile(): WinogradTile {
   return largestTile;
 }
 
 /** Runs `fn` with `setWasmWinogradTile(tile)`, then restores the tile before. */
-export function withWasmWinogradTile<T>(tile: 2 | 4, fn: () => T): T {
+export function withWasmWinogradTile<T>(tile: WinogradTile, fn: () => T): T {
   const before = largestTile;
   setWasmWinogradTile(tile);
   try {
@@ -128,7 +131,24 @@ export function withWasmWinograd<T>(on: boolean, fn: () => T): T {
 /** A Winograd convolution's dilation and output tile. */
 interface WinogradPlan {
   dilation: number;
-  tile: 2 | 4;
+  tile: WinogradTile;
+}
+
+/** The channel rules of the forward conv and the input gradient (and of folded inference). */
+const CONV_MIN_CHANNELS: Record<WinogradTile, number> = { 2: WINOGRAD_MIN_CHANNELS, 4: WINOGRAD_F4_MIN_CHANNELS };
+/** The filter gradient's. */
+const FILTER_GRAD_MIN_CHANNELS: Record<WinogradTile, number> = { 2: WINOGRAD_FILTER_GRAD_MIN_CHANNELS, 4: WINOGRAD_FILTER_GRAD_MIN_CHANNELS };
+
+/**
+ * The tile a 3×3 stride-1 unit with `inChannels` input channels runs with,
+ * where `fits(m)` says whether its map takes m×m tiles: 4 when `largest`
+ * allows it, from `minChannels[4]`; else 2 from `minChannels[2]`; null for
+ * the direct conv. The rule of these kernels and of folded inference
+ * (src/infer/folded.ts).
+ */
+export function winogradTileRule(inChannels: number, fits: (m: WinogradTile) => boolean, largest: WinogradTile, minChannels: Record<WinogradTile, number> = CONV_MIN_CHANNELS): WinogradTile | null {
+  if (largest === 4 && inChannels >= minChannels[4] && fits(4)) return 4;
+  return inChannels >= minChannels[2] && fits(2) ? 2 : null;
 }
 
 /**
@@ -137,22 +157,16 @@ interface WinogradPlan {
  * `setWasmWinogradTile` allows), else null. `minChannels`: per tile, the
  * fewest input channels.
  */
-function winogradPlan(g: ConvGeometry, inChannels: number, outChannels: number, minChannels: Record<2 | 4, number>): WinogradPlan | null {
+function winogradPlan(g: ConvGeometry, inChannels: number, outChannels: number, minChannels: Record<WinogradTile, number>): WinogradPlan | null {
   const d = g.dilationHeight;
   const ok =
     g.filterHeight === 3 && g.filterWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 && g.dilationWidth === d &&
     g.padTop === d && g.padLeft === d && g.outHeight === g.inHeight && g.outWidth === g.inWidth &&
     inChannels % 4 === 0 && outChannels % 4 === 0 && g.batch > 0;
   if (!ok) return null;
-  const fits = (m: 2 | 4) => g.inHeight % (m * d) === 0 && g.inWidth % (m * d) === 0 && inChannels >= minChannels[m];
-  if (largestTile === 4 && fits(4)) return { dilation: d, tile: 4 };
-  return fits(2) ? { dilation: d, tile: 2 } : null;
+  const tile = winogradTileRule(inChannels, (m) => g.inHeight % (m * d) === 0 && g.inWidth % (m * d) === 0, largestTile, minChannels);
+  return tile === null ? null : { dilation: d, tile };
 }
-
-/** The channel rules of the forward conv and the input gradient. */
-const CONV_MIN_CHANNELS: Record<2 | 4, number> = { 2: WINOGRAD_MIN_CHANNELS, 4: WINOGRAD_F4_TRAINING_MIN_CHANNELS };
-/** The filter gradient's. */
-const FILTER_GRAD_MIN_CHANNELS: Record<2 | 4, number> = { 2: WINOGRAD_FILTER_GRAD_MIN_CHANNELS, 4: WINOGRAD_FILTER_GRAD_MIN_CHANNELS };
 
 /**
  * The 'same' 3×3 stride-1 convolution with dilation d of x `[B, H, W, C]`

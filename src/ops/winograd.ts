@@ -12,10 +12,9 @@
  * relative here against ≈ 1e-6). No gradient: use it where nothing trains.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WINOGRAD_CONV_KERNEL, winogradTransformsAvailable } from '../kernels/winogradConv.js';
+import { WINOGRAD_CONV_KERNEL, winogradTransformsAvailable, type WinogradTile } from '../kernels/winogradConv.js';
 
-/** The output tile's side m of F(m×m, 3×3). */
-export type WinogradTile = 2 | 4;
+export type { WinogradTile };
 
 type Row3 = readonly [number, number, number];
 
