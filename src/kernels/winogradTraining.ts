@@ -185,31 +185,25 @@ function winogradConvOnHeap(backend: WasmBackendLike, { transforms, gemm }: { tr
   const m = backend.makeOutput([count, tiles, Co], 'float32');
   const out = backend.makeOutput([B, H, W, Co], 'float32');
   const uAt = 4 * offsetF32(backend, u);
-  // Plane of U_{4i+j}: 4i + j, or 4σ(i) + σ(j) with σ = (3, 1, 2, 0) and the plane transposed when flipped (the header).
-  const planeAt = (i: number, j: number) => uAt + 4 * (4 * i + j) * C * Co;
   const gAt = 4 * offsetF32(backend, filter);
-  const tap = 4 * fi * fo;
+  const tap = 4 * fi * fo; // bytes of one tap, and of one [fi, fo] plane of U
+  // The transform writes [fi, fo] planes: straight into u, or, for the input gradient, into a scratch
+  // buffer whose planes are then transposed into u (the header).
+  const planes = flip ? backend.makeOutput([count, fi, fo], 'float32') : u;
+  const tAt = 4 * offsetF32(backend, planes);
+  const at = (xi: number) => tAt + xi * tap;
   if (tile === 4) {
-    // U(w), or U(wflip) from the taps read last to first (a negative tap stride), as [fi, fo] planes; transposed when flipped.
-    const planes = flip ? backend.makeOutput([count, fi, fo], 'float32') : u;
-    const tAt = 4 * offsetF32(backend, planes);
-    const at = Array.from({ length: count }, (_, xi) => tAt + xi * tap);
-    if (flip) transforms.filterPlain4(gAt + 8 * tap, -tap, tap, ...at);
-    else transforms.filterPlain4(gAt, tap, tap, ...at);
-    if (flip) {
-      for (let xi = 0; xi < count; xi++) transforms.transposePlane(tAt + xi * tap, uAt + xi * tap, 4 * fo, fi, 4 * fi);
-      disposeAll(backend, [planes]);
-    }
-  } else if (flip) {
-    // U(w) as [fi, fo] planes, in the permuted order, then each plane transposed into u.
-    const planes = backend.makeOutput([16, fi, fo], 'float32');
-    const tAt = 4 * offsetF32(backend, planes);
-    const tmpAt = (i: number, j: number) => tAt + 4 * (4 * i + j) * C * Co;
-    transforms.filterPlain(gAt, 4 * fi * fo, 4 * fi * fo, ...FLIP.flatMap((i) => FLIP.map((j) => tmpAt(i, j))));
-    for (let xi = 0; xi < 16; xi++) transforms.transposePlane(tAt + 4 * xi * C * Co, uAt + 4 * xi * C * Co, 4 * fo, fi, 4 * fi);
-    disposeAll(backend, [planes]);
+    // U(wflip): the taps read last to first (a negative tap stride).
+    if (flip) transforms.filterPlain4(gAt + 8 * tap, -tap, tap, ...Array.from({ length: count }, (_, xi) => at(xi)));
+    else transforms.filterPlain4(gAt, tap, tap, ...Array.from({ length: count }, (_, xi) => at(xi)));
   } else {
-    transforms.filterPlain(gAt, 4 * fi * fo, 4 * fi * fo, ...ROWS.flatMap((i) => ROWS.map((j) => planeAt(i, j))));
+    // Plane of U_{4i+j}: 4i + j, or 4σ(i) + σ(j) with σ = (3, 1, 2, 0) when flipped (the header).
+    const order = flip ? FLIP : ROWS;
+    transforms.filterPlain(gAt, tap, tap, ...order.flatMap((i) => order.map((j) => at(4 * i + j))));
+  }
+  if (flip) {
+    for (let xi = 0; xi < count; xi++) transforms.transposePlane(at(xi), uAt + xi * tap, 4 * fo, fi, 4 * fi);
+    disposeAll(backend, [planes]);
   }
   const vAt = planeAddresses(backend, v, tiles * C, count);
   const mAt = planeAddresses(backend, m, tiles * Co, count);
