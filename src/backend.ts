@@ -17,6 +17,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installKernels } from './kernels/index.js';
 import { setWasmDenormalFlush, wasmFlushBelow } from './kernels/denormals.js';
 import { setWasmWinograd, setWasmWinogradTile } from './kernels/winogradTraining.js';
+import { fusedMultiplyAddAvailable, resetFusedMultiplyAddProbe, setWasmFusedMultiplyAdd } from './kernels/fusedMultiplyAdd.js';
 
 /** Backends hemnet knows how to select. */
 export const BACKEND_NAMES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'] as const;
@@ -62,6 +63,8 @@ function nativeFlush(): ((mode: 1 | 0 | -1) => boolean) | null {
 if (isNode && globalThis.process.env['HEMNET_FLUSH_DENORMALS'] === '0') setWasmDenormalFlush(false);
 // `HEMNET_WINOGRAD=0` starts with the wasm kernels' Winograd convolutions off (src/kernels/winogradTraining.ts), in workers too.
 if (isNode && globalThis.process.env['HEMNET_WINOGRAD'] === '0') setWasmWinograd(false);
+// `HEMNET_WASM_FMA=0` keeps the block kernels' separate multiply and add (src/kernels/fusedMultiplyAdd.ts), in workers too.
+if (isNode && globalThis.process.env['HEMNET_WASM_FMA'] === '0') setWasmFusedMultiplyAdd(false);
 // `HEMNET_WINOGRAD_TILE=2` keeps the training kernels at F(2×2, 3×3) (default: F(4×4, 3×3) where the map allows it).
 if (isNode && globalThis.process.env['HEMNET_WINOGRAD_TILE'] === '2') setWasmWinogradTile(2);
 
@@ -148,10 +151,36 @@ export async function availableBackends(): Promise<string[]> {
   return found;
 }
 
+let relaxedSimdAsked = false;
+
+/**
+ * Node 20's V8 (11.3) runs relaxed SIMD, the fused multiply-add of the wasm
+ * kernels (fusedMultiplyAdd.ts), only behind `--experimental-wasm-relaxed-simd`;
+ * V8 ≥ 11.4 (Node 22, Chrome 114) ships it. Sets that flag once, in Node,
+ * where the engine does not validate relaxed SIMD already and
+ * `HEMNET_WASM_FMA` is not 0. The flag is process-wide (worker threads too)
+ * and applies to modules compiled after it.
+ */
+async function enableRelaxedSimd(): Promise<void> {
+  if (!isNode || relaxedSimdAsked || globalThis.process.env['HEMNET_WASM_FMA'] === '0') return;
+  relaxedSimdAsked = true;
+  if (fusedMultiplyAddAvailable()) return;
+  // A variable specifier, as for tfjs-node: browser bundlers leave the Node built-in out.
+  const moduleName = 'node:v8';
+  try {
+    const v8 = (await import(/* @vite-ignore */ moduleName)) as { setFlagsFromString(flags: string): void };
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return;
+  }
+  resetFusedMultiplyAddProbe();
+}
+
 async function activate(name: string, options: BackendOptions): Promise<boolean> {
   if (name === 'tensorflow' && !(await tryTensorflowNode())) return false;
   if (name === 'native' && !(await tryNative())) return false;
   if (name === 'wasm' && options.wasmPaths !== undefined) setWasmPaths(options.wasmPaths);
+  if (name === 'wasm') await enableRelaxedSimd();
   if (tf.engine().registryFactory[name] === undefined) return false;
   try {
     const ok = await tf.setBackend(name);

@@ -10,8 +10,9 @@
  * splats one element of A per row. A is read one float at a time through two
  * byte strides (`aRow` between rows of A, `aK` between its columns), so a
  * transposed A costs nothing; B and C are row-major with 4V-column blocks
- * contiguous. The sum over k runs in order, in float32 (a multiply, then an
- * add, rounded each: WebAssembly has no fused multiply-add in Node 20).
+ * contiguous. The sum over k runs in order, in float32: a fused multiply-add
+ * (`f32x4.relaxed_madd`, one rounding) where the engine runs it fused
+ * (fusedMultiplyAdd.ts), else a multiply, then an add, rounded each.
  *
  * Variants: 4 × 8 (the main block), 4 × 4, 1 × 8 and 1 × 4 (the edges); the
  * caller splits C into those blocks, so C's column count must be a
@@ -21,6 +22,7 @@ import {
   BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, GET, I32, I32_ADD, I32_CONST, I32_EQZ, I32_GE_U, I32_MUL, I32_SUB, LOOP, SET, V128, V128_ZERO, VOID,
   assembleModule, createModuleCache, instantiateOnMemory, load, loadF32, store, type AssembledFunction,
 } from './wasmAssembly.js';
+import { F32X4_RELAXED_MADD, wasmFusedMultiplyAdd } from './fusedMultiplyAdd.js';
 
 /**
  * One block kernel. All arguments are byte addresses or byte strides except
@@ -51,7 +53,7 @@ const P_LDC = 8;
 const P_COL_END = 9;
 const PARAMS = 10;
 
-function block(rows: number, vectors: number): AssembledFunction {
+function block(rows: number, vectors: number, fused: boolean): AssembledFunction {
   // i32 locals
   const RB = PARAMS; // row block index
   const ROW_A = PARAMS + 1; // A's address of the block's first row
@@ -76,7 +78,11 @@ function block(rows: number, vectors: number): AssembledFunction {
     ...Array.from({ length: vectors }, (_, v) => [GET, PB, ...load(16 * v), SET, BV + v]).flat(),
     ...Array.from({ length: rows }, (_, r) => [
       GET, PR + r, ...loadF32(), ...F32X4_SPLAT, SET, AV,
-      ...Array.from({ length: vectors }, (_, v) => [GET, ACC + r * vectors + v, GET, AV, GET, BV + v, ...F32X4_MUL, ...F32X4_ADD, SET, ACC + r * vectors + v]).flat(),
+      ...Array.from({ length: vectors }, (_, v) => {
+        const acc = ACC + r * vectors + v;
+        // acc += a·b: relaxed_madd(a, b, acc), or a multiply and an add.
+        return fused ? [GET, AV, GET, BV + v, GET, acc, ...F32X4_RELAXED_MADD, SET, acc] : [GET, acc, GET, AV, GET, BV + v, ...F32X4_MUL, ...F32X4_ADD, SET, acc];
+      }).flat(),
     ]).flat(),
     GET, PB, GET, P_LDB, I32_ADD, SET, PB,
     ...Array.from({ length: rows }, (_, r) => [GET, PR + r, GET, P_A_K, I32_ADD, SET, PR + r]).flat(),
@@ -123,16 +129,22 @@ function block(rows: number, vectors: number): AssembledFunction {
   };
 }
 
-/** The module's bytes; `shared`: it imports a shared memory, else a plain one. */
-export function simdGemmModule(shared = false): Uint8Array<ArrayBuffer> {
-  return assembleModule([block(4, 2), block(4, 1), block(1, 2), block(1, 1)], shared);
+/** The module's bytes; `shared`: it imports a shared memory, else a plain one; `fused`: multiply-adds by `f32x4.relaxed_madd`. */
+export function simdGemmModule(shared = false, fused = false): Uint8Array<ArrayBuffer> {
+  return assembleModule([block(4, 2, fused), block(4, 1, fused), block(1, 2, fused), block(1, 1, fused)], shared);
 }
 
-const cache = createModuleCache();
+const plainCache = createModuleCache();
+const fusedCache = createModuleCache();
+const fusedModule = (shared: boolean): Uint8Array<ArrayBuffer> => simdGemmModule(shared, true);
 
-/** The kernels bound to `memory`, or null where WebAssembly SIMD (or instantiation) is unavailable. */
+/**
+ * The kernels bound to `memory`, or null where WebAssembly SIMD (or
+ * instantiation) is unavailable: with fused multiply-adds while
+ * `wasmFusedMultiplyAdd()` holds, else with a multiply and an add.
+ */
 export function simdGemm(memory: WebAssembly.Memory | undefined): SimdGemm | null {
-  const exports = instantiateOnMemory(memory, simdGemmModule, cache);
+  const exports = wasmFusedMultiplyAdd() ? instantiateOnMemory(memory, fusedModule, fusedCache) : instantiateOnMemory(memory, simdGemmModule, plainCache);
   return exports === null ? null : (exports as unknown as SimdGemm);
 }
 

@@ -1,0 +1,145 @@
+/**
+ * What the fused multiply-add of the SIMD block kernels (src/kernels/
+ * fusedMultiplyAdd.ts: `f32x4.relaxed_madd` in the Winograd products and
+ * the small batched products) gains on wasm, on the default model (batch 8,
+ * 64×64, one thread): a training step (`trainSegmentation`, Adam, 4 steps
+ * per call) and folded inference (`foldInference(model).logits`), each
+ * timed with the switch on and off in alternating order within one run, so
+ * that load cannot favour either. Prints minimum and median per setting and
+ * their ratio (off ÷ on: > 1 means the fused kernels are faster), plus the
+ * plain block product on [512, 576]·[576, 128] (GFLOP/s).
+ *
+ * Run: npx tsx bench/fma.ts [--rounds 15] [--heads hem,fcn]
+ */
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { setBackend } from '../src/backend.js';
+import { foldInference } from '../src/infer/folded.js';
+import { gemmOnMemory, simdGemm } from '../src/kernels/batchMatMulSimd.js';
+import { fusedMultiplyAddAvailable, setWasmFusedMultiplyAdd } from '../src/kernels/fusedMultiplyAdd.js';
+import { buildSegmentationModel } from '../src/models/zoo.js';
+import { trainSegmentation, type TrainOptions } from '../src/train/loop.js';
+import { createOptimizer } from '../src/train/optimizer.js';
+import { randomSegmentationDataset } from './randomData.js';
+import { format, median } from './timing.js';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, heads: { type: 'string', default: 'hem,fcn' } } });
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bench/fma: --rounds must be a positive integer, received ${values.rounds}`);
+const heads = values.heads.split(',').map((h) => {
+  if (h !== 'hem' && h !== 'fcn' && h !== 'ema') throw new Error(`bench/fma: --heads: '${h}' is not one of hem, fcn, ema`);
+  return h;
+});
+const BATCH = 8;
+const SIZE = 64;
+const STEPS_PER_CALL = 4;
+const INFER_PER_CALL = 10;
+
+await setBackend('wasm');
+if (!fusedMultiplyAddAvailable()) {
+  console.log('bench:fma — relaxed SIMD fused multiply-add is not available on this engine/CPU; nothing to compare');
+  process.exit(0);
+}
+console.log(`bench:fma — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} · Node ${process.version} (V8 ${process.versions.v8}) · tfjs ${tf.version_core} · wasm, 1 thread`);
+console.log(`${rounds} rounds, each timing every workload with FMA on and off in alternating order · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+
+interface Workload {
+  label: string;
+  /** ms per unit (a step, a batch of inference). */
+  run(): Promise<number>;
+  dispose(): void;
+}
+
+function trainWorkload(head: 'hem' | 'fcn' | 'ema'): Workload {
+  const { model } = buildSegmentationModel({ head });
+  const dataset = randomSegmentationDataset(32, SIZE);
+  const optimizer = createOptimizer('adam', 2e-3, 0.9);
+  const options: TrainOptions = { optimizer: 'adam', steps: STEPS_PER_CALL, batchSize: BATCH, learningRate: 2e-3, momentum: 0.9, weightDecay: 1e-4, lrPower: 0.9, seed: 0, checkpointEvery: 0 };
+  return {
+    label: `train ${head} step`,
+    async run() {
+      const start = performance.now();
+      await trainSegmentation({ model, dataset, options, optimizer });
+      return (performance.now() - start) / STEPS_PER_CALL;
+    },
+    dispose() {
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+function inferWorkload(head: 'hem' | 'fcn' | 'ema'): Workload {
+  const { model } = buildSegmentationModel({ head });
+  const folded = foldInference(model);
+  const x = tf.randomNormal([BATCH, SIZE, SIZE, 3]) as tf.Tensor4D;
+  return {
+    label: `inference ${head}, batch ${BATCH}`,
+    async run() {
+      const start = performance.now();
+      for (let i = 0; i < INFER_PER_CALL; i++) {
+        tf.tidy(() => {
+          tf.slice(folded.logits(x), [0, 0, 0, 0], [1, 1, 1, 1]).dataSync();
+        });
+      }
+      return (performance.now() - start) / INFER_PER_CALL;
+    },
+    dispose() {
+      folded.dispose();
+      x.dispose();
+      model.dispose();
+    },
+  };
+}
+
+function gemmWorkload(): Workload {
+  const [m, k, n] = [512, 576, 128];
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((4 * (m * k + k * n + m * n)) / 65536) + 1 });
+  const f = new Float32Array(memory.buffer);
+  for (let i = 0; i < m * k + k * n; i++) f[i] = Math.sin(i);
+  const reps = 20;
+  return {
+    label: `block product [${m}, ${k}]·[${k}, ${n}] (ms; GFLOP/s below)`,
+    async run() {
+      const kernels = simdGemm(memory);
+      if (kernels === null) throw new Error('bench/fma: the SIMD block kernels did not instantiate');
+      const start = performance.now();
+      for (let r = 0; r < reps; r++) gemmOnMemory(kernels, 0, 4 * k, 4, 4 * m * k, 4 * (m * k + k * n), m, k, n);
+      return (performance.now() - start) / reps;
+    },
+    dispose() {},
+  };
+}
+
+const workloads = [gemmWorkload(), ...heads.map((h) => trainWorkload(h)), ...heads.map((h) => inferWorkload(h))];
+const times = workloads.map(() => ({ on: [] as number[], off: [] as number[] }));
+for (const on of [true, false]) {
+  setWasmFusedMultiplyAdd(on);
+  for (const w of workloads) await w.run(); // warm-up: compiles both module variants and XNNPACK's operators
+}
+const before = tf.memory().numTensors;
+for (let r = 0; r < rounds; r++) {
+  const order = r % 2 === 0 ? [true, false] : [false, true];
+  for (const [i, w] of workloads.entries()) {
+    for (const on of order) {
+      setWasmFusedMultiplyAdd(on);
+      times[i]![on ? 'on' : 'off'].push(await w.run());
+    }
+  }
+}
+setWasmFusedMultiplyAdd(true);
+const leaked = tf.memory().numTensors - before;
+
+console.log('\n| workload | FMA on, min ms | FMA off, min ms | on, median | off, median | off ÷ on (min) | off ÷ on (median) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
+for (const [i, w] of workloads.entries()) {
+  const { on, off } = times[i]!;
+  const [minOn, minOff, medOn, medOff] = [Math.min(...on), Math.min(...off), median(on), median(off)];
+  console.log(`| ${w.label} | ${format(minOn)} | ${format(minOff)} | ${format(medOn)} | ${format(medOff)} | ${format(minOff / minOn)}× | ${format(medOff / medOn)}× |`);
+}
+const gemm = times[0]!;
+const flop = 2 * 512 * 576 * 128;
+console.log(`block product GFLOP/s (best): FMA on ${format(flop / Math.min(...gemm.on) / 1e6, 1)}, off ${format(flop / Math.min(...gemm.off) / 1e6, 1)}`);
+console.log(`tensors leaked over the timed rounds: ${leaked} · load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+for (const w of workloads) w.dispose();
