@@ -39,7 +39,9 @@ describe('hemnet CLI', () => {
       for (const file of ['config.json', 'metrics.json', 'loss.png', 'loss.svg', 'predictions.png', 'attention.png', 'train-log.jsonl', 'model/model.json', 'model/weights.bin', 'checkpoints/latest.json']) {
         assert.ok(existsSync(join(run, file)), `missing ${file}`);
       }
-      const metrics = JSON.parse(await readFile(join(run, 'metrics.json'), 'utf8')) as { meanIoU: number; matrix: number[][] };
+      const metrics = JSON.parse(await readFile(join(run, 'metrics.json'), 'utf8')) as { meanIoU: number; matrix: number[][]; machine: { cpu: string; cores: number; node: string } };
+      assert.equal(metrics.machine.node, process.version);
+      assert.ok(metrics.machine.cpu.length > 0 && metrics.machine.cores >= 1, `metrics.json machine: ${JSON.stringify(metrics.machine)}`);
       assert.ok(metrics.meanIoU >= 0 && metrics.meanIoU <= 1);
       assert.equal(metrics.matrix.length, 11);
       const [w, h] = await pngSize(join(run, 'loss.png'));

@@ -5,6 +5,7 @@
  * one by one.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { backendInfo, setBackend } from '../../backend.js';
@@ -249,6 +250,15 @@ export async function runTraining(run: TrainRun, io: Output): Promise<TrainingOu
   return { interrupted: stops.signal.aborted, exitCode: stops.signal.aborted ? (stops.exitCode() ?? SIGNAL_EXIT_CODES.SIGINT) : 0, losses };
 }
 
+/**
+ * The machine that finished (and evaluated) a run, for metrics.json: runs
+ * compared in one sweep may come from different sessions and machines, and
+ * kernels (oneDNN's, XNNPACK's) round differently per CPU.
+ */
+export function machineInfo(): { cpu: string; cores: number; platform: string; arch: string; node: string } {
+  return { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), platform: process.platform, arch: process.arch, node: process.version };
+}
+
 /** Step 4: the saved model, metrics.json (evaluated on the validation split), loss.png, predictions.png, attention.png. */
 export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io: Output): Promise<EvaluationResult['metrics']> {
   const { dir, model, config, datasets } = run;
@@ -260,7 +270,7 @@ export async function writeArtefacts(run: TrainRun, outcome: TrainingOutcome, io
   const bases = result.bases;
   io.out(`${formatMetrics(result, val.classNames)}\n`);
   if (bases.length > 0) io.out(`${formatBasesUsage(bases)}\n`);
-  await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, bases, eval: config.eval, backend: backendInfo().name });
+  await writeJson(join(dir, 'metrics.json'), { step: config.train.steps, split: 'val', ...result.metrics, bases, eval: config.eval, backend: backendInfo().name, machine: machineInfo() });
   await writeLossCurve(dir, outcome.losses.filter((v) => !Number.isNaN(v)), `${model.name}: training loss`);
   await writePredictions(join(dir, 'predictions.png'), model, val, 6, datasets.mean, datasets.std, datasets.palette, runInference(config));
   const attention = await writeAttentionMaps(join(dir, 'attention.png'), model, (await loadSamples(val, [{ index: 0 }]))[0] as SegmentationSample);
