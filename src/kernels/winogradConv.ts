@@ -61,15 +61,13 @@ export function winogradConvWasm(args: { inputs: tf.NamedTensorInfoMap; backend:
   const gemm = simdGemm(memoryOf(backend));
   if (gemm === null) throw new Error(`${WINOGRAD_CONV_KERNEL}: WebAssembly SIMD is unavailable on this wasm backend`);
   // The products in the SIMD block kernels: one loop, no XNNPACK call per product.
-  const v = backend.makeOutput([planes, tiles, C], 'float32');
-  const products = backend.makeOutput([planes, tiles, Co], 'float32');
+  const v = allocatePlanes(backend, planes, tiles * C);
+  const products = allocatePlanes(backend, planes, tiles * Co);
   const out = backend.makeOutput([B, H, W, Co], 'float32');
-  const vAt = planeAddresses(backend, v, tiles * C, planes);
-  const mAt = planeAddresses(backend, products, tiles * Co, planes);
-  winogradInputTransform(backend, transforms, x, plan, vAt);
-  filters.forEach((u, xi) => gemmOnMemory(gemm, vAt[xi] as number, 4 * C, 4, 4 * offsetF32(backend, u), mAt[xi] as number, tiles, C, Co));
-  winogradOutputTransform(backend, transforms, plan, mAt, out, bias ?? null, relu);
-  disposeAll(backend, [v, products]);
+  winogradInputTransform(backend, transforms, x, plan, v.at);
+  filters.forEach((u, xi) => gemmOnMemory(gemm, v.at[xi] as number, 4 * C, 4, 4 * offsetF32(backend, u), products.at[xi] as number, tiles, C, Co));
+  winogradOutputTransform(backend, transforms, plan, products.at, out, bias ?? null, relu);
+  disposeAll(backend, [v.tensor, products.tensor]);
   return out;
 }
 
@@ -106,10 +104,28 @@ export function winogradTiles(B: number, H: number, W: number, d: number, tile: 
   return { batch: B, height: H, width: W, dilation: d, tile, tiles: (B * H * W) / (tile * tile), rowStarts, perCall: W / band };
 }
 
-/** The byte addresses of the `count` (default 16) planes of `floatsPerPlane` floats each in `t` (`[count, …]`). */
-export function planeAddresses(backend: WasmBackendLike, t: tf.TensorInfo, floatsPerPlane: number, count = 16): number[] {
-  const at = offsetF32(backend, t);
-  return Array.from({ length: count }, (_, xi) => 4 * (at + xi * floatsPerPlane));
+/**
+ * Floats of padding after each plane of a plane buffer (64 bytes, one cache
+ * line). The transforms read or write all 16 or 36 planes at once, one
+ * stream per plane; planes of a multiple of 4 KiB (e.g. [128, 128] filter
+ * planes, [16, 128] tile planes) would start in the same set of an 8-way
+ * L1 cache and evict each other on every vector. With the skew, plane ξ
+ * starts ξ lines further on.
+ */
+export const PLANE_SKEW_FLOATS = 16;
+
+/** A scratch buffer of `count` planes of `floatsPerPlane` floats, skewed (PLANE_SKEW_FLOATS), and the planes' byte addresses. */
+export interface PlaneBuffer {
+  tensor: tf.TensorInfo;
+  at: number[];
+}
+
+/** Allocates a `PlaneBuffer` on the heap (dispose `tensor`). */
+export function allocatePlanes(backend: WasmBackendLike, count: number, floatsPerPlane: number): PlaneBuffer {
+  const stride = floatsPerPlane + PLANE_SKEW_FLOATS;
+  const tensor = backend.makeOutput([count * stride], 'float32');
+  const start = offsetF32(backend, tensor);
+  return { tensor, at: Array.from({ length: count }, (_, xi) => 4 * (start + xi * stride)) };
 }
 
 /**

@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { assertClose, randn, useBackend } from '../../test/helpers.js';
+import { allocatePlanes, PLANE_SKEW_FLOATS } from './winogradConv.js';
+import { asWasmBackend } from './wasmHeap.js';
 import {
   setWasmWinograd, setWasmWinogradTile, wasmWinogradEnabled, wasmWinogradTile, withWasmWinograd, withWasmWinogradTile,
   WINOGRAD_F4_MIN_CHANNELS, WINOGRAD_FILTER_GRAD_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS,
@@ -187,5 +189,28 @@ describe('Winograd F(4×4, 3×3) and F(2×2, 3×3) in the wasm training kernels 
     }), /inside/);
     assert.equal(wasmWinogradEnabled(), true);
     assert.equal(wasmWinogradTile(), 4, 'F(4×4, 3×3) by default');
+  });
+});
+
+describe('allocatePlanes (the transforms\' skewed plane buffers)', () => {
+  it('puts plane ξ one 64-byte line further into the 4 KiB page than plane ξ − 1, 16-byte aligned, without overlap', async () => {
+    await useBackend('wasm');
+    const backend = asWasmBackend(tf.backend(), 'test');
+    for (const floatsPerPlane of [128 * 128, 16 * 128, 100]) {
+      const { tensor, at } = allocatePlanes(backend, 36, floatsPerPlane);
+      assert.equal(at.length, 36);
+      for (let xi = 1; xi < 36; xi++) {
+        const gap = (at[xi] as number) - (at[xi - 1] as number);
+        assert.equal(gap, 4 * (floatsPerPlane + PLANE_SKEW_FLOATS), `gap between planes ${xi - 1} and ${xi}`);
+        assert.ok(gap >= 4 * floatsPerPlane, 'planes overlap');
+      }
+      assert.ok(at.every((a) => a % 16 === 0), 'a plane is not 16-byte aligned');
+      if ((4 * floatsPerPlane) % 4096 === 0) {
+        const sets = new Set(at.map((a) => Math.floor((a % 4096) / 64)));
+        assert.equal(sets.size, 36, 'planes of a multiple of 4 KiB should start on 36 different cache lines of the page');
+      }
+      assert.equal(tensor.shape[0], 36 * (floatsPerPlane + PLANE_SKEW_FLOATS));
+      backend.disposeData(tensor.dataId);
+    }
   });
 });

@@ -40,7 +40,7 @@ import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
 import { convGeometry, type ConvGeometry } from './convGeometry.js';
 import { memoryOf } from './wasmAssembly.js';
 import { asWasmBackend, disposeAll, offsetF32, type WasmBackendLike } from './wasmHeap.js';
-import { forEachTileRow, planeAddresses, winogradInputTransform, winogradOutputTransform, winogradTiles, type WinogradTile } from './winogradConv.js';
+import { allocatePlanes, forEachTileRow, winogradInputTransform, winogradOutputTransform, winogradTiles, type WinogradTile } from './winogradConv.js';
 import { simdWinograd, type SimdWinograd } from './winogradSimd.js';
 
 /**
@@ -180,18 +180,16 @@ function winogradConvOnHeap(backend: WasmBackendLike, { transforms, gemm }: { tr
   const plan = winogradTiles(B, H, W, d, tile);
   const { tiles } = plan;
   const count = (tile + 2) ** 2;
-  const u = backend.makeOutput([count, C, Co], 'float32');
-  const v = backend.makeOutput([count, tiles, C], 'float32');
-  const m = backend.makeOutput([count, tiles, Co], 'float32');
+  const u = allocatePlanes(backend, count, C * Co);
+  const v = allocatePlanes(backend, count, tiles * C);
+  const m = allocatePlanes(backend, count, tiles * Co);
   const out = backend.makeOutput([B, H, W, Co], 'float32');
-  const uAt = 4 * offsetF32(backend, u);
   const gAt = 4 * offsetF32(backend, filter);
-  const tap = 4 * fi * fo; // bytes of one tap, and of one [fi, fo] plane of U
+  const tap = 4 * fi * fo; // bytes of one tap of the filter
   // The transform writes [fi, fo] planes: straight into u, or, for the input gradient, into a scratch
   // buffer whose planes are then transposed into u (the header).
-  const planes = flip ? backend.makeOutput([count, fi, fo], 'float32') : u;
-  const tAt = 4 * offsetF32(backend, planes);
-  const at = (xi: number) => tAt + xi * tap;
+  const planes = flip ? allocatePlanes(backend, count, fi * fo) : u;
+  const at = (xi: number): number => planes.at[xi] as number;
   if (tile === 4) {
     // U(wflip): the taps read last to first (a negative tap stride).
     if (flip) transforms.filterPlain4(gAt + 8 * tap, -tap, tap, ...Array.from({ length: count }, (_, xi) => at(xi)));
@@ -202,15 +200,13 @@ function winogradConvOnHeap(backend: WasmBackendLike, { transforms, gemm }: { tr
     transforms.filterPlain(gAt, tap, tap, ...order.flatMap((i) => order.map((j) => at(4 * i + j))));
   }
   if (flip) {
-    for (let xi = 0; xi < count; xi++) transforms.transposePlane(at(xi), uAt + xi * tap, 4 * fo, fi, 4 * fi);
-    disposeAll(backend, [planes]);
+    for (let xi = 0; xi < count; xi++) transforms.transposePlane(at(xi), u.at[xi] as number, 4 * fo, fi, 4 * fi);
+    disposeAll(backend, [planes.tensor]);
   }
-  const vAt = planeAddresses(backend, v, tiles * C, count);
-  const mAt = planeAddresses(backend, m, tiles * Co, count);
-  winogradInputTransform(backend, transforms, x, plan, vAt);
-  for (let xi = 0; xi < count; xi++) gemmOnMemory(gemm, vAt[xi] as number, 4 * C, 4, uAt + 4 * xi * C * Co, mAt[xi] as number, tiles, C, Co);
-  winogradOutputTransform(backend, transforms, plan, mAt, out, bias, relu);
-  disposeAll(backend, [u, v, m]);
+  winogradInputTransform(backend, transforms, x, plan, v.at);
+  for (let xi = 0; xi < count; xi++) gemmOnMemory(gemm, v.at[xi] as number, 4 * C, 4, u.at[xi] as number, m.at[xi] as number, tiles, C, Co);
+  winogradOutputTransform(backend, transforms, plan, m.at, out, bias, relu);
+  disposeAll(backend, [u.tensor, v.tensor, m.tensor]);
   return out;
 }
 
@@ -263,20 +259,17 @@ export function winogradFilterGrad(backend: WasmBackendLike, x: tf.TensorInfo, d
   const plan = winogradTiles(B, H, W, wino.dilation, wino.tile);
   const { tiles } = plan;
   const count = (wino.tile + 2) ** 2;
-  const v = backend.makeOutput([count, tiles, C], 'float32');
-  const dm = backend.makeOutput([count, tiles, Co], 'float32');
-  const du = backend.makeOutput([count, C, Co], 'float32');
+  const v = allocatePlanes(backend, count, tiles * C);
+  const dm = allocatePlanes(backend, count, tiles * Co);
+  const du = allocatePlanes(backend, count, C * Co);
   const out = backend.makeOutput([3, 3, C, Co], 'float32');
-  const vAt = planeAddresses(backend, v, tiles * C, count);
-  const mAt = planeAddresses(backend, dm, tiles * Co, count);
-  const uAt = planeAddresses(backend, du, C * Co, count);
-  winogradInputTransform(backend, transforms, x, plan, vAt);
+  winogradInputTransform(backend, transforms, x, plan, v.at);
   const gradOutputRow = wino.tile === 4 ? transforms.gradOutputRow4 : transforms.gradOutputRow;
-  forEachTileRow(plan, 4 * offsetF32(backend, dy), H, W, Co, mAt, (row, m) => gradOutputRow(...row, ...m));
+  forEachTileRow(plan, 4 * offsetF32(backend, dy), H, W, Co, dm.at, (row, m) => gradOutputRow(...row, ...m));
   // dU_ξ = V_ξᵀ·dM_ξ: V_ξ read transposed through its strides (next c: 4 bytes, next tile: 4·C).
-  for (let xi = 0; xi < count; xi++) gemmOnMemory(gemm, vAt[xi] as number, 4, 4 * C, mAt[xi] as number, uAt[xi] as number, C, tiles, Co);
-  (wino.tile === 4 ? transforms.filterGrad4 : transforms.filterGrad)(4 * offsetF32(backend, out), 4 * C * Co, 4 * C * Co, ...uAt);
-  disposeAll(backend, [v, dm, du]);
+  for (let xi = 0; xi < count; xi++) gemmOnMemory(gemm, v.at[xi] as number, 4, 4 * C, dm.at[xi] as number, du.at[xi] as number, C, tiles, Co);
+  (wino.tile === 4 ? transforms.filterGrad4 : transforms.filterGrad)(4 * offsetF32(backend, out), 4 * C * Co, 4 * C * Co, ...du.at);
+  disposeAll(backend, [v.tensor, dm.tensor, du.tensor]);
   return out;
 }
 
