@@ -19,10 +19,8 @@ import { foldInference } from '../src/infer/folded.js';
 import { gemmOnMemory, simdGemm } from '../src/kernels/batchMatMulSimd.js';
 import { fusedMultiplyAddAvailable, setWasmFusedMultiplyAdd } from '../src/kernels/fusedMultiplyAdd.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
-import { trainSegmentation, type TrainOptions } from '../src/train/loop.js';
-import { createOptimizer } from '../src/train/optimizer.js';
-import { randomSegmentationDataset } from './randomData.js';
 import { format, median } from './timing.js';
+import { trainLoopStepper } from './trainStep.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, heads: { type: 'string', default: 'hem,fcn' } } });
 const rounds = Number(values.rounds);
@@ -52,22 +50,8 @@ interface Workload {
 }
 
 function trainWorkload(head: 'hem' | 'fcn' | 'ema'): Workload {
-  const { model } = buildSegmentationModel({ head });
-  const dataset = randomSegmentationDataset(32, SIZE);
-  const optimizer = createOptimizer('adam', 2e-3, 0.9);
-  const options: TrainOptions = { optimizer: 'adam', steps: STEPS_PER_CALL, batchSize: BATCH, learningRate: 2e-3, momentum: 0.9, weightDecay: 1e-4, lrPower: 0.9, seed: 0, checkpointEvery: 0 };
-  return {
-    label: `train ${head} step`,
-    async run() {
-      const start = performance.now();
-      await trainSegmentation({ model, dataset, options, optimizer });
-      return (performance.now() - start) / STEPS_PER_CALL;
-    },
-    dispose() {
-      optimizer.dispose();
-      model.dispose();
-    },
-  };
+  const stepper = trainLoopStepper(head, BATCH, SIZE, STEPS_PER_CALL);
+  return { label: `train ${head} step`, run: () => stepper.step(), dispose: () => stepper.dispose() };
 }
 
 function inferWorkload(head: 'hem' | 'fcn' | 'ema'): Workload {

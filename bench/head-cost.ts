@@ -14,11 +14,8 @@ import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { availableBackends, setBackend } from '../src/backend.js';
-import { buildSegmentationModel } from '../src/models/zoo.js';
-import { trainSegmentation, type TrainOptions } from '../src/train/loop.js';
-import { createOptimizer } from '../src/train/optimizer.js';
-import { randomSegmentationDataset } from './randomData.js';
 import { format, median } from './timing.js';
+import { trainLoopStepper } from './trainStep.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,22 +46,7 @@ interface Stepper {
 }
 
 function stepper(head: 'fcn' | (typeof KNOWN)[number]): Stepper {
-  const { model } = buildSegmentationModel({ head });
-  const dataset = randomSegmentationDataset(32, SIZE);
-  const optimizer = createOptimizer('adam', 2e-3, 0.9);
-  const options: TrainOptions = { optimizer: 'adam', steps: STEPS_PER_CALL, batchSize: BATCH, learningRate: 2e-3, momentum: 0.9, weightDecay: 1e-4, lrPower: 0.9, seed: 0, checkpointEvery: 0 };
-  return {
-    head,
-    async step() {
-      const start = performance.now();
-      await trainSegmentation({ model, dataset, options, optimizer });
-      return (performance.now() - start) / STEPS_PER_CALL;
-    },
-    dispose() {
-      optimizer.dispose();
-      model.dispose();
-    },
-  };
+  return { head, ...trainLoopStepper(head, BATCH, SIZE, STEPS_PER_CALL) };
 }
 
 const backends = values.backends !== undefined ? values.backends.split(',') : (await availableBackends()).filter((b) => b !== 'cpu');
