@@ -14,9 +14,9 @@
  * (`f32x4.relaxed_madd`, one rounding) where the engine runs it fused
  * (fusedMultiplyAdd.ts), else a multiply, then an add, rounded each.
  *
- * Variants: 4 × 8 (the main block), 4 × 4, 1 × 8 and 1 × 4 (the edges); the
- * caller splits C into those blocks, so C's column count must be a
- * multiple of 4.
+ * Variants: 4 × 8 (the main block), 4 × 4, 1 × 8 and 1 × 4 (the edges),
+ * each also accumulating (C += A·B, for sums over calls); the caller splits
+ * C into those blocks, so C's column count must be a multiple of 4.
  */
 import {
   BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, GET, I32, I32_ADD, I32_CONST, I32_EQZ, I32_GE_U, I32_MUL, I32_SUB, LOOP, SET, V128, V128_ZERO, VOID,
@@ -38,6 +38,11 @@ export interface SimdGemm {
   gemm4x4: SimdGemmBlock;
   gemm1x8: SimdGemmBlock;
   gemm1x4: SimdGemmBlock;
+  /** The same blocks accumulating: C += A·B (C read, the block's sum added, written back). */
+  gemm4x8Add: SimdGemmBlock;
+  gemm4x4Add: SimdGemmBlock;
+  gemm1x8Add: SimdGemmBlock;
+  gemm1x4Add: SimdGemmBlock;
 }
 
 // Parameters.
@@ -53,7 +58,7 @@ const P_LDC = 8;
 const P_COL_END = 9;
 const PARAMS = 10;
 
-function block(rows: number, vectors: number, fused: boolean): AssembledFunction {
+function block(rows: number, vectors: number, fused: boolean, accumulate = false): AssembledFunction {
   // i32 locals
   const RB = PARAMS; // row block index
   const ROW_A = PARAMS + 1; // A's address of the block's first row
@@ -88,10 +93,14 @@ function block(rows: number, vectors: number, fused: boolean): AssembledFunction
     ...Array.from({ length: rows }, (_, r) => [GET, PR + r, GET, P_A_K, I32_ADD, SET, PR + r]).flat(),
     GET, KK, I32_CONST, 1, I32_SUB, SET, KK,
   ];
+  /** C's address of row r of the block at the column block COL. */
+  const cAddress = (r: number): number[] => [GET, ROW_C, ...(r === 0 ? [] : [GET, P_LDC, I32_CONST, r, I32_MUL, I32_ADD]), GET, COL, I32_ADD];
   const storeBlock = Array.from({ length: rows }, (_, r) =>
     Array.from({ length: vectors }, (_, v) => [
-      GET, ROW_C, ...(r === 0 ? [] : [GET, P_LDC, I32_CONST, r, I32_MUL, I32_ADD]), GET, COL, I32_ADD,
-      GET, ACC + r * vectors + v, ...store(16 * v),
+      ...cAddress(r),
+      // C = acc, or (accumulate) C = C + acc: the block's whole sum over k added once.
+      ...(accumulate ? [...cAddress(r), ...load(16 * v), GET, ACC + r * vectors + v, ...F32X4_ADD] : [GET, ACC + r * vectors + v]),
+      ...store(16 * v),
     ]).flat(),
   ).flat();
 
@@ -121,7 +130,7 @@ function block(rows: number, vectors: number, fused: boolean): AssembledFunction
     BR, 0, END, END,
   ];
   return {
-    exportName: `gemm${rows}x${4 * vectors}`,
+    exportName: `gemm${rows}x${4 * vectors}${accumulate ? 'Add' : ''}`,
     params: Array<number>(PARAMS).fill(I32),
     results: [],
     locals: [[i32Locals, I32], [v128Locals, V128]],
@@ -131,7 +140,8 @@ function block(rows: number, vectors: number, fused: boolean): AssembledFunction
 
 /** The module's bytes; `shared`: it imports a shared memory, else a plain one; `fused`: multiply-adds by `f32x4.relaxed_madd`. */
 export function simdGemmModule(shared = false, fused = false): Uint8Array<ArrayBuffer> {
-  return assembleModule([block(4, 2, fused), block(4, 1, fused), block(1, 2, fused), block(1, 1, fused)], shared);
+  const shapes: Array<[number, number]> = [[4, 2], [4, 1], [1, 2], [1, 1]];
+  return assembleModule([false, true].flatMap((accumulate) => shapes.map(([rows, vectors]) => block(rows, vectors, fused, accumulate))), shared);
 }
 
 const plainCache = createModuleCache();
@@ -152,22 +162,26 @@ export function simdGemm(memory: WebAssembly.Memory | undefined): SimdGemm | nul
  * C = A·B for one matrix, split into the kernels' blocks: A is m × k read
  * through the strides `aRow`, `aK` (bytes), B is k × n row-major at `b`,
  * C is m × n row-major at `c` (byte addresses); n a multiple of 4, k ≥ 1.
+ * `accumulate`: C += A·B instead (the `…Add` blocks).
  */
-export function gemmOnMemory(kernels: SimdGemm, a: number, aRow: number, aK: number, b: number, c: number, m: number, k: number, n: number): void {
+export function gemmOnMemory(kernels: SimdGemm, a: number, aRow: number, aK: number, b: number, c: number, m: number, k: number, n: number, accumulate = false): void {
   const ldb = 4 * n;
   const ldc = 4 * n;
   const rowBlocks = Math.floor(m / 4);
   const wide = 32 * Math.floor(n / 8); // bytes of columns in 8-column blocks
   const narrow = n % 8 === 4;
   const tailRows = m - 4 * rowBlocks;
+  const [g4x8, g4x4, g1x8, g1x4] = accumulate
+    ? [kernels.gemm4x8Add, kernels.gemm4x4Add, kernels.gemm1x8Add, kernels.gemm1x4Add]
+    : [kernels.gemm4x8, kernels.gemm4x4, kernels.gemm1x8, kernels.gemm1x4];
   if (rowBlocks > 0) {
-    if (wide > 0) kernels.gemm4x8(a, b, c, rowBlocks, k, aRow, aK, ldb, ldc, wide);
-    if (narrow) kernels.gemm4x4(a, b + wide, c + wide, rowBlocks, k, aRow, aK, ldb, ldc, 16);
+    if (wide > 0) g4x8(a, b, c, rowBlocks, k, aRow, aK, ldb, ldc, wide);
+    if (narrow) g4x4(a, b + wide, c + wide, rowBlocks, k, aRow, aK, ldb, ldc, 16);
   }
   if (tailRows > 0) {
     const aTail = a + 4 * rowBlocks * aRow;
     const cTail = c + 4 * rowBlocks * ldc;
-    if (wide > 0) kernels.gemm1x8(aTail, b, cTail, tailRows, k, aRow, aK, ldb, ldc, wide);
-    if (narrow) kernels.gemm1x4(aTail, b + wide, cTail + wide, tailRows, k, aRow, aK, ldb, ldc, 16);
+    if (wide > 0) g1x8(aTail, b, cTail, tailRows, k, aRow, aK, ldb, ldc, wide);
+    if (narrow) g1x4(aTail, b + wide, cTail + wide, tailRows, k, aRow, aK, ldb, ldc, 16);
   }
 }

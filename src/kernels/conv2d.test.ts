@@ -91,6 +91,15 @@ for (const dilation of [2, 4]) {
 CASES.push({ batch: 3, size: [7, 6], channels: [1, 6], kernel: [2, 3], stride: 2, pad: 'same', dilation: 1 });
 CASES.push({ batch: 2, size: [8, 9], channels: [4, 3], kernel: [3, 2], stride: 1, pad: 'same', dilation: 2 });
 CASES.push({ batch: 2, size: [6, 6], channels: [2, 2], kernel: [1, 1], stride: 2, pad: 'valid', dilation: 1 });
+// Output channels a multiple of 4: the wasm filter gradient by per-row products (filterGradByRows), rows joined or not.
+for (const stride of [1, 2]) {
+  for (const pad of ['same', 'valid'] as const) {
+    CASES.push({ batch: 2, size: [9, 8], channels: [3, 8], kernel: [3, 3], stride, pad, dilation: 1 });
+    CASES.push({ batch: 2, size: [7, 10], channels: [5, 12], kernel: [1, 1], stride, pad, dilation: 1 });
+  }
+}
+CASES.push({ batch: 2, size: [11, 10], channels: [6, 4], kernel: [3, 3], stride: 1, pad: 'same', dilation: 3 });
+CASES.push({ batch: 3, size: [7, 6], channels: [2, 8], kernel: [2, 3], stride: 2, pad: 'same', dilation: 1 });
 
 function caseLabel(c: Case): string {
   return `B=${c.batch} ${c.size.join('x')} ${c.channels.join('->')} k=${c.kernel.join('x')} s=${c.stride} ${c.pad} d=${c.dilation}`;

@@ -18,7 +18,9 @@
  * (maps multiples of 4·dilation) or F(2×2, 3×3) instead (winogradTraining.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { convGeometry } from './convGeometry.js';
+import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
+import { convGeometry, type ConvGeometry } from './convGeometry.js';
+import { memoryOf } from './wasmAssembly.js';
 import {
   asWasmBackend,
   disposeAll,
@@ -31,6 +33,14 @@ import {
 import { winogradFilterGrad } from './winogradTraining.js';
 
 const KERNEL = 'Conv2DBackpropFilter';
+
+let byRows = true;
+/** Use `filterGradByRows` where it applies (default) or always im2col (false, e.g. to compare the two); returns the previous setting. */
+export function setFilterGradByRows(on: boolean): boolean {
+  const previous = byRows;
+  byRows = on;
+  return previous;
+}
 /** Upper bound on the floats of one im2col chunk. */
 const CHUNK_FLOATS = 1 << 22;
 
@@ -110,6 +120,55 @@ function fillPatchesT(
   }
 }
 
+/**
+ * dW without im2col, in the SIMD block kernels (output channels a multiple
+ * of 4): for each tap (kh, kw), image b and output row oh whose input row
+ * ih = oh·sh − top + kh·dh lies inside the image,
+ *   dW[kh, kw] += X_rowᵀ · dY_row,
+ * X_row the k × Ci matrix x[b, ih, ow·sw − left + kw·dw, ·] over the k
+ * output columns ow whose input column lies inside, read where it is
+ * (next ci 4 bytes, next ow 4·sw·Ci bytes), and dY_row the rows dy[b, oh, ow, ·]
+ * (contiguous). Consecutive full-width rows whose inputs are contiguous too
+ * (stride 1 with W = Wo: a 1×1 or the centre column of a 'same' conv) are
+ * one product. No transpose of x, no patch buffer, no packing of dy.
+ */
+function filterGradByRows(backend: WasmBackendLike, gemm: SimdGemm, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const { batch: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co, filterHeight: KH, filterWidth: KW } = g;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padTop, padLeft } = g;
+  const out = backend.makeOutput([KH, KW, Ci, Co], 'float32');
+  const o = offsetF32(backend, out);
+  heapF32(backend).fill(0, o, o + KH * KW * Ci * Co);
+  const xAt = 4 * offsetF32(backend, x);
+  const dyAt = 4 * offsetF32(backend, dy);
+  const aRow = 4; // next input channel
+  const aK = 4 * sw * Ci; // next output column
+  for (let kh = 0; kh < KH; kh++) {
+    const ihShift = kh * dh - padTop;
+    // Output rows whose input row oh·sh + ihShift lies in [0, H).
+    const ohLo = Math.min(Ho, Math.max(0, Math.ceil(-ihShift / sh)));
+    const ohHi = Math.max(ohLo, Math.min(Ho, Math.floor((H - 1 - ihShift) / sh) + 1));
+    for (let kw = 0; kw < KW; kw++) {
+      const iwShift = kw * dw - padLeft;
+      const owLo = Math.min(Wo, Math.max(0, Math.ceil(-iwShift / sw)));
+      const owHi = Math.max(owLo, Math.min(Wo, Math.floor((W - 1 - iwShift) / sw) + 1));
+      if (owHi <= owLo || ohHi <= ohLo) continue;
+      const tap = 4 * (o + (kh * KW + kw) * Ci * Co);
+      const xAddress = (b: number, oh: number): number => xAt + 4 * (((b * H + oh * sh + ihShift) * W + owLo * sw + iwShift) * Ci);
+      const dyAddress = (b: number, oh: number): number => dyAt + 4 * (((b * Ho + oh) * Wo + owLo) * Co);
+      // Rows oh and oh + 1 continue each other in x and in dy.
+      const rowsJoin = owLo === 0 && owHi === Wo && sh * W === sw * Wo;
+      for (let b = 0; b < B; b++) {
+        if (rowsJoin) {
+          gemmOnMemory(gemm, xAddress(b, ohLo), aRow, aK, dyAddress(b, ohLo), tap, Ci, (ohHi - ohLo) * Wo, Co, true);
+          continue;
+        }
+        for (let oh = ohLo; oh < ohHi; oh++) gemmOnMemory(gemm, xAddress(b, oh), aRow, aK, dyAddress(b, oh), tap, Ci, owHi - owLo, Co, true);
+      }
+    }
+  }
+  return out;
+}
+
 /** The kernel function registered for `Conv2DBackpropFilter` on wasm. */
 export function conv2dBackpropFilterWasm(args: {
   inputs: tf.NamedTensorInfoMap;
@@ -132,6 +191,8 @@ export function conv2dBackpropFilterWasm(args: {
   }
   const byWinograd = winogradFilterGrad(backend, x, dy, g);
   if (byWinograd !== null) return byWinograd;
+  const gemm = byRows && x.dtype === 'float32' && dy.dtype === 'float32' && g.outChannels % 4 === 0 ? simdGemm(memoryOf(backend)) : null;
+  if (gemm !== null && g.outHeight * g.outWidth > 0) return filterGradByRows(backend, gemm, x, dy, g);
   const rowLength = g.filterHeight * g.filterWidth * g.inChannels;
   const Co = g.outChannels;
   const pixels = g.outHeight * g.outWidth;
