@@ -162,11 +162,11 @@ export function simdGemm(memory: WebAssembly.Memory | undefined): SimdGemm | nul
  * C = A·B for one matrix, split into the kernels' blocks: A is m × k read
  * through the strides `aRow`, `aK` (bytes), B is k × n row-major at `b`,
  * C is m × n row-major at `c` (byte addresses); n a multiple of 4, k ≥ 1.
- * `accumulate`: C += A·B instead (the `…Add` blocks).
+ * `accumulate`: C += A·B instead (the `…Add` blocks); `ldc`: bytes between
+ * C's rows (default 4n: contiguous).
  */
-export function gemmOnMemory(kernels: SimdGemm, a: number, aRow: number, aK: number, b: number, c: number, m: number, k: number, n: number, accumulate = false): void {
+export function gemmOnMemory(kernels: SimdGemm, a: number, aRow: number, aK: number, b: number, c: number, m: number, k: number, n: number, accumulate = false, ldc = 4 * n): void {
   const ldb = 4 * n;
-  const ldc = 4 * n;
   const rowBlocks = Math.floor(m / 4);
   const wide = 32 * Math.floor(n / 8); // bytes of columns in 8-column blocks
   const narrow = n % 8 === 4;

@@ -98,6 +98,12 @@ for (const stride of [1, 2]) {
     CASES.push({ batch: 2, size: [7, 10], channels: [5, 12], kernel: [1, 1], stride, pad, dilation: 1 });
   }
 }
+// Input channels a multiple of 4 at stride 2: the wasm input gradient by per-row products (inputGradByRows).
+for (const pad of ['same', 'valid'] as const) {
+  CASES.push({ batch: 2, size: [9, 8], channels: [4, 8], kernel: [3, 3], stride: 2, pad, dilation: 1 });
+  CASES.push({ batch: 2, size: [7, 10], channels: [8, 4], kernel: [1, 1], stride: 2, pad, dilation: 1 });
+}
+CASES.push({ batch: 2, size: [10, 9], channels: [4, 6], kernel: [2, 3], stride: 2, pad: 'same', dilation: 1 });
 CASES.push({ batch: 2, size: [11, 10], channels: [6, 4], kernel: [3, 3], stride: 1, pad: 'same', dilation: 3 });
 CASES.push({ batch: 3, size: [7, 6], channels: [2, 8], kernel: [2, 3], stride: 2, pad: 'same', dilation: 1 });
 

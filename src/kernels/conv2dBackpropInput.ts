@@ -15,17 +15,29 @@
  * - stride 1: Z is just dy padded, so the padding is passed to the conv
  *   (no copy) whenever both pads are ≥ 0;
  * - stride s > 1: the conv of Z would spend s² more multiply-adds than needed
- *   (3/4 of Z is zeros), so instead (col2im)
+ *   (3/4 of Z is zeros), so instead, with input channels a multiple of 4,
+ *   per tap and output row an accumulating product into dx's rows
+ *   (inputGradByRows), else (col2im)
  *     dcols[n, (kh, kw, ci)] = Σ_co dy[n, co] · w[kh, kw, ci, co]   (dy · wᵀ, one rank-2 product)
  *     dx[b, oh·s − top + kh·d, ow·s − left + kw·d, ci] += dcols[n, (kh, kw, ci)],
  *   the scatter-add in JS on the heap (2.5–4× faster on the model's stride-2 layers).
  */
 import type * as tf from '@tensorflow/tfjs';
+import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
 import { convGeometry, type ConvGeometry } from './convGeometry.js';
+import { memoryOf } from './wasmAssembly.js';
 import { asWasmBackend, disposeAll, heapF32, matMul2d, offsetF32, runWasmKernel, type WasmBackendLike } from './wasmHeap.js';
 import { winogradInputGrad } from './winogradTraining.js';
 
 const KERNEL = 'Conv2DBackpropInput';
+
+let byRows = true;
+/** For strides > 1, use `inputGradByRows` where it applies (default) or always col2im (false, e.g. to compare the two); returns the previous setting. */
+export function setInputGradByRows(on: boolean): boolean {
+  const previous = byRows;
+  byRows = on;
+  return previous;
+}
 
 /** wflip[kh, kw, co, ci] = w[KH−1−kh, KW−1−kw, ci, co]. */
 function flippedFilter(backend: WasmBackendLike, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
@@ -95,6 +107,56 @@ function inputGradByCol2im(backend: WasmBackendLike, dy: tf.TensorInfo, filter: 
   return out;
 }
 
+/**
+ * dx for strides > 1 without the dcols buffer, in the SIMD block kernels
+ * (input channels a multiple of 4): for each tap (kh, kw), image b and
+ * output row oh whose input row ih = oh·sh − top + kh·dh lies inside,
+ *   dx[b, ih, ow·sw − left + kw·dw, ·] += dy[b, oh, ow, ·] · w[kh, kw]ᵀ
+ * over the output columns ow whose input column lies inside: one
+ * accumulating product whose C rows are sw·Ci floats apart in dx. wᵀ per
+ * tap is transposed once per call.
+ */
+function inputGradByRows(backend: WasmBackendLike, gemm: SimdGemm, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const { batch: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co, filterHeight: KH, filterWidth: KW } = g;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padTop, padLeft } = g;
+  // wT[kh, kw, co, ci] = w[kh, kw, ci, co]: each tap's [Co, Ci] right operand.
+  const wT = backend.makeOutput([KH, KW, Co, Ci], 'float32');
+  const heap = heapF32(backend);
+  const src = offsetF32(backend, filter);
+  const dst = offsetF32(backend, wT);
+  for (let t = 0; t < KH * KW; t++) {
+    const from = src + t * Ci * Co;
+    const to = dst + t * Co * Ci;
+    for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) heap[to + co * Ci + ci] = heap[from + ci * Co + co] as number;
+  }
+  const out = backend.makeOutput([B, H, W, Ci], 'float32');
+  const o = offsetF32(backend, out);
+  heap.fill(0, o, o + B * H * W * Ci);
+  const dyAt = 4 * offsetF32(backend, dy);
+  const outAt = 4 * o;
+  for (let kh = 0; kh < KH; kh++) {
+    const ihShift = kh * dh - padTop;
+    const ohLo = Math.min(Ho, Math.max(0, Math.ceil(-ihShift / sh)));
+    const ohHi = Math.max(ohLo, Math.min(Ho, Math.floor((H - 1 - ihShift) / sh) + 1));
+    for (let kw = 0; kw < KW; kw++) {
+      const iwShift = kw * dw - padLeft;
+      const owLo = Math.min(Wo, Math.max(0, Math.ceil(-iwShift / sw)));
+      const owHi = Math.max(owLo, Math.min(Wo, Math.floor((W - 1 - iwShift) / sw) + 1));
+      if (owHi <= owLo || ohHi <= ohLo) continue;
+      const wTap = 4 * (dst + (kh * KW + kw) * Co * Ci);
+      for (let b = 0; b < B; b++) {
+        for (let oh = ohLo; oh < ohHi; oh++) {
+          const a = dyAt + 4 * (((b * Ho + oh) * Wo + owLo) * Co);
+          const c = outAt + 4 * (((b * H + oh * sh + ihShift) * W + owLo * sw + iwShift) * Ci);
+          gemmOnMemory(gemm, a, 4 * Co, 4, wTap, c, owHi - owLo, Co, Ci, true, 4 * sw * Ci);
+        }
+      }
+    }
+  }
+  disposeAll(backend, [wT]);
+  return out;
+}
+
 /** Z of the header comment, [B, H + (KH−1)·dh, W + (KW−1)·dw, Co]. */
 function spreadGradient(backend: WasmBackendLike, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
   const { batch: B, inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, outChannels: Co } = g;
@@ -148,7 +210,10 @@ export function conv2dBackpropInputWasm(args: {
     heapF32(backend).fill(0, start, start + (inputShape as number[]).reduce((a, b) => a * b, 1));
     return zeros;
   }
-  if (g.strideHeight > 1 || g.strideWidth > 1) return inputGradByCol2im(backend, dy, filter, g);
+  if (g.strideHeight > 1 || g.strideWidth > 1) {
+    const gemm = byRows && dy.dtype === 'float32' && filter.dtype === 'float32' && g.inChannels % 4 === 0 ? simdGemm(memoryOf(backend)) : null;
+    return gemm !== null ? inputGradByRows(backend, gemm, dy, filter, g) : inputGradByCol2im(backend, dy, filter, g);
+  }
   const byWinograd = winogradInputGrad(backend, dy, filter, g);
   if (byWinograd !== null) return byWinograd;
   const wflip = flippedFilter(backend, filter, g);
