@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
 import { simdGemm } from './batchMatMulSimd.js';
 import { SIMD_MAX_ROWS } from './batchMatMul.js';
+import { withWasmFusedMultiplyAdd } from './fusedMultiplyAdd.js';
 import { memoryOf } from './wasmAssembly.js';
 import { asWasmBackend } from './wasmHeap.js';
 import { assertClose, randn } from '../../test/helpers.js';
@@ -65,12 +66,14 @@ describe('BatchMatMul with transpose flags on wasm', () => {
     assert.equal(tf.memory().numTensors, before, 'leaked tensors');
   });
 
-  it('single products with at most 16 rows and a column count divisible by 4 (the SIMD block kernels; their time is in bench/wasm-step-profile.ts) and just outside that rule equal the float64 product for every flag pair, without leaks', async () => {
+  it('single products in the SIMD block kernels (≤ 16 rows, or any size without transposeA under FMA; column count divisible by 4) and outside those rules equal the float64 product for every flag pair, with FMA on and off, without leaks', async () => {
     await setBackend('wasm');
     assert.equal(SIMD_MAX_ROWS, 16);
     const before = tf.memory().numTensors;
-    // [8, 64]ᵀ-shaped like the upsampling gradient (smaller n), 1 row, 16 rows; 17 rows and n = 6 stay with XNNPACK.
-    checkProducts([[[], 8, 64, 704], [[], 1, 9, 12], [[], 16, 33, 20], [[1], 5, 7, 8], [[], 17, 20, 12], [[], 8, 20, 6]], 5);
+    // [8, 64]ᵀ-shaped like the upsampling gradient (smaller n), 1 row, 16 rows; 17 and 70 rows take the
+    // SIMD kernels only with FMA (and no transposeA), n = 6 never.
+    const cases: [number[], number, number, number][] = [[[], 8, 64, 704], [[], 1, 9, 12], [[], 16, 33, 20], [[1], 5, 7, 8], [[], 17, 20, 12], [[], 70, 40, 36], [[], 8, 20, 6]];
+    for (const fma of [true, false]) withWasmFusedMultiplyAdd(fma, () => checkProducts(cases, 5));
     assert.equal(tf.memory().numTensors, before, 'leaked tensors');
   });
 });

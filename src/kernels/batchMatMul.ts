@@ -12,14 +12,17 @@
  *   product of the whole batch: bench/batched-matmul.ts);
  * - batched, larger matrices: one XNNPACK product per matrix; also small
  *   batches (≤ 16) of small matrices the SIMD kernels cannot take;
- * - one matrix with few rows (m ≤ `SIMD_MAX_ROWS`) and a column count
- *   divisible by 4: the SIMD block kernels too. XNNPACK packs B (its
+ * - one matrix with few rows (m ≤ `SIMD_MAX_ROWS`), or of any size without
+ *   transposeA where the kernels use fused multiply-adds (`simdAtAnySize`), and a column count
+ *   divisible by 4: the SIMD block kernels too (also batched products
+ *   above the split bound, with FMA). XNNPACK packs B (its
  *   "weights") in every call whose B is a new tensor, which costs about as
  *   much as the product at a few rows: the bilinear upsampling's gradient,
  *   [64, 8]ᵀ · [64, 5632] per training step, took 1.6 ms that way.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
+import { wasmFusedMultiplyAdd } from './fusedMultiplyAdd.js';
 import { memoryOf } from './wasmAssembly.js';
 import { SPLIT_MIN_WORK } from '../ops/batchMatMul.js';
 import { asWasmBackend, disposeAll, heapF32, offsetF32, transposeOnHeap, type WasmBackendLike } from './wasmHeap.js';
@@ -47,6 +50,21 @@ function matrixAt(backend: WasmBackendLike, x: tf.TensorInfo, p: number, transpo
   if (transpose) transposeOnHeap(heap, from, rows, cols, offsetF32(backend, out));
   else heap.copyWithin(offsetF32(backend, out), from, from + rows * cols);
   return out;
+}
+
+/**
+ * With fused multiply-adds the SIMD block kernels beat XNNPACK's rank-2
+ * product at every size measured (1.27–2.59× from [512, 64]·[64, 64] to the
+ * paper's [16900, 512]·[512, 64], AMD EPYC, 2026-12-07, bench/matmul-simd.ts;
+ * without FMA 1.07–1.96× there), as long as A is not read transposed: Aᵀ is read down its columns,
+ * one cache line per row per step of k, which at the paper's M-step
+ * ([4, 64, 4225]ᵀ…) made them 3.8× slower than a rank-2 product
+ * (bench/batched-matmul.ts, 2026-12-06). So with FMA every float32 product
+ * without transposeA and with a column count divisible by 4 runs in them;
+ * otherwise the size rules below stand.
+ */
+function simdAtAnySize(): boolean {
+  return wasmFusedMultiplyAdd();
 }
 
 /** Largest matrices split into rank-2 products (larger ones are near the stock kernel's speed already). */
@@ -89,7 +107,7 @@ export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
         // creation amortised there and its packed kernels faster than ours (bench/batched-matmul.ts: at the
         // paper's head size, 4225·512·64, XNNPACK wins; at attention-bench's, 256·128·32, the SIMD kernels
         // match a rank-2 XNNPACK product of the whole batch).
-        if (m * k * n >= SPLIT_MIN_WORK) return splitBatch(backend, stock, a, b, transposeA, transposeB, attrs, args.backend);
+        if (m * k * n >= SPLIT_MIN_WORK && !(simdAtAnySize() && !transposeA)) return splitBatch(backend, stock, a, b, transposeA, transposeB, attrs, args.backend);
         if (kernels !== null && n % 4 === 0 && n > 0 && k > 0) return simdBatch(backend, kernels, a, b, transposeA, transposeB);
       }
       if (!sameLead || ra < 3 || matrixFloats > MAX_SPLIT_FLOATS || batch > MAX_SPLIT_BATCH) return stock(args);
@@ -99,7 +117,7 @@ export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
     const m = (transposeA ? a.shape[rank - 1] : a.shape[rank - 2]) as number;
     const k = (transposeA ? a.shape[rank - 2] : a.shape[rank - 1]) as number;
     const n = (transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1]) as number;
-    if (b.shape.length === rank && m <= SIMD_MAX_ROWS && m > 0 && k > 0 && n > 0 && n % 4 === 0) {
+    if (b.shape.length === rank && (m <= SIMD_MAX_ROWS || (simdAtAnySize() && !transposeA)) && m > 0 && k > 0 && n > 0 && n % 4 === 0) {
       const backend = asWasmBackend(args.backend, KERNEL);
       const kernels = simdGemm(memoryOf(backend));
       if (kernels !== null) return simdBatch(backend, kernels, a, b, transposeA, transposeB);
