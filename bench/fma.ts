@@ -2,7 +2,9 @@
  * What the fused multiply-add of the SIMD block kernels (src/kernels/
  * fusedMultiplyAdd.ts: `f32x4.relaxed_madd` in the Winograd products and
  * the small batched products) gains on wasm, on the default model (batch 8,
- * 64×64, one thread): a training step (`trainSegmentation`, Adam, 4 steps
+ * 64×64, one thread; the switch also moves BatchMatMul's rule, which sends
+ * every product without transposeA to the block kernels only with FMA:
+ * src/kernels/batchMatMul.ts): a training step (`trainSegmentation`, Adam, 4 steps
  * per call) and folded inference (`foldInference(model).logits`), each
  * timed with the switch on and off in alternating order within one run, so
  * that load cannot favour either. Prints minimum and median per setting and
