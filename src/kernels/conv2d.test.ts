@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../backend.js';
 import { conv2dFilterGradByConv, conv2dInputGradByConv, kernelsInstalled } from './index.js';
 import { assertClose, assertNoLeak } from '../../test/helpers.js';
+import { setFilterGradByRows } from './conv2dBackpropFilter.js';
+import { setInputGradByRows } from './conv2dBackpropInput.js';
 
 type Pad = 'same' | 'valid';
 
@@ -195,5 +197,35 @@ describe('hemnet wasm conv kernels: boundaries', () => {
       /Conv2DBackpropFilter: hemnet wasm kernel supports dataFormat 'NHWC' only, received 'NCHW'/,
     );
     tf.dispose([x, dy]);
+  });
+});
+
+describe('the wasm conv gradients by rows when the heap grows inside the kernel', () => {
+  it('stride-2 input and filter gradients of a map large enough to grow the wasm memory equal the col2im / im2col paths', async () => {
+    await setBackend('wasm');
+    const memory = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8;
+    const heapBefore = memory.byteLength;
+    // dx is [1, 1024, 1024, 16]: 64 MiB, more than a fresh heap holds, so its allocation grows the memory.
+    const dy = tf.randomNormal([1, 512, 512, 16], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 16, 16], 0, 1, 'float32', 8) as tf.Tensor4D;
+    const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', inputShape: [1, 1024, 1024, 16] };
+    const byRows = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, attrs) as tf.Tensor;
+    const heapAfter = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.byteLength;
+    const previous = setInputGradByRows(false);
+    const byCol2im = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, attrs) as tf.Tensor;
+    setInputGradByRows(previous);
+    assertClose(byRows, byCol2im, 1e-4, 1e-4, 'dx by rows against col2im');
+    // The filter gradient of the same layer (x the size of dx), after the growth: by rows against im2col.
+    const x = tf.randomNormal([1, 1024, 1024, 16], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const fattrs = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 16, 16] };
+    const dwRows = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, fattrs) as tf.Tensor;
+    const before = setFilterGradByRows(false);
+    const dwIm2col = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, fattrs) as tf.Tensor;
+    setFilterGradByRows(before);
+    const scale = dwIm2col.abs().max().dataSync()[0] as number;
+    // Both are float32 sums of 262,144 terms per weight, in different orders.
+    assertClose(dwRows, dwIm2col, 1e-4 * scale, 0, 'dW by rows against im2col');
+    assert.ok(heapAfter > heapBefore, `the test did not grow the heap (${heapBefore} → ${heapAfter} bytes); make dx larger`);
+    tf.dispose([dy, w, byRows, byCol2im, x, dwRows, dwIm2col]);
   });
 });

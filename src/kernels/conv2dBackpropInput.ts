@@ -120,7 +120,9 @@ function inputGradByRows(backend: WasmBackendLike, gemm: SimdGemm, dy: tf.Tensor
   const { batch: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co, filterHeight: KH, filterWidth: KW } = g;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padTop, padLeft } = g;
   // wT[kh, kw, co, ci] = w[kh, kw, ci, co]: each tap's [Co, Ci] right operand.
+  // Both outputs first: an allocation may grow the heap and detach an earlier view of it.
   const wT = backend.makeOutput([KH, KW, Co, Ci], 'float32');
+  const out = backend.makeOutput([B, H, W, Ci], 'float32');
   const heap = heapF32(backend);
   const src = offsetF32(backend, filter);
   const dst = offsetF32(backend, wT);
@@ -129,7 +131,6 @@ function inputGradByRows(backend: WasmBackendLike, gemm: SimdGemm, dy: tf.Tensor
     const to = dst + t * Co * Ci;
     for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) heap[to + co * Ci + ci] = heap[from + ci * Co + co] as number;
   }
-  const out = backend.makeOutput([B, H, W, Ci], 'float32');
   const o = offsetF32(backend, out);
   heap.fill(0, o, o + B * H * W * Ci);
   const dyAt = 4 * offsetF32(backend, dy);
