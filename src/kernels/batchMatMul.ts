@@ -12,8 +12,8 @@
  *   product of the whole batch: bench/batched-matmul.ts);
  * - batched, larger matrices: one XNNPACK product per matrix; also small
  *   batches (≤ 16) of small matrices the SIMD kernels cannot take;
- * - one matrix with few rows (m ≤ `SIMD_MAX_ROWS`), or of any size without
- *   transposeA where the kernels use fused multiply-adds (`simdAtAnySize`), and a column count
+ * - one matrix with few rows (m ≤ `SIMD_MAX_ROWS`), or of any size (a transposed A
+ *   only up to 2¹⁶ floats) where the kernels use fused multiply-adds (`simdAtAnySize`), and a column count
  *   divisible by 4: the SIMD block kernels too (also batched products
  *   above the split bound, with FMA). XNNPACK packs B (its
  *   "weights") in every call whose B is a new tensor, which costs about as
@@ -56,16 +56,26 @@ function matrixAt(backend: WasmBackendLike, x: tf.TensorInfo, p: number, transpo
  * With fused multiply-adds the SIMD block kernels beat XNNPACK's rank-2
  * product at every size measured (1.27–2.59× from [512, 64]·[64, 64] to the
  * paper's [16900, 512]·[512, 64], AMD EPYC, 2026-12-07, bench/matmul-simd.ts;
- * without FMA 1.07–1.96× there), as long as A is not read transposed: Aᵀ is read down its columns,
- * one cache line per row per step of k, which at the paper's M-step
- * ([4, 64, 4225]ᵀ…) made them 3.8× slower than a rank-2 product
- * (bench/batched-matmul.ts, 2026-12-06). So with FMA every float32 product
- * without transposeA and with a column count divisible by 4 runs in them;
- * otherwise the size rules below stand.
+ * without FMA 1.07–1.96× there), as long as a transposed A is small: Aᵀ is read down its columns,
+ * one cache line per step of k, re-read for every column block of C, which
+ * at the paper's M-step ([4, 64, 4225]ᵀ…) made them 3.8× slower than a
+ * rank-2 product (bench/batched-matmul.ts, 2026-12-06). So with FMA every
+ * float32 product with a column count divisible by 4 and A untransposed or
+ * at most `TRANSPOSED_A_MAX_FLOATS` runs in them; otherwise the size rules
+ * below stand.
  */
-function simdAtAnySize(): boolean {
-  return wasmFusedMultiplyAdd();
+function simdAtAnySize(transposeA: boolean, aFloats: number): boolean {
+  return wasmFusedMultiplyAdd() && (!transposeA || aFloats <= TRANSPOSED_A_MAX_FLOATS);
 }
+
+/**
+ * Largest A (floats per matrix) read transposed by the block kernels at any
+ * size: down to 2¹⁶ (256 KiB, within L2) the columns stay cached across C's
+ * column blocks ([2048, 32]ᵀ·[2048, 64] 3.5× the transposed-copy + XNNPACK
+ * path, [512, 64]ᵀ·[512, 64] 1.7×); at 2¹⁷ even, beyond it slower
+ * ([4225, 64]ᵀ·[4225, 512]: 0.72×; scratch timings, 2026-12-07).
+ */
+const TRANSPOSED_A_MAX_FLOATS = 1 << 16;
 
 /** Largest matrices split into rank-2 products (larger ones are near the stock kernel's speed already). */
 const MAX_SPLIT_FLOATS = 1 << 16;
@@ -107,7 +117,7 @@ export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
         // creation amortised there and its packed kernels faster than ours (bench/batched-matmul.ts: at the
         // paper's head size, 4225·512·64, XNNPACK wins; at attention-bench's, 256·128·32, the SIMD kernels
         // match a rank-2 XNNPACK product of the whole batch).
-        if (m * k * n >= SPLIT_MIN_WORK && !(simdAtAnySize() && !transposeA)) return splitBatch(backend, stock, a, b, transposeA, transposeB, attrs, args.backend);
+        if (m * k * n >= SPLIT_MIN_WORK && !simdAtAnySize(transposeA, m * k)) return splitBatch(backend, stock, a, b, transposeA, transposeB, attrs, args.backend);
         if (kernels !== null && n % 4 === 0 && n > 0 && k > 0) return simdBatch(backend, kernels, a, b, transposeA, transposeB);
       }
       if (!sameLead || ra < 3 || matrixFloats > MAX_SPLIT_FLOATS || batch > MAX_SPLIT_BATCH) return stock(args);
@@ -117,7 +127,7 @@ export function batchMatMulWasm(stock: tf.KernelFunc): tf.KernelFunc {
     const m = (transposeA ? a.shape[rank - 1] : a.shape[rank - 2]) as number;
     const k = (transposeA ? a.shape[rank - 2] : a.shape[rank - 1]) as number;
     const n = (transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1]) as number;
-    if (b.shape.length === rank && (m <= SIMD_MAX_ROWS || (simdAtAnySize() && !transposeA)) && m > 0 && k > 0 && n > 0 && n % 4 === 0) {
+    if (b.shape.length === rank && (m <= SIMD_MAX_ROWS || simdAtAnySize(transposeA, m * k)) && m > 0 && k > 0 && n > 0 && n % 4 === 0) {
       const backend = asWasmBackend(args.backend, KERNEL);
       const kernels = simdGemm(memoryOf(backend));
       if (kernels !== null) return simdBatch(backend, kernels, a, b, transposeA, transposeB);
