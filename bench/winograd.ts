@@ -59,20 +59,6 @@ if (values.grid === true) {
   for (const H of [16, 32, 64, 128]) for (const C of [16, 32, 64]) layers.push([`grid`, H, C, C, 1]);
 }
 
-/** Median times of `a` and `b`, interleaved call by call after 3 untimed rounds. */
-function interleaved(a: () => void, b: () => void, reps: number): [number, number] {
-  const ta: number[] = [];
-  const tb: number[] = [];
-  for (let r = -3; r < reps; r++) {
-    const t1 = timeOnce(a);
-    const t2 = timeOnce(b);
-    if (r < 0) continue;
-    ta.push(t1);
-    tb.push(t2);
-  }
-  return [median(ta), median(tb)];
-}
-
 function relativeDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => (tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number) / (tf.max(tf.abs(a)).dataSync()[0] as number));
 }

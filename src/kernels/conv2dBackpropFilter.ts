@@ -19,7 +19,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
-import { convGeometry, type ConvGeometry } from './convGeometry.js';
+import { convGeometry, forEachTap, type ConvGeometry } from './convGeometry.js';
 import { memoryOf } from './wasmAssembly.js';
 import {
   asWasmBackend,
@@ -134,7 +134,7 @@ function fillPatchesT(
  */
 function filterGradByRows(backend: WasmBackendLike, gemm: SimdGemm, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
   const { batch: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co, filterHeight: KH, filterWidth: KW } = g;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padTop, padLeft } = g;
+  const { strideHeight: sh, strideWidth: sw } = g;
   const out = backend.makeOutput([KH, KW, Ci, Co], 'float32');
   const o = offsetF32(backend, out);
   heapF32(backend).fill(0, o, o + KH * KW * Ci * Co);
@@ -142,30 +142,20 @@ function filterGradByRows(backend: WasmBackendLike, gemm: SimdGemm, x: tf.Tensor
   const dyAt = 4 * offsetF32(backend, dy);
   const aRow = 4; // next input channel
   const aK = 4 * sw * Ci; // next output column
-  for (let kh = 0; kh < KH; kh++) {
-    const ihShift = kh * dh - padTop;
-    // Output rows whose input row oh·sh + ihShift lies in [0, H).
-    const ohLo = Math.min(Ho, Math.max(0, Math.ceil(-ihShift / sh)));
-    const ohHi = Math.max(ohLo, Math.min(Ho, Math.floor((H - 1 - ihShift) / sh) + 1));
-    for (let kw = 0; kw < KW; kw++) {
-      const iwShift = kw * dw - padLeft;
-      const owLo = Math.min(Wo, Math.max(0, Math.ceil(-iwShift / sw)));
-      const owHi = Math.max(owLo, Math.min(Wo, Math.floor((W - 1 - iwShift) / sw) + 1));
-      if (owHi <= owLo || ohHi <= ohLo) continue;
-      const tap = 4 * (o + (kh * KW + kw) * Ci * Co);
-      const xAddress = (b: number, oh: number): number => xAt + 4 * (((b * H + oh * sh + ihShift) * W + owLo * sw + iwShift) * Ci);
-      const dyAddress = (b: number, oh: number): number => dyAt + 4 * (((b * Ho + oh) * Wo + owLo) * Co);
-      // Rows oh and oh + 1 continue each other in x and in dy.
-      const rowsJoin = owLo === 0 && owHi === Wo && sh * W === sw * Wo;
-      for (let b = 0; b < B; b++) {
-        if (rowsJoin) {
-          gemmOnMemory(gemm, xAddress(b, ohLo), aRow, aK, dyAddress(b, ohLo), tap, Ci, (ohHi - ohLo) * Wo, Co, true);
-          continue;
-        }
-        for (let oh = ohLo; oh < ohHi; oh++) gemmOnMemory(gemm, xAddress(b, oh), aRow, aK, dyAddress(b, oh), tap, Ci, owHi - owLo, Co, true);
+  forEachTap(g, ({ tap: t, ihShift, iwShift, rows: [ohLo, ohHi], columns: [owLo, owHi] }) => {
+    const tap = 4 * (o + t * Ci * Co);
+    const xAddress = (b: number, oh: number): number => xAt + 4 * (((b * H + oh * sh + ihShift) * W + owLo * sw + iwShift) * Ci);
+    const dyAddress = (b: number, oh: number): number => dyAt + 4 * (((b * Ho + oh) * Wo + owLo) * Co);
+    // Rows oh and oh + 1 continue each other in x and in dy.
+    const rowsJoin = owLo === 0 && owHi === Wo && sh * W === sw * Wo;
+    for (let b = 0; b < B; b++) {
+      if (rowsJoin) {
+        gemmOnMemory(gemm, xAddress(b, ohLo), aRow, aK, dyAddress(b, ohLo), tap, Ci, (ohHi - ohLo) * Wo, Co, true);
+        continue;
       }
+      for (let oh = ohLo; oh < ohHi; oh++) gemmOnMemory(gemm, xAddress(b, oh), aRow, aK, dyAddress(b, oh), tap, Ci, owHi - owLo, Co, true);
     }
-  }
+  });
   return out;
 }
 

@@ -24,7 +24,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
-import { convGeometry, type ConvGeometry } from './convGeometry.js';
+import { convGeometry, forEachTap, type ConvGeometry } from './convGeometry.js';
 import { memoryOf } from './wasmAssembly.js';
 import { asWasmBackend, disposeAll, heapF32, matMul2d, offsetF32, runWasmKernel, type WasmBackendLike } from './wasmHeap.js';
 import { winogradInputGrad } from './winogradTraining.js';
@@ -118,7 +118,7 @@ function inputGradByCol2im(backend: WasmBackendLike, dy: tf.TensorInfo, filter: 
  */
 function inputGradByRows(backend: WasmBackendLike, gemm: SimdGemm, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
   const { batch: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co, filterHeight: KH, filterWidth: KW } = g;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padTop, padLeft } = g;
+  const { strideHeight: sh, strideWidth: sw } = g;
   // wT[kh, kw, co, ci] = w[kh, kw, ci, co]: each tap's [Co, Ci] right operand.
   // Both outputs first: an allocation may grow the heap and detach an earlier view of it.
   const wT = backend.makeOutput([KH, KW, Co, Ci], 'float32');
@@ -135,25 +135,16 @@ function inputGradByRows(backend: WasmBackendLike, gemm: SimdGemm, dy: tf.Tensor
   heap.fill(0, o, o + B * H * W * Ci);
   const dyAt = 4 * offsetF32(backend, dy);
   const outAt = 4 * o;
-  for (let kh = 0; kh < KH; kh++) {
-    const ihShift = kh * dh - padTop;
-    const ohLo = Math.min(Ho, Math.max(0, Math.ceil(-ihShift / sh)));
-    const ohHi = Math.max(ohLo, Math.min(Ho, Math.floor((H - 1 - ihShift) / sh) + 1));
-    for (let kw = 0; kw < KW; kw++) {
-      const iwShift = kw * dw - padLeft;
-      const owLo = Math.min(Wo, Math.max(0, Math.ceil(-iwShift / sw)));
-      const owHi = Math.max(owLo, Math.min(Wo, Math.floor((W - 1 - iwShift) / sw) + 1));
-      if (owHi <= owLo || ohHi <= ohLo) continue;
-      const wTap = 4 * (dst + (kh * KW + kw) * Co * Ci);
-      for (let b = 0; b < B; b++) {
-        for (let oh = ohLo; oh < ohHi; oh++) {
-          const a = dyAt + 4 * (((b * Ho + oh) * Wo + owLo) * Co);
-          const c = outAt + 4 * (((b * H + oh * sh + ihShift) * W + owLo * sw + iwShift) * Ci);
-          gemmOnMemory(gemm, a, 4 * Co, 4, wTap, c, owHi - owLo, Co, Ci, true, 4 * sw * Ci);
-        }
+  forEachTap(g, ({ tap, ihShift, iwShift, rows: [ohLo, ohHi], columns: [owLo, owHi] }) => {
+    const wTap = 4 * (dst + tap * Co * Ci);
+    for (let b = 0; b < B; b++) {
+      for (let oh = ohLo; oh < ohHi; oh++) {
+        const a = dyAt + 4 * (((b * Ho + oh) * Wo + owLo) * Co);
+        const c = outAt + 4 * (((b * H + oh * sh + ihShift) * W + owLo * sw + iwShift) * Ci);
+        gemmOnMemory(gemm, a, 4 * Co, 4, wTap, c, owHi - owLo, Co, Ci, true, 4 * sw * Ci);
       }
     }
-  }
+  });
   disposeAll(backend, [wT]);
   return out;
 }

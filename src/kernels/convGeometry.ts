@@ -82,3 +82,37 @@ export function convGeometry(
     padLeft: info.padInfo.left,
   };
 }
+
+/**
+ * The output positions [lo, hi) along one axis whose input position
+ * o·stride + shift (shift = k·dilation − pad of a tap k) lies in [0, inSize):
+ * the rows or columns a tap reaches (empty when hi = lo).
+ */
+export function tapRange(shift: number, stride: number, inSize: number, outSize: number): [number, number] {
+  const lo = Math.min(outSize, Math.max(0, Math.ceil(-shift / stride)));
+  const hi = Math.max(lo, Math.min(outSize, Math.floor((inSize - 1 - shift) / stride) + 1));
+  return [lo, hi];
+}
+
+/** What a tap (kh, kw) of a conv reaches: its index kh·KW + kw, the input offsets of output (0, 0), and its output rows and columns. */
+export interface TapReach {
+  tap: number;
+  ihShift: number;
+  iwShift: number;
+  rows: [number, number];
+  columns: [number, number];
+}
+
+/** Calls `fn` for every tap of `g` that reaches at least one output (`tapRange` on both axes). */
+export function forEachTap(g: ConvGeometry, fn: (reach: TapReach) => void): void {
+  for (let kh = 0; kh < g.filterHeight; kh++) {
+    const ihShift = kh * g.dilationHeight - g.padTop;
+    const rows = tapRange(ihShift, g.strideHeight, g.inHeight, g.outHeight);
+    if (rows[1] <= rows[0]) continue;
+    for (let kw = 0; kw < g.filterWidth; kw++) {
+      const iwShift = kw * g.dilationWidth - g.padLeft;
+      const columns = tapRange(iwShift, g.strideWidth, g.inWidth, g.outWidth);
+      if (columns[1] > columns[0]) fn({ tap: kh * g.filterWidth + kw, ihShift, iwShift, rows, columns });
+    }
+  }
+}

@@ -21,7 +21,7 @@
  */
 import {
   BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_EQ, I32_GE_U, I32_MUL, LOOP, SET, V128, V128_ZERO, VOID,
-  assembleModule, createModuleCache, f32Const, f32x4ExtractLane, instantiateOnMemory, load, store, storeF32, whileBelow, type AssembledFunction,
+  assembleModule, createModuleCache, f32Const, instantiateOnMemory, load, store, whileBelow, type AssembledFunction,
 } from './wasmAssembly.js';
 
 /** f32x4.pmax(a, b) = a < b ? b : a; with a = 0: max(y, 0), 0 for NaN. */
