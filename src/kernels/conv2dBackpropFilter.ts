@@ -19,7 +19,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
-import { convGeometry, forEachTap, type ConvGeometry } from './convGeometry.js';
+import { convGeometry, forEachTap, tapRange, type ConvGeometry } from './convGeometry.js';
 import { memoryOf } from './wasmAssembly.js';
 import {
   asWasmBackend,
@@ -67,14 +67,12 @@ function fillPatchesT(
   const planes = sh === 1 && sw === 1 && W === Wo;
   for (let kh = 0; kh < KH; kh++) {
     const ihShift = kh * dh - padTop;
-    // Output rows whose input row ih = oh + ihShift lies in [0, H) (plane path).
-    const ohLo = Math.min(Ho, Math.max(0, -ihShift));
-    const ohHi = Math.max(ohLo, Math.min(Ho, H - ihShift));
+    // Output rows whose input row ih = oh + ihShift lies in [0, H) (plane path: stride 1).
+    const [ohLo, ohHi] = tapRange(ihShift, 1, H, Ho);
     for (let kw = 0; kw < KW; kw++) {
       const iwShift = kw * dw - padLeft;
       // Output columns whose input column iw = ow·sw + iwShift lies in [0, W).
-      const owLo = Math.min(Wo, Math.max(0, Math.ceil(-iwShift / sw)));
-      const owHi = Math.max(owLo, Math.min(Wo, Math.floor((W - 1 - iwShift) / sw) + 1));
+      const [owLo, owHi] = tapRange(iwShift, sw, W, Wo);
       for (let ci = 0; ci < C; ci++) {
         let at = colsOffset + ((kh * KW + kw) * C + ci) * count;
         for (let b = b0; b < b1; b++) {

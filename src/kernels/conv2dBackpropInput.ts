@@ -26,7 +26,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
 import { convGeometry, forEachTap, type ConvGeometry } from './convGeometry.js';
 import { memoryOf } from './wasmAssembly.js';
-import { asWasmBackend, disposeAll, heapF32, matMul2d, offsetF32, runWasmKernel, type WasmBackendLike } from './wasmHeap.js';
+import { asWasmBackend, disposeAll, heapF32, matMul2d, offsetF32, runWasmKernel, transposeOnHeap, type WasmBackendLike } from './wasmHeap.js';
 import { winogradInputGrad } from './winogradTraining.js';
 
 const KERNEL = 'Conv2DBackpropInput';
@@ -126,11 +126,7 @@ function inputGradByRows(backend: WasmBackendLike, gemm: SimdGemm, dy: tf.Tensor
   const heap = heapF32(backend);
   const src = offsetF32(backend, filter);
   const dst = offsetF32(backend, wT);
-  for (let t = 0; t < KH * KW; t++) {
-    const from = src + t * Ci * Co;
-    const to = dst + t * Co * Ci;
-    for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) heap[to + co * Ci + ci] = heap[from + ci * Co + co] as number;
-  }
+  for (let t = 0; t < KH * KW; t++) transposeOnHeap(heap, src + t * Ci * Co, Ci, Co, dst + t * Co * Ci);
   const o = offsetF32(backend, out);
   heap.fill(0, o, o + B * H * W * Ci);
   const dyAt = 4 * offsetF32(backend, dy);
