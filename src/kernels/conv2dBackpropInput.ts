@@ -48,11 +48,7 @@ function flippedFilter(backend: WasmBackendLike, filter: tf.TensorInfo, g: ConvG
   const dst = offsetF32(backend, out);
   for (let kh = 0; kh < KH; kh++) {
     for (let kw = 0; kw < KW; kw++) {
-      const from = src + ((KH - 1 - kh) * KW + (KW - 1 - kw)) * Ci * Co;
-      const to = dst + (kh * KW + kw) * Co * Ci;
-      for (let ci = 0; ci < Ci; ci++) {
-        for (let co = 0; co < Co; co++) heap[to + co * Ci + ci] = heap[from + ci * Co + co] as number;
-      }
+      transposeOnHeap(heap, src + ((KH - 1 - kh) * KW + (KW - 1 - kw)) * Ci * Co, Ci, Co, dst + (kh * KW + kw) * Co * Ci);
     }
   }
   return out;
@@ -66,9 +62,7 @@ function transposedFilter(backend: WasmBackendLike, filter: tf.TensorInfo, g: Co
   const heap = heapF32(backend);
   const src = offsetF32(backend, filter);
   const dst = offsetF32(backend, out);
-  for (let k = 0; k < K; k++) {
-    for (let co = 0; co < Co; co++) heap[dst + co * K + k] = heap[src + k * Co + co] as number;
-  }
+  transposeOnHeap(heap, src, K, Co, dst);
   return out;
 }
 
