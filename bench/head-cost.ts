@@ -8,12 +8,18 @@
  * minimum and the median step per head and their ratios (the minimum is what
  * the code costs; the median what a run of it sees on this machine).
  *
- * Run: npx tsx bench/head-cost.ts [--rounds 20] [--backends native,wasm] [--heads hem,ema]
+ * `--composed`: each attention head also runs with the fused HEM unroll
+ * off (src/backends/native/hemUnroll.ts `setFusedHem(false)`: tfjs's
+ * composition of src/em/steps.ts), in the same rounds, labelled
+ * "hem (composed)".
+ *
+ * Run: npx tsx bench/head-cost.ts [--rounds 20] [--backends native,wasm] [--heads hem,ema] [--composed]
  */
 import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { availableBackends, setBackend } from '../src/backend.js';
+import { setFusedHem } from '../src/backends/native/hemUnroll.js';
 import { format, median } from './timing.js';
 import { trainLoopStepper } from './trainStep.js';
 
@@ -23,6 +29,7 @@ const { values } = parseArgs({
     backends: { type: 'string' },
     heads: { type: 'string', default: 'hem,ema' },
     warmup: { type: 'string', default: '5' },
+    composed: { type: 'boolean', default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -49,13 +56,30 @@ function stepper(head: 'fcn' | (typeof KNOWN)[number]): Stepper {
   return { head, ...trainLoopStepper(head, BATCH, SIZE, STEPS_PER_CALL) };
 }
 
+/** The head with the fused HEM unroll turned off during its steps. */
+function composedStepper(head: (typeof KNOWN)[number]): Stepper {
+  const inner = trainLoopStepper(head, BATCH, SIZE, STEPS_PER_CALL);
+  return {
+    head: `${head} (composed)`,
+    async step() {
+      setFusedHem(false);
+      try {
+        return await inner.step();
+      } finally {
+        setFusedHem(true);
+      }
+    },
+    dispose: () => inner.dispose(),
+  };
+}
+
 const backends = values.backends !== undefined ? values.backends.split(',') : (await availableBackends()).filter((b) => b !== 'cpu');
 console.log(`bench:head-cost — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} · Node ${process.version} · tfjs ${tf.version_core}`);
 console.log(`backends ${backends.join(', ')} · ${rounds} rounds of ${STEPS_PER_CALL} steps per head (batch ${BATCH}, ${SIZE}×${SIZE}), order alternating · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 const lines: string[] = [];
 for (const backend of backends) {
   await setBackend(backend);
-  const steppers = [stepper('fcn'), ...heads.map((h) => stepper(h))];
+  const steppers = [stepper('fcn'), ...heads.map((h) => stepper(h)), ...(values.composed ? heads.map((h) => composedStepper(h)) : [])];
   for (const s of steppers) for (let i = 0; i < warmup; i++) await s.step();
   const times = new Map<string, number[]>(steppers.map((s) => [s.head, []]));
   const before = tf.memory().numTensors;

@@ -210,7 +210,7 @@ function runIterations(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings:
 
 function runUnroll(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings: ResolvedOptions, routes?: FeatureRoutes): HemResult {
   // The whole unroll (Eq. 8, 13, 10) and its gradient as one kernel each, where the
-  // backend has them (native) and nothing per iteration is asked for (detached EM: below).
+  // backend has them (native, wasm) and nothing per iteration is asked for (detached EM: below).
   const fusable = !settings.trace && !settings.stopGammaGradient && fusedHemAvailable(x, mu0);
   if (fusable && !settings.detachEm && routes === undefined) return fusedUnroll(x, mu0, settings);
   if (!settings.detachEm) return unflatten(runIterations(x, mu0, settings, routes), settings.trace);
@@ -223,7 +223,7 @@ function runUnroll(x: tf.Tensor3D, mu0: tf.Tensor2D | tf.Tensor3D, settings: Res
     const bases = muIn as tf.Tensor2D | tf.Tensor3D;
     // The engine runs this forward function inside its own tidy: keep the
     // tensors we hand out, then move them to the caller's scope below.
-    // On native the whole forward unroll is one kernel here too (its gradient kernel never runs).
+    // On native and wasm the whole forward unroll is one kernel here too (its gradient kernel never runs).
     const iterations = fusable ? tf.tidy(() => flatten(fusedUnroll(features, bases, settings))) : runIterations(features, bases, settings);
     heldList = iterations.map((t) => tf.keep(t));
     return {

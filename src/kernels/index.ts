@@ -28,7 +28,9 @@
  * - tensors saved for gradients without an `Identity` dispatch each (src/backends/native/sharedSaves.ts);
  * - `MaxPoolGrad` and `AvgPoolGrad` in JS on the heap, visiting each window once (`pooling.ts`);
  * - `HemnetReluGrad`, the gradient of `Relu` as one WebAssembly SIMD kernel instead of Step, Cast and
- *   Multiply (`reluGrad.ts`; the gradient config is the native backend's).
+ *   Multiply (`reluGrad.ts`; the gradient config is the native backend's);
+ * - `HemnetHemUnroll` / `HemnetHemUnrollGrad`, the unrolled highway EM of `unrollHem` as one kernel
+ *   each way on the heap (`hemUnroll.ts`; names, attrs and gradient config are the native backend's).
  * The convolution gradients accept a `dilations` attr.
  * The gradients of the fused kernels and the batch-norm layer routed through them are installed
  * on every backend (global, once): tfjs's own composition runs wherever the active backend lacks
@@ -53,6 +55,8 @@ import { SOFTMAX_CROSS_ENTROPY_KERNEL, softmaxCrossEntropyGradConfig } from '../
 import { softmaxCrossEntropyWasm } from './crossEntropy.js';
 import { RELU_GRAD_KERNEL, installReluGrad } from '../backends/native/reluGrad.js';
 import { reluGradWasm } from './reluGrad.js';
+import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL, hemUnrollGradConfig } from '../backends/native/hemUnroll.js';
+import { hemUnrollGradWasm, hemUnrollWasm } from './hemUnroll.js';
 import { installDilatedConvLayers } from './layersDilatedConv.js';
 import { WINOGRAD_CONV_KERNEL, winogradConvWasm } from './winogradConv.js';
 import { winogradForwardWasm } from './winogradTraining.js';
@@ -78,6 +82,8 @@ export const WASM_KERNEL_NAMES = [
   'AvgPoolGrad',
   'HemnetSoftmaxCrossEntropy',
   'HemnetReluGrad',
+  'HemnetHemUnroll',
+  'HemnetHemUnrollGrad',
 ] as const;
 
 /** The fused training kernels of `fusedTraining.ts`, by name. */
@@ -88,6 +94,8 @@ const FUSED_TRAINING: ReadonlyMap<string, tf.KernelFunc> = new Map<string, tf.Ke
   [SUM_OF_SQUARES_KERNEL, sumOfSquaresWasm as unknown as tf.KernelFunc],
   [SOFTMAX_CROSS_ENTROPY_KERNEL, softmaxCrossEntropyWasm as unknown as tf.KernelFunc],
   [RELU_GRAD_KERNEL, reluGradWasm as unknown as tf.KernelFunc],
+  [HEM_UNROLL_KERNEL, hemUnrollWasm as unknown as tf.KernelFunc],
+  [HEM_UNROLL_GRAD_KERNEL, hemUnrollGradWasm as unknown as tf.KernelFunc],
 ]);
 
 let globalInstalled = false;
@@ -107,7 +115,7 @@ function installGlobal(): void {
     tf.registerGradient(config);
   }
   installDilatedConvLayers();
-  for (const config of [batchNormTrainingGradConfig, sumOfSquaresGradConfig, softmaxCrossEntropyGradConfig]) {
+  for (const config of [batchNormTrainingGradConfig, sumOfSquaresGradConfig, softmaxCrossEntropyGradConfig, hemUnrollGradConfig]) {
     if (tf.getGradient(config.kernelName) === undefined) tf.registerGradient(config);
   }
   installFusedBatchNormLayers();

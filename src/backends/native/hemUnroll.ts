@@ -2,7 +2,8 @@
  * The unrolled highway EM of `unrollHem` (T × (E-step Eq. 7/8, N-step
  * Eq. 13, optional L2 normalisation of μ), then the R-step Eq. 10) as one
  * forward kernel and one gradient kernel, for backends that have them
- * (`native`, native/src/hem.cc). tfjs runs the same computation as ~11
+ * (`native`: native/src/hem.cc; `wasm`: src/kernels/hemUnroll.ts, on the
+ * heap with WebAssembly SIMD products and row passes). tfjs runs the same computation as ~11
  * kernels per iteration forward and ~3× that backward; at the default
  * model's head size (N = 64, C = 64, K = 16) their dispatch is the cost.
  * `unrollHem` takes this path when the backend has the kernel and the call

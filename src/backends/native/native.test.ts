@@ -452,6 +452,102 @@ for (const backend of COMPARED) {
       tf.dispose([x, w, b, v]);
     });
   });
+
+  describe(`fused HEM unroll on ${backend}`, () => {
+    /** Loss value, input gradient, every trainable weight's gradient and the updated μ⁽⁰⁾ of one HemHead training call. */
+    const headStep = (fused: boolean, options: Parameters<typeof hemHead>[0]): number[][] => {
+      setFusedHem(fused);
+      try {
+        return tf.tidy(() => {
+          const layer = hemHead({ numBases: 5, seed: 11, ...options });
+          const x = tf.randomNormal([3, 4, 4, 8], 0, 1, 'float32', 12);
+          // Around 1, not 0: the head's output is ≥ 0 (a ReLU), so the loss Σ y·r does not cancel and a relative tolerance fits it.
+          const r = tf.randomNormal([3, 4, 4, 8], 1, 1, 'float32', 13);
+          layer.apply(x); // builds the weights
+          const f = (input: tf.Tensor): tf.Scalar => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, r));
+          const { value, grads } = tf.variableGrads(() => f(x), layer.trainableWeights.map((w) => w.read() as tf.Variable));
+          const dx = tf.grad(f)(x);
+          const out = [value, dx, ...layer.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name] as tf.Tensor), ...layer.getWeights()].map((t) => Array.from(t.dataSync()));
+          layer.dispose();
+          return out;
+        });
+      } finally {
+        setFusedHem(true);
+      }
+    };
+
+    for (const [label, options] of [
+      ['hem preset (the default head)', {}],
+      ['rbf kernel, normalised bases, η 0.8', { kernel: 'rbf', normalizeBases: true, stepSize: 0.8 }],
+      ['ema preset (detached EM: the fused forward, zero gradient through the unroll)', { preset: 'ema' }],
+    ] as const) {
+      it(`HemHead in training, ${label}: loss, input and weight gradients, μ⁽⁰⁾ update equal the tfjs composition`, async () => {
+        await setBackend(backend);
+        const expected = headStep(false, options);
+        const before = tf.memory().numTensors;
+        const actual = headStep(true, options);
+        assert.equal(tf.memory().numTensors, before, 'leaked tensors');
+        assert.equal(actual.length, expected.length);
+        actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-6, RTOL, `array ${i}`));
+      });
+    }
+
+    const kernelNames = async (options: Parameters<typeof unrollHem>[2]): Promise<string[]> => {
+      const x = tf.randomNormal([2, 10, 6], 0, 1, 'float32', 14) as tf.Tensor3D;
+      const mu = tf.randomNormal([4, 6], 0, 1, 'float32', 15) as tf.Tensor2D;
+      const profile = await tf.profile(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+        const r = unrollHem(a as tf.Tensor3D, b as tf.Tensor2D, options);
+        return tf.sum(r.reconstruction);
+      })([x, mu]));
+      tf.dispose(profile.result as tf.Tensor[]);
+      tf.dispose([x, mu]);
+      return profile.kernels.map((k) => k.name);
+    };
+
+    it('runs the unroll and its gradient as one kernel each, without leaking', async () => {
+      await setBackend(backend);
+      const names = await kernelNames({ iterations: 3 });
+      assert.equal(names.filter((n) => n === 'HemnetHemUnroll').length, 1, names.join(' '));
+      assert.equal(names.filter((n) => n === 'HemnetHemUnrollGrad').length, 1, names.join(' '));
+      assert.ok(!names.includes('Softmax') && !names.includes('BatchMatMul'), names.join(' '));
+      const x = tf.randomNormal([2, 10, 6], 0, 1, 'float32', 16) as tf.Tensor3D;
+      const mu = tf.randomNormal([4, 6], 0, 1, 'float32', 17) as tf.Tensor2D;
+      assertNoLeak(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(unrollHem(a as tf.Tensor3D, b as tf.Tensor2D).reconstruction))([x, mu]), 'fused grads');
+      assertNoLeak(() => { const r = unrollHem(x, mu); return [r.mu, r.gamma, r.reconstruction]; }, 'fused forward');
+      tf.dispose([x, mu]);
+    });
+
+    it('runs a detached unroll (EMANet) as the fused forward kernel alone: no gradient kernel, zero gradients, no leak', async () => {
+      await setBackend(backend);
+      const names = await kernelNames({ detachEm: true, normalizeBases: true });
+      assert.equal(names.filter((n) => n === 'HemnetHemUnroll').length, 1, names.join(' '));
+      assert.ok(!names.includes('HemnetHemUnrollGrad') && !names.includes('Softmax'), names.join(' '));
+      const x = tf.randomNormal([2, 10, 6], 0, 1, 'float32', 18) as tf.Tensor3D;
+      const mu = tf.randomNormal([4, 6], 0, 1, 'float32', 19) as tf.Tensor2D;
+      const detachedGrads = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(unrollHem(a as tf.Tensor3D, b as tf.Tensor2D, { detachEm: true }).reconstruction))([x, mu]);
+      const grads = detachedGrads();
+      for (const g of grads) assert.ok(Array.from(g.dataSync()).every((v) => v === 0), 'zero gradient through a detached unroll');
+      tf.dispose(grads);
+      assertNoLeak(detachedGrads, 'detached grads');
+      assertNoLeak(() => { const r = unrollHem(x, mu, { detachEm: true }); return [r.mu, r.gamma, r.reconstruction]; }, 'detached forward');
+      tf.dispose([x, mu]);
+    });
+
+    it('keeps the tfjs composition where a call needs each iteration (trace, stopped γ gradient, detached with a trace) or when turned off', async () => {
+      await setBackend(backend);
+      for (const options of [{ trace: true }, { stopGammaGradient: true }, { detachEm: true, trace: true }]) {
+        const names = await kernelNames(options);
+        assert.ok(!names.includes('HemnetHemUnroll'), `${JSON.stringify(options)}: ${names.join(' ')}`);
+        assert.ok(names.includes('Softmax'), `${JSON.stringify(options)}: ${names.join(' ')}`);
+      }
+      setFusedHem(false);
+      try {
+        assert.ok(!(await kernelNames({})).includes('HemnetHemUnroll'));
+      } finally {
+        setFusedHem(true);
+      }
+    });
+  });
 }
 
 if (present.includes('native')) {
@@ -522,101 +618,6 @@ if (present.includes('native')) {
       const stock = await run(false, false);
       assertClose(await run(true, false), stock, 0, 1e-6, 'fused then stock');
       assertClose(await run(false, true), stock, 0, 1e-6, 'stock then fused');
-    });
-  });
-
-  describe('native fused HEM unroll', () => {
-    /** Loss value, input gradient, every trainable weight's gradient and the updated μ⁽⁰⁾ of one HemHead training call. */
-    const headStep = (fused: boolean, options: Parameters<typeof hemHead>[0]): number[][] => {
-      setFusedHem(fused);
-      try {
-        return tf.tidy(() => {
-          const layer = hemHead({ numBases: 5, seed: 11, ...options });
-          const x = tf.randomNormal([3, 4, 4, 8], 0, 1, 'float32', 12);
-          const r = tf.randomNormal([3, 4, 4, 8], 0, 1, 'float32', 13);
-          layer.apply(x); // builds the weights
-          const f = (input: tf.Tensor): tf.Scalar => tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, r));
-          const { value, grads } = tf.variableGrads(() => f(x), layer.trainableWeights.map((w) => w.read() as tf.Variable));
-          const dx = tf.grad(f)(x);
-          const out = [value, dx, ...layer.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name] as tf.Tensor), ...layer.getWeights()].map((t) => Array.from(t.dataSync()));
-          layer.dispose();
-          return out;
-        });
-      } finally {
-        setFusedHem(true);
-      }
-    };
-
-    for (const [label, options] of [
-      ['hem preset (the default head)', {}],
-      ['rbf kernel, normalised bases, η 0.8', { kernel: 'rbf', normalizeBases: true, stepSize: 0.8 }],
-      ['ema preset (detached EM: the fused forward, zero gradient through the unroll)', { preset: 'ema' }],
-    ] as const) {
-      it(`HemHead in training, ${label}: loss, input and weight gradients, μ⁽⁰⁾ update equal the tfjs composition`, async () => {
-        await setBackend('native');
-        const expected = headStep(false, options);
-        const before = tf.memory().numTensors;
-        const actual = headStep(true, options);
-        assert.equal(tf.memory().numTensors, before, 'leaked tensors');
-        assert.equal(actual.length, expected.length);
-        actual.forEach((values, i) => assertClose(values, expected[i] as number[], 1e-6, RTOL, `array ${i}`));
-      });
-    }
-
-    const kernelNames = async (options: Parameters<typeof unrollHem>[2]): Promise<string[]> => {
-      const x = tf.randomNormal([2, 10, 6], 0, 1, 'float32', 14) as tf.Tensor3D;
-      const mu = tf.randomNormal([4, 6], 0, 1, 'float32', 15) as tf.Tensor2D;
-      const profile = await tf.profile(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => {
-        const r = unrollHem(a as tf.Tensor3D, b as tf.Tensor2D, options);
-        return tf.sum(r.reconstruction);
-      })([x, mu]));
-      tf.dispose(profile.result as tf.Tensor[]);
-      tf.dispose([x, mu]);
-      return profile.kernels.map((k) => k.name);
-    };
-
-    it('runs the unroll and its gradient as one kernel each, without leaking', async () => {
-      await setBackend('native');
-      const names = await kernelNames({ iterations: 3 });
-      assert.equal(names.filter((n) => n === 'HemnetHemUnroll').length, 1, names.join(' '));
-      assert.equal(names.filter((n) => n === 'HemnetHemUnrollGrad').length, 1, names.join(' '));
-      assert.ok(!names.includes('Softmax') && !names.includes('BatchMatMul'), names.join(' '));
-      const x = tf.randomNormal([2, 10, 6], 0, 1, 'float32', 16) as tf.Tensor3D;
-      const mu = tf.randomNormal([4, 6], 0, 1, 'float32', 17) as tf.Tensor2D;
-      assertNoLeak(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(unrollHem(a as tf.Tensor3D, b as tf.Tensor2D).reconstruction))([x, mu]), 'fused grads');
-      assertNoLeak(() => { const r = unrollHem(x, mu); return [r.mu, r.gamma, r.reconstruction]; }, 'fused forward');
-      tf.dispose([x, mu]);
-    });
-
-    it('runs a detached unroll (EMANet) as the fused forward kernel alone: no gradient kernel, zero gradients, no leak', async () => {
-      await setBackend('native');
-      const names = await kernelNames({ detachEm: true, normalizeBases: true });
-      assert.equal(names.filter((n) => n === 'HemnetHemUnroll').length, 1, names.join(' '));
-      assert.ok(!names.includes('HemnetHemUnrollGrad') && !names.includes('Softmax'), names.join(' '));
-      const x = tf.randomNormal([2, 10, 6], 0, 1, 'float32', 18) as tf.Tensor3D;
-      const mu = tf.randomNormal([4, 6], 0, 1, 'float32', 19) as tf.Tensor2D;
-      const detachedGrads = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(unrollHem(a as tf.Tensor3D, b as tf.Tensor2D, { detachEm: true }).reconstruction))([x, mu]);
-      const grads = detachedGrads();
-      for (const g of grads) assert.ok(Array.from(g.dataSync()).every((v) => v === 0), 'zero gradient through a detached unroll');
-      tf.dispose(grads);
-      assertNoLeak(detachedGrads, 'detached grads');
-      assertNoLeak(() => { const r = unrollHem(x, mu, { detachEm: true }); return [r.mu, r.gamma, r.reconstruction]; }, 'detached forward');
-      tf.dispose([x, mu]);
-    });
-
-    it('keeps the tfjs composition where a call needs each iteration (trace, stopped γ gradient, detached with a trace) or when turned off', async () => {
-      await setBackend('native');
-      for (const options of [{ trace: true }, { stopGammaGradient: true }, { detachEm: true, trace: true }]) {
-        const names = await kernelNames(options);
-        assert.ok(!names.includes('HemnetHemUnroll'), `${JSON.stringify(options)}: ${names.join(' ')}`);
-        assert.ok(names.includes('Softmax'), `${JSON.stringify(options)}: ${names.join(' ')}`);
-      }
-      setFusedHem(false);
-      try {
-        assert.ok(!(await kernelNames({})).includes('HemnetHemUnroll'));
-      } finally {
-        setFusedHem(true);
-      }
     });
   });
 
