@@ -21,7 +21,7 @@ import { foldInference } from '../src/infer/folded.js';
 import { gemmOnMemory, simdGemm } from '../src/kernels/batchMatMulSimd.js';
 import { fusedMultiplyAddAvailable, setWasmFusedMultiplyAdd } from '../src/kernels/fusedMultiplyAdd.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
-import { format, median } from './timing.js';
+import { format, median, timeOnOff, type TimedWorkload } from './timing.js';
 import { trainLoopStepper } from './trainStep.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, heads: { type: 'string', default: 'hem,fcn' } } });
@@ -44,19 +44,12 @@ if (!fusedMultiplyAddAvailable()) {
 console.log(`bench:fma — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} · Node ${process.version} (V8 ${process.versions.v8}) · tfjs ${tf.version_core} · wasm, 1 thread`);
 console.log(`${rounds} rounds, each timing every workload with FMA on and off in alternating order · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 
-interface Workload {
-  label: string;
-  /** ms per unit (a step, a batch of inference). */
-  run(): Promise<number>;
-  dispose(): void;
-}
-
-function trainWorkload(head: 'hem' | 'fcn' | 'ema'): Workload {
+function trainWorkload(head: 'hem' | 'fcn' | 'ema'): TimedWorkload {
   const stepper = trainLoopStepper(head, BATCH, SIZE, STEPS_PER_CALL);
   return { label: `train ${head} step`, run: () => stepper.step(), dispose: () => stepper.dispose() };
 }
 
-function inferWorkload(head: 'hem' | 'fcn' | 'ema'): Workload {
+function inferWorkload(head: 'hem' | 'fcn' | 'ema'): TimedWorkload {
   const { model } = buildSegmentationModel({ head });
   const folded = foldInference(model);
   const x = tf.randomNormal([BATCH, SIZE, SIZE, 3]) as tf.Tensor4D;
@@ -79,7 +72,7 @@ function inferWorkload(head: 'hem' | 'fcn' | 'ema'): Workload {
   };
 }
 
-function gemmWorkload(): Workload {
+function gemmWorkload(): TimedWorkload {
   const [m, k, n] = [512, 576, 128];
   const memory = new WebAssembly.Memory({ initial: Math.ceil((4 * (m * k + k * n + m * n)) / 65536) + 1 });
   const f = new Float32Array(memory.buffer);
@@ -99,23 +92,7 @@ function gemmWorkload(): Workload {
 }
 
 const workloads = [gemmWorkload(), ...heads.map((h) => trainWorkload(h)), ...heads.map((h) => inferWorkload(h))];
-const times = workloads.map(() => ({ on: [] as number[], off: [] as number[] }));
-for (const on of [true, false]) {
-  setWasmFusedMultiplyAdd(on);
-  for (const w of workloads) await w.run(); // warm-up: compiles both module variants and XNNPACK's operators
-}
-const before = tf.memory().numTensors;
-for (let r = 0; r < rounds; r++) {
-  const order = r % 2 === 0 ? [true, false] : [false, true];
-  for (const [i, w] of workloads.entries()) {
-    for (const on of order) {
-      setWasmFusedMultiplyAdd(on);
-      times[i]![on ? 'on' : 'off'].push(await w.run());
-    }
-  }
-}
-setWasmFusedMultiplyAdd(true);
-const leaked = tf.memory().numTensors - before;
+const { times, leaked } = await timeOnOff(workloads, setWasmFusedMultiplyAdd, rounds, () => tf.memory().numTensors);
 
 console.log('\n| workload | FMA on, min ms | FMA off, min ms | on, median | off, median | off ÷ on (min) | off ÷ on (median) |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');

@@ -20,7 +20,7 @@ import { HEM_UNROLL_KERNEL, setFusedHem } from '../src/backends/native/hemUnroll
 import { unrollHem } from '../src/em/unroll.js';
 import { foldInference } from '../src/infer/folded.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
-import { format, median } from './timing.js';
+import { format, median, timeOnOff, type TimedWorkload } from './timing.js';
 import { trainLoopStepper } from './trainStep.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, backend: { type: 'string', default: 'wasm' }, paper: { type: 'boolean', default: false } } });
@@ -41,14 +41,7 @@ if (tf.getKernel(HEM_UNROLL_KERNEL, backend) === undefined) {
 console.log(`bench:fused-hem — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} · Node ${process.version} · tfjs ${tf.version_core} · ${backend}`);
 console.log(`${rounds} rounds, each timing every workload with the fused unroll on and off in alternating order · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 
-interface Workload {
-  label: string;
-  /** ms per unit. */
-  run(): Promise<number>;
-  dispose(): void;
-}
-
-function unrollWorkload(label: string, [batch, pixels, channels]: [number, number, number], bases: number, repeats: number): Workload {
+function unrollWorkload(label: string, [batch, pixels, channels]: [number, number, number], bases: number, repeats: number): TimedWorkload {
   const x = tf.randomNormal([batch, pixels, channels]) as tf.Tensor3D;
   const mu0 = tf.randomNormal([bases, channels], 0, 0.3) as tf.Tensor2D;
   const objective = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(unrollHem(a as tf.Tensor3D, b as tf.Tensor2D, { stepSize: 0.5, iterations: 3 }).reconstruction));
@@ -67,12 +60,12 @@ function unrollWorkload(label: string, [batch, pixels, channels]: [number, numbe
   };
 }
 
-function trainWorkload(): Workload {
+function trainWorkload(): TimedWorkload {
   const stepper = trainLoopStepper('hem', BATCH, SIZE, STEPS_PER_CALL);
   return { label: `train hem step, batch ${BATCH}`, run: () => stepper.step(), dispose: () => stepper.dispose() };
 }
 
-function inferWorkload(): Workload {
+function inferWorkload(): TimedWorkload {
   const { model } = buildSegmentationModel({ head: 'hem' });
   const folded = foldInference(model);
   const x = tf.randomNormal([BATCH, SIZE, SIZE, 3]) as tf.Tensor4D;
@@ -97,23 +90,7 @@ const workloads = [
   trainWorkload(),
   inferWorkload(),
 ];
-const times = workloads.map(() => ({ on: [] as number[], off: [] as number[] }));
-for (const on of [true, false]) {
-  setFusedHem(on);
-  for (const w of workloads) await w.run(); // warm-up
-}
-const before = tf.memory().numTensors;
-for (let r = 0; r < rounds; r++) {
-  const order = r % 2 === 0 ? [true, false] : [false, true];
-  for (const [i, w] of workloads.entries()) {
-    for (const on of order) {
-      setFusedHem(on);
-      times[i]![on ? 'on' : 'off'].push(await w.run());
-    }
-  }
-}
-setFusedHem(true);
-const leaked = tf.memory().numTensors - before;
+const { times, leaked } = await timeOnOff(workloads, setFusedHem, rounds, () => tf.memory().numTensors);
 
 console.log('\n| workload | fused, min ms | composed, min ms | fused, median | composed, median | composed ÷ fused (min) | (median) |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');

@@ -14,3 +14,42 @@ export function timeOnce(run: () => void): number {
   run();
   return performance.now() - start;
 }
+
+/** A workload timed by the on/off benches: `run` returns ms per unit. */
+export interface TimedWorkload {
+  label: string;
+  run(): Promise<number>;
+  dispose(): void;
+}
+
+/**
+ * Times every workload with a switch on and off, in alternating order
+ * round by round, so that load cannot favour either: one warm-up run per
+ * setting, then `rounds` timed runs per setting. Leaves the switch on.
+ * Returns the times per workload and the tensors created over the timed
+ * rounds (`countTensors()` after − before).
+ */
+export async function timeOnOff(
+  workloads: readonly TimedWorkload[],
+  setSwitch: (on: boolean) => void,
+  rounds: number,
+  countTensors: () => number,
+): Promise<{ times: { on: number[]; off: number[] }[]; leaked: number }> {
+  const times = workloads.map(() => ({ on: [] as number[], off: [] as number[] }));
+  for (const on of [true, false]) {
+    setSwitch(on);
+    for (const w of workloads) await w.run(); // warm-up: compiles both paths
+  }
+  const before = countTensors();
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? [true, false] : [false, true];
+    for (const [i, w] of workloads.entries()) {
+      for (const on of order) {
+        setSwitch(on);
+        times[i]![on ? 'on' : 'off'].push(await w.run());
+      }
+    }
+  }
+  setSwitch(true);
+  return { times, leaked: countTensors() - before };
+}
