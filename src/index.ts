@@ -19,6 +19,7 @@ export type { BatchMatMulOptions } from './ops/batchMatMul.js';
 export { winogradConv2d, winogradConvApplies, winogradConvAvailable, winogradFilters } from './ops/winograd.js';
 export { setWasmWinograd, setWasmWinogradTile, wasmWinogradEnabled, wasmWinogradTile, WINOGRAD_F4_MIN_CHANNELS, WINOGRAD_MIN_CHANNELS } from './kernels/winogradTraining.js';
 export { fusedMultiplyAddAvailable, setWasmFusedMultiplyAdd, wasmFusedMultiplyAdd, withWasmFusedMultiplyAdd } from './kernels/fusedMultiplyAdd.js';
+export { setFusedHem } from './backends/native/hemUnroll.js';
 export { stopGradient } from './ops/stopGradient.js';
 export { installKernels, uninstallKernels, kernelsInstalled, WASM_KERNEL_NAMES } from './kernels/index.js';
 export { flushSubnormalWeights, FLOAT32_MIN_NORMAL } from './kernels/denormals.js';
