@@ -10,9 +10,12 @@
  *
  * Per batch item, on the heap: the products in the WebAssembly SIMD block
  * kernels (batchMatMulSimd.ts, where the output has a multiple of 4
- * columns; else a float32 loop in JS), the row passes (softmax, the N-step
- * normalisation, the highway mix) in JS, sums in float64 as the native
- * kernel. A transposed operand of a product is either read through strides
+ * columns; else a float32 loop in JS); the row passes (the softmax's
+ * scaling, the N-step normalisation, the highway mix and their gradients)
+ * in WebAssembly SIMD (hemSimd.ts) where K is a multiple of 4, else in JS
+ * with the native kernel's float64 sums; the exponentials in SIMD
+ * (expSimd.ts). The rbf kernel's and the basis normalisation's passes stay
+ * in JS (neither is in the default head). A transposed operand of a product is either read through strides
  * (small) or transposed on the heap first (large, as BatchMatMul does).
  *
  * Workspace per item: μ⁽⁰⁾..μ⁽ᵀ⁾ [(T+1), K, C], γ⁽¹⁾..γ⁽ᵀ⁾ [T, N, K] and,
@@ -235,21 +238,7 @@ class RowPasses {
   }
 }
 
-/** ‖u_k‖ over C (tf.norm: the square root of the float sum of squares). */
-function rowNorms(h: Float32Array, s: HemShape, u: number, norms: Float32Array): void {
-  const { K, C } = s;
-  for (let k = 0; k < K; k++) {
-    let sum = 0;
-    const row = u + k * C;
-    for (let c = 0; c < C; c++) {
-      const v = h[row + c] as number;
-      sum += f32(v * v);
-    }
-    norms[k] = f32(Math.sqrt(f32(sum)));
-  }
-}
-
-/** Σ_c μ_kc² per basis (the rbf logits' ‖μ_k‖²). */
+/** Σ_c μ_kc² per basis, for the K rows of C at `mu` (the rbf logits' ‖μ_k‖²). */
 function squaredNorms(h: Float32Array, s: HemShape, mu: number, out: Float32Array): void {
   const { K, C } = s;
   for (let k = 0; k < K; k++) {
@@ -260,6 +249,12 @@ function squaredNorms(h: Float32Array, s: HemShape, mu: number, out: Float32Arra
     }
     out[k] = f32(sum);
   }
+}
+
+/** ‖u_k‖ over C (tf.norm: the square root of the float sum of squares). */
+function rowNorms(h: Float32Array, s: HemShape, u: number, norms: Float32Array): void {
+  squaredNorms(h, s, u, norms);
+  for (let k = 0; k < s.K; k++) norms[k] = f32(Math.sqrt(norms[k] as number));
 }
 
 /**
