@@ -19,7 +19,9 @@
  *                   process (OMP/OpenBLAS threads 1), when Debian's torch is there
  *
  * Run (on an idle machine; it prints the load average):
- *   npx tsx bench/scaling-ceiling.ts [--rounds 5] [--steps 4] [--warmup-seconds 8] [--no-peer] [--only spin,wasm8,wasm4,pool,torch]
+ *   npx tsx bench/scaling-ceiling.ts [--rounds 5] [--steps 4] [--warmup-seconds 8] [--no-peer] [--only spin,wasm8,wasm4,pool,torch] [--size 64]
+ * `--size`: the side of the training images (default 64; the PyTorch peer's
+ * workload stays at 64, so use `--no-peer` with another size).
  *
  * Each child is this script with `--child`, speaking the peer's JSON-line
  * protocol ({op:'setup'|'run', workload, iterations} → {params} | {ms}).
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     'no-peer': { type: 'boolean', default: false },
     only: { type: 'string', default: 'spin,wasm8,wasm4,pool,torch' },
     'warmup-seconds': { type: 'string', default: '8' },
+    size: { type: 'string', default: '64' },
   },
 });
 
@@ -55,7 +58,9 @@ function threadCpu(): Map<string, number> {
   return times;
 }
 
-const SIZE = 64;
+/** Image side of the training workloads (the default model's 64; the attention-bench preset's scenes are 128). */
+const SIZE = Number(values.size);
+if (!Number.isInteger(SIZE) || SIZE < 16 || SIZE % 16 !== 0) throw new Error(`bench/scaling-ceiling: --size must be a multiple of 16, received ${values.size}`);
 
 // ---------------------------------------------------------------- child side
 async function child(): Promise<void> {
@@ -206,8 +211,8 @@ async function parent(): Promise<void> {
   const only = new Set(values.only.split(','));
   const self = fileURLToPath(import.meta.url);
   const tsx = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
-  const nodeChild = (tag: string) => () => new Proc(tsx, [self, '--child'], {}, tag);
-  console.log(`bench:scaling-ceiling — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} · Node ${process.version}`);
+  const nodeChild = (tag: string) => () => new Proc(tsx, [self, '--child', '--size', String(SIZE)], {}, tag);
+  console.log(`bench:scaling-ceiling — ${new Date().toISOString()} · ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length} · Node ${process.version} · images ${SIZE}×${SIZE}`);
   console.log(`rounds ${rounds} (interleaved alone / pair), ${steps} steps per timed run · load average at start ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   const cases: Case[] = [];
   if (only.has('spin')) cases.push(await processCase('spin (scalar JS loop)', 'Mloop', 50, nodeChild('spin'), 'spin', 1));
