@@ -23,7 +23,7 @@
  * the forward pass writes it, the backward pass reads it.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL } from '../backends/native/hemUnroll.js';
+import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL, hemWorkspaceFloats } from '../backends/native/hemUnroll.js';
 import { NK_EPSILON, NORM_EPSILON } from '../em/steps.js';
 import { gemmOnMemory, simdGemm, type SimdGemm } from './batchMatMulSimd.js';
 import { wasmFlushBelow } from './denormals.js';
@@ -73,7 +73,7 @@ function hemShape(x: tf.TensorInfo | undefined, mu0: tf.TensorInfo | undefined, 
     rbf: attrs?.['kernel'] === 'rbf',
     stepSize: Number(attrs?.['stepSize']),
     temperature: Number(attrs?.['temperature']),
-    workspace: (T + 1) * K * C + T * N * K + (normalize ? T * K * C : 0),
+    workspace: hemWorkspaceFloats(T, N, C, K, normalize),
   };
 }
 

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import { BN_MOVING_AVERAGE_KERNEL, BN_TRAINING_GRAD_KERNEL, BN_TRAINING_KERNEL } from './batchNormTraining.js';
-import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL } from './hemUnroll.js';
+import { HEM_UNROLL_GRAD_KERNEL, HEM_UNROLL_KERNEL, hemWorkspaceFloats } from './hemUnroll.js';
 import { SOFTMAX_CROSS_ENTROPY_KERNEL } from './crossEntropy.js';
 import { SUM_OF_SQUARES_KERNEL } from './sumOfSquares.js';
 import { RELU_GRAD_KERNEL } from './reluGrad.js';
@@ -556,7 +556,7 @@ export function nativeKernels(cpu: (name: string) => tf.KernelFunc): Map<string,
     const normalize = attrs?.['normalizeBases'] === true;
     const ints = Int32Array.from([B, N, C, K, T, attrs?.['kernel'] === 'rbf' ? 1 : 0, normalize ? 1 : 0, mu0.shape.length === 3 ? 1 : 0]);
     const params = Float32Array.from([Number(attrs?.['stepSize']), Number(attrs?.['temperature'])]);
-    return { params, ints, workspace: (T + 1) * K * C + T * N * K + (normalize ? T * K * C : 0) };
+    return { params, ints, workspace: hemWorkspaceFloats(T, N, C, K, normalize) };
   };
   kernels.set(HEM_UNROLL_KERNEL, (args) => {
     const { inputs, attrs } = args as KernelArgs;

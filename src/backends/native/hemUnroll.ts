@@ -18,6 +18,15 @@ export const HEM_UNROLL_KERNEL = 'HemnetHemUnroll';
 /** Inputs x, mu0, workspace (and dMu, dGamma, dReconstruction where gradients reach them); outputs [dx, dMu0]. */
 export const HEM_UNROLL_GRAD_KERNEL = 'HemnetHemUnrollGrad';
 
+/**
+ * Floats of the kernels' workspace per batch item: μ⁽⁰⁾..μ⁽ᵀ⁾ [(T+1), K, C],
+ * γ⁽¹⁾..γ⁽ᵀ⁾ [T, N, K] and, with normalisation, the unnormalised N-step
+ * results u⁽¹⁾..u⁽ᵀ⁾ [T, K, C] (both backends lay it out this way).
+ */
+export function hemWorkspaceFloats(iterations: number, pixels: number, channels: number, bases: number, normalizeBases: boolean): number {
+  return (iterations + 1) * bases * channels + iterations * pixels * bases + (normalizeBases ? iterations * bases * channels : 0);
+}
+
 /** The attrs of both kernels. */
 export interface FusedHemSettings {
   /** η of Eq. 13. */
