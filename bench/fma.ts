@@ -21,7 +21,7 @@ import { foldInference } from '../src/infer/folded.js';
 import { gemmOnMemory, simdGemm } from '../src/kernels/batchMatMulSimd.js';
 import { fusedMultiplyAddAvailable, setWasmFusedMultiplyAdd } from '../src/kernels/fusedMultiplyAdd.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
-import { format, median, timeOnOff, type TimedWorkload } from './timing.js';
+import { format, printOnOffTable, timeOnOff, type TimedWorkload } from './timing.js';
 import { trainLoopStepper } from './trainStep.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' }, heads: { type: 'string', default: 'hem,fcn' } } });
@@ -94,13 +94,7 @@ function gemmWorkload(): TimedWorkload {
 const workloads = [gemmWorkload(), ...heads.map((h) => trainWorkload(h)), ...heads.map((h) => inferWorkload(h))];
 const { times, leaked } = await timeOnOff(workloads, setWasmFusedMultiplyAdd, rounds, () => tf.memory().numTensors);
 
-console.log('\n| workload | FMA on, min ms | FMA off, min ms | on, median | off, median | off ÷ on (min) | off ÷ on (median) |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
-for (const [i, w] of workloads.entries()) {
-  const { on, off } = times[i]!;
-  const [minOn, minOff, medOn, medOff] = [Math.min(...on), Math.min(...off), median(on), median(off)];
-  console.log(`| ${w.label} | ${format(minOn)} | ${format(minOff)} | ${format(medOn)} | ${format(medOff)} | ${format(minOff / minOn)}× | ${format(medOff / medOn)}× |`);
-}
+printOnOffTable(workloads, times, 'FMA on', 'FMA off');
 const gemm = times[0]!;
 const flop = 2 * 512 * 576 * 128;
 console.log(`block product GFLOP/s (best): FMA on ${format(flop / Math.min(...gemm.on) / 1e6, 1)}, off ${format(flop / Math.min(...gemm.off) / 1e6, 1)}`);

@@ -20,7 +20,7 @@ import { HEM_UNROLL_KERNEL, setFusedHem } from '../src/backends/native/hemUnroll
 import { unrollHem } from '../src/em/unroll.js';
 import { foldInference } from '../src/infer/folded.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
-import { format, median, timeOnOff, type TimedWorkload } from './timing.js';
+import { printOnOffTable, timeOnOff, type TimedWorkload } from './timing.js';
 import { trainLoopStepper } from './trainStep.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, backend: { type: 'string', default: 'wasm' }, paper: { type: 'boolean', default: false } } });
@@ -92,12 +92,6 @@ const workloads = [
 ];
 const { times, leaked } = await timeOnOff(workloads, setFusedHem, rounds, () => tf.memory().numTensors);
 
-console.log('\n| workload | fused, min ms | composed, min ms | fused, median | composed, median | composed ÷ fused (min) | (median) |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
-for (const [i, w] of workloads.entries()) {
-  const { on, off } = times[i]!;
-  const [minOn, minOff, medOn, medOff] = [Math.min(...on), Math.min(...off), median(on), median(off)];
-  console.log(`| ${w.label} | ${format(minOn)} | ${format(minOff)} | ${format(medOn)} | ${format(medOff)} | ${format(minOff / minOn)}× | ${format(medOff / medOn)}× |`);
-}
+printOnOffTable(workloads, times, 'fused', 'composed');
 console.log(`tensors leaked over the timed rounds: ${leaked} · load average at end ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 for (const w of workloads) w.dispose();

@@ -53,3 +53,14 @@ export async function timeOnOff(
   setSwitch(true);
   return { times, leaked: countTensors() - before };
 }
+
+/** Prints the table of a `timeOnOff` run: min and median per setting and off ÷ on (> 1: the "on" setting is faster). */
+export function printOnOffTable(workloads: readonly TimedWorkload[], times: readonly { on: number[]; off: number[] }[], onLabel: string, offLabel: string): void {
+  console.log(`\n| workload | ${onLabel}, min ms | ${offLabel}, min ms | ${onLabel}, median | ${offLabel}, median | ${offLabel} ÷ ${onLabel} (min) | (median) |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const [i, w] of workloads.entries()) {
+    const { on, off } = times[i]!;
+    const [minOn, minOff, medOn, medOff] = [Math.min(...on), Math.min(...off), median(on), median(off)];
+    console.log(`| ${w.label} | ${format(minOn)} | ${format(minOff)} | ${format(medOn)} | ${format(medOff)} | ${format(minOff / minOn)}× | ${format(medOff / medOn)}× |`);
+  }
+}
