@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { simdHemRows } from '../kernels/hemSimd.js';
 import { memoryOf } from '../kernels/wasmAssembly.js';
-import { copyTensorInto, disposeAll, heapF32, isWasmBackend, offsetF32, type WasmBackendLike } from '../kernels/wasmHeap.js';
+import { copyTensorInto, disposeAll, heapF32, heapViews, isWasmBackend, offsetF32, type WasmBackendLike } from '../kernels/wasmHeap.js';
 
 /** `out[j] = w0 · own[j] + Σᵢ wᵢ₊₁ · others[i][j]` (views indexed from 0: V8 hoists their bounds checks). */
 function combine(out: Float32Array, own: Float32Array, others: readonly Float32Array[], weights: readonly number[]): void {
@@ -69,31 +69,32 @@ function onHeap(backend: WasmBackendLike, own: readonly tf.Tensor[], others: rea
   const largest = own.reduce((n, t) => Math.max(n, t.size), 0);
   const scratch = rows !== null && others.length > 1 ? backend.makeOutput([largest], 'float32') : null;
   const heap = heapF32(backend);
+  const view = heapViews(backend);
+  const scratchAt = scratch === null ? 0 : 4 * offsetF32(backend, scratch);
   let offset = 0;
   own.forEach((t, k) => {
-    const at = (info: tf.TensorInfo): Float32Array => heap.subarray(offsetF32(backend, info), offsetF32(backend, info) + t.size);
-    const out = at(outputs[k] as tf.TensorInfo);
+    const output = outputs[k] as tf.TensorInfo;
+    const out = view(output);
     const theirs = slices(others, offset, t.size);
     offset += t.size;
     if (rows === null) {
-      combine(out, at(t), theirs, weights);
+      combine(out, view(t), theirs, weights);
       return;
     }
     // In WebAssembly SIMD (f32 products and sums, each rounded): the workers' gradients are copied onto
     // the heap (a memcpy each), then out ← own·w₀ + g₁·w₁, out ← out + gᵢ·wᵢ; the last size mod 4 values in JS.
     const bulk = 4 * (t.size - (t.size % 4));
-    const outAt = 4 * offsetF32(backend, outputs[k] as tf.TensorInfo);
+    const outAt = 4 * offsetF32(backend, output);
     const ownAt = 4 * offsetF32(backend, t);
     out.set(theirs[0] as Float32Array);
     rows.mix(ownAt, outAt, outAt, ownAt + bulk, weights[0] as number, weights[1] as number);
     for (let i = 1; i < theirs.length; i++) {
-      const scratchAt = 4 * offsetF32(backend, scratch as tf.TensorInfo);
       heap.set(theirs[i] as Float32Array, scratchAt / 4);
       rows.mix(outAt, scratchAt, outAt, outAt + bulk, 1, weights[i + 1] as number);
     }
     const tail = bulk / 4;
     if (tail < t.size) {
-      combine(out.subarray(tail), at(t).subarray(tail), theirs.map((g) => g.subarray(tail)), weights);
+      combine(out.subarray(tail), view(t).subarray(tail), theirs.map((g) => g.subarray(tail)), weights);
     }
   });
   if (scratch !== null) disposeAll(backend, [scratch]);
