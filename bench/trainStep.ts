@@ -2,29 +2,30 @@
  * Training steps as the benches time them.
  *
  * `trainingStep`: one step outside `trainSegmentation`:
- * batch `s` of `dataset`, forward + backward through `batchLoss` (weight
- * decay 1e-4), the optimizer's update, the loss read back; no tensor kept.
+ * batch `s` of `dataset`, forward + backward as the loop runs it
+ * (`lossAndGradients`, weight decay 1e-4), the optimizer's update, the loss
+ * read back; no tensor kept.
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchSamples, batchToTensors } from '../src/data/augment.js';
 import type { SegmentationDataset } from '../src/data/types.js';
 import type { HeadName } from '../src/models/heads.js';
 import { buildSegmentationModel } from '../src/models/zoo.js';
-import { batchIndices, batchLoss, decayedVariables, trainSegmentation, type TrainOptions } from '../src/train/loop.js';
+import { batchIndices, decayedVariables, decayWeights, lossAndGradients, trainSegmentation, type TrainOptions } from '../src/train/loop.js';
 import { createOptimizer } from '../src/train/optimizer.js';
 import { randomSegmentationDataset } from './randomData.js';
 
 export function trainingStep(model: tf.LayersModel, dataset: SegmentationDataset, optimizer: tf.Optimizer, batchSize: number): (s: number) => void {
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const decayed = decayedVariables(model).map((w) => w.read());
+  const decayed = decayWeights(trainable, decayedVariables(model).map((w) => w.read()));
   return (s) => {
     const { indices, epochs } = batchIndices(s, batchSize, dataset.size, 0);
     const { images, labels } = batchToTensors(batchSamples(indices.map((index, i) => dataset.get(index, epochs[i]))));
-    const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, dataset.ignoreLabel, 1e-4, decayed), trainable);
-    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-    value.dataSync();
+    const { value, loss, gradients } = lossAndGradients(model, images, labels, dataset.ignoreLabel, 1e-4, trainable, decayed);
+    optimizer.applyGradients(gradients);
+    loss();
     tf.dispose([images, labels, value]);
-    tf.dispose(grads);
+    tf.dispose(gradients.map((g) => g.tensor));
   };
 }
 

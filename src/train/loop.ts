@@ -14,6 +14,7 @@ import { segmentationCrossEntropy } from './loss.js';
 import type { HeadBasesUsage, TrainingMeasurement, ValidationMetrics } from './monitor.js';
 import { polyLearningRate } from './schedule.js';
 import { weightedGradientSum } from './shardAverage.js';
+import { addDecayLoss, addWeightDecay, weightDecayLoss } from './weightDecay.js';
 import { createOptimizer, type OptimizerName, type TrainingOptimizer } from './optimizer.js';
 
 export interface TrainOptions {
@@ -118,7 +119,6 @@ export interface ShardResult {
 /** Settings of one sharded step that the workers need besides the weights. */
 export interface ShardSettings {
   ignoreLabel: number;
-  weightDecay: number;
   /** η of every HemHead layer (in `model.layers` order), e.g. during annealing. */
   hemStepSizes: number[];
 }
@@ -209,6 +209,39 @@ export function batchLoss(
   return loss as tf.Scalar;
 }
 
+/** `decayed`'s tensor for each of `trainable` that gets weight decay, null for the others (the weights `addWeightDecay` takes). */
+export function decayWeights(trainable: readonly tf.Tensor[], decayed: readonly tf.Tensor[]): (tf.Tensor | null)[] {
+  const set = new Set(decayed);
+  return trainable.map((v) => (set.has(v) ? v : null));
+}
+
+/**
+ * One batch's loss and gradients as a step applies them: the data loss on
+ * the tape (`batchLoss` without its decay term), then the weight decay
+ * added outside it (weightDecay.ts: the same values, 35 fewer kernel
+ * calls). `value` is the data loss (read it back with `loss()`, which adds
+ * the decay term); the caller disposes `value` and the gradients.
+ */
+export function lossAndGradients(
+  model: tf.LayersModel,
+  images: tf.Tensor4D,
+  labels: tf.Tensor3D,
+  ignoreLabel: number,
+  weightDecay: number,
+  trainable: readonly tf.Variable[],
+  weights: readonly (tf.Tensor | null)[],
+): { value: tf.Scalar; loss(): number; gradients: { name: string; tensor: tf.Tensor }[] } {
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, 0, []), [...trainable]);
+  const decay = weightDecayLoss(weights.filter((w): w is tf.Tensor => w !== null), weightDecay);
+  const present = trainable.map((v, i) => ({ v, i })).filter(({ v }) => grads[v.name] !== undefined);
+  const summed = addWeightDecay(present.map(({ v }) => grads[v.name] as tf.Tensor), present.map(({ i }) => weights[i] ?? null), weightDecay);
+  return {
+    value,
+    loss: () => addDecayLoss(value.dataSync()[0] as number, decay),
+    gradients: present.map(({ v }, k) => ({ name: v.name, tensor: summed[k] as tf.Tensor })),
+  };
+}
+
 /** Splits a batch into `parts` shards of nearly equal size (the first ones one larger), in order; fewer when the batch is smaller. */
 export function splitBatch(batch: SegmentationBatch, parts: number): SegmentationBatch[] {
   const { batchSize, height, width, channels } = batch;
@@ -269,7 +302,7 @@ async function shardedStep(
   workers: GradientWorkers,
   batch: SegmentationBatch,
   trainable: tf.Variable[],
-  decayed: readonly tf.Tensor[],
+  decayed: readonly (tf.Tensor | null)[],
   optimizer: TrainingOptimizer,
   ignoreLabel: number,
   weightDecay: number,
@@ -278,9 +311,10 @@ async function shardedStep(
 ): Promise<number> {
   const shards = splitBatch(batch, workers.count + 1);
   const [own, ...rest] = shards as [SegmentationBatch, ...SegmentationBatch[]];
-  const pending = rest.length > 0 ? workers.compute(model, rest, { ignoreLabel, weightDecay, hemStepSizes: hemStepSizes(model) }) : Promise.resolve([]);
+  const pending = rest.length > 0 ? workers.compute(model, rest, { ignoreLabel, hemStepSizes: hemStepSizes(model) }) : Promise.resolve([]);
   const { images, labels } = batchToTensors(own);
-  const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, weightDecay, decayed), trainable);
+  // The shards' data losses only: the weight decay is added once, to the mean gradient, below.
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, 0, []), trainable);
   const ownLoss = value.dataSync()[0] as number;
   const ownScored = scoredPixels(own.labels, ignoreLabel);
   const ownState = flattenTensors(model.nonTrainableWeights.map((w) => w.read()), scratch.state);
@@ -297,12 +331,18 @@ async function shardedStep(
   const scored = [ownScored, ...others.map((r) => r.scored)];
   const totalScored = scored.reduce((n, s) => n + s, 0);
   const weights = scored.map((s) => (totalScored > 0 ? s / totalScored : 1 / scored.length));
-  const loss = others.reduce((sum, r, i) => sum + (weights[i + 1] as number) * r.loss, (weights[0] as number) * ownLoss);
-  // gradient = Σᵢ wᵢ gᵢ, in one pass from this thread's gradient tensors and the workers' shared buffers.
-  const mean = weightedGradientSum(
-    trainable.map((v) => grads[v.name] as tf.Tensor),
-    others.map((r) => r.gradients),
-    weights,
+  const dataLoss = others.reduce((sum, r, i) => sum + (weights[i + 1] as number) * r.loss, (weights[0] as number) * ownLoss);
+  // (Before the update: the decay term of the weights this step's gradients were taken at.)
+  const loss = addDecayLoss(dataLoss, weightDecayLoss(decayed.filter((w): w is tf.Tensor => w !== null), weightDecay));
+  // gradient = Σᵢ wᵢ gᵢ + λ·w, in one pass from this thread's gradient tensors and the workers' shared buffers, then one per decayed weight.
+  const mean = addWeightDecay(
+    weightedGradientSum(
+      trainable.map((v) => grads[v.name] as tf.Tensor),
+      others.map((r) => r.gradients),
+      weights,
+    ),
+    decayed,
+    weightDecay,
   );
   tf.dispose(grads);
   // The moving statistics: the mean of the shards' states, in this thread's buffer.
@@ -330,7 +370,7 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
   const emit = setup.onEvent ?? (() => undefined);
   const optimizer = setup.optimizer ?? createOptimizer(options.optimizer, options.learningRate, options.momentum);
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const decayed = decayedVariables(model).map((w) => w.read());
+  const decayed = decayWeights(trainable, decayedVariables(model).map((w) => w.read()));
   const losses: number[] = [];
   let step = setup.startStep ?? 0;
   const startTime = performance.now();
@@ -396,12 +436,13 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
       loss = await shardedStep(model, workers, batch, trainable, decayed, optimizer, dataset.ignoreLabel, options.weightDecay, prefetch, scratch);
     } else {
       const { images, labels } = batchToTensors(batch);
-      const lossTensor = optimizer.minimize(() => batchLoss(model, images, labels, dataset.ignoreLabel, options.weightDecay, decayed), true, trainable);
+      const { value, loss: readLoss, gradients } = lossAndGradients(model, images, labels, dataset.ignoreLabel, options.weightDecay, trainable, decayed);
+      optimizer.applyGradients(gradients);
+      tf.dispose(gradients.map((g) => g.tensor));
       // The kernels run synchronously; the next batch is prepared before the loss is read back.
       prefetch();
-      loss = lossTensor === null ? NaN : (lossTensor.dataSync()[0] as number);
-      tf.dispose([images, labels]);
-      lossTensor?.dispose();
+      loss = readLoss();
+      tf.dispose([images, labels, value]);
     }
     if (!Number.isFinite(loss)) {
       throw new Error(`trainSegmentation: the loss became ${loss} at step ${step + 1}; lower 'learningRate' (now ${options.learningRate})`);

@@ -1,8 +1,9 @@
 /**
  * One gradient worker of `GradientWorkerPool` (a `worker_threads` entry
  * point, Node only): a replica of the model on its own backend. Per step it
- * copies the shared weights into the replica, computes the loss and gradient
- * of its shard (the same `batchLoss` as the calling thread) and writes the
+ * copies the shared weights into the replica, computes the data loss and
+ * gradient of its shard (the same `batchLoss` as the calling thread, without
+ * the weight decay, which the calling thread adds once) and writes the
  * gradient and the non-trainable weights (BN moving statistics, μ⁽⁰⁾) back
  * into shared memory.
  */
@@ -11,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import '../index.js'; // registers hemnet's layer classes with tf.serialization
 import { setBackend } from '../backend.js';
 import { sameWeightShapes } from './parallel.js';
-import { batchLoss, decayedVariables, flattenTensors, scoredPixels, type ShardSettings } from './loop.js';
+import { batchLoss, flattenTensors, scoredPixels, type ShardSettings } from './loop.js';
 
 interface WorkerInit {
   topology: tf.io.ModelJSON['modelTopology'] | string;
@@ -45,7 +46,6 @@ async function start(): Promise<(request: StepRequest) => { loss: number; scored
   }
   const all = [...model.trainableWeights, ...model.nonTrainableWeights];
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const decayed = decayedVariables(model).map((w) => w.read());
   const hemHeads = model.layers.filter((l) => l.getClassName() === 'HemHead') as unknown as { setStepSize(v: number | null): void }[];
   return (request) => {
     let offset = 0;
@@ -61,14 +61,14 @@ async function start(): Promise<(request: StepRequest) => { loss: number; scored
     const labelsView = request.labels.subarray(0, b * h * width);
     const images = tf.tensor4d(request.images.subarray(0, b * h * width * c), [b, h, width, c], 'float32');
     const labels = tf.tensor3d(labelsView, [b, h, width], 'int32');
-    const { ignoreLabel, weightDecay } = request.settings;
-    const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, weightDecay, decayed), trainable);
+    // The data loss only: the calling thread adds the weight decay once, to the mean gradient.
+    const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, request.settings.ignoreLabel, 0, []), trainable);
     const loss = value.dataSync()[0] as number;
     flattenTensors(trainable.map((v) => grads[v.name] as tf.Tensor), request.gradients);
     flattenTensors(model.nonTrainableWeights.map((w) => w.read()), request.state);
     tf.dispose([images, labels, value]);
     tf.dispose(grads);
-    return { loss, scored: scoredPixels(labelsView, ignoreLabel) };
+    return { loss, scored: scoredPixels(labelsView, request.settings.ignoreLabel) };
   };
 }
 
