@@ -218,7 +218,7 @@ export function decayWeights(trainable: readonly tf.Tensor[], decayed: readonly 
 /**
  * One batch's loss and gradients as a step applies them: the data loss on
  * the tape (`batchLoss` without its decay term), then the weight decay
- * added outside it (weightDecay.ts: the same values, 35 fewer kernel
+ * added outside it (weightDecay.ts: the same values, ≈ 40 fewer kernel
  * calls). `value` is the data loss (read it back with `loss()`, which adds
  * the decay term); the caller disposes `value` and the gradients.
  */
