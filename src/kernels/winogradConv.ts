@@ -129,12 +129,17 @@ export function allocatePlanes(backend: WasmBackendLike, count: number, floatsPe
 }
 
 /**
- * Calls `row` once per row of tiles (the plan's order) with the six
- * leading arguments of the row transforms of winogradSimd.ts (first
- * address, row and column strides, pixel stride, skip, end) for a map
- * `[B, mapHeight, mapWidth, channels]` at byte address `base`, and the
- * matrices' addresses of that row's first tile (`matrices`: each a
- * `[tiles, channels]` matrix).
+ * Calls `run` once per run of rows of tiles (the plan's order) whose first
+ * addresses are evenly spaced, with the six leading arguments of the row
+ * transforms of winogradSimd.ts (the run's first address, row and column
+ * strides, pixel stride, skip, end per row) for a map
+ * `[B, mapHeight, mapWidth, channels]` at byte address `base`, the
+ * matrices' addresses of the run's first tile (`matrices`: each a
+ * `[tiles, channels]` matrix), the run's row count and the bytes from one
+ * row's first address to the next. Without dilation a run is an image's
+ * rows of tiles (a whole batch where the map is not padded): one call into
+ * WebAssembly where one per row of tiles cost ≈ 4 ms of JavaScript per
+ * training step of the default model at batch 8 (bench/fixed-cost.ts).
  */
 export function forEachTileRow(
   plan: WinogradTiles,
@@ -143,17 +148,20 @@ export function forEachTileRow(
   mapWidth: number,
   channels: number,
   matrices: readonly number[],
-  row: (leading: [number, number, number, number, number, number], matricesAt: number[]) => void,
+  run: (leading: [number, number, number, number, number, number], matricesAt: number[], rows: number, advance: number) => void,
 ): void {
   const { dilation: d, perCall } = plan;
   const pixel = 4 * channels;
-  plan.rowStarts.forEach(([b, y0, rx], call) => {
-    const first = call * perCall;
-    row(
-      [base + ((b * mapHeight + y0) * mapWidth + rx) * pixel, d * mapWidth * pixel, d * pixel, pixel, (plan.tile * d - 1) * pixel, perCall * pixel],
-      matrices.map((at) => at + first * pixel),
-    );
-  });
+  const starts = plan.rowStarts.map(([b, y0, rx]) => base + ((b * mapHeight + y0) * mapWidth + rx) * pixel);
+  const leading = (first: number): [number, number, number, number, number, number] => [first, d * mapWidth * pixel, d * pixel, pixel, (plan.tile * d - 1) * pixel, perCall * pixel];
+  for (let call = 0; call < starts.length; ) {
+    const first = starts[call] as number;
+    const advance = call + 1 < starts.length ? (starts[call + 1] as number) - first : 0;
+    let rows = 1;
+    while (call + rows < starts.length && (starts[call + rows] as number) - (starts[call + rows - 1] as number) === advance) rows++;
+    run(leading(first), matrices.map((at) => at + call * perCall * pixel), rows, advance);
+    call += rows;
+  }
 }
 
 /**
@@ -179,7 +187,7 @@ export function winogradInputTransform(backend: WasmBackendLike, transforms: Sim
   }
   const pAt = 4 * dst;
   const inputRow = plan.tile === 4 ? transforms.inputRow4 : transforms.inputRow;
-  forEachTileRow(plan, pAt, Hp, Wp, C, vAt, (row, v) => inputRow(...row, ...v));
+  forEachTileRow(plan, pAt, Hp, Wp, C, vAt, (row, v, rows, advance) => inputRow(...row, ...v, rows, advance));
   disposeAll(backend, [padded]);
 }
 
@@ -199,6 +207,6 @@ export function winogradOutputTransform(backend: WasmBackendLike, transforms: Si
   const biasAt = 4 * offsetF32(backend, zeros ?? (bias as tf.TensorInfo));
   const outAt = 4 * offsetF32(backend, out);
   const outputRow = plan.tile === 4 ? transforms.outputRow4 : transforms.outputRow;
-  forEachTileRow(plan, outAt, H, W, Co, mAt, (row, m) => outputRow(...row, biasAt, relu ? 1 : 0, ...m));
+  forEachTileRow(plan, outAt, H, W, Co, mAt, (row, m, rows, advance) => outputRow(...row, biasAt, relu ? 1 : 0, ...m, rows, advance));
   if (zeros !== null) disposeAll(backend, [zeros]);
 }

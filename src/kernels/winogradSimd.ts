@@ -2,8 +2,8 @@
  * The input and output transforms of Winograd's F(2×2, 3×3) and F(4×4, 3×3)
  * convolutions (Lavin & Gray, "Fast Algorithms for Convolutional Neural
  * Networks", 2016) in WebAssembly SIMD over the wasm backend's memory, 4
- * channels per lane, for NHWC data. One call handles one row of output
- * tiles. F(2×2, 3×3) below; F(4×4, 3×3) (inputRow4, outputRow4) further down. With
+ * channels per lane, for NHWC data. One call handles a run of rows of
+ * output tiles whose first addresses are evenly spaced (`rows`, `advance`). F(2×2, 3×3) below; F(4×4, 3×3) (inputRow4, outputRow4) further down. With
  * dilation d a tile's outputs and its patch's inputs are d pixels apart
  * (the dilated convolution is the undilated one on each of the d × d
  * interleaved sub-maps).
@@ -20,7 +20,7 @@
  * rounding of each sum.
  */
 import {
-  BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_EQ, I32_GE_U, I32_MUL, LOOP, SET, V128, V128_ZERO, VOID,
+  BLOCK, BR, BR_IF, END, F32X4_ADD, F32X4_MUL, F32X4_SPLAT, F32X4_SUB, GET, I32, I32_ADD, I32_CONST, I32_EQ, I32_EQZ, I32_GE_U, I32_MUL, I32_SUB, LOOP, SET, V128, V128_ZERO, VOID,
   assembleModule, createModuleCache, f32Const, instantiateOnMemory, load, store, whileBelow, type AssembledFunction,
 } from './wasmAssembly.js';
 
@@ -29,24 +29,27 @@ const F32X4_PMAX = [0xfd, 0xeb, 0x01];
 const IF = 0x04;
 
 /**
- * inputRow(src, rowStride, colStride, pixelStride, skip, end, v0 … v15):
- * for one row of tiles (2·dilation pixels apart), src is the padded input's
- * address of the first tile's patch (its top-left pixel, channel 0);
- * rowStride / colStride the bytes between the patch's rows / columns
- * (dilation · bytes per padded row / per pixel); pixelStride = 4·C; skip =
- * (2·dilation − 1)·pixelStride; end = tiles·4·C; v0 … v15 the byte
- * addresses of the row's first tile in each V_ξ.
+ * inputRow(src, rowStride, colStride, pixelStride, skip, end, v0 … v15,
+ * rows, advance): for one row of tiles (2·dilation pixels apart), src is
+ * the padded input's address of the first tile's patch (its top-left pixel,
+ * channel 0); rowStride / colStride the bytes between the patch's rows /
+ * columns (dilation · bytes per padded row / per pixel); pixelStride = 4·C;
+ * skip = (2·dilation − 1)·pixelStride; end = tiles per row·4·C; v0 … v15
+ * the byte addresses of the row's first tile in each V_ξ. Then `rows − 1`
+ * more rows: row r's src is src + r·advance and its tiles follow row
+ * r − 1's in each V_ξ (at v_ξ + r·end).
  */
-export type WinogradInputRow = (src: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, ...v: number[]) => void;
+export type WinogradInputRow = (src: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, ...vRowsAdvance: number[]) => void;
 /**
  * outputRow(dst, rowStride, colStride, pixelStride, skip, end, bias, relu,
  * m0 … m15): dst is the output's address of the first tile's top-left
  * pixel; rowStride / colStride the bytes between a tile's two output rows /
  * columns (dilation · bytes per output row / per pixel); pixelStride =
  * 4·Co; skip as for inputRow; end = tiles·4·Co; bias the address of Co
- * floats; m0 … m15 the byte addresses of the row's first tile in each M_ξ.
+ * floats; m0 … m15 the byte addresses of the row's first tile in each M_ξ;
+ * rows, advance as for inputRow (row r's dst at dst + r·advance).
  */
-export type WinogradOutputRow = (dst: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, bias: number, relu: number, ...m: number[]) => void;
+export type WinogradOutputRow = (dst: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, bias: number, relu: number, ...mRowsAdvance: number[]) => void;
 
 /**
  * filterPlain(src, plane, end, u0 … u15): the filter transform
@@ -65,13 +68,13 @@ export type WinogradTransposePlane = (src: number, dst: number, rowBytes: number
 /**
  * For the filter gradient (dg = Gᵀ·[Σ_tiles V_ξᵀ·(A·dY·Aᵀ)_ξ]·G):
  * gradOutputRow(src, rowStride, colStride, pixelStride, skip, end, m0 …
- * m15) reads each tile's 2×2 output gradient dY (addresses as outputRow
- * writes Y) and writes dM = A·dY·Aᵀ into the 16 matrices `[tiles, Co]` (as
- * inputRow writes V); filterGrad(dst, plane, end, u0 … u15) writes the 9
+ * m15, rows, advance) reads each tile's 2×2 output gradient dY (addresses
+ * as outputRow writes Y) and writes dM = A·dY·Aᵀ into the 16 matrices
+ * `[tiles, Co]` (as inputRow writes V); filterGrad(dst, plane, end, u0 … u15) writes the 9
  * taps dg = Gᵀ·dU·G of the 16 planes dU_ξ `[Ci, Co]` to the filter gradient
  * `[3, 3, Ci, Co]` at dst (plane = 4·Ci·Co bytes between taps, end the same).
  */
-export type WinogradGradOutputRow = (src: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, ...m: number[]) => void;
+export type WinogradGradOutputRow = (src: number, rowStride: number, colStride: number, pixelStride: number, skip: number, end: number, ...mRowsAdvance: number[]) => void;
 export type WinogradFilterGrad = (dst: number, plane: number, end: number, ...u: number[]) => void;
 
 export interface SimdWinograd {
@@ -93,20 +96,36 @@ export interface SimdWinograd {
   filterGrad: WinogradFilterGrad;
 }
 
+/** The locals of `tileLoop`'s loop over rows: the row count and advance (params), the base address it advances, a scratch i32. */
+interface RowLoop {
+  ROWS: number;
+  ADV: number;
+  BASE: number;
+  ROWEND: number;
+}
+
 /**
- * Loop over o = 0, 16, …, end − 16 (the V/M offset), with ch the channel
- * byte offset wrapping at the pixel stride, and px the offset of the tile's
- * pixel: +16 per step, +skip more when ch wraps (tiles are 2·dilation
- * pixels apart: skip = (2·dilation − 1)·pixelStride). `body` sees the local
- * indices.
+ * For each of `rows` rows of tiles: a loop over o (the V/M offset, 16 bytes
+ * per step, running on from row to row: row r's tiles follow row r − 1's in
+ * every matrix) up to the row's end (`end` bytes per row), with ch the
+ * channel byte offset wrapping at the pixel stride, and px the offset of the
+ * tile's pixel from the row's base address: +16 per step, +skip more when ch
+ * wraps (tiles are m·dilation pixels apart: skip = (m·dilation − 1)·pixelStride).
+ * After each row the base address (param 0) advances by `advance` bytes.
+ * `body` sees the local indices. One call for a run of rows replaces one
+ * call per row from JavaScript (each a 40-odd-argument call).
  */
-function tileLoop(endParam: number, pixelStrideParam: number, skipParam: number, O: number, CH: number, PX: number, body: number[]): number[] {
+function tileLoop(endParam: number, pixelStrideParam: number, skipParam: number, O: number, CH: number, PX: number, body: number[], rows: RowLoop): number[] {
+  const { ROWS, ADV, BASE, ROWEND } = rows;
   return [
     I32_CONST, 0, SET, O,
+    BLOCK, VOID, LOOP, VOID,
+    GET, ROWS, I32_EQZ, BR_IF, 1,
     I32_CONST, 0, SET, CH,
     I32_CONST, 0, SET, PX,
+    GET, O, GET, endParam, I32_ADD, SET, ROWEND,
     BLOCK, VOID, LOOP, VOID,
-    GET, O, GET, endParam, I32_GE_U, BR_IF, 1,
+    GET, O, GET, ROWEND, I32_GE_U, BR_IF, 1,
     ...body,
     GET, O, I32_CONST, 16, I32_ADD, SET, O,
     GET, PX, I32_CONST, 16, I32_ADD, SET, PX,
@@ -117,14 +136,17 @@ function tileLoop(endParam: number, pixelStrideParam: number, skipParam: number,
     GET, PX, GET, skipParam, I32_ADD, SET, PX,
     END,
     BR, 0, END, END,
+    GET, BASE, GET, ADV, I32_ADD, SET, BASE,
+    GET, ROWS, I32_CONST, 1, I32_SUB, SET, ROWS,
+    BR, 0, END, END,
   ];
 }
 
 function inputRow(): AssembledFunction {
-  // params: 0 src, 1 rowStride, 2 colStride, 3 pixelStride, 4 skip, 5 end, 6..21 v0..v15
-  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, V0 = 6;
-  const O = 22, CH = 23, PX = 24, R = 25; // R: address of the patch's row i
-  const D = 26; // 16 v128: d[i][j]
+  // params: 0 src, 1 rowStride, 2 colStride, 3 pixelStride, 4 skip, 5 end, 6..21 v0..v15, 22 rows, 23 advance
+  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, V0 = 6, ROWS = 22, ADV = 23;
+  const O = 24, CH = 25, PX = 26, R = 27, ROWEND = 28; // R: address of the patch's row i
+  const D = 29; // 16 v128: d[i][j]
   const T = D + 16; // 16 v128: t = Bᵀ·d
   const loads: number[] = [];
   for (let i = 0; i < 4; i++) {
@@ -155,18 +177,18 @@ function inputRow(): AssembledFunction {
   }
   return {
     exportName: 'inputRow',
-    params: Array<number>(22).fill(I32),
+    params: Array<number>(24).fill(I32),
     results: [],
-    locals: [[4, I32], [32, V128]],
-    code: tileLoop(ENDP, PIX, SKIP, O, CH, PX, [...loads, ...rows, ...stores]),
+    locals: [[5, I32], [32, V128]],
+    code: tileLoop(ENDP, PIX, SKIP, O, CH, PX, [...loads, ...rows, ...stores], { ROWS, ADV, BASE: SRC, ROWEND }),
   };
 }
 
 function outputRow(): AssembledFunction {
-  // params: 0 dst, 1 rowStride, 2 colStride, 3 pixelStride, 4 skip, 5 end, 6 bias, 7 relu, 8..23 m0..m15
-  const DST = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, BIAS = 6, RELU = 7, M0 = 8;
-  const O = 24, CH = 25, PX = 26, A = 27; // A: output address scratch
-  const MV = 28; // 16 v128: m[i][j]
+  // params: 0 dst, 1 rowStride, 2 colStride, 3 pixelStride, 4 skip, 5 end, 6 bias, 7 relu, 8..23 m0..m15, 24 rows, 25 advance
+  const DST = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, BIAS = 6, RELU = 7, M0 = 8, ROWS = 24, ADV = 25;
+  const O = 26, CH = 27, PX = 28, A = 29, ROWEND = 30; // A: output address scratch
+  const MV = 31; // 16 v128: m[i][j]
   const S = MV + 16; // 8 v128: s = Aᵀ·m (2 rows × 4)
   const Y = S + 8; // 4 v128: y (2 × 2)
   const BV = Y + 4; // bias vector
@@ -196,10 +218,10 @@ function outputRow(): AssembledFunction {
   body.push(GET, A, GET, COLS, I32_ADD, GET, Y + 3, ...store());
   return {
     exportName: 'outputRow',
-    params: Array<number>(24).fill(I32),
+    params: Array<number>(26).fill(I32),
     results: [],
-    locals: [[4, I32], [30, V128]],
-    code: [...V128_ZERO, SET, ZERO, ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+    locals: [[5, I32], [30, V128]],
+    code: [...V128_ZERO, SET, ZERO, ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body, { ROWS, ADV, BASE: DST, ROWEND })],
   };
 }
 
@@ -315,10 +337,10 @@ function transposePlane(): AssembledFunction {
 }
 
 function gradOutputRow(): AssembledFunction {
-  // params: 0 src, 1 rowStride, 2 colStride, 3 pixelStride, 4 skip, 5 end, 6..21 m0..m15
-  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, M0 = 6;
-  const O = 22, CH = 23, PX = 24, A = 25;
-  const DY = 26; // 4 v128: dY[a][b] at DY + 2a + b
+  // params: 0 src, 1 rowStride, 2 colStride, 3 pixelStride, 4 skip, 5 end, 6..21 m0..m15, 22 rows, 23 advance
+  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, M0 = 6, ROWS = 22, ADV = 23;
+  const O = 24, CH = 25, PX = 26, A = 27, ROWEND = 28;
+  const DY = 29; // 4 v128: dY[a][b] at DY + 2a + b
   const S = DY + 4; // 8 v128: s = A·dY (4 rows × 2)
   const ZERO = S + 8;
   const body: number[] = [GET, SRC, GET, PX, I32_ADD, SET, A];
@@ -342,10 +364,10 @@ function gradOutputRow(): AssembledFunction {
   }
   return {
     exportName: 'gradOutputRow',
-    params: Array<number>(22).fill(I32),
+    params: Array<number>(24).fill(I32),
     results: [],
-    locals: [[4, I32], [13, V128]],
-    code: [...V128_ZERO, SET, ZERO, ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+    locals: [[5, I32], [13, V128]],
+    code: [...V128_ZERO, SET, ZERO, ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body, { ROWS, ADV, BASE: SRC, ROWEND })],
   };
 }
 
@@ -480,15 +502,15 @@ function eachPatchColumn(
 }
 
 /**
- * inputRow4(src, rowStride, colStride, pixelStride, skip, end, v0 … v35):
+ * inputRow4(src, rowStride, colStride, pixelStride, skip, end, v0 … v35, rows, advance):
  * as inputRow for F(4×4, 3×3): the tiles of a row are 4·dilation pixels
  * apart (skip = (4·dilation − 1)·pixelStride), each patch 6 × 6, written
  * to the 36 matrices V_ξ (ξ = 6i + j) at v0 … v35.
  */
 function inputRow4(): AssembledFunction {
-  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, V0 = 6;
-  const O = 42, CH = 43, PX = 44, COL = 45, A = 46; // i32: loop state, a column's first address, a load address
-  const X = 47, T = X + 6, TMP = T + 36, FOUR = TMP + 6, TWO = FOUR + 1; // v128
+  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, V0 = 6, ROWS = 42, ADV = 43;
+  const O = 44, CH = 45, PX = 46, COL = 47, A = 48, ROWEND = 49; // i32: loop state, a column's first address, a load address
+  const X = 50, T = X + 6, TMP = T + 36, FOUR = TMP + 6, TWO = FOUR + 1; // v128
   // Column j of the patch: d[i][j] at COL + i·rowStride, then t[·][j] = Bᵀ·d[·][j].
   const body = eachPatchColumn({ SRC, PX, ROW, COLS, COL, A, X }, 6, 6, (j) => inputTransform6((i) => X + i, (i, value) => [...value, SET, T + 6 * i + j], TMP, FOUR, TWO));
   for (let i = 0; i < 6; i++) {
@@ -497,23 +519,23 @@ function inputRow4(): AssembledFunction {
   }
   return {
     exportName: 'inputRow4',
-    params: Array<number>(42).fill(I32),
+    params: Array<number>(44).fill(I32),
     results: [],
-    locals: [[5, I32], [50, V128]],
-    code: [...splat(FOUR, 4), ...splat(TWO, 2), ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+    locals: [[6, I32], [50, V128]],
+    code: [...splat(FOUR, 4), ...splat(TWO, 2), ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body, { ROWS, ADV, BASE: SRC, ROWEND })],
   };
 }
 
 /**
  * outputRow4(dst, rowStride, colStride, pixelStride, skip, end, bias, relu,
- * m0 … m35): as outputRow for F(4×4, 3×3): Y = Aᵀ·M·A + bias (then
+ * m0 … m35, rows, advance): as outputRow for F(4×4, 3×3): Y = Aᵀ·M·A + bias (then
  * max(·, 0) when relu ≠ 0), 4 × 4 outputs per tile, tiles 4·dilation
  * pixels apart.
  */
 function outputRow4(): AssembledFunction {
-  const DST = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, BIAS = 6, RELU = 7, M0 = 8;
-  const O = 44, CH = 45, PX = 46, A = 47, RA = 48; // i32: loop state, a store address, an output row's first address
-  const X = 49, S = X + 6, TMP = S + 24, Y = TMP + 4, BV = Y + 4, ZERO = BV + 1, TWO = ZERO + 1, FOUR = TWO + 1, EIGHT = FOUR + 1; // v128
+  const DST = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, BIAS = 6, RELU = 7, M0 = 8, ROWS = 44, ADV = 45;
+  const O = 46, CH = 47, PX = 48, A = 49, RA = 50, ROWEND = 51; // i32: loop state, a store address, an output row's first address
+  const X = 52, S = X + 6, TMP = S + 24, Y = TMP + 4, BV = Y + 4, ZERO = BV + 1, TWO = ZERO + 1, FOUR = TWO + 1, EIGHT = FOUR + 1; // v128
   const body: number[] = [];
   for (let j = 0; j < 6; j++) {
     // Column j of M: s[·][j] = Aᵀ·M[·][j].
@@ -537,10 +559,10 @@ function outputRow4(): AssembledFunction {
   }
   return {
     exportName: 'outputRow4',
-    params: Array<number>(44).fill(I32),
+    params: Array<number>(46).fill(I32),
     results: [],
-    locals: [[5, I32], [43, V128]],
-    code: [...V128_ZERO, SET, ZERO, ...splat(TWO, 2), ...splat(FOUR, 4), ...splat(EIGHT, 8), ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+    locals: [[6, I32], [43, V128]],
+    code: [...V128_ZERO, SET, ZERO, ...splat(TWO, 2), ...splat(FOUR, 4), ...splat(EIGHT, 8), ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body, { ROWS, ADV, BASE: DST, ROWEND })],
   };
 }
 
@@ -592,14 +614,14 @@ function filterPlain4(): AssembledFunction {
 
 /**
  * gradOutputRow4(src, rowStride, colStride, pixelStride, skip, end, m0 …
- * m35): as gradOutputRow for F(4×4, 3×3): each tile's 4×4 output gradient
+ * m35, rows, advance): as gradOutputRow for F(4×4, 3×3): each tile's 4×4 output gradient
  * dY into dM = A·dY·Aᵀ (36 matrices), A = (Aᵀ)ᵀ, per 4-vector r:
  * r0, (r0 + r2) ± (r1 + r3), (r0 + 4r2) ± 2(r1 + 4r3), r3.
  */
 function gradOutputRow4(): AssembledFunction {
-  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, M0 = 6;
-  const O = 42, CH = 43, PX = 44, A = 45, COL = 46; // i32
-  const DY = 47, S = DY + 4, TMP = S + 24, FOUR = TMP + 4, TWO = FOUR + 1; // v128
+  const SRC = 0, ROW = 1, COLS = 2, PIX = 3, SKIP = 4, ENDP = 5, M0 = 6, ROWS = 42, ADV = 43;
+  const O = 44, CH = 45, PX = 46, A = 47, COL = 48, ROWEND = 49; // i32
+  const DY = 50, S = DY + 4, TMP = S + 24, FOUR = TMP + 4, TWO = FOUR + 1; // v128
   const [E, OD, E4, O4] = [TMP, TMP + 1, TMP + 2, TMP + 3];
   const apply = (r: (k: number) => number, out: (i: number, value: number[]) => number[]): number[] => [
     ...assign(E, add(get(r(0)), get(r(2)))),
@@ -618,10 +640,10 @@ function gradOutputRow4(): AssembledFunction {
   for (let i = 0; i < 6; i++) body.push(...apply((b) => S + 4 * i + b, (j, value) => [GET, M0 + 6 * i + j, GET, O, I32_ADD, ...value, ...store()]));
   return {
     exportName: 'gradOutputRow4',
-    params: Array<number>(42).fill(I32),
+    params: Array<number>(44).fill(I32),
     results: [],
-    locals: [[5, I32], [34, V128]],
-    code: [...splat(FOUR, 4), ...splat(TWO, 2), ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body)],
+    locals: [[6, I32], [34, V128]],
+    code: [...splat(FOUR, 4), ...splat(TWO, 2), ...tileLoop(ENDP, PIX, SKIP, O, CH, PX, body, { ROWS, ADV, BASE: SRC, ROWEND })],
   };
 }
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { assertClose, randn, useBackend } from '../../test/helpers.js';
-import { allocatePlanes, PLANE_SKEW_FLOATS } from './winogradConv.js';
+import { allocatePlanes, forEachTileRow, PLANE_SKEW_FLOATS, winogradTiles } from './winogradConv.js';
 import { asWasmBackend } from './wasmHeap.js';
 import {
   setWasmWinograd, setWasmWinogradTile, wasmWinogradEnabled, wasmWinogradTile, withWasmWinograd, withWasmWinogradTile,
@@ -212,6 +212,43 @@ describe('allocatePlanes (the transforms\' skewed plane buffers)', () => {
       }
       assert.equal(tensor.shape[0], 36 * (floatsPerPlane + PLANE_SKEW_FLOATS));
       backend.disposeData(tensor.dataId);
+    }
+  });
+});
+
+describe('forEachTileRow (runs of rows of tiles, one WebAssembly call each)', () => {
+  /** Every row of tiles a set of runs covers: its first address and its matrices' first address, in order. */
+  function rowsOf(plan: ReturnType<typeof winogradTiles>, mapHeight: number, mapWidth: number, channels: number): { calls: number; rows: [number, number][] } {
+    const rows: [number, number][] = [];
+    let calls = 0;
+    forEachTileRow(plan, 1000, mapHeight, mapWidth, channels, [5000, 9000], (leading, matrices, count, advance) => {
+      calls++;
+      const end = leading[5];
+      assert.equal(matrices.length, 2);
+      assert.equal((matrices[1] as number) - (matrices[0] as number), 4000, 'every matrix shifts alike');
+      for (let r = 0; r < count; r++) rows.push([leading[0] + r * advance, (matrices[0] as number) + r * end]);
+    });
+    return { calls, rows };
+  }
+  /** One entry per row of tiles, as one call per row addressed them. */
+  function expected(plan: ReturnType<typeof winogradTiles>, mapHeight: number, mapWidth: number, channels: number): [number, number][] {
+    const pixel = 4 * channels;
+    return plan.rowStarts.map(([b, y0, rx], call) => [1000 + ((b * mapHeight + y0) * mapWidth + rx) * pixel, 5000 + call * plan.perCall * pixel]);
+  }
+
+  it('covers every row of tiles in order, as one call per row did; one run per image of a padded map, one for an unpadded batch, several with dilation', () => {
+    const cases = [
+      { plan: winogradTiles(3, 8, 12, 1, 4), mapHeight: 10, mapWidth: 14, calls: 3 }, // padded input: a run per image
+      { plan: winogradTiles(3, 8, 12, 1, 4), mapHeight: 8, mapWidth: 12, calls: 1 }, // output: the whole batch
+      { plan: winogradTiles(2, 8, 8, 1, 2), mapHeight: 10, mapWidth: 10, calls: 2 },
+      { plan: winogradTiles(2, 8, 8, 2, 2), mapHeight: 12, mapWidth: 12, calls: -1 }, // dilation 2: interleaved rows
+      { plan: winogradTiles(1, 4, 4, 1, 4), mapHeight: 6, mapWidth: 6, calls: 1 }, // a single row
+    ];
+    for (const { plan, mapHeight, mapWidth, calls } of cases) {
+      const got = rowsOf(plan, mapHeight, mapWidth, 8);
+      assert.deepEqual(got.rows, expected(plan, mapHeight, mapWidth, 8), `rows of a ${plan.batch}×${plan.height}×${plan.width} plan, d ${plan.dilation}, map ${mapHeight}×${mapWidth}`);
+      if (calls > 0) assert.equal(got.calls, calls);
+      else assert.ok(got.calls > 1 && got.calls < plan.rowStarts.length, `dilation: ${got.calls} calls for ${plan.rowStarts.length} rows`);
     }
   });
 });

@@ -269,7 +269,7 @@ export function winogradFilterGrad(backend: WasmBackendLike, x: tf.TensorInfo, d
   const out = backend.makeOutput([3, 3, C, Co], 'float32');
   winogradInputTransform(backend, transforms, x, plan, v.at);
   const gradOutputRow = wino.tile === 4 ? transforms.gradOutputRow4 : transforms.gradOutputRow;
-  forEachTileRow(plan, 4 * offsetF32(backend, dy), H, W, Co, dm.at, (row, m) => gradOutputRow(...row, ...m));
+  forEachTileRow(plan, 4 * offsetF32(backend, dy), H, W, Co, dm.at, (row, m, rows, advance) => gradOutputRow(...row, ...m, rows, advance));
   // dU_ξ = V_ξᵀ·dM_ξ: V_ξ read transposed through its strides (next c: 4 bytes, next tile: 4·C).
   for (let xi = 0; xi < count; xi++) gemmOnMemory(gemm, v.at[xi] as number, 4, 4 * C, dm.at[xi] as number, du.at[xi] as number, C, tiles, Co);
   (wino.tile === 4 ? transforms.filterGrad4 : transforms.filterGrad)(4 * offsetF32(backend, out), 4 * C * Co, 4 * C * Co, ...du.at);
