@@ -44,6 +44,8 @@ export type { EStepOptions, NStepOptions, HemOptions, HemResult, HemTraceStep, G
 export { HemHead, hemHead, HEM_PRESETS, HEM_HEAD_SCHEMA, LEGACY_PRESET_NAMES, presetName, resolveHemHeadOptions } from './layers/hemHead.js';
 export type { HemHeadOptions, HemHeadConfig, HemPreset, LegacyHemPreset, ResolvedHemHeadOptions } from './layers/hemHead.js';
 export { BilinearUpsample } from './layers/resize.js';
+export { Dropout, setDropoutStream } from './layers/dropout.js';
+export type { DropoutArgs } from './layers/dropout.js';
 export type { BilinearUpsampleConfig } from './layers/resize.js';
 
 // Models, data, metrics, plots, training

@@ -25,6 +25,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { winogradConv2d, winogradConvApplies, winogradConvAvailable, winogradFilters, type WinogradTile } from '../ops/winograd.js';
 import { wasmWinogradEnabled, winogradTileRule, withWasmWinograd } from '../kernels/winogradTraining.js';
+import { Dropout } from '../layers/dropout.js';
 
 const FN = 'foldInference';
 
@@ -472,7 +473,7 @@ function planSteps(input: tf.SymbolicTensor, output: tf.SymbolicTensor): { steps
       continue;
     }
     const layer = t.sourceLayer;
-    if (layer.getClassName() === 'Dropout' && t.inputs.length === 1) {
+    if ((layer.getClassName() === 'Dropout' || layer.getClassName() === Dropout.className) && t.inputs.length === 1) {
       alias.set(t.id, resolve((t.inputs[0] as tf.SymbolicTensor).id));
       summary.skippedDropouts += 1;
       continue;

@@ -13,6 +13,7 @@
  * models stay ordinary, serialisable tfjs-layers models.
  */
 import * as tf from '@tensorflow/tfjs';
+import { Dropout } from '../layers/dropout.js';
 import { BilinearUpsample } from '../layers/resize.js';
 import { HEM_HEAD_SCHEMA, hemHead, type HemHead, type HemHeadOptions, type HemPreset } from '../layers/hemHead.js';
 import { Registry, type Named } from '../registry.js';
@@ -74,7 +75,8 @@ function classify(
   seeds: SeedSequence,
 ): tf.SymbolicTensor {
   let y = convBnRelu(x, `${prefix}/conv_mid`, { filters: midChannels, kernelSize: 3 }, seeds);
-  if (dropout > 0) y = tf.layers.dropout({ name: `${prefix}/dropout`, rate: dropout, seed: seeds.next() }).apply(y) as tf.SymbolicTensor;
+  // hemnet's Dropout, not tf.layers.dropout: a seeded tfjs Dropout draws the same mask every step (src/layers/dropout.ts).
+  if (dropout > 0) y = new Dropout({ name: `${prefix}/dropout`, rate: dropout, seed: seeds.next() }).apply(y) as tf.SymbolicTensor;
   y = tf.layers
     .conv2d({
       name: `${prefix}/classifier`,

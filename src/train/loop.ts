@@ -15,6 +15,7 @@ import type { HeadBasesUsage, TrainingMeasurement, ValidationMetrics } from './m
 import { polyLearningRate } from './schedule.js';
 import { weightedGradientSum } from './shardAverage.js';
 import { addDecayLoss, addWeightDecay, weightDecayLoss } from './weightDecay.js';
+import { setDropoutStream } from '../layers/dropout.js';
 import { createOptimizer, type OptimizerName, type TrainingOptimizer } from './optimizer.js';
 
 export interface TrainOptions {
@@ -119,6 +120,8 @@ export interface ShardResult {
 /** Settings of one sharded step that the workers need besides the weights. */
 export interface ShardSettings {
   ignoreLabel: number;
+  /** The training step: dropout masks derive from it (src/layers/dropout.ts). */
+  step: number;
   /** η of every HemHead layer (in `model.layers` order), e.g. during annealing. */
   hemStepSizes: number[];
 }
@@ -308,11 +311,14 @@ async function shardedStep(
   weightDecay: number,
   whileWaiting: () => void,
   scratch: ShardScratch,
+  step: number,
 ): Promise<number> {
   const shards = splitBatch(batch, workers.count + 1);
   const [own, ...rest] = shards as [SegmentationBatch, ...SegmentationBatch[]];
-  const pending = rest.length > 0 ? workers.compute(model, rest, { ignoreLabel, hemStepSizes: hemStepSizes(model) }) : Promise.resolve([]);
+  const pending = rest.length > 0 ? workers.compute(model, rest, { ignoreLabel, step, hemStepSizes: hemStepSizes(model) }) : Promise.resolve([]);
   const { images, labels } = batchToTensors(own);
+  // This thread computes shard 0 (worker i computes shard i).
+  setDropoutStream(step, 0);
   // The shards' data losses only: the weight decay is added once, to the mean gradient, below.
   const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, 0, []), trainable);
   const ownLoss = value.dataSync()[0] as number;
@@ -366,6 +372,15 @@ async function shardedStep(
 
 /** Trains `model` on `dataset`; see `TrainSetup`. */
 export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult> {
+  try {
+    return await runTraining(setup);
+  } finally {
+    // Dropout layers used outside this loop count their own calls again.
+    setDropoutStream(null);
+  }
+}
+
+async function runTraining(setup: TrainSetup): Promise<TrainResult> {
   const { model, dataset, options } = setup;
   const emit = setup.onEvent ?? (() => undefined);
   const optimizer = setup.optimizer ?? createOptimizer(options.optimizer, options.learningRate, options.momentum);
@@ -433,9 +448,10 @@ export async function trainSegmentation(setup: TrainSetup): Promise<TrainResult>
       scratch ??= {
         state: new Float32Array(model.nonTrainableWeights.reduce((n, w) => n + w.shape.reduce((p: number, d) => p * (d ?? 1), 1), 0)),
       };
-      loss = await shardedStep(model, workers, batch, trainable, decayed, optimizer, dataset.ignoreLabel, options.weightDecay, prefetch, scratch);
+      loss = await shardedStep(model, workers, batch, trainable, decayed, optimizer, dataset.ignoreLabel, options.weightDecay, prefetch, scratch, step);
     } else {
       const { images, labels } = batchToTensors(batch);
+      setDropoutStream(step, 0);
       const { value, loss: readLoss, gradients } = lossAndGradients(model, images, labels, dataset.ignoreLabel, options.weightDecay, trainable, decayed);
       optimizer.applyGradients(gradients);
       tf.dispose(gradients.map((g) => g.tensor));

@@ -126,6 +126,7 @@ export class GradientWorkerPool implements GradientWorkers {
       slot.labels.set(shard.labels);
       return slot.channel.request({
         type: 'step',
+        shard: i + 1,
         images: slot.images,
         labels: slot.labels,
         gradients: slot.gradients,

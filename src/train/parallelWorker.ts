@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import '../index.js'; // registers hemnet's layer classes with tf.serialization
 import { setBackend } from '../backend.js';
+import { setDropoutStream } from '../layers/dropout.js';
 import { sameWeightShapes } from './parallel.js';
 import { batchLoss, flattenTensors, scoredPixels, type ShardSettings } from './loop.js';
 
@@ -24,6 +25,8 @@ interface WorkerInit {
 
 interface StepRequest {
   type: 'step';
+  /** Which shard of the step this is (1 … workers; the calling thread computes shard 0). */
+  shard: number;
   images: Float32Array;
   labels: Int32Array;
   gradients: Float32Array;
@@ -61,6 +64,7 @@ async function start(): Promise<(request: StepRequest) => { loss: number; scored
     const labelsView = request.labels.subarray(0, b * h * width);
     const images = tf.tensor4d(request.images.subarray(0, b * h * width * c), [b, h, width, c], 'float32');
     const labels = tf.tensor3d(labelsView, [b, h, width], 'int32');
+    setDropoutStream(request.settings.step, request.shard);
     // The data loss only: the calling thread adds the weight decay once, to the mean gradient.
     const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, request.settings.ignoreLabel, 0, []), trainable);
     const loss = value.dataSync()[0] as number;
