@@ -11,6 +11,7 @@ import { captureCheckpoint, restoreModel, restoreOptimizer } from './checkpoint.
 import { createOptimizer } from './optimizer.js';
 import { loadModelFromFiles, readLatestCheckpoint, saveModelToFiles, writeCheckpoint } from './checkpointFiles.js';
 import { hemHead } from '../layers/hemHead.js';
+import { Dropout } from '../layers/dropout.js';
 import type { SegmentationDataset, SegmentationSample } from '../data/types.js';
 import { assertClose, useBackend } from '../../test/helpers.js';
 
@@ -45,6 +46,8 @@ function smallModel(seed: number): tf.LayersModel {
   const input = tf.input({ shape: [12, 12, 3] });
   let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed }), name: 'stem' }).apply(input) as tf.SymbolicTensor;
   x = hemHead({ numBases: 4, seed, name: 'hem' }).apply(x) as tf.SymbolicTensor;
+  // Dropout as the zoo heads have it: a resumed run must draw the masks the uninterrupted one drew.
+  x = new Dropout({ rate: 0.2, seed: seed + 2, name: 'dropout' }).apply(x) as tf.SymbolicTensor;
   const logits = tf.layers.conv2d({ filters: 3, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), name: 'classifier' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits });
 }
