@@ -30,17 +30,13 @@ import type * as tf from '@tensorflow/tfjs';
 import { simdAdam } from './adamSimd.js';
 import { memoryOf } from './wasmAssembly.js';
 import { wasmFlushBelow } from './denormals.js';
-import { heapF32, isWasmBackend, offsetF32, type WasmBackendLike } from './wasmHeap.js';
+import { heapF32, isWasmBackend, offsetF32, type RefCounting, type WasmBackendLike } from './wasmHeap.js';
 
 /** The replacements for w, m, v (null: updated in place). */
 export interface WasmAdamResult {
   w: tf.TensorInfo | null;
   m: tf.TensorInfo | null;
   v: tf.TensorInfo | null;
-}
-
-interface RefCounting {
-  refCount(dataId: tf.DataId): number;
 }
 
 /** Runs the fused Adam step on the wasm heap; null when an input is not a float32 tensor of w's size on the heap. */

@@ -42,6 +42,11 @@ export function asWasmBackend(backend: unknown, kernelName: string): WasmBackend
   return backend;
 }
 
+/** A backend that counts the tensors sharing a data id (tfjs's wasm backend does): 1 means a buffer may be written in place. */
+export interface RefCounting {
+  refCount(dataId: tf.DataId): number;
+}
+
 /** A Float32 view of the whole wasm heap (re-fetch after any allocation). */
 export function heapF32(backend: WasmBackendLike): Float32Array {
   const bytes = backend.wasm.HEAPU8;

@@ -235,7 +235,7 @@ export function lossAndGradients(
   weights: readonly (tf.Tensor | null)[],
 ): { value: tf.Scalar; loss(): number; gradients: { name: string; tensor: tf.Tensor }[] } {
   const { value, grads } = tf.variableGrads(() => batchLoss(model, images, labels, ignoreLabel, 0, []), [...trainable]);
-  const decay = weightDecayLoss(weights.filter((w): w is tf.Tensor => w !== null), weightDecay);
+  const decay = weightDecayLoss(weights, weightDecay);
   const present = trainable.map((v, i) => ({ v, i })).filter(({ v }) => grads[v.name] !== undefined);
   const summed = addWeightDecay(present.map(({ v }) => grads[v.name] as tf.Tensor), present.map(({ i }) => weights[i] ?? null), weightDecay);
   return {
@@ -339,7 +339,7 @@ async function shardedStep(
   const weights = scored.map((s) => (totalScored > 0 ? s / totalScored : 1 / scored.length));
   const dataLoss = others.reduce((sum, r, i) => sum + (weights[i + 1] as number) * r.loss, (weights[0] as number) * ownLoss);
   // (Before the update: the decay term of the weights this step's gradients were taken at.)
-  const loss = addDecayLoss(dataLoss, weightDecayLoss(decayed.filter((w): w is tf.Tensor => w !== null), weightDecay));
+  const loss = addDecayLoss(dataLoss, weightDecayLoss(decayed, weightDecay));
   // gradient = Σᵢ wᵢ gᵢ + λ·w, in one pass from this thread's gradient tensors and the workers' shared buffers, then one per decayed weight.
   const mean = addWeightDecay(
     weightedGradientSum(

@@ -19,10 +19,11 @@ import * as tf from '@tensorflow/tfjs';
 import { sumOfSquares } from '../backends/native/sumOfSquares.js';
 import { simdHemRows } from '../kernels/hemSimd.js';
 import { memoryOf } from '../kernels/wasmAssembly.js';
-import { heapViews, isWasmBackend, offsetF32, type WasmBackendLike } from '../kernels/wasmHeap.js';
+import { heapViews, isWasmBackend, offsetF32, type RefCounting, type WasmBackendLike } from '../kernels/wasmHeap.js';
 
-/** (λ/2)·Σᵢ‖wᵢ‖² as the float32 the tape's loss tensor held; 0 when λ is 0 or nothing is decayed. */
-export function weightDecayLoss(decayed: readonly tf.Tensor[], weightDecay: number): number {
+/** (λ/2)·Σᵢ‖wᵢ‖² over the non-null weights (as `addWeightDecay` takes them), as the float32 the tape's loss tensor held; 0 when λ is 0 or nothing is decayed. */
+export function weightDecayLoss(weights: readonly (tf.Tensor | null)[], weightDecay: number): number {
+  const decayed = weights.filter((w): w is tf.Tensor => w !== null);
   if (!(weightDecay > 0) || decayed.length === 0) return 0;
   const squares = sumOfSquares(decayed);
   const total = squares.dataSync()[0] as number;
@@ -33,10 +34,6 @@ export function weightDecayLoss(decayed: readonly tf.Tensor[], weightDecay: numb
 /** `loss + decay` rounded as the tape's float32 Add rounded it. */
 export function addDecayLoss(loss: number, decay: number): number {
   return decay === 0 ? loss : Math.fround(loss + decay);
-}
-
-interface RefCounting {
-  refCount(dataId: tf.DataId): number;
 }
 
 /**
