@@ -76,5 +76,28 @@ for (const backend of TEST_BACKENDS) {
       model.dispose();
       restored.dispose();
     });
+
+    it('saves and loads with a model (topology and weights), and the loaded layer draws the same mask for the same step', async () => {
+      await useBackend(backend);
+      const input = tf.input({ shape: [4, 4, 8] });
+      const output = new Dropout({ rate: 0.3, seed: 9, name: 'drop' }).apply(tf.layers.conv2d({ filters: 8, kernelSize: 1, name: 'conv' }).apply(input) as tf.SymbolicTensor) as tf.SymbolicTensor;
+      const model = tf.model({ inputs: input, outputs: output });
+      let saved: tf.io.ModelArtifacts | undefined;
+      await model.save(tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }));
+      const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts));
+      const layer = loaded.getLayer('drop');
+      assert.ok(layer instanceof Dropout);
+      assert.deepEqual([layer.rate, layer.seed], [0.3, 9]);
+      const x = tf.ones([2, 4, 4, 8]);
+      setDropoutStream(4);
+      const run = (m: tf.LayersModel): number[] => tf.tidy(() => Array.from((m.apply(x, { training: true }) as tf.Tensor).dataSync()));
+      assert.deepEqual(run(loaded), run(model));
+      x.dispose();
+      model.dispose();
+      loaded.dispose();
+    });
   });
 }
