@@ -11,6 +11,7 @@
  * reads data back from the device and never rebuilds anything.
  */
 import * as tf from '@tensorflow/tfjs';
+import { dropoutMaskSeed } from '../layers/dropout.js';
 import { registerLayer } from '../layers/serialization.js';
 import { GradNetLayer, checkInteger, checkNumberInRange, isTraining } from './base.js';
 import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
@@ -18,7 +19,12 @@ import type { GradNetLayerArgs, Kwargs, Shape } from './base.js';
 export interface GradualDropoutArgs extends GradNetLayerArgs {
   /** p: the final drop rate reached at g = 1; in [0, 1). */
   rate: number;
-  /** Optional integer seed; masks still differ from call to call (seed + call count). */
+  /**
+   * Optional integer seed. Masks still differ from step to step: as hemnet's
+   * `Dropout`, the mask's seed is hash(seed, training step, shard), the step
+   * being the one `setDropoutStream` announces (the layer's own call count
+   * when none is), so a resumed run draws the masks an uninterrupted one would.
+   */
   seed?: number | null;
 }
 
@@ -54,8 +60,7 @@ export class GradualDropout extends GradNetLayer {
       const x = Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs;
       if (!isTraining(kwargs) || this.rate === 0) return tf.clone(x);
       const rate = this.currentRate();
-      const seed = this.seed === null ? undefined : this.seed + this.calls;
-      this.calls += 1;
+      const seed = this.seed === null ? undefined : dropoutMaskSeed(this.seed, () => this.calls++);
       const u = tf.randomUniform(x.shape, 0, 1, 'float32', seed);
       const mask = tf.cast(tf.greaterEqual(u, rate), x.dtype);
       return tf.div(tf.mul(x, mask), tf.sub(1, rate));

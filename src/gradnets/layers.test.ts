@@ -5,6 +5,7 @@ import { GradNetLayer } from './base.js';
 import { GradualInterpolation } from './interpolation.js';
 import { GradualReLU } from './activations.js';
 import { GradualDropout } from './dropout.js';
+import { setDropoutStream } from '../layers/dropout.js';
 import { GradualPooling2D } from './pooling.js';
 import { GradualBatchNormalization } from './normalization.js';
 import { GradualConv2D, GradualNetworkInNetwork } from './convolution.js';
@@ -244,6 +245,45 @@ for (const backend of TEST_BACKENDS) {
       assertExact(inference, x, 'inference is the identity at g = 1');
       tf.dispose([x, y0, inference]);
       layer.dispose();
+    });
+
+    it('GradualDropout draws its masks from (seed, announced step, shard), as Dropout does', async () => {
+      await useBackend(backend);
+      const before = tf.memory().numTensors;
+      const x = tf.ones([64, 64]);
+      const layers = [1, 2, 1].map((seed) => {
+        const layer = new GradualDropout({ rate: 0.5, seed });
+        layer.setGate(1);
+        return layer;
+      });
+      const [a, b, aAgain] = layers as [GradualDropout, GradualDropout, GradualDropout];
+      const mask = (layer: GradualDropout): Float32Array => {
+        const y = layer.apply(x, { training: true }) as tf.Tensor;
+        const values = y.dataSync() as Float32Array;
+        y.dispose();
+        return values;
+      };
+      const differ = (u: Float32Array, v: Float32Array): number => u.reduce((count, value, i) => count + (value !== v[i] ? 1 : 0), 0);
+      try {
+        // Own call counters: seed 1's second mask is not seed 2's first (it was, with seed + calls).
+        mask(a);
+        const aSecond = mask(a);
+        const bFirst = mask(b);
+        assert.ok(differ(aSecond, bFirst) > 1000, 'seed 1 at call 1 repeats seed 2 at call 0');
+        // An announced step: the same mask for the same (seed, step, shard) in another instance, whatever its call count.
+        setDropoutStream(7, 0);
+        const atSeven = mask(a);
+        assert.equal(differ(atSeven, mask(aAgain)), 0, 'two instances with one seed draw different masks at one step');
+        setDropoutStream(8, 0);
+        assert.ok(differ(atSeven, mask(a)) > 1000, 'steps 7 and 8 drew the same mask');
+        setDropoutStream(7, 1);
+        assert.ok(differ(atSeven, mask(a)) > 1000, 'shards 0 and 1 drew the same mask');
+      } finally {
+        setDropoutStream(null);
+      }
+      x.dispose();
+      for (const layer of layers) layer.dispose();
+      assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     });
 
     it('GradualSpatialTransformer starts at θ = identity and trains its localisation net only as g grows', async () => {

@@ -41,6 +41,18 @@ export function setDropoutStream(step: number | null, shard = 0): void {
   streamShard = shard;
 }
 
+/**
+ * The seed of one seeded dropout mask: hash(seed, key, shard), where key is
+ * the announced training step, or `countCall()` (the layer's own call
+ * counter, called only then) when no step is announced. Shared by `Dropout`
+ * and GradNets' `GradualDropout`. A layer called twice within one announced
+ * step draws the same mask both times.
+ */
+export function dropoutMaskSeed(seed: number, countCall: () => number): number {
+  const key = streamStep ?? countCall();
+  return hashSeed(seed, key, streamShard) >>> 0;
+}
+
 export interface DropoutArgs {
   /** The probability of zeroing a unit, in [0, 1). */
   rate: number;
@@ -74,8 +86,7 @@ export class Dropout extends tf.layers.Layer {
   /** The seed of this call's mask (undefined: unseeded). */
   private maskSeed(): number | undefined {
     if (this.seed === null) return undefined;
-    const key = streamStep ?? this.calls++;
-    return hashSeed(this.seed, key, streamShard) >>> 0;
+    return dropoutMaskSeed(this.seed, () => this.calls++);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { [key: string]: unknown }): tf.Tensor {
