@@ -138,9 +138,11 @@ describe('hemnet sweep', () => {
     const before = new Map<string, string>();
     for (const name of finished) before.set(name, (await readFile(join(out, name, 'sweep-done.json'), 'utf8')) + (await readFile(join(out, name, 'train-log.jsonl'), 'utf8')));
 
-    const second = start(['sweep', 'run', join(dir, 'grid.json'), '--out', out, '--workers', '2']);
+    const second = start(['sweep', 'run', join(dir, 'grid.json'), '--out', out, '--workers', '2', '--progress-every', '0.5']);
     assert.equal(await exitWithin(second, 300_000, 'sweep run (restart)'), 0, second.output());
     assert.match(second.output(), new RegExp(`8 runs \\(${finished.length} finished, ${8 - finished.length} to run\\)`));
+    // Progress lines between the runs' ends: runs finished so far, and what each running run does.
+    assert.match(second.output(), /^progress [0-8]\/8 runs finished · \S+ (starting|\d\/3|evaluating)/m);
     for (const name of finished) {
       assert.ok(!second.output().includes(`start   ${name}`), `${name} was run again`);
       assert.equal((await readFile(join(out, name, 'sweep-done.json'), 'utf8')) + (await readFile(join(out, name, 'train-log.jsonl'), 'utf8')), before.get(name));

@@ -7,6 +7,7 @@ import { runLocalPool } from '../../sweep/pool.js';
 import { DEFAULT_QUEUE_NAME, enqueueSweep, redisOptions } from '../../sweep/queue.js';
 import { writeSweepReport } from '../../sweep/report.js';
 import { DONE_FILE, loadSweepFile, prepareSweepDir, type RunOutcome } from '../../sweep/runner.js';
+import { SweepProgress } from '../../sweep/progress.js';
 import { threadsPerRun, type SweepComparison } from '../../sweep/spec.js';
 import { existsSync } from 'node:fs';
 
@@ -49,6 +50,7 @@ export const sweepSpec: CommandSpec = {
     queue: { type: 'string', value: 'URL', help: "run: enqueue on BullMQ at this Redis (redis://HOST:PORT) for 'hemnet worker' processes instead of the local pool" },
     'queue-name': { type: 'string', value: 'NAME', help: `run: BullMQ queue name (default ${DEFAULT_QUEUE_NAME})` },
     retries: { type: 'string', value: 'N', help: 'run: retries of a failed run before it is reported (default 2)' },
+    'progress-every': { type: 'string', value: 'S', help: "run: a line every S seconds with each running run's step and the time left (default 60; 0: none; local pool only)" },
     compare: { type: 'string', value: 'AXIS=A:B', help: "report: also compare cells differing only in AXIS, value A vs B (paired by seed), e.g. model.head=hem:ema" },
   },
   run: async ({ values, positionals, io }) => {
@@ -64,6 +66,8 @@ export const sweepSpec: CommandSpec = {
     if (target === undefined) throw new Error("hemnet sweep run: a sweep file is required ('hemnet sweep run SWEEP.json')");
     const { spec, runs } = await loadSweepFile(target);
     const retries = integerOption('retries', values.retries, 2, 0);
+    const progressEvery = numberOption('progress-every', values['progress-every'], 60);
+    if (!(progressEvery >= 0) || !Number.isFinite(progressEvery)) throw new Error(`hemnet sweep: '--progress-every' must be a number of seconds ≥ 0, received '${String(values['progress-every'])}'`);
     const queueUrl = stringOption(values.queue);
     if (queueUrl !== undefined) redisOptions(queueUrl, 'hemnet sweep run');
     const workers = integerOption('workers', values.workers, Math.max(1, Math.floor(availableParallelism() / threadsPerRun(spec))), 1);
@@ -82,9 +86,22 @@ export const sweepSpec: CommandSpec = {
     const todo = runs.filter((r) => !existsSync(join(sweepDir, r.name, DONE_FILE)));
     io.out(`sweep ${spec.name}: ${runs.length} runs (${runs.length - todo.length} finished, ${todo.length} to run) in ${sweepDir}` +
       (queueUrl !== undefined ? ` · queue ${queueUrl}\n` : ` · ${workers} local worker(s)\n`));
-    const bar = new ProgressBar({ label: 'sweep', total: Math.max(1, todo.length), plainEvery: 1, ...(io.progressStream ? { stream: io.progressStream } : {}) });
+    const bar = new ProgressBar({ label: 'sweep', total: Math.max(1, todo.length), plainEvery: 1, enabled: io.quiet !== true, ...(io.progressStream ? { stream: io.progressStream } : {}) });
     let finished = 0;
+    // Between the lines that end runs: each running run's step and the time left (local pool).
+    const progress = new SweepProgress(sweepDir, todo.length, runs.length - todo.length);
+    const showProgress = queueUrl === undefined && io.quiet !== true && progressEvery > 0 && todo.length > 0;
+    let polling = false;
+    const timer = showProgress
+      ? setInterval(() => {
+          if (polling) return;
+          polling = true;
+          void progress.poll().then(() => io.err(`${progress.line()}\n`)).finally(() => (polling = false));
+        }, progressEvery * 1000)
+      : undefined;
+    timer?.unref();
     const onOutcome = (o: RunOutcome) => {
+      progress.ended(o.name);
       io.out(`${outcomeLine(o)}\n`);
       if (o.status !== 'interrupted') bar.update(++finished, { failed: String(failedCount += o.status === 'failed' || o.status === 'busy' ? 1 : 0) });
     };
@@ -103,10 +120,14 @@ export const sweepSpec: CommandSpec = {
           ? await enqueueSweep({ url: queueUrl, queueName: stringOption(values['queue-name']) ?? DEFAULT_QUEUE_NAME, sweepDir, markerId, runs: todo, maxAttempts: retries + 1, signal: controller.signal, onOutcome })
           : await runLocalPool({
               sweepDir, spec, runs: todo, workers, maxAttempts: retries + 1, signal: controller.signal, onOutcome,
-              onStart: (r) => io.out(`start   ${r.name}\n`),
+              onStart: (r) => {
+                progress.started(r.name);
+                io.out(`start   ${r.name}\n`);
+              },
               log: (line) => io.err(`${line}\n`),
             });
     } finally {
+      clearInterval(timer);
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
     }

@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SweepProgress, formatDuration, readRunPosition } from './progress.js';
+
+const step = (s: number, total: number): string => `${JSON.stringify({ type: 'step', step: s, totalSteps: total, loss: 1 })}\n`;
+const start = (s: number, total: number): string => `${JSON.stringify({ type: 'start', step: s, totalSteps: total })}\n`;
+const monitor = (s: number): string => `${JSON.stringify({ type: 'monitor', step: s, bases: [{ usage: new Array(2000).fill(0.5) }] })}\n`;
+
+async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'hemnet-progress-'));
+  try {
+    await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('sweep progress', () => {
+  it('readRunPosition: the last complete step line; start alone; nothing yet; a half-written last line', async () => {
+    await withDir(async (dir) => {
+      assert.equal(await readRunPosition(dir), null, 'no log yet');
+      const log = join(dir, 'train-log.jsonl');
+      await writeFile(log, '');
+      assert.equal(await readRunPosition(dir), null, 'empty log');
+      await writeFile(log, start(0, 300));
+      assert.deepEqual(await readRunPosition(dir), { step: 0, totalSteps: 300 });
+      await appendFile(log, step(1, 300) + step(2, 300) + monitor(2));
+      assert.deepEqual(await readRunPosition(dir), { step: 2, totalSteps: 300 }, 'a monitor line after the step');
+      await appendFile(log, '{"type":"step","step":3,"tot');
+      assert.deepEqual(await readRunPosition(dir), { step: 2, totalSteps: 300 }, 'the half-written line is not read');
+      // Resumed: a new start line (from step 2), then its steps.
+      await appendFile(log, `\n${start(2, 300)}${step(3, 300)}`);
+      assert.deepEqual(await readRunPosition(dir), { step: 3, totalSteps: 300 });
+    });
+  });
+
+  it('readRunPosition reads only the end of a long log, whose first line there is cut', async () => {
+    await withDir(async (dir) => {
+      let text = start(0, 5000);
+      for (let s = 1; s <= 400; s++) text += step(s, 5000) + (s % 100 === 0 ? monitor(s) : '');
+      await writeFile(join(dir, 'train-log.jsonl'), text);
+      assert.ok(text.length > 16384 * 2, 'the log is longer than the part read');
+      assert.deepEqual(await readRunPosition(dir), { step: 400, totalSteps: 5000 });
+    });
+  });
+
+  it('SweepProgress: per-run steps and rates between polls, and the time left for the whole call', async () => {
+    await withDir(async (dir) => {
+      // 6 runs in this call (2 finished before it), 2 at a time.
+      const progress = new SweepProgress(dir, 6, 2);
+      for (const name of ['a/seed-0', 'a/seed-1']) {
+        await mkdir(join(dir, name), { recursive: true });
+        progress.started(name);
+      }
+      await writeFile(join(dir, 'a/seed-0', 'train-log.jsonl'), start(0, 1000) + step(100, 1000));
+      await progress.poll(0);
+      assert.equal(progress.line(), 'progress 2/8 runs finished · a/seed-0 100/1000 · a/seed-1 starting');
+      assert.equal(progress.secondsLeft(), null, 'no rate after one poll');
+      await appendFile(join(dir, 'a/seed-0', 'train-log.jsonl'), step(300, 1000));
+      await writeFile(join(dir, 'a/seed-1', 'train-log.jsonl'), start(0, 1000) + step(50, 1000));
+      await progress.poll(100_000);
+      await appendFile(join(dir, 'a/seed-1', 'train-log.jsonl'), step(150, 1000));
+      await progress.poll(200_000);
+      // Rates are from the last two polls: seed-0 read 100, 300, 300, 500 → 2 steps/s;
+      // seed-1 read 50, 150, 150 → 0 steps/s.
+      await appendFile(join(dir, 'a/seed-0', 'train-log.jsonl'), step(500, 1000));
+      await progress.poll(300_000);
+      assert.match(progress.line(), /^progress 2\/8 runs finished · a\/seed-0 500\/1000 \(2\.00 steps\/s\) · a\/seed-1 150\/1000 \(0\.00 steps\/s\) · ≈ /);
+      // Left: 500 + 850 steps of the running runs + 4 queued × 1000 = 5350 steps at 2 steps/s.
+      assert.equal(progress.secondsLeft(), 2675);
+      progress.ended('a/seed-0');
+      assert.match(progress.line(), /^progress 3\/8 runs finished · a\/seed-1 150\/1000/);
+      await appendFile(join(dir, 'a/seed-1', 'train-log.jsonl'), step(1000, 1000));
+      await progress.poll(400_000);
+      assert.match(progress.line(), /a\/seed-1 evaluating · ≈ /);
+    });
+  });
+
+  it('formatDuration', () => {
+    assert.equal(formatDuration(42.4), '42 s');
+    assert.equal(formatDuration(12 * 60 + 10), '12 min');
+    assert.equal(formatDuration(3600 + 5 * 60), '1 h 05 min');
+    assert.equal(formatDuration(Number.NaN), '?');
+  });
+});
