@@ -1,9 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SweepProgress, formatDuration, readRunPosition } from './progress.js';
+import { SweepProgress, formatDuration, formatSweepStatus, readRunPosition, sweepStatus } from './progress.js';
+import { LOCK_STALE_MS, loadSweepDir, prepareSweepDir } from './runner.js';
+import { parseSweep } from './spec.js';
 
 const step = (s: number, total: number): string => `${JSON.stringify({ type: 'step', step: s, totalSteps: total, loss: 1 })}\n`;
 const start = (s: number, total: number): string => `${JSON.stringify({ type: 'start', step: s, totalSteps: total })}\n`;
@@ -76,6 +79,48 @@ describe('sweep progress', () => {
       await appendFile(join(dir, 'a/seed-1', 'train-log.jsonl'), step(1000, 1000));
       await progress.poll(400_000);
       assert.match(progress.line(), /a\/seed-1 evaluating · ≈ /);
+    });
+  });
+
+  it('sweepStatus: done, running, stopped, failed and pending runs of a sweep folder', async () => {
+    await withDir(async (dir) => {
+      const spec = parseSweep({ name: 'grid', base: { train: { steps: 40 } }, axes: { 'model.head': ['hem', 'ema'] }, seeds: [0, 1, 2] }, 'grid.json');
+      await prepareSweepDir(dir, spec);
+      const { runs } = await loadSweepDir(dir);
+      const names = runs.map((r) => r.name);
+      assert.equal(names.length, 6);
+      const [done, running, staleLock, failed, stopped] = names as [string, string, string, string, string, string];
+      for (const name of names.slice(0, 5)) await mkdir(join(dir, name), { recursive: true });
+      await writeFile(join(dir, done, 'sweep-done.json'), JSON.stringify({ name: done, meanIoU: 0.6056 }));
+      await writeFile(join(dir, done, 'train-log.jsonl'), start(0, 40) + step(40, 40));
+      await writeFile(join(dir, running, 'sweep-lock.json'), JSON.stringify({ owner: 'another-machine pid 42 abcd', at: new Date().toISOString() }));
+      await writeFile(join(dir, running, 'train-log.jsonl'), start(0, 40) + step(10, 40));
+      // A lock whose heartbeat (the file's mtime) is older than the stale age: its process is gone, the run is stopped.
+      await writeFile(join(dir, staleLock, 'sweep-lock.json'), JSON.stringify({ owner: 'another-machine pid 43 ef01', at: '2026-01-01T00:00:00Z' }));
+      const old = new Date(Date.now() - 10 * LOCK_STALE_MS);
+      await utimes(join(dir, staleLock, 'sweep-lock.json'), old, old);
+      await writeFile(join(dir, staleLock, 'train-log.jsonl'), start(0, 40) + step(20, 40));
+      await writeFile(join(dir, failed, 'sweep-error.json'), JSON.stringify({ error: 'hemnet train failed (exit code 1: boom)' }));
+      await writeFile(join(dir, stopped, 'train-log.jsonl'), start(0, 40) + step(30, 40));
+      // A fresh lock of a process of this machine that has exited (a SIGKILLed sweep): not running either.
+      const exited = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+      await writeFile(join(dir, stopped, 'sweep-lock.json'), JSON.stringify({ owner: `${hostname()} pid ${exited.stdout} 2345`, at: new Date().toISOString() }));
+      // Judged a little later than the files were written, but well within the stale age for the fresh lock.
+      const status = await sweepStatus(dir, Date.now() + 1000);
+      assert.equal(status.name, 'grid');
+      assert.deepEqual(status.runs.map((r) => r.state), ['done', 'running', 'stopped', 'failed', 'stopped', 'pending']);
+      assert.deepEqual(status.runs[1]?.position, { step: 10, totalSteps: 40 });
+      assert.equal(status.runs[1]?.detail, 'another-machine pid 42 abcd');
+      const later = await sweepStatus(dir, Date.now() + LOCK_STALE_MS + 1000);
+      assert.equal(later.runs[1]?.state, 'stopped', 'a heartbeat older than the stale age is not a running run');
+      const lines = formatSweepStatus(status, dir);
+      assert.equal(lines[0], `sweep grid: 6 runs · 1 done · 1 running · 2 stopped · 1 failed · 1 pending (${dir})`);
+      assert.match(lines[1] as string, /^done +\S+ +mIoU 60\.56$/);
+      assert.match(lines[2] as string, /^running +\S+ +step 10\/40 \(25 %\) +another-machine pid 42 abcd$/);
+      assert.match(lines[4] as string, /^failed +\S+ +hemnet train failed \(exit code 1: boom\)$/);
+      assert.match(lines[5] as string, /^stopped +\S+ +step 30\/40 \(75 %\) +\(the next 'sweep run' resumes it\)$/);
+      assert.match(lines[6] as string, /^pending +\S+$/);
+      await assert.rejects(sweepStatus(join(dir, 'nope')), /is not a sweep folder/);
     });
   });
 

@@ -9,9 +9,15 @@
  * queued runs' at the largest step count seen so far) divided by the summed
  * rate of the running runs, measured between two polls. It assumes the pool
  * stays full and ignores the evaluations after training.
+ *
+ * `sweepStatus` is the same reading from outside: what every run of a sweep
+ * folder is doing, for `hemnet sweep status` (any process, e.g. while
+ * queue workers on other machines train it).
  */
-import { open } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DONE_FILE, LOCK_FILE, LOCK_STALE_MS, holderIsDeadHere, loadSweepDir, readJson, type RunSummary } from './runner.js';
 
 /** The latest training position of one run, from its train-log.jsonl. */
 export interface RunPosition {
@@ -148,4 +154,73 @@ export class SweepProgress {
     const left = this.secondsLeft();
     return `progress ${done}/${all} runs finished${parts.length > 0 ? ` · ${parts.join(' · ')}` : ''}${left !== null ? ` · ≈ ${formatDuration(left)} left` : ''}`;
   }
+}
+
+/** One run of a sweep folder, as `hemnet sweep status` shows it. */
+export interface RunStatus {
+  name: string;
+  /**
+   * done: sweep-done.json is there; failed: its last attempt failed
+   * (sweep-error.json) and nothing holds it; running: a live process holds
+   * its lock (heartbeat younger than the stale age, and not a process of
+   * this machine that has exited, as `sweep run` judges it); stopped: it trained
+   * part way and nothing holds it (the next `sweep run` resumes it);
+   * pending: nothing written yet.
+   */
+  state: 'done' | 'failed' | 'running' | 'stopped' | 'pending';
+  position: RunPosition | null;
+  /** done: validation mIoU in [0, 1]. */
+  meanIoU?: number;
+  /** failed: the error; running: the lock's holder. */
+  detail?: string;
+}
+
+/** The state of every run of the sweep folder `dir` (its sweep.json lists them), in the sweep's order. */
+export async function sweepStatus(dir: string, now = Date.now()): Promise<{ name: string; runs: RunStatus[] }> {
+  const { spec, runs } = await loadSweepDir(dir);
+  const rows = await Promise.all(
+    runs.map(async (run): Promise<RunStatus> => {
+      const runDir = join(dir, run.name);
+      const position = await readRunPosition(runDir);
+      if (existsSync(join(runDir, DONE_FILE))) {
+        const summary = await readJson<RunSummary>(join(runDir, DONE_FILE));
+        return { name: run.name, state: 'done', position, meanIoU: summary.meanIoU };
+      }
+      const lockPath = join(runDir, LOCK_FILE);
+      if (existsSync(lockPath)) {
+        try {
+          const age = now - (await stat(lockPath)).mtimeMs;
+          const holder = (await readJson<{ owner?: string }>(lockPath)).owner ?? 'another process';
+          if (age < LOCK_STALE_MS && !holderIsDeadHere(holder)) return { name: run.name, state: 'running', position, detail: holder };
+        } catch {
+          // Vanished or half-written between the two reads: judged by the other files.
+        }
+      }
+      const errorPath = join(runDir, 'sweep-error.json');
+      if (existsSync(errorPath)) {
+        const error = await readJson<{ error?: string }>(errorPath).catch(() => ({ error: undefined }));
+        return { name: run.name, state: 'failed', position, detail: error.error ?? 'sweep-error.json is unreadable' };
+      }
+      return { name: run.name, state: position === null ? 'pending' : 'stopped', position };
+    }),
+  );
+  return { name: spec.name, runs: rows };
+}
+
+/** The lines `hemnet sweep status` prints: a summary, then one line per run. */
+export function formatSweepStatus(status: { name: string; runs: RunStatus[] }, dir: string): string[] {
+  const count = (state: RunStatus['state']) => status.runs.filter((r) => r.state === state).length;
+  const width = Math.max(...status.runs.map((r) => r.name.length), 4);
+  const lines = [`sweep ${status.name}: ${status.runs.length} runs · ${count('done')} done · ${count('running')} running · ${count('stopped')} stopped · ${count('failed')} failed · ${count('pending')} pending (${dir})`];
+  for (const r of status.runs) {
+    const at = r.position === null ? '' : r.position.step >= r.position.totalSteps ? 'trained' : `step ${r.position.step}/${r.position.totalSteps} (${Math.floor((100 * r.position.step) / r.position.totalSteps)} %)`;
+    const what =
+      r.state === 'done' ? `mIoU ${(100 * (r.meanIoU ?? Number.NaN)).toFixed(2)}`
+      : r.state === 'running' ? `${at === 'trained' ? 'evaluating' : at}${r.detail !== undefined ? `  ${r.detail}` : ''}`
+      : r.state === 'stopped' ? `${at}  (the next 'sweep run' resumes it)`
+      : r.state === 'failed' ? `${at !== '' ? `${at}  ` : ''}${r.detail ?? ''}`
+      : '';
+    lines.push(`${r.state.padEnd(8)} ${r.name.padEnd(width)}  ${what}`.trimEnd());
+  }
+  return lines;
 }

@@ -408,7 +408,7 @@ export const LOCK_STALE_MS = 15000;
  * stale at once, without waiting for the heartbeat to age. Owners on other
  * machines are judged by their heartbeat only.
  */
-function holderIsDeadHere(owner: string): boolean {
+export function holderIsDeadHere(owner: string): boolean {
   const match = /^(\S+) pid (\d+) /.exec(owner);
   if (match === null || match[1] !== hostname()) return false;
   const pid = Number(match[2]);

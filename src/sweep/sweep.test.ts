@@ -152,6 +152,10 @@ describe('hemnet sweep', () => {
     const report = JSON.parse(await readFile(join(out, 'report', 'report.json'), 'utf8')) as { finished: number; cells: Array<{ cell: string; seeds: number[] }> };
     assert.equal(report.finished, 8);
     assert.deepEqual(report.cells.map((c) => c.seeds), [[0, 1], [0, 1], [0, 1], [0, 1]]);
+    const status = spawnSync(process.execPath, [BIN, 'sweep', 'status', out], { encoding: 'utf8' });
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, /^sweep grid: 8 runs · 8 done · 0 running · 0 stopped · 0 failed · 0 pending/);
+    assert.equal(status.stdout.split('\n').filter((l) => /^done +\S+ +mIoU \d+\.\d\d$/.test(l)).length, 8, status.stdout);
     // Every run folder is an ordinary one: `hemnet info` opens it.
     const info = spawnSync(process.execPath, [BIN, 'info', '--run', join(out, RUNS[0] as string)], { encoding: 'utf8' });
     assert.equal(info.status, 0, info.stderr);

@@ -7,7 +7,7 @@ import { runLocalPool } from '../../sweep/pool.js';
 import { DEFAULT_QUEUE_NAME, enqueueSweep, redisOptions } from '../../sweep/queue.js';
 import { writeSweepReport } from '../../sweep/report.js';
 import { DONE_FILE, loadSweepFile, prepareSweepDir, type RunOutcome } from '../../sweep/runner.js';
-import { SweepProgress } from '../../sweep/progress.js';
+import { SweepProgress, formatSweepStatus, sweepStatus } from '../../sweep/progress.js';
 import { threadsPerRun, type SweepComparison } from '../../sweep/spec.js';
 import { existsSync } from 'node:fs';
 
@@ -37,11 +37,12 @@ function outcomeLine(o: RunOutcome): string {
 export const sweepSpec: CommandSpec = {
   name: 'sweep',
   summary: 'Run an ablation grid (sweep file: base config × axes × seeds) on a local worker pool or a BullMQ/Redis queue; report it',
-  synopsis: 'run SWEEP.json [--out DIR] [--workers N | --queue redis://HOST:PORT] | report SWEEP_DIR [--compare AXIS=A:B] [--out DIR]',
+  synopsis: 'run SWEEP.json [--out DIR] [--workers N | --queue redis://HOST:PORT] | status SWEEP_DIR | report SWEEP_DIR [--compare AXIS=A:B] [--out DIR]',
   description:
     "'sweep run' is idempotent: finished runs are skipped, interrupted runs resume from their checkpoints, failed runs are retried (--retries) and then reported. " +
     "Each run is a child 'hemnet train' (then 'hemnet eval' per evaluation) writing an ordinary run folder <sweep folder>/<axis=value,...>/seed-<s>. " +
-    "With --queue the runs go on a BullMQ queue for 'hemnet worker --queue URL' processes on any machine that sees the sweep folder at the same path. See docs/sweeps.md.",
+    "With --queue the runs go on a BullMQ queue for 'hemnet worker --queue URL' processes on any machine that sees the sweep folder at the same path. " +
+    "'sweep status' prints what every run of a sweep folder is doing (done with its mIoU, running at step s of n, stopped, failed, pending), from any process. See docs/sweeps.md.",
   configFlags: false,
   maxPositionals: 2,
   options: {
@@ -62,7 +63,12 @@ export const sweepSpec: CommandSpec = {
       io.out(`${report.finished} of ${report.runs} runs finished · wrote ${files.join(', ')}\n`);
       return 0;
     }
-    if (action !== 'run') throw new Error(`hemnet sweep: expected 'run SWEEP.json' or 'report SWEEP_DIR', received '${action ?? ''}'`);
+    if (action === 'status') {
+      if (target === undefined) throw new Error("hemnet sweep status: a sweep folder is required ('hemnet sweep status SWEEP_DIR')");
+      io.out(`${formatSweepStatus(await sweepStatus(target), target).join('\n')}\n`);
+      return 0;
+    }
+    if (action !== 'run') throw new Error(`hemnet sweep: expected 'run SWEEP.json', 'status SWEEP_DIR' or 'report SWEEP_DIR', received '${action ?? ''}'`);
     if (target === undefined) throw new Error("hemnet sweep run: a sweep file is required ('hemnet sweep run SWEEP.json')");
     const { spec, runs } = await loadSweepFile(target);
     const retries = integerOption('retries', values.retries, 2, 0);
