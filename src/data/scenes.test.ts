@@ -108,6 +108,24 @@ test('scenes: cache returns the same object', () => {
   assert.equal(data.get(1), data.get(1));
 });
 
+test('scenes: a byte-bounded cache keeps the first scenes that fit and draws the rest again, all identical to an uncached draw', () => {
+  const options = { split: 'train' as const, size: 4, validationDigits: 5, canvasSize: 32, digitScale: [0.8, 1.1] as [number, number] };
+  const plain = new SceneDataset(squarePool(20), options);
+  const bytesPerScene = 32 * 32 * 3 * 4 + 32 * 32;
+  const bounded = new SceneDataset(squarePool(20), { ...options, cache: 2 * bytesPerScene + 10 });
+  for (const index of [3, 1, 0, 2]) bounded.get(index);
+  assert.equal(bounded.get(3), bounded.get(3), 'the first scene drawn is kept');
+  assert.equal(bounded.get(1), bounded.get(1), 'the second fits too');
+  assert.notEqual(bounded.get(0), bounded.get(0), 'the third did not fit: drawn again');
+  for (let index = 0; index < 4; index++) {
+    assert.deepEqual(bounded.get(index).image, plain.get(index).image, `image ${index}`);
+    assert.deepEqual(bounded.get(index).label, plain.get(index).label, `label ${index}`);
+  }
+  const none = new SceneDataset(squarePool(20), { ...options, cache: 0 });
+  assert.notEqual(none.get(0), none.get(0));
+  assert.throws(() => new SceneDataset(squarePool(20), { ...options, cache: -1 }), /SceneDataset: 'cache' must be true, false or a number of bytes ≥ 0, received -1/);
+});
+
 test('scenes: option validation names the argument and value', () => {
   const pool = squarePool(20);
   assert.throws(() => new SceneDataset(pool, { split: 'dev' as 'train', size: 2 }), /SceneDataset: 'split' must be 'train', 'val' or 'test', received 'dev'/);

@@ -75,8 +75,14 @@ export interface SceneOptions {
   /** Per-channel normalisation: image = (rgb − mean) / std. Defaults 0.5 and 0.29. */
   mean?: [number, number, number];
   std?: [number, number, number];
-  /** Keep generated samples in memory. Default false (a 64×64 scene takes about 3 ms to generate). */
-  cache?: boolean;
+  /**
+   * Keep generated samples in memory: true keeps every one; a number keeps
+   * them while their arrays total at most that many bytes (the first drawn,
+   * never evicted), later ones are drawn again on each `get`. Default false
+   * (a 64×64 scene takes ≈ 1 ms to draw; 53 KB to keep). Cached samples are
+   * shared: callers must not write to their arrays (the library never does).
+   */
+  cache?: boolean | number;
 }
 
 /** Where one digit (or fragment) went. */
@@ -201,6 +207,7 @@ export class SceneDataset implements SegmentationDataset {
   private readonly mean: [number, number, number];
   private readonly std: [number, number, number];
   private readonly cache: Map<number, SegmentationSample> | undefined;
+  private cacheBytesLeft: number;
 
   constructor(digits: DigitPool, options: SceneOptions) {
     if (
@@ -280,7 +287,12 @@ export class SceneDataset implements SegmentationDataset {
     } catch (error) {
       throw new Error((error as Error).message.replace('sceneDigitRange', 'SceneDataset'));
     }
-    this.cache = options.cache === true ? new Map() : undefined;
+    const cache = options.cache ?? false;
+    if (typeof cache !== 'boolean' && !(typeof cache === 'number' && Number.isFinite(cache) && cache >= 0)) {
+      throw new Error(`SceneDataset: 'cache' must be true, false or a number of bytes ≥ 0, received ${String(cache)}`);
+    }
+    this.cache = cache === false || cache === 0 ? undefined : new Map();
+    this.cacheBytesLeft = cache === true ? Infinity : cache === false ? 0 : cache;
   }
 
   private checkIndex(index: number, caller: string): void {
@@ -385,7 +397,11 @@ export class SceneDataset implements SegmentationDataset {
       image[i] = (v - this.mean[c]!) / this.std[c]!;
     }
     const sample: SegmentationSample = { image, label, height: S, width: S, channels: 3, id: `${this.split}-${index}` };
-    this.cache?.set(index, sample);
+    const bytes = image.byteLength + label.byteLength;
+    if (this.cache !== undefined && bytes <= this.cacheBytesLeft) {
+      this.cache.set(index, sample);
+      this.cacheBytesLeft -= bytes;
+    }
     return sample;
   }
 
