@@ -156,6 +156,10 @@ describe('hemnet sweep', () => {
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /^sweep grid: 8 runs · 8 done · 0 running · 0 stopped · 0 failed · 0 pending/);
     assert.equal(status.stdout.split('\n').filter((l) => /^done +\S+ +mIoU \d+\.\d\d$/.test(l)).length, 8, status.stdout);
+    const compared = spawnSync(process.execPath, [BIN, 'sweep', 'compare', out, out], { encoding: 'utf8' });
+    assert.equal(compared.status, 0, compared.stderr);
+    assert.match(compared.stdout, /The base configs are the same/);
+    assert.equal(compared.stdout.split('\n').filter((l) => /^\| \S+ \| 0, 1 \| .* \| \+0\.00 \| \[\+0\.00, \+0\.00\] \|$/.test(l)).length, 4, compared.stdout);
     // Every run folder is an ordinary one: `hemnet info` opens it.
     const info = spawnSync(process.execPath, [BIN, 'info', '--run', join(out, RUNS[0] as string)], { encoding: 'utf8' });
     assert.equal(info.status, 0, info.stderr);

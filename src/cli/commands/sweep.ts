@@ -7,6 +7,7 @@ import { runLocalPool } from '../../sweep/pool.js';
 import { DEFAULT_QUEUE_NAME, enqueueSweep, redisOptions } from '../../sweep/queue.js';
 import { writeSweepReport } from '../../sweep/report.js';
 import { DONE_FILE, loadSweepFile, prepareSweepDir, type RunOutcome } from '../../sweep/runner.js';
+import { compareSweeps, compareSweepsMarkdown } from '../../sweep/compareSweeps.js';
 import { SweepProgress, formatSweepStatus, sweepStatus } from '../../sweep/progress.js';
 import { threadsPerRun, type SweepComparison } from '../../sweep/spec.js';
 import { existsSync } from 'node:fs';
@@ -37,14 +38,15 @@ function outcomeLine(o: RunOutcome): string {
 export const sweepSpec: CommandSpec = {
   name: 'sweep',
   summary: 'Run an ablation grid (sweep file: base config × axes × seeds) on a local worker pool or a BullMQ/Redis queue; report it',
-  synopsis: 'run SWEEP.json [--out DIR] [--workers N | --queue redis://HOST:PORT] | status SWEEP_DIR | report SWEEP_DIR [--compare AXIS=A:B] [--out DIR]',
+  synopsis: 'run SWEEP.json [--out DIR] [--workers N | --queue redis://HOST:PORT] | status SWEEP_DIR | report SWEEP_DIR [--compare AXIS=A:B] [--out DIR] | compare A_DIR B_DIR',
   description:
     "'sweep run' is idempotent: finished runs are skipped, interrupted runs resume from their checkpoints, failed runs are retried (--retries) and then reported. " +
     "Each run is a child 'hemnet train' (then 'hemnet eval' per evaluation) writing an ordinary run folder <sweep folder>/<axis=value,...>/seed-<s>. " +
     "With --queue the runs go on a BullMQ queue for 'hemnet worker --queue URL' processes on any machine that sees the sweep folder at the same path. " +
-    "'sweep status' prints what every run of a sweep folder is doing (done with its mIoU, running at step s of n, stopped, failed, pending), from any process. See docs/sweeps.md.",
+    "'sweep status' prints what every run of a sweep folder is doing (done with its mIoU, running at step s of n, stopped, failed, pending), from any process. " +
+    "'sweep compare' sets two sweep folders of the same grid side by side (e.g. a re-run after a fix): per cell, mIoU over the seeds finished in both and B − A paired by seed with its 95% CI, after the keys where their base configs differ. See docs/sweeps.md.",
   configFlags: false,
-  maxPositionals: 2,
+  maxPositionals: 3,
   options: {
     out: { type: 'string', value: 'DIR', help: 'run: the sweep folder (default runs/sweeps/<name>); report: the report folder (default SWEEP_DIR/report)' },
     workers: { type: 'string', value: 'N', help: 'run: runs at a time in the local pool (default: cores / train.workers of the base config)' },
@@ -55,7 +57,13 @@ export const sweepSpec: CommandSpec = {
     compare: { type: 'string', value: 'AXIS=A:B', help: "report: also compare cells differing only in AXIS, value A vs B (paired by seed), e.g. model.head=hem:ema" },
   },
   run: async ({ values, positionals, io }) => {
-    const [action, target] = positionals;
+    const [action, target, second] = positionals;
+    if (action === 'compare') {
+      if (target === undefined || second === undefined) throw new Error("hemnet sweep compare: two sweep folders are required ('hemnet sweep compare A_DIR B_DIR')");
+      io.out(compareSweepsMarkdown(await compareSweeps(target, second)));
+      return 0;
+    }
+    if (second !== undefined) throw new Error(`hemnet sweep ${action ?? ''}: unexpected argument '${second}'`);
     if (action === 'report') {
       if (target === undefined) throw new Error("hemnet sweep report: a sweep folder is required ('hemnet sweep report SWEEP_DIR')");
       const out = stringOption(values.out) ?? join(target, 'report');
@@ -68,7 +76,7 @@ export const sweepSpec: CommandSpec = {
       io.out(`${formatSweepStatus(await sweepStatus(target), target).join('\n')}\n`);
       return 0;
     }
-    if (action !== 'run') throw new Error(`hemnet sweep: expected 'run SWEEP.json', 'status SWEEP_DIR' or 'report SWEEP_DIR', received '${action ?? ''}'`);
+    if (action !== 'run') throw new Error(`hemnet sweep: expected 'run SWEEP.json', 'status SWEEP_DIR' or 'report SWEEP_DIR', received '${action ?? ''}' (or 'compare A_DIR B_DIR')`);
     if (target === undefined) throw new Error("hemnet sweep run: a sweep file is required ('hemnet sweep run SWEEP.json')");
     const { spec, runs } = await loadSweepFile(target);
     const retries = integerOption('retries', values.retries, 2, 0);
