@@ -79,7 +79,7 @@ export interface SceneOptions {
    * Keep generated samples in memory: true keeps every one; a number keeps
    * them while their arrays total at most that many bytes (the first drawn,
    * never evicted), later ones are drawn again on each `get`. Default false
-   * (a 64×64 scene takes ≈ 1 ms to draw; 53 KB to keep). Cached samples are
+   * (a 64×64 scene takes 1–2 ms to draw, bench/data-prep.ts; 53 KB to keep). Cached samples are
    * shared: callers must not write to their arrays (the library never does).
    */
   cache?: boolean | number;
