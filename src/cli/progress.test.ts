@@ -39,6 +39,17 @@ describe('ProgressBar', () => {
     assert.equal(isInteractive(fakeStream(true), { NO_COLOR: '' }), true);
   });
 
+  it('takes the time left from the caller when given (null: not known yet)', () => {
+    let left: number | null = null;
+    const stream = fakeStream(false, 80);
+    const bar = new ProgressBar({ label: 'sweep', total: 4, stream, plainEvery: 1, env: {}, secondsLeft: () => left });
+    bar.update(1);
+    left = 3725;
+    bar.update(2);
+    assert.match(stream.written[0] as string, /^sweep 1\/4  elapsed 00:00  eta --:--\n$/);
+    assert.match(stream.written[1] as string, /^sweep 2\/4  elapsed 00:00  eta 62:05\n$/);
+  });
+
   it('prints nothing when disabled (--quiet)', () => {
     const stream = fakeStream(true, 80);
     const bar = new ProgressBar({ label: 'train', total: 3, stream, enabled: false, env: {} });

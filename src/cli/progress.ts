@@ -20,6 +20,12 @@ export interface ProgressOptions {
   enabled?: boolean;
   /** Environment read for NO_COLOR and TERM. Default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Seconds left, when the caller knows better than the count does (e.g. a
+   * sweep whose runs resume part way); null: not known yet. Default:
+   * elapsed / done × (total − done).
+   */
+  secondsLeft?: () => number | null;
 }
 
 function formatSeconds(seconds: number): string {
@@ -61,7 +67,8 @@ export class ProgressBar {
     if (!this.enabled) return;
     const { total, label } = this.options;
     const elapsed = (performance.now() - this.start) / 1000;
-    const eta = done > 0 ? (elapsed / done) * (total - done) : Infinity;
+    const known = this.options.secondsLeft?.();
+    const eta = known !== undefined ? (known ?? Infinity) : done > 0 ? (elapsed / done) * (total - done) : Infinity;
     const extras = Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ');
     const counts = `${String(done).padStart(String(total).length)}/${total}`;
     if (this.interactive) {

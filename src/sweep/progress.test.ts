@@ -53,7 +53,7 @@ describe('sweep progress', () => {
   it('SweepProgress: per-run steps and rates between polls, and the time left for the whole call', async () => {
     await withDir(async (dir) => {
       // 6 runs in this call (2 finished before it), 2 at a time.
-      const progress = new SweepProgress(dir, 6, 2);
+      const progress = new SweepProgress(dir, 6, 2, 2);
       for (const name of ['a/seed-0', 'a/seed-1']) {
         await mkdir(join(dir, name), { recursive: true });
         progress.started(name);
@@ -72,10 +72,12 @@ describe('sweep progress', () => {
       await appendFile(join(dir, 'a/seed-0', 'train-log.jsonl'), step(500, 1000));
       await progress.poll(300_000);
       assert.match(progress.line(), /^progress 2\/8 runs finished · a\/seed-0 500\/1000 \(2\.00 steps\/s\) · a\/seed-1 150\/1000 \(0\.00 steps\/s\) · ≈ /);
-      // Left: 500 + 850 steps of the running runs + 4 queued × 1000 = 5350 steps at 2 steps/s.
+      // Left: 500 + 850 steps of the running runs + 4 queued × 1000 = 5350 steps, at a mean of 1 step/s per run × 2 at a time.
       assert.equal(progress.secondsLeft(), 2675);
       progress.ended('a/seed-0');
       assert.match(progress.line(), /^progress 3\/8 runs finished · a\/seed-1 150\/1000/);
+      // Between a run's end and the next one's start the pool still counts as 2 at a time: 850 + 4 × 1000 steps at 0 steps/s.
+      assert.equal(progress.secondsLeft(), null, 'no run with a positive rate');
       await appendFile(join(dir, 'a/seed-1', 'train-log.jsonl'), step(1000, 1000));
       await progress.poll(400_000);
       assert.match(progress.line(), /a\/seed-1 evaluating · ≈ /);

@@ -6,9 +6,10 @@
  * without this a sweep says nothing for that long.
  *
  * The estimate: steps left (the running runs' remaining steps, plus the
- * queued runs' at the largest step count seen so far) divided by the summed
- * rate of the running runs, measured between two polls. It assumes the pool
- * stays full and ignores the evaluations after training.
+ * queued runs' at the largest step count seen so far) divided by the pool's
+ * rate: the mean rate of the running runs (each measured between two polls)
+ * times the runs at a time (`parallel`, fewer once fewer runs are left). It
+ * assumes the pool stays full and ignores the evaluations after training.
  *
  * `sweepStatus` is the same reading from outside: what every run of a sweep
  * folder is doing, for `hemnet sweep status` (any process, e.g. while
@@ -94,11 +95,13 @@ export class SweepProgress {
    * @param sweepDir the sweep folder (runs are `sweepDir/<name>`)
    * @param runs the runs this call will run
    * @param finishedBefore runs already finished when the call began
+   * @param parallel runs at a time (the local pool's workers)
    */
   constructor(
     private readonly sweepDir: string,
     private readonly runs: number,
     private readonly finishedBefore: number,
+    private readonly parallel = 1,
   ) {}
 
   /** A run's child started. */
@@ -133,10 +136,11 @@ export class SweepProgress {
   /** Seconds left for the whole call, or null before a rate is known. */
   secondsLeft(): number | null {
     const active = [...this.running.values()];
-    const rates = active.map((r) => r.rate).filter((r): r is number => r !== null && r > 0);
-    if (rates.length === 0 || this.largestTotal === 0) return null;
-    const total = rates.reduce((a, b) => a + b, 0);
+    const rates = active.map((r) => r.rate).filter((r): r is number => r !== null);
+    if (!(rates.some((r) => r > 0) && this.largestTotal > 0)) return null;
     const queued = Math.max(0, this.runs - this.finished - active.length);
+    const atOnce = Math.max(1, Math.min(this.parallel, active.length + queued));
+    const total = (rates.reduce((a, b) => a + b, 0) / rates.length) * atOnce;
     const stepsLeft = active.reduce((sum, r) => sum + (r.position === null ? this.largestTotal : Math.max(0, r.position.totalSteps - r.position.step)), 0) + queued * this.largestTotal;
     return stepsLeft / total;
   }

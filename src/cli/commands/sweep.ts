@@ -100,10 +100,15 @@ export const sweepSpec: CommandSpec = {
     const todo = runs.filter((r) => !existsSync(join(sweepDir, r.name, DONE_FILE)));
     io.out(`sweep ${spec.name}: ${runs.length} runs (${runs.length - todo.length} finished, ${todo.length} to run) in ${sweepDir}` +
       (queueUrl !== undefined ? ` · queue ${queueUrl}\n` : ` · ${workers} local worker(s)\n`));
-    const bar = new ProgressBar({ label: 'sweep', total: Math.max(1, todo.length), plainEvery: 1, enabled: io.quiet !== true, ...(io.progressStream ? { stream: io.progressStream } : {}) });
-    let finished = 0;
     // Between the lines that end runs: each running run's step and the time left (local pool).
-    const progress = new SweepProgress(sweepDir, todo.length, runs.length - todo.length);
+    const progress = new SweepProgress(sweepDir, todo.length, runs.length - todo.length, workers);
+    // The bar's estimate is the progress reader's (by steps) where it has one: a count of runs misleads when runs resume part way.
+    const bar = new ProgressBar({
+      label: 'sweep', total: Math.max(1, todo.length), plainEvery: 1, enabled: io.quiet !== true,
+      ...(queueUrl === undefined ? { secondsLeft: () => progress.secondsLeft() } : {}),
+      ...(io.progressStream ? { stream: io.progressStream } : {}),
+    });
+    let finished = 0;
     const showProgress = queueUrl === undefined && io.quiet !== true && progressEvery > 0 && todo.length > 0;
     let polling = false;
     const timer = showProgress
