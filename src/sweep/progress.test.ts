@@ -78,6 +78,10 @@ describe('sweep progress', () => {
       assert.match(progress.line(), /^progress 3\/8 runs finished · a\/seed-1 150\/1000/);
       // Between a run's end and the next one's start the pool still counts as 2 at a time: 850 + 4 × 1000 steps at 0 steps/s.
       assert.equal(progress.secondsLeft(), null, 'no run with a positive rate');
+      // A failed run is no longer to run, but not finished.
+      progress.started('a/seed-2');
+      progress.ended('a/seed-2', false);
+      assert.match(progress.line(), /^progress 3\/8 runs finished · a\/seed-1 150\/1000/);
       await appendFile(join(dir, 'a/seed-1', 'train-log.jsonl'), step(1000, 1000));
       await progress.poll(400_000);
       assert.match(progress.line(), /a\/seed-1 evaluating · ≈ /);

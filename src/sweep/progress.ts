@@ -88,7 +88,10 @@ export function formatDuration(seconds: number): string {
 /** Tracks the runs of one `sweep run` call and writes its progress lines. */
 export class SweepProgress {
   private readonly running = new Map<string, Running>();
+  /** Runs done (or found done) in this call. */
   private finished = 0;
+  /** Runs that ended in this call in any way (done, failed, interrupted, …): no longer to run. */
+  private over = 0;
   private largestTotal = 0;
 
   /**
@@ -109,12 +112,13 @@ export class SweepProgress {
     this.running.set(name, { dir: join(this.sweepDir, name), position: null, previous: null, rate: null });
   }
 
-  /** A run ended (done, failed, skipped or interrupted). */
-  ended(name: string): void {
+  /** A run ended; `finished`: it is done (trained and evaluated, now or before), not failed or interrupted. */
+  ended(name: string, finished = true): void {
     const run = this.running.get(name);
     if (run?.position) this.largestTotal = Math.max(this.largestTotal, run.position.totalSteps);
     this.running.delete(name);
-    this.finished++;
+    this.over++;
+    if (finished) this.finished++;
   }
 
   /** Reads every running run's log; `now` in ms (performance.now() by default). */
@@ -138,7 +142,7 @@ export class SweepProgress {
     const active = [...this.running.values()];
     const rates = active.map((r) => r.rate).filter((r): r is number => r !== null);
     if (!(rates.some((r) => r > 0) && this.largestTotal > 0)) return null;
-    const queued = Math.max(0, this.runs - this.finished - active.length);
+    const queued = Math.max(0, this.runs - this.over - active.length);
     const atOnce = Math.max(1, Math.min(this.parallel, active.length + queued));
     const total = (rates.reduce((a, b) => a + b, 0) / rates.length) * atOnce;
     const stepsLeft = active.reduce((sum, r) => sum + (r.position === null ? this.largestTotal : Math.max(0, r.position.totalSteps - r.position.step)), 0) + queued * this.largestTotal;

@@ -120,7 +120,7 @@ export const sweepSpec: CommandSpec = {
       : undefined;
     timer?.unref();
     const onOutcome = (o: RunOutcome) => {
-      progress.ended(o.name);
+      progress.ended(o.name, o.status === 'done' || o.status === 'skipped');
       io.out(`${outcomeLine(o)}\n`);
       if (o.status !== 'interrupted') bar.update(++finished, { failed: String(failedCount += o.status === 'failed' || o.status === 'busy' ? 1 : 0) });
     };
