@@ -7,9 +7,7 @@
  * comparison measures is in front of the reader (nothing listed: the
  * difference is the code, the build or the machine).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { DONE_FILE, loadSweepDir, readJson, type RunSummary } from './runner.js';
+import { readFinishedRuns } from './runner.js';
 import { pairedDifference, summarize, type Summary } from './stats.js';
 
 export interface CellComparison {
@@ -51,15 +49,12 @@ export function configDifferences(a: unknown, b: unknown): { key: string; a: str
 }
 
 async function finished(dir: string): Promise<{ name: string; base: unknown; byCell: Map<string, Map<number, number>> }> {
-  const { spec, runs } = await loadSweepDir(dir);
+  const { spec, summaries } = await readFinishedRuns(dir);
   const byCell = new Map<string, Map<number, number>>();
-  for (const run of runs) {
-    const path = join(dir, run.name, DONE_FILE);
-    if (!existsSync(path)) continue;
-    const summary = await readJson<RunSummary>(path);
-    const seeds = byCell.get(run.cell) ?? new Map<number, number>();
-    seeds.set(run.seed, summary.meanIoU);
-    byCell.set(run.cell, seeds);
+  for (const summary of summaries) {
+    const seeds = byCell.get(summary.cell) ?? new Map<number, number>();
+    seeds.set(summary.seed, summary.meanIoU);
+    byCell.set(summary.cell, seeds);
   }
   return { name: spec.name, base: spec.base, byCell };
 }

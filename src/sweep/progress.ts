@@ -16,9 +16,9 @@
  * queue workers on other machines train it).
  */
 import { existsSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DONE_FILE, LOCK_FILE, LOCK_STALE_MS, holderIsDeadHere, loadSweepDir, readJson, type RunSummary } from './runner.js';
+import { DONE_FILE, LOCK_FILE, liveLockHolder, loadSweepDir, readJson, type RunSummary } from './runner.js';
 
 /** The latest training position of one run, from its train-log.jsonl. */
 export interface RunPosition {
@@ -194,16 +194,8 @@ export async function sweepStatus(dir: string, now = Date.now()): Promise<{ name
         const summary = await readJson<RunSummary>(join(runDir, DONE_FILE));
         return { name: run.name, state: 'done', position, meanIoU: summary.meanIoU };
       }
-      const lockPath = join(runDir, LOCK_FILE);
-      if (existsSync(lockPath)) {
-        try {
-          const age = now - (await stat(lockPath)).mtimeMs;
-          const holder = (await readJson<{ owner?: string }>(lockPath)).owner ?? 'another process';
-          if (age < LOCK_STALE_MS && !holderIsDeadHere(holder)) return { name: run.name, state: 'running', position, detail: holder };
-        } catch {
-          // Vanished or half-written between the two reads: judged by the other files.
-        }
-      }
+      const live = await liveLockHolder(join(runDir, LOCK_FILE), now);
+      if (live !== null) return { name: run.name, state: 'running', position, detail: live.owner };
       const errorPath = join(runDir, 'sweep-error.json');
       if (existsSync(errorPath)) {
         const error = await readJson<{ error?: string }>(errorPath).catch(() => ({ error: undefined }));

@@ -2,29 +2,15 @@
  * Node only: `hemnet sweep report` — reads a sweep folder's finished runs
  * and writes report.md, report.json, report.csv and figures (SVG + PNG).
  */
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSvgPng } from '../plots/png.js';
-import { DONE_FILE, loadSweepDir, pickBases, readJson, type RunSummary } from './runner.js';
+import { readFinishedRuns } from './runner.js';
 import type { SweepComparison } from './spec.js';
 import { buildReport, reportCsv, reportFigures, reportMarkdown, type SweepReport } from './summary.js';
 
 export async function writeSweepReport(sweepDir: string, outDir: string, extraCompare: SweepComparison[] = []): Promise<{ report: SweepReport; files: string[] }> {
-  const { spec, runs } = await loadSweepDir(sweepDir);
-  const summaries: RunSummary[] = [];
-  for (const run of runs) {
-    const path = join(sweepDir, run.name, DONE_FILE);
-    if (!existsSync(path)) continue;
-    const summary = await readJson<RunSummary>(path);
-    // Runs finished before sweep-done.json recorded the bases: read them from metrics.json.
-    const metricsPath = join(sweepDir, run.name, 'metrics.json');
-    if (summary.bases === undefined && existsSync(metricsPath)) {
-      const bases = pickBases(await readJson<{ bases?: unknown }>(metricsPath));
-      if (bases !== undefined) summary.bases = bases;
-    }
-    summaries.push(summary);
-  }
+  const { spec, summaries } = await readFinishedRuns(sweepDir);
   const report = buildReport(spec, summaries, extraCompare);
   try {
     await mkdir(join(outDir, 'figures'), { recursive: true });

@@ -76,6 +76,28 @@ export async function loadSweepDir(dir: string): Promise<{ spec: SweepSpec; runs
   return { spec, runs, markerId: marker.id };
 }
 
+/**
+ * A sweep folder's spec and the summaries of its finished runs (those with
+ * sweep-done.json), in the sweep's order. Runs finished before sweep-done.json
+ * recorded the bases get them from their metrics.json.
+ */
+export async function readFinishedRuns(dir: string): Promise<{ spec: SweepSpec; summaries: RunSummary[] }> {
+  const { spec, runs } = await loadSweepDir(dir);
+  const summaries: RunSummary[] = [];
+  for (const run of runs) {
+    const path = join(dir, run.name, DONE_FILE);
+    if (!existsSync(path)) continue;
+    const summary = await readJson<RunSummary>(path);
+    const metricsPath = join(dir, run.name, 'metrics.json');
+    if (summary.bases === undefined && existsSync(metricsPath)) {
+      const bases = pickBases(await readJson<{ bases?: unknown }>(metricsPath));
+      if (bases !== undefined) summary.bases = bases;
+    }
+    summaries.push(summary);
+  }
+  return { spec, summaries };
+}
+
 /** How a sweep file relates to the sweep.json already in its folder. */
 export type SweepFolderChange =
   | { kind: 'same' }
@@ -408,7 +430,7 @@ export const LOCK_STALE_MS = 15000;
  * stale at once, without waiting for the heartbeat to age. Owners on other
  * machines are judged by their heartbeat only.
  */
-export function holderIsDeadHere(owner: string): boolean {
+function holderIsDeadHere(owner: string): boolean {
   const match = /^(\S+) pid (\d+) /.exec(owner);
   if (match === null || match[1] !== hostname()) return false;
   const pid = Number(match[2]);
@@ -419,6 +441,25 @@ export function holderIsDeadHere(owner: string): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/**
+ * The live holder of the run lock at `path`: its owner and heartbeat age
+ * (ms), or null when there is no lock, it is stale (heartbeat older than
+ * `LOCK_STALE_MS`, or a process of this machine that has exited), or it
+ * vanished or was half-written while being read. `sweep run` takes a lock
+ * over only when this is null; `sweep status` calls such a run running.
+ */
+export async function liveLockHolder(path: string, now = Date.now()): Promise<{ owner: string; age: number } | null> {
+  let age = Infinity;
+  let owner = 'another process';
+  try {
+    age = now - (await stat(path)).mtimeMs;
+    owner = (await readJson<{ owner?: string }>(path)).owner ?? owner;
+  } catch {
+    return null;
+  }
+  return age < LOCK_STALE_MS && !holderIsDeadHere(owner) ? { owner, age } : null;
 }
 
 interface RunLock {
@@ -441,15 +482,8 @@ async function acquireRunLock(runDir: string, onLost: () => void): Promise<RunLo
     await handle.close();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    let age = Infinity;
-    let holder = 'another process';
-    try {
-      age = Date.now() - (await stat(path)).mtimeMs;
-      holder = (await readJson<{ owner: string }>(path)).owner;
-    } catch {
-      // vanished or half-written: treat as stale
-    }
-    if (age < LOCK_STALE_MS && !holderIsDeadHere(holder)) return `${holder} (heartbeat ${(age / 1000).toFixed(1)} s ago)`;
+    const live = await liveLockHolder(path);
+    if (live !== null) return `${live.owner} (heartbeat ${(live.age / 1000).toFixed(1)} s ago)`;
     await writeJsonAtomic(path, JSON.parse(body()));
     await new Promise((r) => setTimeout(r, 300));
     const now = await readJson<{ owner: string }>(path).catch(() => ({ owner: '' }));
